@@ -1,0 +1,54 @@
+# Shangjia — the two commands are `make demo` and `make test`; everything else is a helper.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE :=
+ARGS ?=
+
+.PHONY: setup demo test test-fast bench synth cdk lint docs clean up
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## make demo: start the local cloud, run two merchants' sheets through the whole pipeline, print the summary
+demo: setup
+	$(BIN)/shangjia demo $(ARGS)
+
+## make up: the local cloud alone, left running (Ctrl-C stops it)
+up: setup
+	$(BIN)/shangjia cloud up $(ARGS)
+
+## make test: every layer but perf (unit, integration, e2e, infra)
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 -m "not e2e and not infra" $(ARGS)
+
+## make bench: throughput figures as ratios against baselines measured in the same run
+bench: setup
+	$(BIN)/python -m bench $(ARGS)
+
+## make synth: the CloudFormation template, from the same topology the local cloud uses
+synth: setup
+	$(BIN)/python infra/app.py
+
+## make cdk ARGS="deploy": the CDK CLI (installed locally from npm on first use)
+cdk: setup
+	test -x .tools/node_modules/.bin/cdk || npm install --silent --prefix .tools aws-cdk@2
+	PATH="$(CURDIR)/$(BIN):$$PATH" .tools/node_modules/.bin/cdk $(ARGS)
+
+docs: setup
+	$(BIN)/shangjia codes > docs/error-codes.md
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .tools

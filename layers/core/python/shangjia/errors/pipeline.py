@@ -1,0 +1,20 @@
+"""Codes raised by the pipeline itself: intake, state, review, publishing."""
+
+from . import CODES, ErrorCode as E
+
+CODES.declare(
+    "pipeline",
+    E("PIPE_NOT_A_SHEET", "warning", "已忽略非表格文件 {value}", "Ignored a non-sheet upload {value}",
+      "表格请使用 .xlsx/.xlsm/.csv 扩展名", "Sheets must end in .xlsx, .xlsm or .csv"),
+    E("PIPE_UNKNOWN_MERCHANT", "error", "未知商家 {value}", "Unknown merchant {value}",
+      "请把文件放在以商家编号命名的目录下", "Put files under a folder named after your merchant id"),
+    E("PIPE_SKU_CODE_TAKEN", "error", "SKU编码 {value} 已被商品 {owner} 使用",
+      "SKU code {value} is already used by product {owner}",
+      "每个SKU编码在店铺内必须唯一", "Every SKU code must be unique in your catalog"),
+    E("PIPE_IMAGE_MISSING", "error", "找不到图片 {value}", "Image {value} was not found",
+      "请把图片与表格一起上传，并使用相同的文件名", "Upload the image beside the sheet under the same name"),
+    E("PIPE_REVIEW_REJECTED", "error", "审核未通过（{stage}）：{reason}", "Rejected at {stage}: {reason}",
+      "按审核意见修改后重新上传", "Fix as the reviewer says and upload again"),
+    E("PIPE_PUBLISH_FAILED", "error", "发布到 {channel} 失败：{reason}", "Publishing to {channel} failed: {reason}",
+      "系统会自动重试；持续失败请联系运营", "Retried automatically; contact ops if it persists"),
+)

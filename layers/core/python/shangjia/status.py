@@ -1,0 +1,66 @@
+"""The one status model for products, and a pure transition table.
+
+Every write of a product status goes through ``can_transition`` (the store turns it into a
+DynamoDB condition), so a late or duplicate message can never move a product backwards.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ProductStatus(StrEnum):
+    UPLOADED = "uploaded"          # rows received from a sheet or webhook
+    VALIDATING = "validating"      # rules running
+    NEEDS_FIX = "needs_fix"        # the merchant must fix rows, images or review findings
+    MEDIA = "media"                # valid; images being processed
+    IN_REVIEW = "in_review"        # review execution started
+    APPROVED = "approved"          # both review stages passed
+    REJECTED = "rejected"          # a reviewer rejected (reason codes kept); merchant re-uploads
+    SCHEDULED = "scheduled"        # waiting for the publishing window
+    PUBLISHING = "publishing"      # handed to channel queues
+    PUBLISHED = "published"        # listed on every requested channel
+    FAILED = "failed"              # a bug or an exhausted retry; ops looks at it
+
+
+S = ProductStatus
+
+TRANSITIONS: dict[ProductStatus, frozenset[ProductStatus]] = {
+    S.UPLOADED: frozenset({S.VALIDATING, S.NEEDS_FIX, S.FAILED}),
+    S.VALIDATING: frozenset({S.NEEDS_FIX, S.MEDIA, S.IN_REVIEW, S.FAILED}),
+    S.NEEDS_FIX: frozenset({S.UPLOADED}),
+    S.MEDIA: frozenset({S.IN_REVIEW, S.NEEDS_FIX, S.FAILED}),
+    S.IN_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.NEEDS_FIX, S.FAILED}),
+    S.APPROVED: frozenset({S.SCHEDULED, S.PUBLISHING, S.FAILED}),
+    S.REJECTED: frozenset({S.UPLOADED, S.NEEDS_FIX}),
+    S.SCHEDULED: frozenset({S.PUBLISHING, S.FAILED}),
+    S.PUBLISHING: frozenset({S.PUBLISHED, S.FAILED}),
+    S.PUBLISHED: frozenset({S.UPLOADED}),   # a new upload of the same product starts over
+    S.FAILED: frozenset({S.UPLOADED}),
+}
+
+# A fresh upload of a product may replace any settled state (never one in flight).
+RESUBMITTABLE = frozenset({S.NEEDS_FIX, S.REJECTED, S.PUBLISHED, S.FAILED})
+TERMINAL_FOR_BATCH = frozenset({S.NEEDS_FIX, S.REJECTED, S.PUBLISHED, S.FAILED})
+
+
+def can_transition(current: ProductStatus | str | None, target: ProductStatus | str) -> bool:
+    """True when ``current -> target`` is allowed; ``None`` (no record yet) may only become uploaded."""
+    target = ProductStatus(target)
+    if current is None:
+        return target is S.UPLOADED
+    return target in TRANSITIONS[ProductStatus(current)]
+
+
+def sources_of(target: ProductStatus | str) -> frozenset[ProductStatus]:
+    """Every status from which ``target`` may be reached (used to build store conditions)."""
+    target = ProductStatus(target)
+    return frozenset(s for s, nexts in TRANSITIONS.items() if target in nexts)
+
+
+class BatchStatus(StrEnum):
+    RECEIVED = "received"
+    INGESTING = "ingesting"
+    PROCESSING = "processing"    # all products handed on; stages running
+    DONE = "done"                # every product settled
+    REJECTED = "rejected"        # the file itself was refused (unreadable, hostile, over limits)

@@ -1,0 +1,190 @@
+"""The one description of the deployed topology.
+
+The CDK stack (``infra/``) and the local cloud (``shangjia.localcloud``) are both built from
+this module, and ``tests/infra`` holds the synthesized template to it. Change the system's
+shape here, nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+STATE_MACHINE_DIR = REPO_ROOT / "infra" / "statemachines"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: str                    # logical name, also the env var suffix
+    versioned: bool = False
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    consumer: str | None        # function key that consumes it (None: a task-token or external queue)
+    max_receive_count: int = 5
+    fifo: bool = False
+    purpose: str = ""
+
+    @property
+    def dlq_key(self) -> str:
+        return f"{self.key}_dlq"
+
+
+@dataclass(frozen=True)
+class SqsTrigger:
+    queue: str
+    batch_size: int
+    batching_window_s: int = 0
+    max_concurrency: int | None = None   # the ESM's maximum concurrency (>= 2 on AWS)
+
+
+@dataclass(frozen=True)
+class Grant:
+    resource: str               # "bucket:drop", "queue:validate", "table:state", "statemachine:review"
+    access: str                 # "read", "write", "readwrite", "send", "start", "task_response"
+
+
+@dataclass(frozen=True)
+class Function:
+    key: str
+    handler: str                # module path below functions/, e.g. "ingest.handler.lambda_handler"
+    memory_mb: int = 512
+    timeout_s: int = 30
+    reserved_concurrency: int | None = None
+    triggers: tuple[SqsTrigger, ...] = ()
+    grants: tuple[Grant, ...] = ()
+    http_routes: tuple[str, ...] = ()   # "ANY /api/{proxy+}"
+    purpose: str = ""
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    key: str
+    definition_file: str        # below infra/statemachines/
+    type: str = "STANDARD"
+    # ${Placeholder} in the definition -> ("function", key) | ("queue", key) | ("table", key)
+    substitutions: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return STATE_MACHINE_DIR / self.definition_file
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    gsis: tuple[tuple[str, str, str], ...] = ()   # (index name, pk attr, sk attr)
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Topology:
+    buckets: tuple[Bucket, ...]
+    queues: tuple[Queue, ...]
+    tables: tuple[Table, ...]
+    functions: tuple[Function, ...]
+    state_machines: tuple[StateMachine, ...]
+    # S3 ObjectCreated notifications: bucket key -> queue key
+    notifications: tuple[tuple[str, str], ...]
+
+    def function(self, key: str) -> Function:
+        return next(f for f in self.functions if f.key == key)
+
+    def queue(self, key: str) -> Queue:
+        return next(q for q in self.queues if q.key == key)
+
+    def consumer_timeout(self, queue_key: str) -> int:
+        q = self.queue(queue_key)
+        return self.function(q.consumer).timeout_s if q.consumer else 30
+
+    def visibility_timeout(self, queue_key: str) -> int:
+        """AWS's advice for Lambda consumers: at least six times the function's timeout."""
+        return 6 * self.consumer_timeout(queue_key)
+
+
+CHANNELS = ("own_shop", "wechat", "douyin")
+
+_state_rw = Grant("table:state", "readwrite")
+
+TOPOLOGY = Topology(
+    buckets=(
+        Bucket("drop", versioned=True, purpose="merchant uploads: sheets, images, videos (raw, versioned)"),
+        Bucket("media", purpose="processed renditions (content-addressed WebP) and detail previews"),
+        Bucket("reports", purpose="merchant-facing error reports and templates"),
+    ),
+    queues=(
+        Queue("intake", "ingest", max_receive_count=3, purpose="S3 ObjectCreated events of the drop bucket"),
+        Queue("validate", "validate", purpose="one message per product (its SKU rows)"),
+        Queue("validate_priority", "validate", purpose="priority lane: apparel/shoes/bags, home, digital"),
+        Queue("media", "media", max_receive_count=5, purpose="one message per image to render"),
+        Queue("review_tasks", "review_tasks", purpose="manual review task tokens from the state machine"),
+        *(Queue(f"publish_{c}", "publish", max_receive_count=8, purpose=f"listings to publish on {c}")
+          for c in CHANNELS),
+    ),
+    tables=(
+        Table("state", gsis=(("gsi1", "gsi1pk", "gsi1sk"), ("gsi2", "gsi2pk", "gsi2sk")), ttl_attribute="ttl"),
+    ),
+    functions=(
+        Function("ingest", "ingest.handler.lambda_handler", memory_mb=1024, timeout_s=300,
+                 reserved_concurrency=10,
+                 triggers=(SqsTrigger("intake", batch_size=1),),
+                 grants=(Grant("bucket:drop", "read"), Grant("bucket:reports", "write"), _state_rw,
+                         Grant("queue:validate", "send"), Grant("queue:validate_priority", "send")),
+                 purpose="stream a sheet into one message per product"),
+        Function("validate", "validate.handler.lambda_handler", memory_mb=512, timeout_s=30,
+                 reserved_concurrency=20,
+                 triggers=(SqsTrigger("validate_priority", batch_size=10, batching_window_s=0),
+                           SqsTrigger("validate", batch_size=10, batching_window_s=1)),
+                 grants=(_state_rw, Grant("queue:media", "send"), Grant("statemachine:review", "start")),
+                 purpose="apply the product spec; claim SKU codes; fan out images"),
+        Function("media", "media.handler.lambda_handler", memory_mb=1769, timeout_s=60,
+                 reserved_concurrency=50,
+                 triggers=(SqsTrigger("media", batch_size=5, batching_window_s=1),),
+                 grants=(Grant("bucket:drop", "read"), Grant("bucket:media", "readwrite"), _state_rw,
+                         Grant("statemachine:review", "start")),
+                 purpose="render 800x800 WebP and checks; start review when the last image is done"),
+        Function("review_step", "review_step.handler.lambda_handler", memory_mb=512, timeout_s=30,
+                 grants=(_state_rw, Grant("bucket:media", "readwrite"),
+                         *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS)),
+                 purpose="the review state machine's Lambda tasks"),
+        Function("review_tasks", "review_tasks.handler.lambda_handler", memory_mb=256, timeout_s=30,
+                 triggers=(SqsTrigger("review_tasks", batch_size=10),),
+                 grants=(_state_rw,),
+                 purpose="record manual review tasks (with their task tokens) for reviewers"),
+        Function("publish", "publish.handler.lambda_handler", memory_mb=256, timeout_s=60,
+                 reserved_concurrency=10,
+                 triggers=tuple(SqsTrigger(f"publish_{c}", batch_size=10, batching_window_s=1) for c in CHANNELS),
+                 grants=(_state_rw,),
+                 purpose="push listings to a sales channel; record them"),
+        Function("api", "api.handler.lambda_handler", memory_mb=512, timeout_s=29,
+                 grants=(_state_rw, Grant("statemachine:review", "task_response")),
+                 http_routes=("ANY /api/{proxy+}",),
+                 purpose="ops API: batches, products, review decisions"),
+    ),
+    state_machines=(
+        StateMachine("review", "review.asl.json", type="STANDARD",
+                     substitutions={"ReviewStepFunctionArn": ("function", "review_step"),
+                                    "ReviewTasksQueueUrl": ("queue", "review_tasks")}),
+    ),
+    notifications=(("drop", "intake"),),
+)
+
+
+def env_name(kind: str, key: str) -> str:
+    """The environment variable that carries a resource's name/url/arn into a function."""
+    return f"SHANGJIA_{kind.upper()}_{key.upper()}"
+
+
+def function_environment(fn: Function) -> dict[str, tuple[str, str]]:
+    """Which resources a function is told about: env var -> (kind, key). Derived from its grants."""
+    env: dict[str, tuple[str, str]] = {}
+    for g in fn.grants:
+        kind, key = g.resource.split(":", 1)
+        env[env_name(kind, key)] = (kind, key)
+    return env

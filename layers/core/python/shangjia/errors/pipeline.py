@@ -18,3 +18,10 @@ CODES.declare(
     E("PIPE_PUBLISH_FAILED", "error", "发布到 {channel} 失败：{reason}", "Publishing to {channel} failed: {reason}",
       "系统会自动重试；持续失败请联系运营", "Retried automatically; contact ops if it persists"),
 )
+
+CODES.declare(
+    "pipeline",
+    E("PIPE_PRODUCT_BUSY", "error", "商品 {value} 的上一次上传仍在处理中（{status}）",
+      "An earlier upload of product {value} is still in progress ({status})",
+      "请等待其审核/发布完成后再上传修改", "Upload the change again once it is reviewed or published"),
+)

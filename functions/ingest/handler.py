@@ -1,0 +1,29 @@
+"""Intake queue -> ingest: S3 ObjectCreated events of the drop bucket become batches."""
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from shangjia.lambda_kit import deps
+from shangjia.observability import correlate, logger
+from shangjia.pipeline.ingest import Upload, ingest_upload
+
+
+def record_handler(record: SQSRecord, lambda_context) -> None:
+    body = record.json_body
+    if body.get("Event") == "s3:TestEvent":       # sent once when the notification is configured
+        return
+    for r in S3Event(body).records:                # keys arrive URL-encoded; .key decodes them
+        obj = r.s3.get_object
+        up = Upload(bucket=r.s3.bucket.name, key=obj.key, size=int(obj.size or 0),
+                    version=obj.get("versionId") or obj.get("eTag") or obj.get("sequencer"))
+        correlate(object_key=up.key)
+        out = ingest_upload(deps(), up, time_left_ms=lambda_context.get_remaining_time_in_millis)
+        logger.info("ingest", extra={"action": out.action, "batch_id": out.batch_id,
+                                     "products_sent": out.products_sent, "reason": out.reason})
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event, context):
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)

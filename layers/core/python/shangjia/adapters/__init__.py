@@ -1,0 +1,1 @@
+"""Adapters: the only code in the package that knows AWS."""

@@ -1,0 +1,284 @@
+"""boto3 implementations of ``shangjia.ports``.
+
+Resource names come from ``SHANGJIA_<KIND>_<KEY>`` environment variables (see
+``shangjia.topology.env_name``), set by CDK on AWS and by the local cloud on loopback.
+Clients are built lazily and cached per thread; ``AWS_ENDPOINT_URL`` points them at the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from decimal import Decimal
+from typing import Any, Iterable
+
+from shangjia.ports import ConditionFailed, ExecutionExists, TaskGone, Transient
+from shangjia.topology import env_name
+
+_local = threading.local()
+_TRANSIENT_CODES = {
+    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "TransactionConflictException",
+}
+
+
+def client(service: str):
+    cache = getattr(_local, "clients", None)
+    if cache is None:
+        cache = _local.clients = {}
+    if service not in cache:
+        import boto3
+        from botocore.config import Config
+
+        cfg = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+        cache[service] = boto3.session.Session().client(service, config=cfg)
+    return cache[service]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests start a new emulator)."""
+    _local.clients = {}
+
+
+def resource_name(kind: str, key: str) -> str:
+    var = env_name(kind, key)
+    value = os.environ.get(var)
+    if not value:
+        raise RuntimeError(f"missing setting {var}: this function has no grant for {kind}:{key}")
+    return value
+
+
+def _code(err: Exception) -> str:
+    return getattr(err, "response", {}).get("Error", {}).get("Code", "")
+
+
+def _raise_mapped(err: Exception) -> None:
+    code = _code(err)
+    if code == "ConditionalCheckFailedException":
+        raise ConditionFailed(str(err)) from err
+    if code in _TRANSIENT_CODES:
+        raise Transient(str(err)) from err
+    raise err
+
+
+# --- DynamoDB ---------------------------------------------------------------------------
+
+def _to_ddb(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_ddb(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_ddb(v) for v in value]
+    return value
+
+
+def _from_ddb(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_ddb(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_ddb(v) for v in value]
+    if isinstance(value, set):
+        return {_from_ddb(v) for v in value}
+    return value
+
+
+class DynamoStore:
+    def __init__(self, table_key: str = "state") -> None:
+        self.table_key = table_key
+        self._ser = self._de = None
+
+    @property
+    def table(self) -> str:
+        return resource_name("table", self.table_key)
+
+    def _codec(self):
+        if self._ser is None:
+            from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+            self._ser, self._de = TypeSerializer(), TypeDeserializer()
+        return self._ser, self._de
+
+    def _enc(self, item: dict[str, Any]) -> dict[str, Any]:
+        ser, _ = self._codec()
+        return {k: ser.serialize(_to_ddb(v)) for k, v in item.items() if v is not None}
+
+    def _dec(self, item: dict[str, Any] | None) -> dict[str, Any] | None:
+        if item is None:
+            return None
+        _, de = self._codec()
+        return {k: _from_ddb(de.deserialize(v)) for k, v in item.items()}
+
+    def _kw(self, condition, names, values) -> dict[str, Any]:
+        kw: dict[str, Any] = {}
+        if condition:
+            kw["ConditionExpression"] = condition
+        if names:
+            kw["ExpressionAttributeNames"] = names
+        if values:
+            kw["ExpressionAttributeValues"] = self._enc(values)
+        return kw
+
+    def get(self, pk: str, sk: str, *, consistent: bool = True):
+        try:
+            r = client("dynamodb").get_item(TableName=self.table, Key=self._enc({"pk": pk, "sk": sk}),
+                                            ConsistentRead=consistent)
+        except Exception as e:  # noqa: BLE001 — mapped below
+            _raise_mapped(e)
+        return self._dec(r.get("Item"))
+
+    def put(self, item, *, condition=None, names=None, values=None) -> None:
+        try:
+            client("dynamodb").put_item(TableName=self.table, Item=self._enc(item),
+                                        **self._kw(condition, names, values))
+        except Exception as e:  # noqa: BLE001
+            _raise_mapped(e)
+
+    def update(self, pk, sk, expression, *, condition=None, names=None, values=None, return_new=False):
+        try:
+            r = client("dynamodb").update_item(
+                TableName=self.table, Key=self._enc({"pk": pk, "sk": sk}), UpdateExpression=expression,
+                ReturnValues="ALL_NEW" if return_new else "NONE", **self._kw(condition, names, values))
+        except Exception as e:  # noqa: BLE001
+            _raise_mapped(e)
+        return self._dec(r.get("Attributes")) if return_new else None
+
+    def delete(self, pk, sk, *, condition=None, names=None, values=None) -> None:
+        try:
+            client("dynamodb").delete_item(TableName=self.table, Key=self._enc({"pk": pk, "sk": sk}),
+                                           **self._kw(condition, names, values))
+        except Exception as e:  # noqa: BLE001
+            _raise_mapped(e)
+
+    def query(self, pk, *, sk_prefix=None, index=None, limit=None, forward=True):
+        pk_attr, sk_attr = ("pk", "sk") if index is None else (f"{index}pk", f"{index}sk")
+        expr = "#p = :p"
+        names = {"#p": pk_attr}
+        values: dict[str, Any] = {":p": pk}
+        if sk_prefix:
+            expr += " AND begins_with(#s, :s)"
+            names["#s"] = sk_attr
+            values[":s"] = sk_prefix
+        kw: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": expr,
+                              "ExpressionAttributeNames": names, "ExpressionAttributeValues": self._enc(values),
+                              "ScanIndexForward": forward}
+        if index:
+            kw["IndexName"] = index
+        out: list[dict[str, Any]] = []
+        while True:
+            if limit:
+                kw["Limit"] = limit - len(out)
+            try:
+                r = client("dynamodb").query(**kw)
+            except Exception as e:  # noqa: BLE001
+                _raise_mapped(e)
+            out.extend(self._dec(i) for i in r.get("Items", []))
+            if "LastEvaluatedKey" not in r or (limit and len(out) >= limit):
+                return out
+            kw["ExclusiveStartKey"] = r["LastEvaluatedKey"]
+
+
+# --- SQS ----------------------------------------------------------------------------------
+
+class SqsQueues:
+    def url(self, queue_key: str) -> str:
+        return resource_name("queue", queue_key)
+
+    def send_batch(self, queue_key: str, bodies: Iterable[dict[str, Any]]) -> None:
+        """Send in batches of 10; retry only the entries SQS failed; raise if any still fail."""
+        url = self.url(queue_key)
+        chunk: list[dict[str, Any]] = []
+        for body in bodies:
+            chunk.append(body)
+            if len(chunk) == 10:
+                self._send(url, chunk)
+                chunk = []
+        if chunk:
+            self._send(url, chunk)
+
+    def _send(self, url: str, chunk: list[dict[str, Any]]) -> None:
+        entries = [{"Id": str(i), "MessageBody": json.dumps(b, ensure_ascii=False, separators=(",", ":"))}
+                   for i, b in enumerate(chunk)]
+        for _attempt in range(3):
+            try:
+                r = client("sqs").send_message_batch(QueueUrl=url, Entries=entries)
+            except Exception as e:  # noqa: BLE001
+                _raise_mapped(e)
+            failed = {f["Id"] for f in r.get("Failed", [])}
+            if not failed:
+                return
+            entries = [e for e in entries if e["Id"] in failed]
+        raise Transient(f"SQS refused {len(entries)} messages to {url}")
+
+
+# --- S3 -----------------------------------------------------------------------------------
+
+class S3Blobs:
+    def bucket(self, bucket_key: str) -> str:
+        return resource_name("bucket", bucket_key)
+
+    def get(self, bucket_key: str, key: str, *, max_bytes: int | None = None) -> bytes:
+        s3 = client("s3")
+        try:
+            r = s3.get_object(Bucket=self.bucket(bucket_key), Key=key)
+        except Exception as e:  # noqa: BLE001
+            if _code(e) in ("NoSuchKey", "404"):
+                raise FileNotFoundError(key) from e
+            _raise_mapped(e)
+        if max_bytes is not None and r["ContentLength"] > max_bytes:
+            r["Body"].close()
+            raise ValueError(f"object {key} is {r['ContentLength']} bytes, over the {max_bytes} limit")
+        return r["Body"].read()
+
+    def put(self, bucket_key: str, key: str, data: bytes, *, content_type: str) -> None:
+        try:
+            client("s3").put_object(Bucket=self.bucket(bucket_key), Key=key, Body=data, ContentType=content_type)
+        except Exception as e:  # noqa: BLE001
+            _raise_mapped(e)
+
+    def size(self, bucket_key: str, key: str) -> int | None:
+        try:
+            r = client("s3").head_object(Bucket=self.bucket(bucket_key), Key=key)
+        except Exception as e:  # noqa: BLE001
+            if _code(e) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            _raise_mapped(e)
+        return int(r["ContentLength"])
+
+    def exists(self, bucket_key: str, key: str) -> bool:
+        return self.size(bucket_key, key) is not None
+
+
+# --- Step Functions -------------------------------------------------------------------------
+
+class StepFunctions:
+    def start(self, machine_key: str, name: str, payload: dict[str, Any]) -> str:
+        arn = resource_name("statemachine", machine_key)
+        try:
+            r = client("stepfunctions").start_execution(stateMachineArn=arn, name=name,
+                                                        input=json.dumps(payload, ensure_ascii=False))
+        except Exception as e:  # noqa: BLE001
+            if _code(e) == "ExecutionAlreadyExists":
+                raise ExecutionExists(name) from e
+            _raise_mapped(e)
+        return r["executionArn"]
+
+    def task_success(self, token: str, output: dict[str, Any]) -> None:
+        self._call("send_task_success", taskToken=token, output=json.dumps(output, ensure_ascii=False))
+
+    def task_failure(self, token: str, error: str, cause: str) -> None:
+        self._call("send_task_failure", taskToken=token, error=error[:256], cause=cause[:32768])
+
+    def heartbeat(self, token: str) -> None:
+        self._call("send_task_heartbeat", taskToken=token)
+
+    def _call(self, op: str, **kw) -> None:
+        try:
+            getattr(client("stepfunctions"), op)(**kw)
+        except Exception as e:  # noqa: BLE001
+            if _code(e) in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+                raise TaskGone(_code(e)) from e
+            _raise_mapped(e)

@@ -1,0 +1,42 @@
+"""What every SQS-triggered handler shares: Powertools' BatchProcessor with partial batch
+responses, one deps bundle per container, and correlation ids on the logs."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from shangjia.observability import correlate, logger
+from shangjia.pipeline.deps import Deps, aws_deps
+
+
+@functools.cache
+def deps() -> Deps:
+    return aws_deps()
+
+
+def sqs_batch_handler(record_fn: Callable[[Deps, dict[str, Any], SQSRecord], Any]):
+    """Build a Lambda handler that runs ``record_fn(deps, body, record)`` per message and reports
+    only the failed ones back (``batchItemFailures``), so one bad record never fails its batch."""
+
+    def record_handler(record: SQSRecord) -> Any:
+        body = record.json_body
+        if isinstance(body, dict):
+            correlate(batch_id=body.get("batch_id"), spu_code=body.get("spu_code"),
+                      merchant_id=body.get("merchant_id"), message_id=record.message_id)
+        return record_fn(deps(), body, record)
+
+    @logger.inject_lambda_context(clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        processor = BatchProcessor(event_type=EventType.SQS)
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+
+    return lambda_handler
+
+
+def receive_count(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)

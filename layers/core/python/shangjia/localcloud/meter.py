@@ -1,0 +1,94 @@
+"""Counts every request the local cloud serves, per service and operation, and prices them at
+AWS list prices (us-east-1, on-demand, arm64 Lambda), split into orchestration and media as
+``../shared/ARCHITECTURE.md`` defines. DynamoDB capacity units are estimated from request and
+response sizes (1 WRU per started KB written, 1 RRU per started 4 KB read)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+# USD, us-east-1 list prices (2026): per unit named
+PRICES = {
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_s": 0.0000133334,          # arm64
+    "sqs_request": 0.40 / 1e6,            # standard queue, per 64 KB chunk
+    "sfn_transition": 0.025 / 1000,       # Standard workflows
+    "ddb_wru": 0.625 / 1e6,               # on-demand
+    "ddb_rru": 0.125 / 1e6,
+    "s3_put": 0.005 / 1000,               # PUT, COPY, POST, LIST
+    "s3_get": 0.0004 / 1000,              # GET, HEAD and others
+    "s3_gb_month": 0.023,
+    "apigw_request": 1.00 / 1e6,          # HTTP API
+}
+MEDIA_FUNCTIONS = frozenset({"media"})
+
+
+@dataclass
+class Meter:
+    requests: Counter = field(default_factory=Counter)            # (service, operation) -> n
+    units: Counter = field(default_factory=Counter)               # priced units by category
+    lambda_invocations: Counter = field(default_factory=Counter)  # function -> n
+    lambda_gb_s: Counter = field(default_factory=Counter)         # function -> GB-s
+    lambda_errors: Counter = field(default_factory=Counter)
+    state_transitions: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def request(self, service: str, op: str, req_bytes: int, resp_bytes: int, s3_media: bool = False) -> None:
+        with self._lock:
+            self.requests[(service, op)] += 1
+            if service == "sqs":
+                self.units["sqs_request"] += max(1, math.ceil(req_bytes / 65536)) if op.startswith("Send") else 1
+            elif service == "dynamodb":
+                if op in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"):
+                    self.units["ddb_wru"] += max(1, math.ceil(req_bytes / 1024))
+                elif op in ("GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"):
+                    self.units["ddb_rru"] += max(1, math.ceil(resp_bytes / 4096))
+            elif service == "s3":
+                kind = "s3_put" if op in ("PutObject", "CopyObject", "ListObjects", "PostObject") else "s3_get"
+                self.units[("media_" if s3_media else "orch_") + kind] += 1
+                if op == "PutObject" and s3_media:
+                    self.units["media_s3_bytes"] += req_bytes
+            elif service == "apigateway":
+                self.units["apigw_request"] += 1
+
+    def invocation(self, function: str, seconds: float, memory_mb: int, error: bool) -> None:
+        with self._lock:
+            self.lambda_invocations[function] += 1
+            # Lambda bills duration rounded up to the millisecond
+            self.lambda_gb_s[function] += math.ceil(seconds * 1000) / 1000 * memory_mb / 1024
+            if error:
+                self.lambda_errors[function] += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            by_service = Counter()
+            for (svc, _op), n in self.requests.items():
+                by_service[svc] += n
+            return {"requests": dict(by_service), "operations": {f"{s}:{o}": n for (s, o), n in self.requests.items()},
+                    "units": dict(self.units), "lambda_invocations": dict(self.lambda_invocations),
+                    "lambda_gb_s": {k: round(v, 3) for k, v in self.lambda_gb_s.items()},
+                    "lambda_errors": dict(self.lambda_errors), "state_transitions": self.state_transitions}
+
+    def cost(self) -> dict[str, dict[str, float]]:
+        """Dollars for what was counted, split into orchestration and media."""
+        u, p = self.units, PRICES
+        orch_fn_gb_s = sum(v for k, v in self.lambda_gb_s.items() if k not in MEDIA_FUNCTIONS)
+        media_fn_gb_s = sum(v for k, v in self.lambda_gb_s.items() if k in MEDIA_FUNCTIONS)
+        orchestration = {
+            "step_functions": self.state_transitions * p["sfn_transition"],
+            "sqs": u["sqs_request"] * p["sqs_request"],
+            "lambda_requests": sum(self.lambda_invocations.values()) * p["lambda_request"],
+            "lambda_gb_s": orch_fn_gb_s * p["lambda_gb_s"],
+            "dynamodb": u["ddb_wru"] * p["ddb_wru"] + u["ddb_rru"] * p["ddb_rru"],
+            "s3_sheets": u["orch_s3_put"] * p["s3_put"] + u["orch_s3_get"] * p["s3_get"],
+            "api_gateway": u["apigw_request"] * p["apigw_request"],
+        }
+        media = {
+            "s3_requests": u["media_s3_put"] * p["s3_put"] + u["media_s3_get"] * p["s3_get"],
+            "s3_storage_month": u["media_s3_bytes"] / 1e9 * p["s3_gb_month"],
+            "lambda_gb_s": media_fn_gb_s * p["lambda_gb_s"],
+        }
+        return {"orchestration": orchestration, "media": media}

@@ -1,0 +1,194 @@
+"""The Lambda runtime of the local cloud: the real handlers, invoked the way Lambda invokes them.
+
+- ``LambdaRuntime.invoke`` loads ``functions/<key>/handler.py``, builds a context with the
+  function's timeout, bounds concurrency like reserved concurrency, and meters GB-s.
+- ``hook_moto`` routes moto's Lambda invocations (Step Functions Lambda tasks) to ``invoke``.
+- ``SqsPoller`` is an event source mapping: batch size, batching window, partial batch responses
+  (only successful records are deleted; failed ones come back after the visibility timeout and
+  move to the DLQ after maxReceiveCount, which moto's SQS applies on receive).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from shangjia.localcloud.meter import Meter
+from shangjia.topology import REPO_ROOT, Function, SqsTrigger, Topology
+
+
+@dataclass
+class Context:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    deadline: float
+    aws_request_id: str
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class InvocationError(Exception):
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload.get("errorMessage"))
+        self.payload = payload
+
+
+class LambdaRuntime:
+    def __init__(self, topology: Topology, meter: Meter, arns: dict[str, str], *, max_concurrency: int = 4) -> None:
+        self.topology = topology
+        self.meter = meter
+        self.arns = arns
+        self._handlers: dict[str, Any] = {}
+        self._import_lock = threading.Lock()
+        self.semaphores = {f.key: threading.BoundedSemaphore(min(f.reserved_concurrency or max_concurrency,
+                                                                 max_concurrency))
+                           for f in topology.functions}
+        self.in_flight = 0
+        self._count_lock = threading.Lock()
+        self.errors: list[tuple[str, str]] = []
+
+    def handler(self, key: str):
+        with self._import_lock:
+            if key not in self._handlers:
+                fn = self.topology.function(key)
+                module, _, attr = fn.handler.rpartition(".")
+                path = REPO_ROOT / "functions" / (module.replace(".", "/") + ".py")
+                spec = importlib.util.spec_from_file_location(f"shangjia_fn_{key}", path)
+                mod = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(mod)
+                self._handlers[key] = getattr(mod, attr)
+            return self._handlers[key]
+
+    def invoke(self, key: str, event: dict[str, Any], *, acquire: bool = True) -> Any:
+        """Invoke synchronously; raise ``InvocationError`` with Lambda's error payload on failure."""
+        fn: Function = self.topology.function(key)
+        sem = self.semaphores[key]
+        if acquire:
+            sem.acquire()
+        with self._count_lock:
+            self.in_flight += 1
+        ctx = Context(function_name=f"shangjia-{key}", memory_limit_in_mb=fn.memory_mb,
+                      invoked_function_arn=self.arns.get(key, key), deadline=time.monotonic() + fn.timeout_s,
+                      aws_request_id=str(uuid.uuid4()))
+        t0 = time.perf_counter()
+        error = False
+        try:
+            handler = self.handler(key)
+            result = handler(json.loads(json.dumps(event)), ctx)
+            return json.loads(json.dumps(result)) if result is not None else None
+        except Exception as e:  # noqa: BLE001 — Lambda turns any exception into an error payload
+            error = True
+            self.errors.append((key, traceback.format_exc(limit=8)))
+            raise InvocationError({"errorMessage": str(e), "errorType": type(e).__name__,
+                                   "stackTrace": traceback.format_exc(limit=5).splitlines()}) from e
+        finally:
+            self.meter.invocation(key, time.perf_counter() - t0, fn.memory_mb, error)
+            with self._count_lock:
+                self.in_flight -= 1
+            if acquire:
+                sem.release()
+
+    def hook_moto(self, function_names: dict[str, str]) -> None:
+        """Make moto's Lambda run our handler in process (moto would need Docker). Private API:
+        moto is pinned and ``tests/integration/test_localcloud_hook.py`` guards this hook."""
+        from moto.awslambda.models import LambdaFunction
+
+        by_name = {name: key for key, name in function_names.items()}
+        runtime = self
+
+        def _invoke_lambda(self, event=None):  # noqa: ANN001 — moto's signature
+            key = by_name.get(self.function_name)
+            if key is None:
+                return json.dumps({"errorMessage": f"unknown function {self.function_name}"}), True, ""
+            payload = json.loads(event) if isinstance(event, str) else (event or {})
+            try:
+                result = runtime.invoke(key, payload)
+            except InvocationError as e:
+                return json.dumps(e.payload), True, ""
+            return json.dumps(result), False, ""
+
+        LambdaFunction._invoke_lambda = _invoke_lambda
+
+
+class SqsPoller(threading.Thread):
+    """One event source mapping: an SQS queue feeding one function."""
+
+    def __init__(self, runtime: LambdaRuntime, sqs, fn: Function, trigger: SqsTrigger, queue_url: str,
+                 queue_arn: str, region: str, stop: threading.Event) -> None:
+        super().__init__(name=f"esm-{trigger.queue}->{fn.key}", daemon=True)
+        self.runtime, self.sqs, self.fn, self.trigger = runtime, sqs, fn, trigger
+        self.url, self.arn, self.region, self.stop_event = queue_url, queue_arn, region, stop
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"fn-{fn.key}")
+        self.busy = 0
+
+    def _receive(self, n: int) -> list[dict[str, Any]]:
+        r = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=min(10, n), WaitTimeSeconds=0,
+                                     AttributeNames=["All"], MessageAttributeNames=["All"])
+        return r.get("Messages", [])
+
+    def run(self) -> None:
+        idle = 0.02
+        sem = self.runtime.semaphores[self.fn.key]
+        while not self.stop_event.is_set():
+            if not sem.acquire(timeout=0.2):
+                continue
+            try:
+                msgs = self._receive(self.trigger.batch_size)
+                if msgs and self.trigger.batching_window_s and len(msgs) < self.trigger.batch_size:
+                    deadline = time.monotonic() + min(self.trigger.batching_window_s, 0.25)
+                    while len(msgs) < self.trigger.batch_size and time.monotonic() < deadline:
+                        more = self._receive(self.trigger.batch_size - len(msgs))
+                        if not more:
+                            time.sleep(0.02)
+                        msgs += more
+            except Exception:  # noqa: BLE001 — the emulator shutting down
+                sem.release()
+                if self.stop_event.is_set():
+                    return
+                time.sleep(0.2)
+                continue
+            if not msgs:
+                sem.release()
+                self.stop_event.wait(idle)
+                idle = min(idle * 2, 0.3)
+                continue
+            idle = 0.02
+            self.busy += 1
+            self.pool.submit(self._deliver, msgs, sem)
+
+    def _deliver(self, msgs: list[dict[str, Any]], sem) -> None:
+        try:
+            event = {"Records": [{
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody"), "eventSource": "aws:sqs", "eventSourceARN": self.arn,
+                "awsRegion": self.region} for m in msgs]}
+            try:
+                result = self.runtime.invoke(self.fn.key, event, acquire=False) or {}
+                failed_ids = {f.get("itemIdentifier") for f in result.get("batchItemFailures", [])}
+                ids = {m["MessageId"] for m in msgs}
+                if not failed_ids <= ids:   # Lambda treats a malformed response as a whole-batch failure
+                    failed_ids = ids
+            except InvocationError:
+                failed_ids = {m["MessageId"] for m in msgs}
+            done = [m for m in msgs if m["MessageId"] not in failed_ids]
+            if done:
+                self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        except Exception:  # noqa: BLE001 — never let a poller die; the messages will reappear
+            self.runtime.errors.append((self.fn.key, traceback.format_exc(limit=8)))
+        finally:
+            self.busy -= 1
+            sem.release()

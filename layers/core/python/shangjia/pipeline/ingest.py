@@ -1,0 +1,154 @@
+"""Ingest: one uploaded object -> one batch -> one validate message per product.
+
+Idempotent on the upload (bucket, key, version): a duplicate S3 event finds the batch and
+stops; a retry after a time-out resumes from the batch's checkpoint (the sheet row after the
+last product sent), so products are neither lost nor sent twice in the common case, and the
+validate stage is idempotent on (batch, product) for the rare overlap.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from shangjia.clock import iso
+from shangjia.errors import FindingError, finding
+from shangjia.pipeline import keys
+from shangjia.pipeline.deps import Deps
+from shangjia.pipeline.merchants import get_merchant
+from shangjia.ports import ConditionFailed
+from shangjia.status import BatchStatus
+
+MAX_SHEET_BYTES = 200 * 1024 * 1024
+SEND_CHUNK = 10
+
+
+@dataclass(frozen=True)
+class Upload:
+    bucket: str
+    key: str                 # decoded (S3 events carry it URL-encoded)
+    size: int
+    version: str | None      # version id, or the etag where versioning is off
+
+
+@dataclass
+class IngestOutcome:
+    batch_id: str | None
+    action: str              # "ingested" | "duplicate" | "ignored" | "rejected" | "resumed"
+    products_sent: int = 0
+    reason: str | None = None
+
+
+def merchant_of(key: str) -> str | None:
+    parts = key.split("/")
+    return parts[0] if len(parts) >= 2 and parts[0] else None
+
+
+def is_sheet(key: str) -> bool:
+    from shangjia.sheets import SHEET_SUFFIXES
+
+    return posixpath.splitext(key.lower())[1] in SHEET_SUFFIXES
+
+
+def _queue_for(product: dict[str, Any] | None) -> str:
+    return "validate_priority" if product and product.get("priority") else "validate"
+
+
+def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = lambda: 10**9,
+                  options: dict[str, Any] | None = None) -> IngestOutcome:
+    if not is_sheet(up.key):
+        return IngestOutcome(None, "ignored", reason="not a sheet (media is fetched by the products that name it)")
+    merchant_id = merchant_of(up.key)
+    batch_id = keys.batch_id_for(up.bucket, up.key, up.version)
+    pk, sk = keys.batch(batch_id)
+    now = iso(deps.clock.now())
+    record = {
+        "pk": pk, "sk": sk, "batch_id": batch_id, "merchant_id": merchant_id or "-", "bucket": up.bucket,
+        "key": up.key, "size": up.size, "version": up.version, "status": BatchStatus.RECEIVED.value,
+        "created_at": now, "updated_at": now, "checkpoint_row": 0, "products_sent": 0,
+        "gsi1pk": f"BATCHES#{merchant_id or '-'}", "gsi1sk": now,
+    }
+    try:
+        deps.store.put(record, condition="attribute_not_exists(pk)")
+        batch = record
+    except ConditionFailed:
+        batch = deps.store.get(pk, sk) or record
+        if batch["status"] in (BatchStatus.PROCESSING, BatchStatus.DONE, BatchStatus.REJECTED):
+            return IngestOutcome(batch_id, "duplicate", int(batch.get("products_sent", 0)))
+    resumed = int(batch.get("checkpoint_row", 0)) > 0
+
+    merchant = get_merchant(deps.store, merchant_id) if merchant_id else None
+    if merchant is None:
+        f = finding("PIPE_UNKNOWN_MERCHANT", value=merchant_id or up.key, file=up.key)
+        _reject(deps, batch_id, f)
+        return IngestOutcome(batch_id, "rejected", reason=f.message_en)
+
+    from shangjia.sheets import open_sheet
+
+    try:
+        if up.size > MAX_SHEET_BYTES:
+            raise FindingError(finding("SHEET_UNREADABLE", file=up.key,
+                                       reason=f"file is {up.size} bytes, over {MAX_SHEET_BYTES}"))
+        data = deps.blobs.get("drop", up.key, max_bytes=MAX_SHEET_BYTES)
+        reader = open_sheet(data, posixpath.basename(up.key))
+    except FindingError as e:
+        _reject(deps, batch_id, e.finding)
+        return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en)
+
+    deps.store.update(pk, sk, "SET #s = :s, layout = :l, file_findings = :f, updated_at = :u",
+                      names={"#s": "status"},
+                      values={":s": BatchStatus.INGESTING.value, ":l": reader.info.layout,
+                              ":f": [f.to_dict() for f in reader.findings], ":u": iso(deps.clock.now())})
+    sent = int(batch.get("products_sent", 0))
+    checkpoint = int(batch.get("checkpoint_row", 0))
+    chunk: list[tuple[str, dict[str, Any]]] = []
+    common = {"batch_id": batch_id, "merchant_id": merchant_id, "source_key": up.key,
+              "options": options or {}}
+
+    def flush() -> None:
+        nonlocal sent, checkpoint, chunk
+        if not chunk:
+            return
+        by_queue: dict[str, list[dict[str, Any]]] = {}
+        for q, body in chunk:
+            by_queue.setdefault(q, []).append(body)
+        for q, bodies in by_queue.items():
+            deps.queues.send_batch(q, bodies)
+        sent += len(chunk)
+        checkpoint = max(r["row"] for _, b in chunk for r in b["raw"]["rows"])
+        deps.store.update(pk, sk, "SET checkpoint_row = :c, products_sent = :n, updated_at = :u",
+                          values={":c": checkpoint, ":n": sent, ":u": iso(deps.clock.now())})
+        chunk = []
+
+    for raw in reader.products(start_after_row=checkpoint):
+        body = {**common, "spu_code": raw.spu_code, "raw": raw.to_dict()}
+        chunk.append((_queue_for(_peek_priority(raw)), body))
+        if len(chunk) >= SEND_CHUNK:
+            flush()
+            if time_left_ms() < 15_000:
+                # Stop cleanly; the retry resumes after the checkpoint row.
+                raise TimeoutError(f"batch {batch_id} checkpointed at row {checkpoint}; resuming on retry")
+    flush()
+    deps.store.update(pk, sk, "SET #s = :s, products_total = :n, updated_at = :u", names={"#s": "status"},
+                      values={":s": BatchStatus.PROCESSING.value, ":n": sent, ":u": iso(deps.clock.now())})
+    return IngestOutcome(batch_id, "resumed" if resumed else "ingested", sent)
+
+
+def _peek_priority(raw) -> dict[str, Any] | None:
+    """Route by category group without a full validation (validation happens downstream)."""
+    try:
+        from shangjia.spec import is_priority_category
+    except ImportError:  # the spec module names the priority groups; without it, no lane
+        return None
+    for r in raw.rows:
+        cat = r.cells.get("category")
+        if cat:
+            return {"priority": bool(is_priority_category(str(cat)))}
+    return None
+
+
+def _reject(deps: Deps, batch_id: str, f) -> None:
+    pk, sk = keys.batch(batch_id)
+    deps.store.update(pk, sk, "SET #s = :s, rejection = :r, updated_at = :u", names={"#s": "status"},
+                      values={":s": BatchStatus.REJECTED.value, ":r": f.to_dict(), ":u": iso(deps.clock.now())})

@@ -1,0 +1,54 @@
+"""Item keys of the one state table: the only place that spells them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+
+def merchant(merchant_id: str) -> tuple[str, str]:
+    return f"MERCHANT#{merchant_id}", "PROFILE"
+
+
+def batch(batch_id: str) -> tuple[str, str]:
+    return f"BATCH#{batch_id}", "META"
+
+
+def product(merchant_id: str, spu: str) -> tuple[str, str]:
+    return f"PRODUCT#{merchant_id}#{spu}", "META"
+
+
+def product_pk(merchant_id: str, spu: str) -> str:
+    return product(merchant_id, spu)[0]
+
+
+def sku_claim(merchant_id: str, sku_code: str) -> tuple[str, str]:
+    return f"SKUCODE#{merchant_id}#{sku_code}", "CLAIM"
+
+
+def image(merchant_id: str, spu: str, batch_id: str, slot: str, index: int) -> tuple[str, str]:
+    return product_pk(merchant_id, spu), f"IMAGE#{batch_id}#{slot}#{index:02d}"
+
+
+def listing(merchant_id: str, spu: str, channel: str) -> tuple[str, str]:
+    return product_pk(merchant_id, spu), f"LISTING#{channel}"
+
+
+def task(task_id: str) -> tuple[str, str]:
+    return f"TASK#{task_id}", "META"
+
+
+def batch_id_for(bucket: str, key: str, version: str | None) -> str:
+    """One upload (bucket, key, version or etag) is one batch, however often its event arrives."""
+    return hashlib.sha256(f"{bucket}\x00{key}\x00{version or ''}".encode()).hexdigest()[:20]
+
+
+def execution_name(merchant_id: str, spu: str, batch_id: str) -> str:
+    """Step Functions names: 1-80 chars of [A-Za-z0-9-_]; deterministic so a duplicate start is a no-op."""
+    h = hashlib.sha256(f"{merchant_id}\x00{spu}".encode()).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9_-]", "", spu)[:30]
+    return f"{safe}-{h}-{batch_id}"[:80]
+
+
+def task_id_for(execution: str, stage: str) -> str:
+    return hashlib.sha256(f"{execution}\x00{stage}".encode()).hexdigest()[:24]

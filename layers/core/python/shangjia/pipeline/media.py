@@ -1,0 +1,119 @@
+"""Media stage (pipeline side): fetch one image, render it with ``shangjia.media``, store the
+renditions content-addressed, record the result, and when the product's last image is done,
+start its review exactly once."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from shangjia.errors import FindingError, finding, has_errors
+from shangjia.pipeline import keys, review
+from shangjia.pipeline.deps import Deps
+from shangjia.pipeline.products import set_status
+from shangjia.ports import ConditionFailed, Transient
+from shangjia.errors import Finding
+from shangjia.status import ProductStatus as PS
+
+MAX_IMAGE_BYTES = 30 * 1024 * 1024
+MISSING_SOURCE_RETRIES = 3
+
+
+def source_key(merchant_id: str, source_sheet_key: str | None, ref: str) -> str | None:
+    """A sheet names images relative to its own folder; never outside the merchant's folder."""
+    base = posixpath.dirname(source_sheet_key or f"{merchant_id}/x")
+    joined = posixpath.normpath(posixpath.join(base, ref.strip().lstrip("/")))
+    if not joined.startswith(f"{merchant_id}/") or ".." in joined.split("/"):
+        return None
+    return joined
+
+
+def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int = 1) -> str:
+    merchant_id, spu, batch_id = msg["merchant_id"], msg["spu_code"], msg["batch_id"]
+    slot, index, ref = msg["slot"], int(msg["index"]), msg["ref"]
+    product = deps.store.get(*keys.product(merchant_id, spu))
+    if not product or product.get("batch_id") != batch_id:
+        return "stale"
+    ipk, isk = keys.image(merchant_id, spu, batch_id, slot, index)
+    if deps.store.get(ipk, isk) is None:
+        result = _render(deps, merchant_id, product, slot, index, ref, receive_count)
+        deps.store.put({"pk": ipk, "sk": isk, "slot": slot, "index": index, "ref": ref, **result})
+    return _mark_done(deps, merchant_id, spu, batch_id, f"{slot}:{index}")
+
+
+def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -> dict[str, Any]:
+    from shangjia.media import fetch_url, process_image
+
+    try:
+        if ref.lower().startswith(("http://", "https://")):
+            data = fetch_url(ref, max_bytes=MAX_IMAGE_BYTES, timeout_s=10)
+        else:
+            key = source_key(merchant_id, product.get("source_key"), ref)
+            if key is None:
+                raise FindingError(finding("PIPE_IMAGE_MISSING", field=slot, value=ref))
+            try:
+                data = deps.blobs.get("drop", key, max_bytes=MAX_IMAGE_BYTES)
+            except FileNotFoundError:
+                if receive_count < MISSING_SOURCE_RETRIES:
+                    raise Transient(f"image {key} not uploaded yet") from None
+                raise FindingError(finding("PIPE_IMAGE_MISSING", field=slot, value=ref)) from None
+            except ValueError as e:
+                raise FindingError(finding("MEDIA_UNREADABLE", field=slot, value=ref, reason=str(e))) from None
+    except FindingError as e:
+        return {"ok": False, "findings": [e.finding.to_dict()]}
+    res = process_image(data, name=ref, slot=slot)
+    for r in res.renditions:
+        if not deps.blobs.exists("media", r.key):
+            deps.blobs.put("media", r.key, r.data, content_type=r.content_type)
+    out = res.to_dict()
+    out["findings"] = [{**f.to_dict(), "field": f.field or slot} for f in res.findings]
+    return out
+
+
+def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: str) -> str:
+    pk, sk = keys.product(merchant_id, spu)
+    try:
+        after = deps.store.update(pk, sk, "DELETE pending_images :i",
+                                  condition="contains(pending_images, :one) AND batch_id = :b",
+                                  values={":i": {image_id}, ":one": image_id, ":b": batch_id}, return_new=True)
+    except ConditionFailed:
+        after = deps.store.get(pk, sk)   # a duplicate: still check completion (a crash may have cut it short)
+    if not after or after.get("batch_id") != batch_id or after.get("pending_images"):
+        return "image_done"
+    if after["status"] != PS.MEDIA:
+        return "already_complete"
+    return finish_media(deps, merchant_id, spu, batch_id)
+
+
+def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
+    from shangjia.media import product_checks
+
+    pk = keys.product_pk(merchant_id, spu)
+    images = deps.store.query(pk, sk_prefix=f"IMAGE#{batch_id}#")
+    findings = [Finding.from_dict(f) for img in images for f in img.get("findings", [])]
+    findings += product_checks([_ResultView(i) for i in images])
+    product = deps.store.get(pk, "META") or {}
+    all_findings = [Finding.from_dict(f) for f in product.get("findings", [])] + findings
+    extra = {"findings": [f.to_dict() for f in all_findings],
+             "media": {i["sk"].split("#", 2)[2]: {k: i.get(k) for k in ("ok", "renditions", "tags", "width", "height")}
+                       for i in images}}
+    if has_errors(findings):
+        set_status(deps, merchant_id, spu, PS.NEEDS_FIX, batch_id=batch_id, extra=extra)
+        return "needs_fix"
+    deps.store.update(pk, "META", "SET media = :m, findings = :f",
+                      values={":m": extra["media"], ":f": extra["findings"]})
+    review.start_review(deps, merchant_id, spu, batch_id)
+    return "review"
+
+
+class _ResultView:
+    """Lets ``product_checks`` read stored image results as it reads fresh ``ImageResult``s."""
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.__dict__.update(item)
+        self.ok = bool(item.get("ok"))
+        self.phash = item.get("phash")
+        self.slot = item.get("slot")
+        self.name = item.get("ref")
+        self.findings = [Finding.from_dict(f) for f in item.get("findings", [])]
+        self.renditions = item.get("renditions", [])

@@ -1,0 +1,41 @@
+"""Merchant profiles: tier (VIP = annual sales over 5 million CNY), shipping templates, channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shangjia.pipeline import keys
+from shangjia.ports import Store
+from shangjia.topology import CHANNELS
+
+VIP_ANNUAL_SALES_FEN = 5_000_000 * 100
+
+
+def is_vip(profile: dict[str, Any]) -> bool:
+    return profile.get("tier") == "vip" or int(profile.get("annual_sales_fen", 0)) > VIP_ANNUAL_SALES_FEN
+
+
+def put_merchant(store: Store, merchant_id: str, *, name: str, annual_sales_cny: int,
+                 shipping_templates: list[str] | None = None, channels: list[str] | None = None,
+                 priority_window_for_categories: bool = False) -> dict[str, Any]:
+    if not merchant_id or "/" in merchant_id or "#" in merchant_id:
+        raise ValueError(f"bad merchant id {merchant_id!r}")
+    channels = list(channels or CHANNELS)
+    unknown = set(channels) - set(CHANNELS)
+    if unknown:
+        raise ValueError(f"unknown channels {sorted(unknown)}")
+    pk, sk = keys.merchant(merchant_id)
+    profile = {
+        "pk": pk, "sk": sk, "merchant_id": merchant_id, "name": name,
+        "annual_sales_fen": annual_sales_cny * 100,
+        "tier": "vip" if annual_sales_cny * 100 > VIP_ANNUAL_SALES_FEN else "ordinary",
+        "shipping_templates": list(shipping_templates or ["包邮", "满99包邮", "到付"]),
+        "channels": channels,
+        "priority_window_for_categories": priority_window_for_categories,
+    }
+    store.put(profile)
+    return profile
+
+
+def get_merchant(store: Store, merchant_id: str) -> dict[str, Any] | None:
+    return store.get(*keys.merchant(merchant_id))

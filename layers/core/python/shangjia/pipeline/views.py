@@ -1,0 +1,36 @@
+"""Read models: what a merchant, the CLI and the board see of a batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from shangjia.pipeline.deps import Deps
+from shangjia.status import TERMINAL_FOR_BATCH
+
+
+def batch_products(deps: Deps, batch_id: str) -> list[dict[str, Any]]:
+    return deps.store.query(f"BATCH#{batch_id}", index="gsi1", sk_prefix="PRODUCT#")
+
+
+def batch_summary(deps: Deps, batch: dict[str, Any], *, with_products: bool = False) -> dict[str, Any]:
+    products = [p for p in batch_products(deps, batch["batch_id"]) if p.get("batch_id") == batch["batch_id"]]
+    refused = deps.store.query(f"BATCH#{batch['batch_id']}", index="gsi1", sk_prefix="REFUSED#")
+    by_status = Counter(p["status"] for p in products)
+    total = batch.get("products_total")
+    settled = sum(n for s, n in by_status.items() if s in TERMINAL_FOR_BATCH) + len(refused)
+    out = {
+        "batch_id": batch["batch_id"], "merchant_id": batch["merchant_id"], "key": batch.get("key"),
+        "status": batch["status"], "layout": batch.get("layout"), "products_total": total,
+        "products_sent": batch.get("products_sent", 0), "products_seen": len(products) + len(refused),
+        "by_status": dict(sorted(by_status.items())), "refused": len(refused),
+        "skus": sum(len((p.get("product") or {}).get("skus", [])) for p in products),
+        "settled": total is not None and settled >= total,
+        "rejection": batch.get("rejection"), "created_at": batch.get("created_at"),
+    }
+    if with_products:
+        out["products"] = [{"spu_code": p["spu_code"], "status": p["status"],
+                            "errors": [f for f in p.get("findings", []) if f.get("severity") == "error"]}
+                           for p in products]
+        out["refused_products"] = [{"spu_code": r["spu_code"], "errors": r.get("findings", [])} for r in refused]
+    return out

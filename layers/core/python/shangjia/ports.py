@@ -1,0 +1,58 @@
+"""The small interfaces the pipeline core talks to. One AWS implementation lives in
+``shangjia.adapters.aws``; the core never imports boto3."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Protocol
+
+
+class ConditionFailed(Exception):
+    """A conditional write lost: the item was not in the state the write required."""
+
+
+class Transient(Exception):
+    """A failure worth retrying (throttling, time-out, a source not there yet)."""
+
+
+class ExecutionExists(Exception):
+    """A workflow execution with that name already exists (a duplicate start)."""
+
+
+class TaskGone(Exception):
+    """A task token that already completed or timed out."""
+
+
+class Store(Protocol):
+    def get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None: ...
+    def put(self, item: dict[str, Any], *, condition: str | None = None,
+            names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> None: ...
+    def update(self, pk: str, sk: str, expression: str, *, condition: str | None = None,
+               names: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+               return_new: bool = False) -> dict[str, Any] | None: ...
+    def query(self, pk: str, *, sk_prefix: str | None = None, index: str | None = None,
+              limit: int | None = None, forward: bool = True) -> list[dict[str, Any]]: ...
+    def delete(self, pk: str, sk: str, *, condition: str | None = None,
+               names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> None: ...
+
+
+class Queues(Protocol):
+    def send_batch(self, queue_key: str, bodies: Iterable[dict[str, Any]]) -> None: ...
+
+
+class Blobs(Protocol):
+    def get(self, bucket_key: str, key: str, *, max_bytes: int | None = None) -> bytes: ...
+    def put(self, bucket_key: str, key: str, data: bytes, *, content_type: str) -> None: ...
+    def exists(self, bucket_key: str, key: str) -> bool: ...
+    def size(self, bucket_key: str, key: str) -> int | None: ...
+
+
+class Workflows(Protocol):
+    def start(self, machine_key: str, name: str, payload: dict[str, Any]) -> str: ...
+    def task_success(self, token: str, output: dict[str, Any]) -> None: ...
+    def task_failure(self, token: str, error: str, cause: str) -> None: ...
+    def heartbeat(self, token: str) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -39,7 +39,9 @@ class Meter:
     def request(self, service: str, op: str, req_bytes: int, resp_bytes: int, s3_media: bool = False) -> None:
         with self._lock:
             self.requests[(service, op)] += 1
-            if service == "sqs":
+            if service == "sqs" and op.endswith("(empty)"):
+                pass
+            elif service == "sqs":
                 self.units["sqs_request"] += max(1, math.ceil(req_bytes / 65536)) if op.startswith("Send") else 1
             elif service == "dynamodb":
                 if op in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"):

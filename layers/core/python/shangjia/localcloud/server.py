@@ -57,6 +57,8 @@ class CountingMiddleware:
         else:
             with self.lock:
                 body = b"".join(self.app(environ, start_response))
+        if service == "sqs" and op == "ReceiveMessage" and b"Messages" not in body:
+            op = "ReceiveMessage(empty)"   # an idle poll: Lambda's pollers cost the same at any volume
         if service != "moto":
             s3_media = False
             if service == "s3":
@@ -88,7 +90,13 @@ class MotoServer:
             MotoRequestHandler = None
         app = CountingMiddleware(DomainDispatcherApplication(create_backend_app), self.meter,
                                  lambda: self.media_bucket_name)
-        kw = {"request_handler": MotoRequestHandler} if MotoRequestHandler else {}
+        from werkzeug.serving import WSGIRequestHandler
+
+        class Quiet(MotoRequestHandler or WSGIRequestHandler):
+            def log_request(self, *a, **k):  # the meter counts requests; no access log
+                pass
+
+        kw = {"request_handler": Quiet}
         self._server = make_server(self.host, self.port, app, threaded=True, **kw)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)

@@ -1,0 +1,209 @@
+"""``make demo``: two merchants (one VIP, one ordinary) upload a workbook and its images through
+the S3 API; every product goes ingest -> validate -> media -> review -> publish on the local
+cloud; a clearly labelled simulated reviewer decides the manual tasks through the same decision
+path a human uses. Prints live progress and a summary with the cost per million SKUs."""
+
+from __future__ import annotations
+
+import io
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from shangjia.localcloud import LocalCloud
+from shangjia.localcloud.meter import PRICES
+from shangjia.topology import CHANNELS
+
+# 10:30 Asia/Shanghai: inside the 10:00-12:00 publishing window, so key products publish now.
+DEMO_CLOCK = "2026-11-25T02:30:00+00:00"
+MERCHANTS = (("m-vip-001", "旗舰服饰 (VIP)", 8_000_000), ("m-std-002", "小店家居 (ordinary)", 300_000))
+STAGES = ("uploaded", "validating", "media", "in_review", "approved", "scheduled", "publishing", "published",
+          "needs_fix", "rejected", "failed")
+
+
+def make_image(name: str, rng: random.Random, size: int = 1200) -> bytes:
+    """A product-like photo: an object on a white background, JPEG as phones save them."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (size, size), "white")
+    d = ImageDraw.Draw(img)
+    color = tuple(rng.randrange(30, 220) for _ in range(3))
+    m = size // 6
+    d.rounded_rectangle((m, m + rng.randrange(m), size - m, size - m), radius=size // 12, fill=color)
+    d.ellipse((size // 3, size // 3, size // 3 + size // 4, size // 3 + size // 4), fill=tuple(255 - c for c in color))
+    for i in range(0, size, 40):   # texture, so blur checks see detail
+        d.line((m, m + i % (size - 2 * m), size - m, m + (i * 7) % (size - 2 * m)), fill=(0, 0, 0), width=2)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=88)
+    return buf.getvalue()
+
+
+class SimulatedReviewer(threading.Thread):
+    """[simulated reviewer] claims open tasks and decides them via ``review.claim``/``review.decide``:
+    approves most, rejects some with a reason code, as a person on the board would."""
+
+    ACTOR = {"id": "simulated-reviewer", "role": "reviewer"}
+
+    def __init__(self, deps, stop: threading.Event, reject_rate: float = 0.1, seed: int = 3) -> None:
+        super().__init__(name="simulated-reviewer", daemon=True)
+        self.deps, self.stop_event, self.reject_rate = deps, stop, reject_rate
+        self.rng = random.Random(seed)
+        self.decisions: Counter = Counter()
+
+    def run(self) -> None:
+        from shangjia.pipeline import review
+
+        while not self.stop_event.wait(0.2):
+            for stage in review.STAGES:
+                for task in review.list_tasks(self.deps, stage, "open"):
+                    try:
+                        review.claim(self.deps, task["task_id"], self.ACTOR)
+                        if self.rng.random() < self.reject_rate:
+                            review.decide(self.deps, task["task_id"], self.ACTOR, "reject",
+                                          reasons=["IMAGE_NOT_MATCHING"], note="主图与标题不符 / main image does not match the title")
+                            self.decisions[f"{stage}:reject"] += 1
+                        else:
+                            review.decide(self.deps, task["task_id"], self.ACTOR, "approve")
+                            self.decisions[f"{stage}:approve"] += 1
+                    except review.DecisionRefused:
+                        continue
+
+
+def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int = 11, out=sys.stdout,
+             timeout_s: float = 600) -> dict[str, Any]:
+    from shangjia.pipeline import views
+    from shangjia.pipeline.deps import aws_deps
+    from shangjia.pipeline.merchants import put_merchant
+    from shangjia.sheets.samples import write_sample_workbook
+
+    say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
+    rng = random.Random(seed)
+    t_start = time.monotonic()
+    cloud = LocalCloud(clock=DEMO_CLOCK).start()
+    say(f"local cloud up at {cloud.endpoint} in {time.monotonic() - t_start:.1f}s "
+        f"(moto {__import__('moto').__version__}; clock pinned to 10:30 Asia/Shanghai)")
+    deps = aws_deps()
+    s3 = cloud.client("s3")
+    drop = cloud.resources.buckets["drop"]
+    uploads = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (mid, name, sales) in enumerate(MERCHANTS):
+            put_merchant(deps.store, mid, name=name, annual_sales_cny=sales)
+            path = Path(tmp) / f"{mid}.xlsx"
+            images = write_sample_workbook(path, products_per_merchant, seed=seed + i, invalid_ratio=0.1)
+            for img in images:
+                s3.put_object(Bucket=drop, Key=f"{mid}/{img}", Body=make_image(img, rng), ContentType="image/jpeg")
+            key = f"{mid}/上新 第{i + 1}批.xlsx"       # a space and Chinese: S3 events URL-encode both
+            s3.upload_file(str(path), drop, key)
+            uploads.append((mid, key))
+            say(f"merchant {mid} ({name}): uploaded {len(images)} images and s3://{drop}/{key}")
+    stop = threading.Event()
+    reviewer = SimulatedReviewer(deps, stop)
+    reviewer.start()
+    say("[simulated reviewer] deciding manual review tasks through the same decision path as the API")
+    t_pipeline = time.monotonic()
+
+    def batches() -> list[dict[str, Any]]:
+        out_ = []
+        for mid, _key in uploads:
+            out_ += deps.store.query(f"BATCHES#{mid}", index="gsi1")
+        return out_
+
+    def progress() -> tuple[bool, list[dict[str, Any]]]:
+        summaries = [views.batch_summary(deps, b) for b in batches()]
+        done = len(summaries) == len(uploads) and all(s["settled"] or s["status"] == "rejected" for s in summaries)
+        return done, summaries
+
+    last = ""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done, summaries = progress()
+        counts = Counter()
+        for s in summaries:
+            counts.update(s["by_status"])
+        line = (f"[{time.monotonic() - t_pipeline:5.1f}s] batches {len(summaries)}/{len(uploads)} | "
+                + " ".join(f"{k}={counts[k]}" for k in STAGES if counts[k]))
+        if line != last:
+            say(line)
+            last = line
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    elapsed = time.monotonic() - t_pipeline
+    stop.set()
+    transitions = cloud.count_state_transitions()
+    summary = _summary(cloud, deps, progress()[1], reviewer, elapsed, transitions, done)
+    _print_summary(summary, say)
+    if keep:
+        say(f"\nlocal cloud left running at {cloud.endpoint} — e.g.\n"
+            f"  aws --endpoint-url {cloud.endpoint} s3 cp my.xlsx s3://{drop}/{MERCHANTS[0][0]}/my.xlsx\n"
+            f"  shangjia status --endpoint {cloud.endpoint}\nCtrl-C stops it.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    cloud.stop()
+    return summary
+
+
+def _summary(cloud, deps, summaries, reviewer, elapsed, transitions, done) -> dict[str, Any]:
+    from shangjia.pipeline import views
+
+    reasons: Counter = Counter()
+    rejected_products = 0
+    skus = 0
+    for s in summaries:
+        full = views.batch_summary(deps, deps.store.get(f"BATCH#{s['batch_id']}", "META"), with_products=True)
+        skus += s["skus"]
+        for p in full["products"] + full["refused_products"]:
+            if p.get("status") in ("needs_fix", "rejected", "failed") or "status" not in p:
+                rejected_products += 1
+                for e in p["errors"]:
+                    reasons[e["code"]] += 1
+    listings = {c: len(deps.store.query(f"LISTINGS#{c}", index="gsi1")) for c in CHANNELS}
+    snap = cloud.meter.snapshot()
+    cost = cloud.meter.cost()
+    per_m = 1e6 / skus if skus else 0
+    return {
+        "completed": done, "elapsed_s": round(elapsed, 2), "skus_ingested": skus,
+        "products": sum(s["products_seen"] for s in summaries), "products_rejected": rejected_products,
+        "rejection_reasons": dict(reasons.most_common()), "published_per_channel": listings,
+        "skus_per_s": round(skus / elapsed, 1) if elapsed else 0,
+        "reviewer_decisions": dict(reviewer.decisions),
+        "requests": snap["requests"], "lambda_invocations": snap["lambda_invocations"],
+        "lambda_gb_s": snap["lambda_gb_s"], "state_transitions": snap["state_transitions"],
+        "transitions_per_execution": Counter(transitions.values()),
+        "cost_per_million_skus": {
+            "orchestration": {k: round(v * per_m, 2) for k, v in cost["orchestration"].items()},
+            "media": {k: round(v * per_m, 2) for k, v in cost["media"].items()},
+            "orchestration_total": round(sum(cost["orchestration"].values()) * per_m, 2),
+            "media_total": round(sum(cost["media"].values()) * per_m, 2)},
+        "dlq_depths": {k: v for k, v in cloud.queue_depths(dlq=True).items() if v},
+        "handler_errors": len(cloud.runtime.errors),
+    }
+
+
+def _print_summary(s: dict[str, Any], say) -> None:
+    say("\n==== summary ====")
+    say(f"completed: {s['completed']}   elapsed: {s['elapsed_s']} s   SKUs ingested: {s['skus_ingested']} "
+        f"({s['products']} products)   throughput: {s['skus_per_s']} SKUs/s")
+    say(f"products rejected: {s['products_rejected']}   reasons: "
+        + (", ".join(f"{k}×{v}" for k, v in s["rejection_reasons"].items()) or "none"))
+    say("published per channel: " + ", ".join(f"{k}={v}" for k, v in s["published_per_channel"].items()))
+    say(f"simulated reviewer decisions: {s['reviewer_decisions']}")
+    say("AWS requests: " + ", ".join(f"{k}={v}" for k, v in sorted(s["requests"].items()))
+        + f"; Lambda invocations {sum(s['lambda_invocations'].values())}, "
+          f"{sum(s['lambda_gb_s'].values()):.2f} GB-s; Step Functions state transitions {s['state_transitions']} "
+          f"(per execution: {dict(sorted(s['transitions_per_execution'].items()))})")
+    c = s["cost_per_million_skus"]
+    say(f"cost per million SKUs at AWS list prices (us-east-1, arm64): orchestration ${c['orchestration_total']:.2f} "
+        f"({', '.join(f'{k} ${v:.2f}' for k, v in c['orchestration'].items() if v)}); media ${c['media_total']:.2f} "
+        f"({', '.join(f'{k} ${v:.2f}' for k, v in c['media'].items() if v)})")
+    say(f"dead-letter queues: {s['dlq_depths'] or 'all empty'}   handler errors (retried): {s['handler_errors']}")
+    _ = PRICES

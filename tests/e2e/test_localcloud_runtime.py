@@ -1,0 +1,44 @@
+"""The local cloud behaves like Lambda + SQS where it matters: partial batch failures, redrive
+to the DLQ after maxReceiveCount, and Step Functions Lambda tasks running our real handlers."""
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
+
+
+def test_moto_lambda_hook_runs_the_real_handler(cloud):
+    """Guards the private moto API we hook (LambdaFunction._invoke_lambda): moto is pinned."""
+    lam = cloud.client("lambda")
+    r = lam.invoke(FunctionName=cloud.resources.functions["review_step"],
+                   Payload=json.dumps({"action": "no_such_step", "merchant_id": "m", "spu_code": "p",
+                                       "batch_id": "b"}).encode())
+    assert r.get("FunctionError")
+    payload = json.loads(r["Payload"].read())
+    assert payload["errorType"] == "ValueError" and "no_such_step" in payload["errorMessage"]
+
+
+def test_one_bad_record_goes_to_the_dlq_and_its_batch_mates_are_processed(cloud, deps):
+    from shangjia.pipeline import keys, review
+
+    sqs = cloud.client("sqs")
+    tasks_q = cloud.resources.queues["review_tasks"]
+    good = {"stage": "pre", "escalated": False, "task_token": "tok-1", "execution": "arn:exec:dlq-test",
+            "merchant_id": "m-dlq", "spu_code": "P-OK", "batch_id": "b-dlq"}
+    bad = {"stage": "pre"}     # missing every key a review task needs: a poison message
+    sqs.send_message_batch(QueueUrl=tasks_q, Entries=[
+        {"Id": "1", "MessageBody": json.dumps(good)}, {"Id": "2", "MessageBody": json.dumps(bad)},
+        {"Id": "3", "MessageBody": json.dumps(good)}])      # a duplicate delivery of the good one
+    dlq = cloud.resources.queues["review_tasks_dlq"]
+
+    def dlq_depth():
+        a = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return int(a["ApproximateNumberOfMessages"])
+
+    assert cloud.wait_until(lambda: dlq_depth() == 1, timeout_s=60), "the poison message never reached the DLQ"
+    tasks = [t for t in review.list_tasks(deps, "pre") if t["merchant_id"] == "m-dlq"]
+    assert len(tasks) == 1, "the good record must be processed once despite the duplicate and the bad neighbour"
+    body = json.loads(sqs.receive_message(QueueUrl=dlq)["Messages"][0]["Body"])
+    assert body == bad
+    assert deps.store.get(*keys.task(tasks[0]["task_id"]))["state"] == "open"

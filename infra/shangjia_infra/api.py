@@ -16,6 +16,7 @@ from shangjia.topology import Topology
 from .settings import Settings, retention
 
 # The operations roles of the brief; a user's groups arrive in the JWT claim "cognito:groups".
+# A user without a group but with custom:merchant_id is a merchant, scoped to that merchant.
 # (Proposed for the topology: a ``roles`` tuple, so the API and the local cloud share it.)
 ROLES = {
     "editor": "product editor: uploads, fixes rows, edits listings in their merchant scope",
@@ -54,6 +55,8 @@ class Api(Construct):
             mfa=cognito.Mfa.REQUIRED,                     # staff can approve and publish products
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            # Set by ops when inviting a merchant user; immutable, so nobody can re-scope themselves.
+            custom_attributes={"merchant_id": cognito.StringAttribute(min_len=1, max_len=64, mutable=False)},
             removal_policy=RemovalPolicy.RETAIN,
         )
         for role, description in ROLES.items():
@@ -67,6 +70,10 @@ class Api(Construct):
             id_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.days(1),
             prevent_user_existence_errors=True,
+            # Users may edit their name only; email and merchant scope are managed by ops.
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(fullname=True),
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(email=True, fullname=True)
+            .with_custom_attributes("merchant_id"),
         )
         authorizer = authorizers.HttpUserPoolAuthorizer("Cognito", self.user_pool, user_pool_clients=[self.client])
 

@@ -32,7 +32,9 @@ class Layers(Construct):
         super().__init__(scope, id)
         self.core = lambda_.LayerVersion(
             self, "Core",
-            code=lambda_.Code.from_asset(str(CORE_LAYER_DIR), exclude=asset_excludes()),
+            # The local cloud (moto, loopback servers) never runs in Lambda: keep it out of the layer.
+            code=lambda_.Code.from_asset(str(CORE_LAYER_DIR),
+                                         exclude=[*asset_excludes(), "python/shangjia/localcloud"]),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="shangjia: the domain core (python/shangjia)",

@@ -81,5 +81,5 @@ def acknowledge_stack(stack, topology: Topology) -> None:
                         "CDK's own custom resource that sets the drop bucket's ObjectCreated -> intake queue "
                         "notification; it runs only at deploy time.")
     acknowledge(stack.api.user_pool, "COG8",
-                "The Plus feature plan is billed per active user; this pool holds a few staff accounts, with no "
-                "self sign-up and MFA required. Revisit if merchants ever sign in here.")
+                "The Plus feature plan is billed per monthly active user; this pool holds invited staff and "
+                "merchant accounts only (no self sign-up, MFA required, immutable merchant scope).")

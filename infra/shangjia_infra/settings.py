@@ -9,9 +9,8 @@ from constructs import Construct
 
 from shangjia.topology import StateMachine
 
-# The repository root, found from this file (infra/shangjia_infra/settings.py). Not
-# shangjia.topology.REPO_ROOT: that one is parents[3] of layers/core/python/shangjia/topology.py,
-# i.e. layers/, which puts its STATE_MACHINE_DIR at layers/infra/statemachines (reported).
+# The repository root, found from this file (infra/shangjia_infra/settings.py), so the stack's
+# asset paths do not depend on where the shangjia package happens to be installed.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_DIR = REPO_ROOT / "infra"
 STATE_MACHINE_DIR = INFRA_DIR / "statemachines"

@@ -1,0 +1,153 @@
+"""Each function's role holds exactly what its topology grants (and triggers) imply — no more."""
+
+from __future__ import annotations
+
+import pytest
+from infra_support import as_list, ref
+
+from shangjia.topology import TOPOLOGY
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+# What each topology access means in IAM actions — written out here, independently of the stack's
+# grant table, so a wider CDK grant (or a wrong mapping) shows up as a failure to review.
+S3_READ = {"s3:GetObject*", "s3:GetBucket*", "s3:List*"}
+S3_PUT = {"s3:PutObject", "s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectTagging",
+          "s3:PutObjectVersionTagging", "s3:Abort*"}
+DDB_READ = {"dynamodb:BatchGetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:Query",
+            "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"}
+DDB_WRITE = {"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+             "dynamodb:DescribeTable"}
+SQS_SEND = {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+SQS_CONSUME = {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
+               "sqs:GetQueueAttributes"}
+
+# (kind, access) -> [(actions, resource suffixes)] where a suffix is appended to "<LogicalId>"
+ACCESS = {
+    ("bucket", "read"): [(S3_READ, (".Arn", ".Arn/*"))],
+    ("bucket", "write"): [(S3_PUT, (".Arn/*",))],
+    ("bucket", "readwrite"): [(S3_READ | S3_PUT | {"s3:DeleteObject*"}, (".Arn", ".Arn/*"))],
+    ("queue", "send"): [(SQS_SEND, (".Arn",))],
+    ("table", "read"): [(DDB_READ, (".Arn", ".Arn/index/*"))],
+    ("table", "write"): [(DDB_WRITE, (".Arn", ".Arn/index/*"))],
+    ("table", "readwrite"): [(DDB_READ | DDB_WRITE, (".Arn", ".Arn/index/*"))],
+    ("statemachine", "start"): [({"states:StartExecution"}, ("",))],
+    ("statemachine", "task_response"): [({"states:SendTaskSuccess", "states:SendTaskFailure",
+                                          "states:SendTaskHeartbeat"}, ("",))],
+}
+
+# The only actions any role may hold on Resource "*", each because AWS offers no narrower resource.
+STAR_ALLOWED = {
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords",            # X-Ray has no resource-level permissions
+    "xray:GetSamplingRules", "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",   # Step Functions vended logs
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+# Managed policies allowed on any role in the stack, and why.
+MANAGED_ALLOWED = {
+    "AWSBackupServiceRolePolicyForBackup",      # AWS Backup's service role
+    "AWSLambdaBasicExecutionRole",              # CDK's deploy-time S3-notification custom resource
+}
+
+
+def pairs_of_role(synth, role_lid: str) -> set[tuple[str, str]]:
+    pairs = set()
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        if role_lid not in [ref(r) for r in policy["Properties"]["Roles"]]:
+            continue
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert s["Effect"] == "Allow", s
+            for action in as_list(s["Action"]):
+                for resource in as_list(s["Resource"]):
+                    pairs.add((action, ref(resource)))
+    for inline in synth.resources[role_lid]["Properties"].get("Policies", []):
+        raise AssertionError(f"unexpected inline policy {inline['PolicyName']} on {role_lid}")
+    return pairs
+
+
+def expected_pairs(synth, fn) -> set[tuple[str, str]]:
+    res = synth.stack.resources
+    pairs = set()
+    for g in fn.grants:
+        kind, key = g.resource.split(":", 1)
+        lid = synth.logical_id(res.get(kind, key))
+        for actions, suffixes in ACCESS[(kind, g.access)]:
+            pairs |= {(a, lid + sfx) for a in actions for sfx in suffixes}
+    for t in fn.triggers:
+        lid = synth.logical_id(synth.stack.queues.queues[t.queue])
+        pairs |= {(a, f"{lid}.Arn") for a in SQS_CONSUME}
+    log_group = synth.logical_id(synth.stack.functions.log_groups[fn.key])
+    pairs |= {("logs:CreateLogStream", f"{log_group}.Arn"), ("logs:PutLogEvents", f"{log_group}.Arn")}
+    pairs |= {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
+    return pairs
+
+
+@pytest.mark.parametrize("fn", TOPOLOGY.functions, ids=lambda f: f.key)
+def test_role_holds_exactly_its_grants(synth, fn):
+    role = synth.logical_id(synth.stack.functions.roles[fn.key])
+    got, want = pairs_of_role(synth, role), expected_pairs(synth, fn)
+    assert got - want == set(), f"{fn.key} holds more than its grants"
+    assert want - got == set(), f"{fn.key} lacks a granted permission"
+    assert not synth.resources[role]["Properties"].get("ManagedPolicyArns"), "no managed policies on function roles"
+    fn_props = synth.resources[synth.logical_id(synth.stack.functions.functions[fn.key])]["Properties"]
+    assert fn_props["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+
+
+def _send_targets(synth, fn_key: str) -> set[str]:
+    role = synth.logical_id(synth.stack.functions.roles[fn_key])
+    return {r for a, r in pairs_of_role(synth, role) if a == "sqs:SendMessage"}
+
+
+def test_validate_sends_to_media_but_not_to_publish(synth):
+    sends = _send_targets(synth, "validate")
+    queues = synth.stack.queues.queues
+    assert f"{synth.logical_id(queues['media'])}.Arn" in sends
+    for key in queues:
+        if key.startswith("publish_"):
+            assert f"{synth.logical_id(queues[key])}.Arn" not in sends
+
+
+def test_publish_has_no_s3_access(synth):
+    role = synth.logical_id(synth.stack.functions.roles["publish"])
+    assert not [p for p in pairs_of_role(synth, role) if p[0].startswith("s3:")]
+
+
+def test_only_ingest_and_media_read_the_drop_bucket(synth):
+    drop = synth.logical_id(synth.stack.storage.buckets["drop"])
+    readers = {fn.key for fn in TOPOLOGY.functions
+               if ("s3:GetObject*", f"{drop}.Arn/*") in pairs_of_role(synth, synth.logical_id(synth.stack.functions.roles[fn.key]))}
+    assert readers == {"ingest", "media"}
+
+
+def test_state_machine_role_invokes_and_sends_only_what_it_substitutes(synth):
+    for sm in TOPOLOGY.state_machines:
+        machine = synth.stack.workflow.state_machines[sm.key]
+        role = synth.logical_id(machine.role)
+        pairs = pairs_of_role(synth, role)
+        want = set()
+        for kind, key in sm.substitutions.values():
+            lid = synth.logical_id(synth.stack.resources.get(kind, key))
+            if kind == "function":
+                want |= {("lambda:InvokeFunction", f"{lid}.Arn"), ("lambda:InvokeFunction", f"{lid}.Arn:*")}
+            elif kind == "queue":
+                want |= {(a, f"{lid}.Arn") for a in SQS_SEND}
+        star = {p for p in pairs if p[1] == "*"}
+        assert {a for a, _ in star} <= STAR_ALLOWED
+        assert pairs - star == want
+
+
+def test_no_wildcard_actions_and_star_resources_only_where_aws_requires(synth):
+    for lid, policy in synth.of_type("AWS::IAM::Policy").items():
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = as_list(s["Action"])
+            assert "*" not in actions and not any(a.endswith(":*") for a in actions), (lid, actions)
+            if "*" in as_list(s["Resource"]):
+                assert set(actions) <= STAR_ALLOWED, (lid, actions)
+
+
+def test_no_administrator_or_unexpected_managed_policy(synth):
+    for lid, role in synth.of_type("AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            name = ref(arn).rsplit("/", 1)[-1]
+            assert name in MANAGED_ALLOWED, (lid, name)

@@ -1,0 +1,270 @@
+"""The synthesized template holds the topology: queues, functions, triggers, storage, API, alarms."""
+
+from __future__ import annotations
+
+import pytest
+
+from shangjia.topology import TOPOLOGY, function_environment
+
+from infra_support import ref
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+
+# --- queues ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("queue", TOPOLOGY.queues, ids=lambda q: q.key)
+def test_queue_has_dlq_redrive_sse_and_visibility(synth, queue):
+    q = synth.resources[synth.logical_id(synth.stack.queues.queues[queue.key])]["Properties"]
+    dlq_id = synth.logical_id(synth.stack.queues.dlqs[queue.key])
+    assert q["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+                                  "maxReceiveCount": queue.max_receive_count}
+    assert q["SqsManagedSseEnabled"] is True
+    assert synth.resources[dlq_id]["Properties"]["SqsManagedSseEnabled"] is True
+    assert synth.resources[dlq_id]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert q["VisibilityTimeout"] == TOPOLOGY.visibility_timeout(queue.key)
+    assert bool(q.get("FifoQueue")) == queue.fifo
+
+
+def test_every_queue_and_dlq_exists_and_nothing_else(synth):
+    assert len(synth.of_type("AWS::SQS::Queue")) == 2 * len(TOPOLOGY.queues)
+
+
+def test_queues_are_tls_only(synth):
+    policies = synth.of_type("AWS::SQS::QueuePolicy").values()
+    covered = set()
+    for p in policies:
+        for s in p["Properties"]["PolicyDocument"]["Statement"]:
+            if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}:
+                covered.update(ref(r) for r in p["Properties"]["Queues"])
+    queue_ids = set(synth.of_type("AWS::SQS::Queue"))
+    assert queue_ids <= covered
+
+
+def test_visibility_timeout_is_at_least_six_consumer_timeouts(synth):
+    """Read from the template alone: each mapping's queue vs. the function it feeds."""
+    for esm in synth.of_type("AWS::Lambda::EventSourceMapping").values():
+        props = esm["Properties"]
+        queue = synth.resources[props["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+        fn = synth.resources[props["FunctionName"]["Ref"]]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * fn["Timeout"]
+
+
+# --- functions and triggers -----------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", TOPOLOGY.functions, ids=lambda f: f.key)
+def test_function_settings(synth, fn):
+    props = synth.resources[synth.logical_id(synth.stack.functions.functions[fn.key])]["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == fn.handler
+    assert props["MemorySize"] == fn.memory_mb
+    assert props["Timeout"] == fn.timeout_s
+    assert props.get("ReservedConcurrentExecutions") == fn.reserved_concurrency
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    layers = {ref(x) for x in props["Layers"]}
+    assert layers == {synth.logical_id(synth.stack.layers.core), synth.logical_id(synth.stack.layers.deps)}
+
+
+@pytest.mark.parametrize("fn", TOPOLOGY.functions, ids=lambda f: f.key)
+def test_function_environment_names_the_real_resources(synth, fn):
+    env = synth.resources[synth.logical_id(synth.stack.functions.functions[fn.key])]["Properties"]["Environment"][
+        "Variables"]
+    resources = synth.stack.resources
+    expected = {}
+    for var, (kind, key) in function_environment(fn).items():
+        lid = synth.logical_id(resources.get(kind, key))
+        # bucket/table name and state machine ARN are Ref; a queue's URL is its Ref too.
+        expected[var] = {"Ref": lid}
+    assert {k: v for k, v in env.items() if k.startswith("SHANGJIA_")} == expected
+    assert env["POWERTOOLS_SERVICE_NAME"] == f"shangjia-{fn.key}"
+    assert env["LOG_LEVEL"] == "INFO"
+
+
+def test_every_handler_module_is_in_the_code_asset(synth):
+    from shangjia_infra.settings import FUNCTIONS_DIR
+
+    for fn in TOPOLOGY.functions:
+        module = fn.handler.rsplit(".", 1)[0]
+        assert (FUNCTIONS_DIR / (module.replace(".", "/") + ".py")).is_file(), fn.handler
+
+
+def test_event_source_mappings_match_the_triggers(synth):
+    esms = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+    by_pair = {(e["Properties"]["FunctionName"]["Ref"], e["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]):
+               e["Properties"] for e in esms}
+    expected = 0
+    for fn in TOPOLOGY.functions:
+        for t in fn.triggers:
+            expected += 1
+            key = (synth.logical_id(synth.stack.functions.functions[fn.key]),
+                   synth.logical_id(synth.stack.queues.queues[t.queue]))
+            props = by_pair[key]
+            assert props["BatchSize"] == t.batch_size
+            assert props.get("MaximumBatchingWindowInSeconds", 0) == t.batching_window_s
+            assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            assert props.get("ScalingConfig", {}).get("MaximumConcurrency") == t.max_concurrency
+    assert len(by_pair) == expected
+
+
+def test_queues_with_a_consumer_are_the_ones_triggering_it(synth):
+    for q in TOPOLOGY.queues:
+        if q.consumer:
+            consumer = TOPOLOGY.function(q.consumer)
+            assert q.key in {t.queue for t in consumer.triggers}, f"{q.key} is never consumed"
+
+
+# --- storage --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bucket", TOPOLOGY.buckets, ids=lambda b: b.key)
+def test_bucket_is_encrypted_private_tls_only(synth, bucket):
+    lid = synth.logical_id(synth.stack.storage.buckets[bucket.key])
+    props = synth.resources[lid]["Properties"]
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert (props.get("VersioningConfiguration") == {"Status": "Enabled"}) == bucket.versioned
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == f"{bucket.key}/"
+    policy = next(p for p in synth.of_type("AWS::S3::BucketPolicy").values() if ref(p["Properties"]["Bucket"]) == lid)
+    deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*" for s in deny)
+
+
+def test_drop_bucket_is_versioned():
+    assert next(b for b in TOPOLOGY.buckets if b.key == "drop").versioned
+
+
+def test_reports_expire_and_uploads_abort(synth):
+    props = synth.resources[synth.logical_id(synth.stack.storage.buckets["reports"])]["Properties"]
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-reports"]["ExpirationInDays"] == 90
+    assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+
+
+def test_drop_notification_goes_to_the_intake_queue(synth):
+    (notification,) = synth.of_type("Custom::S3BucketNotifications").values()
+    wanted = {(synth.logical_id(synth.stack.storage.buckets[b]), synth.logical_id(synth.stack.queues.queues[q]))
+              for b, q in TOPOLOGY.notifications}
+    props = notification["Properties"]
+    configs = props["NotificationConfiguration"]["QueueConfigurations"]
+    got = {(ref(props["BucketName"]), c["QueueArn"]["Fn::GetAtt"][0]) for c in configs}
+    assert got == wanted
+    assert all(c["Events"] == ["s3:ObjectCreated:*"] for c in configs)
+    # ...and the queue's policy lets S3 (that bucket only) deliver.
+    intake = synth.logical_id(synth.stack.queues.queues["intake"])
+    statements = [s for p in synth.of_type("AWS::SQS::QueuePolicy").values()
+                  if [ref(q) for q in p["Properties"]["Queues"]] == [intake]
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    allow = [s for s in statements if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "s3.amazonaws.com"}]
+    assert allow and "sqs:SendMessage" in allow[0]["Action"]
+    assert ref(allow[0]["Condition"]["ArnLike"]["aws:SourceArn"]) == \
+        f"{synth.logical_id(synth.stack.storage.buckets['drop'])}.Arn"
+
+
+@pytest.mark.parametrize("table", TOPOLOGY.tables, ids=lambda t: t.key)
+def test_table_on_demand_pitr_ttl_gsis(synth, table):
+    lid = synth.logical_id(synth.stack.storage.tables[table.key])
+    props = synth.resources[lid]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["KeySchema"] == [{"AttributeName": table.partition_key, "KeyType": "HASH"},
+                                  {"AttributeName": table.sort_key, "KeyType": "RANGE"}]
+    if table.ttl_attribute:
+        assert props["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
+    gsis = {g["IndexName"]: [k["AttributeName"] for k in g["KeySchema"]] for g in props.get("GlobalSecondaryIndexes", [])}
+    assert gsis == {name: [pk, sk] for name, pk, sk in table.gsis}
+    assert synth.resources[lid]["DeletionPolicy"] == "Retain"
+    # the backup plan selects it
+    (selection,) = synth.of_type("AWS::Backup::BackupSelection").values()
+    resources = selection["Properties"]["BackupSelection"]["Resources"]
+    assert any(lid in str(r) for r in resources)
+
+
+def test_backup_plan_keeps_daily_snapshots(synth):
+    (plan,) = synth.of_type("AWS::Backup::BackupPlan").values()
+    rules = {r["RuleName"]: r for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"]}
+    assert rules["daily-35d"]["Lifecycle"]["DeleteAfterDays"] == 35
+
+
+# --- API ------------------------------------------------------------------------------------
+
+def test_api_routes_behind_the_cognito_authorizer(synth):
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in synth.of_type("AWS::ApiGatewayV2::Route").values()}
+    declared = {route for fn in TOPOLOGY.functions for route in fn.http_routes}
+    assert set(routes) == declared
+    (authorizer_id, authorizer), = synth.of_type("AWS::ApiGatewayV2::Authorizer").items()
+    assert authorizer["Properties"]["AuthorizerType"] == "JWT"
+    pool = synth.logical_id(synth.stack.api.user_pool)
+    assert pool in str(authorizer["Properties"]["JwtConfiguration"]["Issuer"])
+    for props in routes.values():
+        assert props["AuthorizationType"] == "JWT"
+        assert ref(props["AuthorizerId"]) == authorizer_id
+
+
+def test_api_integration_invokes_the_api_function(synth):
+    (integration,) = synth.of_type("AWS::ApiGatewayV2::Integration").values()
+    api_fn = synth.logical_id(synth.stack.functions.functions["api"])
+    assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [api_fn, "Arn"]}
+    assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+
+
+def test_user_pool_groups_and_no_self_sign_up(synth):
+    groups = {g["Properties"]["GroupName"] for g in synth.of_type("AWS::Cognito::UserPoolGroup").values()}
+    assert groups == {"editor", "reviewer", "ops"}
+    (pool,) = synth.of_type("AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["Properties"]["MfaConfiguration"] == "ON"
+    merchant = next(a for a in pool["Properties"]["Schema"] if a["Name"] == "merchant_id")
+    assert merchant["Mutable"] is False
+    (client,) = synth.of_type("AWS::Cognito::UserPoolClient").values()
+    assert "custom:merchant_id" not in client["Properties"]["WriteAttributes"]
+
+
+def test_api_stage_logs_access(synth):
+    (stage,) = synth.of_type("AWS::ApiGatewayV2::Stage").values()
+    assert "DestinationArn" in stage["Properties"]["AccessLogSettings"]
+
+
+# --- monitoring -----------------------------------------------------------------------------
+
+def _alarms(synth):
+    return [a["Properties"] for a in synth.of_type("AWS::CloudWatch::Alarm").values()]
+
+
+def test_alarm_on_every_dead_letter_queue(synth):
+    topic = synth.logical_id(synth.stack.monitoring.topic)
+    for q in TOPOLOGY.queues:
+        dlq = synth.logical_id(synth.stack.queues.dlqs[q.key])
+        matching = [a for a in _alarms(synth) if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                    and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]]
+        assert len(matching) == 1, q.key
+        a = matching[0]
+        assert (a["Threshold"], a["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert a["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_alarm_on_every_function_error_and_failed_execution(synth):
+    alarms = _alarms(synth)
+    for fn in TOPOLOGY.functions:
+        lid = synth.logical_id(synth.stack.functions.functions[fn.key])
+        assert any(a["MetricName"] == "Errors" and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": lid}}]
+                   for a in alarms), fn.key
+    for sm in TOPOLOGY.state_machines:
+        lid = synth.logical_id(synth.stack.workflow.state_machines[sm.key])
+        assert any(a["MetricName"] == "ExecutionsFailed" and a["Dimensions"] ==
+                   [{"Name": "StateMachineArn", "Value": {"Ref": lid}}] for a in alarms), sm.key
+
+
+def test_alarm_topic_is_encrypted_and_cloudwatch_can_use_the_key(synth):
+    (topic,) = synth.of_type("AWS::SNS::Topic").values()
+    key_id = ref(topic["Properties"]["KmsMasterKeyId"]).split(".")[0]
+    key = synth.resources[key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key["KeyPolicy"]["Statement"])
+
+
+def test_outputs_tell_a_user_where_to_upload_and_sign_in(synth):
+    outputs = synth.template.to_json()["Outputs"]
+    assert {"DropBucketName", "ApiUrl", "UserPoolId", "UserPoolClientId", "AlarmTopicArn"} <= set(outputs)
+    assert outputs["DropBucketName"]["Value"] == {"Ref": synth.logical_id(synth.stack.storage.buckets["drop"])}

@@ -1,5 +1,7 @@
 """Intake queue -> ingest: S3 ObjectCreated events of the drop bucket become batches."""
 
+from urllib.parse import unquote_plus
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -13,9 +15,10 @@ def record_handler(record: SQSRecord, lambda_context) -> None:
     body = record.json_body
     if body.get("Event") == "s3:TestEvent":       # sent once when the notification is configured
         return
-    for r in S3Event(body).records:                # keys arrive URL-encoded; .key decodes them
+    for r in S3Event(body).records:
         obj = r.s3.get_object
-        up = Upload(bucket=r.s3.bucket.name, key=obj.key, size=int(obj.size or 0),
+        # Keys arrive URL-encoded ("+" for space, %E4.. for Chinese); decode explicitly.
+        up = Upload(bucket=r.s3.bucket.name, key=unquote_plus(obj["key"]), size=int(obj.size or 0),
                     version=obj.get("versionId") or obj.get("eTag") or obj.get("sequencer"))
         correlate(object_key=up.key)
         out = ingest_upload(deps(), up, time_left_ms=lambda_context.get_remaining_time_in_millis)

@@ -1,0 +1,142 @@
+import json
+
+import pytest
+
+from tests.support.events import load_event
+from shangjia.pipeline import keys, review
+from shangjia.pipeline.merchants import put_merchant
+
+
+def _sqs(bodies):
+    doc = load_event("review_tasks/task_token.json")
+    rec = doc["Records"][0]
+    return {"Records": [{**rec, "messageId": f"m{i}", "body": json.dumps(b)} for i, b in enumerate(bodies)]}
+
+
+def test_review_task_recorded_once_under_duplicate_delivery(deps, handler):
+    fn = handler("review_tasks")
+    body = json.loads(load_event("review_tasks/task_token.json")["Records"][0]["body"])
+    out = fn(_sqs([body, body]))
+    assert out == {"batchItemFailures": []}
+    fn(_sqs([body]))
+    tasks = review.list_tasks(deps, "pre")
+    assert len(tasks) == 1 and tasks[0]["spu_code"] == "SPU-0001" and tasks[0]["sla_deadline"] > tasks[0]["created_at"]
+
+
+def test_poison_record_is_reported_alone(deps, handler):
+    fn = handler("review_tasks")
+    good = json.loads(load_event("review_tasks/task_token.json")["Records"][0]["body"])
+    out = fn(_sqs([good, {"nonsense": True}]))
+    assert out == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+
+def test_ingest_ignores_the_s3_test_event(deps, handler):
+    assert handler("ingest")(load_event("ingest/s3_test_event.json")) == {"batchItemFailures": []}
+
+
+def test_unknown_merchant_rejects_the_batch_with_a_reason(deps, handler, aws):
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    key = "m-vip-001/上新 第1批.xlsx"           # the sample's URL-encoded key, decoded
+    put = s3.put_object(Bucket=aws.buckets["drop"], Key=key, Body=b"PK\x03\x04 not really")
+    event = load_event("ingest/s3_object_created.json")
+    body = json.loads(event["Records"][0]["body"])
+    body["Records"][0]["s3"]["bucket"]["name"] = aws.buckets["drop"]
+    body["Records"][0]["s3"]["object"]["versionId"] = put.get("VersionId")
+    event["Records"][0]["body"] = json.dumps(body)
+    assert handler("ingest")(event) == {"batchItemFailures": []}
+    batches = deps.store.query("BATCHES#m-vip-001", index="gsi1")
+    assert len(batches) == 1 and batches[0]["key"] == key
+    assert batches[0]["status"] == "rejected" and batches[0]["rejection"]["code"] == "PIPE_UNKNOWN_MERCHANT"
+    handler("ingest")(event)                                    # a duplicate event
+    assert len(deps.store.query("BATCHES#m-vip-001", index="gsi1")) == 1
+
+
+def _task(deps):
+    body = json.loads(load_event("review_tasks/task_token.json")["Records"][0]["body"])
+    review.record_task(deps, body)
+    return review.list_tasks(deps, "pre")[0]
+
+
+class RecordingWorkflows:
+    def __init__(self):
+        self.released = []
+
+    def task_success(self, token, output):
+        self.released.append((token, output))
+
+
+def test_decision_is_applied_exactly_once_and_refused_after(deps):
+    task = _task(deps)
+    deps.workflows = RecordingWorkflows()
+    alice, bob = {"id": "alice", "role": "reviewer"}, {"id": "bob", "role": "reviewer"}
+    review.claim(deps, task["task_id"], alice)
+    with pytest.raises(review.DecisionRefused, match="claimed"):
+        review.claim(deps, task["task_id"], bob)
+    first = review.decide(deps, task["task_id"], alice, "approve")
+    again = review.decide(deps, task["task_id"], alice, "approve")        # a retried request
+    assert first["applied"] and not again["applied"]
+    with pytest.raises(review.DecisionRefused, match="already decided"):
+        review.decide(deps, task["task_id"], bob, "reject", reasons=["X"])
+    audit = deps.store.query(keys.task(task["task_id"])[0], sk_prefix="AUDIT#")
+    assert len(audit) == 1 and audit[0]["actor"] == "alice"
+
+
+def test_only_reviewers_decide_and_rejections_need_a_reason(deps):
+    task = _task(deps)
+    with pytest.raises(review.DecisionRefused, match="role"):
+        review.decide(deps, task["task_id"], {"id": "e", "role": "editor"}, "approve")
+    with pytest.raises(review.DecisionRefused, match="reason"):
+        review.decide(deps, task["task_id"], {"id": "r", "role": "reviewer"}, "reject")
+
+
+def _api(handler, event):
+    r = handler("api")(event)
+    return r["statusCode"], json.loads(r["body"]) if r.get("body") else None
+
+
+def test_merchant_sees_only_its_own_batches(deps, handler):
+    for b, m in (("4b1d0c6e2f8a9b3c5d7e", "m-std-002"), ("ownbatch0000000000000", "m-vip-001")):
+        pk, sk = keys.batch(b)
+        deps.store.put({"pk": pk, "sk": sk, "batch_id": b, "merchant_id": m, "status": "processing",
+                        "key": f"{m}/x.xlsx", "products_total": 0})
+    event = load_event("api/get_batch_as_merchant.json")      # merchant m-vip-001 asks for m-std-002's batch
+    status, body = _api(handler, event)
+    assert status == 404
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/api/batches/ownbatch0000000000000"
+    status, body = _api(handler, event)
+    assert status == 200 and body["merchant_id"] == "m-vip-001"
+
+
+def test_api_decision_conflict_is_a_clean_409(deps, handler, monkeypatch):
+    task = _task(deps)
+    from shangjia import lambda_kit
+
+    event = load_event("api/decide_task.json")
+    path = f"/api/review/tasks/{task['task_id']}/decision"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    fn = handler("api")
+    monkeypatch.setattr(lambda_kit.deps(), "workflows", RecordingWorkflows())
+    r = fn(event)
+    assert r["statusCode"] == 200 and json.loads(r["body"])["applied"]
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "someone-else"
+    r = fn(event)
+    assert r["statusCode"] == 409 and "already decided" in json.loads(r["body"])["error"]
+
+
+def test_publish_records_one_listing_per_channel_under_duplicates(deps, handler):
+    put_merchant(deps.store, "m-vip-001", name="V", annual_sales_cny=9_000_000, channels=["own_shop"])
+    pk, sk = keys.product("m-vip-001", "SPU-0001")
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": "m-vip-001", "spu_code": "SPU-0001",
+                    "batch_id": "4b1d0c6e2f8a9b3c5d7e", "status": "publishing", "channels_requested": ["own_shop"],
+                    "product": {"spu_code": "SPU-0001", "title": "t", "skus": []}})
+    body = {"merchant_id": "m-vip-001", "spu_code": "SPU-0001", "batch_id": "4b1d0c6e2f8a9b3c5d7e",
+            "channel": "own_shop"}
+    ev = load_event("publish/wechat.json")
+    rec = ev["Records"][0]
+    out = handler("publish")({"Records": [{**rec, "messageId": "a", "body": json.dumps(body)},
+                                          {**rec, "messageId": "b", "body": json.dumps(body)}]})
+    assert out == {"batchItemFailures": []}
+    assert deps.store.get(pk, sk)["status"] == "published"
+    assert len(deps.store.query("LISTINGS#own_shop", index="gsi1")) == 1

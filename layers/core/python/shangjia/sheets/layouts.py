@@ -1,0 +1,42 @@
+"""Other platforms' product export layouts, recognised from their header rows.
+
+They are refused with a message naming the platform (their columns, units, categories and
+variant models do not map one-to-one onto the specification; a silent partial mapping would
+publish wrong products). The Taobao data-package headers (宝贝名称, 宝贝价格, ...) are not
+here: they are aliases in the specification and map directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LOCALE_SUFFIX = re.compile(r"-[a-z]{2}_[a-z]{2}\b")
+
+
+def _keys(header: list[str]) -> set[str]:
+    return {h.strip().lower() for h in header if h and h.strip()}
+
+
+def detect_foreign_layout(header: list[str]) -> str | None:
+    """The name of the platform whose export this header row is, or None."""
+    k = _keys(header)
+    if not k:
+        return None
+    if "handle" in k and k & {"variant sku", "variant price", "body (html)", "option1 name"}:
+        return "Shopify"
+    woo = {"sku", "name", "published", "regular price", "is featured?", "visibility in catalog",
+           "in stock?", "tax status", "type"}
+    if "sku" in k and len(k & woo) >= 3 and ("regular price" in k or "published" in k):
+        return "WooCommerce"
+    magento = {"attribute_set_code", "attribute_set", "product_type", "store_view_code", "product_websites",
+               "tier_price_website", "url_key", "qty"}
+    if "sku" in k and (len(k & magento) >= 1 and (k & {"attribute_set_code", "attribute_set", "product_type",
+                                                       "store_view_code", "tier_price_website"})):
+        return "Magento"
+    if ("sku" in k or "code" in k) and (
+        any(_LOCALE_SUFFIX.search(h) for h in k)
+        or len(k & {"family", "family_variant", "parent", "enabled", "groups", "categories"}) >= 2
+        or any(h.startswith("price-") for h in k)
+    ):
+        return "Akeneo PIM"
+    return None

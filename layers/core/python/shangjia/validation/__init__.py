@@ -1,0 +1,402 @@
+"""Product validation: exactly the rules the pipeline applies, also run offline by the CLI.
+
+``validate_product(raw, ctx)`` turns a ``RawProduct`` (rows from a sheet or an ERP webhook)
+into the canonical product dict and its findings: per field (required, type, length, enum,
+category leaf, category attributes), across fields (cost ≤ promo ≤ price ≤ market price ≤
+category cap, in integer fen), across rows (SKU codes unique in the product, spec grid
+complete, images 3–9 in order) and banned terms (one Aho-Corasick automaton).
+
+Catalog-wide SKU uniqueness is NOT here: the pipeline claims codes atomically in DynamoDB.
+Uniqueness within the file is checked by the sheet reader (it sees every row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from decimal import Decimal
+from itertools import product as cartesian
+from typing import Any
+
+from shangjia.errors import Finding, finding, has_errors
+from shangjia.sheets import RawProduct
+from shangjia.spec import CategoryTree, ProductSpec, load_categories, load_spec
+from shangjia.validation import values as V
+from shangjia.validation.banned import BannedTerms, load_banned_terms
+from shangjia.validation.policy import BatchDecision, BatchPolicy, BatchTally, decide_batch, decide_product
+
+__all__ = [
+    "ValidationContext", "ValidationResult", "validate_product", "BatchPolicy", "BatchTally",
+    "BatchDecision", "decide_batch", "decide_product", "BannedTerms", "load_banned_terms",
+]
+
+_FRAGILE_NOTE = ("易碎", "包装", "破损", "fragile", "packag")
+
+
+@dataclass
+class ValidationContext:
+    merchant_id: str
+    shipping_templates: frozenset[str] | None = None   # None: any non-empty name (offline use)
+    categories: CategoryTree = dc_field(default_factory=load_categories)
+    banned_terms: BannedTerms = dc_field(default_factory=load_banned_terms)
+    spec: ProductSpec = dc_field(default_factory=load_spec)
+    lang: str = "zh"                                    # field labels in messages
+
+
+@dataclass
+class ValidationResult:
+    product: dict
+    findings: list[Finding]
+
+    @property
+    def valid(self) -> bool:
+        """No error-severity findings (warnings do not block)."""
+        return not has_errors(self.findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+    def to_dict(self) -> dict:
+        return {"spu_code": self.product.get("spu_code"), "valid": self.valid,
+                "product": self.product, "findings": [f.to_dict() for f in self.findings]}
+
+
+class _Checker:
+    """One product's checks; collects findings with the row and column they point at."""
+
+    __slots__ = ("ctx", "spec", "findings", "cols", "src_row", "lang")
+
+    def __init__(self, ctx: ValidationContext, findings: list[Finding]) -> None:
+        self.ctx = ctx
+        self.spec = ctx.spec
+        self.findings = findings
+        self.cols: dict[str, str] = {}
+        self.src_row: dict[str, int] = {}
+        self.lang = ctx.lang
+
+    def label(self, name: str) -> str:
+        f = self.spec[name]
+        return f"{f.zh}({f.en})"
+
+    def add(self, code: str, name: str | None, row: int | None, value: Any = None, **params) -> None:
+        col = self.cols.get(name) if name else None
+        self.findings.append(finding(code, row=row, column=col, field=self.label(name) if name else None,
+                                     value=value, **params))
+
+
+def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResult:
+    spec = ctx.spec
+    findings: list[Finding] = list(raw.findings)
+    ck = _Checker(ctx, findings)
+    rows = raw.rows
+    first_row = rows[0].row if rows else None
+
+    # SPU-level values: the first non-blank value down the product's rows.
+    spu: dict[str, str] = {}
+    for r in rows:
+        for k, v in r.cells.items():
+            if k not in spu and v != "" and v is not None and k in spec and spec[k].level == "spu":
+                spu[k] = str(v)
+                ck.src_row[k] = r.row
+        if not ck.cols:
+            ck.cols = r.columns
+    cols = ck.cols
+
+    def srow(name: str) -> int | None:
+        return ck.src_row.get(name, first_row)
+
+    # --- category first: it decides required fields, attributes, price cap, banned exemptions
+    cat = None
+    cat_text = spu.get("category")
+    if cat_text:
+        cat = ctx.categories.resolve(cat_text)
+        if cat is None:
+            ck.add("CATEGORY_NOT_LEAF" if ctx.categories.is_inner(cat_text) else "CATEGORY_UNKNOWN",
+                   "category", srow("category"), cat_text)
+    req_by_cat = set(cat.required_fields) if cat else set()
+
+    product: dict[str, Any] = {
+        "spu_code": raw.spu_code or spu.get("spu_code", ""),
+        "title": spu.get("title", ""),
+        "category": cat.path if cat else (cat_text or ""),
+        "category_id": cat.id if cat else None,
+        "priority": bool(cat and cat.priority),
+        "key_product": False,
+        "brand": spu.get("brand", ""),
+        "description": spu.get("description", ""),
+        "selling_points": [],
+        "keywords": [],
+        "attribute_tags": {},
+        "shipping_template": spu.get("shipping_template", ""),
+        "return_policy": spu.get("return_policy", ""),
+        "fragile": False,
+        "ship_from": spu.get("ship_from", ""),
+        "dispatch_days": None,
+        "model": spu.get("model", ""),
+        "material": spu.get("material", ""),
+        "origin": spu.get("origin", ""),
+        "images": {"main": [], "gallery": [], "detail": []},
+        "video": None,
+        "skus": [],
+    }
+
+    no_product = any(f.code == "ROW_NO_PRODUCT" for f in raw.findings)
+    # --- SPU fields ---------------------------------------------------------------------------
+    for f in spec.fields:
+        if f.level != "spu" or (f.name == "spu_code" and (raw.spu_code or no_product)):
+            continue
+        name = f.name
+        v = spu.get(name)
+        if v is None:
+            if f.required is True or (f.required == "category" and name in req_by_cat):
+                ck.add("FIELD_REQUIRED", name, first_row)
+            continue
+        row = srow(name)
+        t = f.type
+        if t == "text":
+            n = len(v)
+            lo, hi = f.min_len or 0, f.max_len or 10**9
+            if n < lo or n > hi:
+                ck.add("FIELD_LENGTH", name, row, v, length=n, min=lo, max=hi)
+        elif t == "list":
+            items = V.split_list(v, spec.list_separators)
+            lo, hi = f.min_items or 0, f.max_items or 10**9
+            if not lo <= len(items) <= hi:
+                ck.add("FIELD_COUNT", name, row, v, count=len(items), min=lo, max=hi)
+            if f.item_max_len:
+                for it in items:
+                    if len(it) > f.item_max_len:
+                        ck.add("FIELD_LENGTH", name, row, it, length=len(it), min=1, max=f.item_max_len)
+                        break
+            product[name] = items
+        elif t == "kv":
+            kv, bad = V.split_kv(v)
+            for b in bad[:3]:
+                ck.add("ATTRIBUTE_FORMAT", name, row, b)
+            product[name] = kv
+        elif t == "images":
+            exts = V.VIDEO_EXTS if name == "video" else V.IMAGE_EXTS
+            refs = _refs(ck, name, row, v, exts, spec.image_separators)
+            lo, hi = f.min_items or 0, f.max_items or 10**9
+            if not lo <= len(refs) <= hi:
+                ck.add("FIELD_COUNT", name, row, v, count=len(refs), min=lo, max=hi)
+            if name == "video":
+                product["video"] = refs[0] if refs else None
+            else:
+                product["images"][{"main_image": "main", "gallery_images": "gallery",
+                                   "detail_images": "detail"}[name]] = refs
+        elif t == "enum":
+            product[name] = _enum(ck, f, name, row, v)
+        elif t == "bool":
+            try:
+                product[name] = V.to_bool(v)
+            except ValueError:
+                ck.add("FIELD_TYPE", name, row, v, expected="yes/no (是/否)", expected_zh="是/否")
+        elif t == "int":
+            try:
+                n = V.to_int(v)
+            except ValueError:
+                ck.add("FIELD_TYPE", name, row, v, expected="whole number", expected_zh="整数")
+            else:
+                if not f.min_value <= n <= f.max_value:
+                    ck.add("FIELD_RANGE", name, row, v, min=f.min_value, max=f.max_value)
+                product[name] = n
+        elif t == "code":
+            if f.max_len and len(v) > f.max_len:
+                ck.add("FIELD_LENGTH", name, row, v, length=len(v), min=1, max=f.max_len)
+    if product["fragile"] and not any(k in product["description"].lower() for k in _FRAGILE_NOTE):
+        ck.add("FRAGILE_NEEDS_NOTE", "description", srow("description"), product["return_policy"])
+
+    # --- category attributes (attribute tags or spec names satisfy them) -------------------------
+    spec_names: set[str] = set()
+    for r in rows:
+        sv = r.cells.get("spec_values")
+        if sv:
+            spec_names.update(V.split_kv(str(sv))[0])
+        if len(spec_names) > 6:
+            break
+    if cat:
+        have = set(product["attribute_tags"]) | spec_names
+        for a in cat.required_attributes:
+            if a not in have:
+                ck.add("ATTRIBUTE_MISSING", "attribute_tags", srow("attribute_tags"), None,
+                       category=cat.path, attribute=a)
+
+    # --- banned terms ----------------------------------------------------------------------------
+    bt = ctx.banned_terms
+    cpath = cat.path if cat else None
+    for name in ("title", "description", "selling_points", "keywords"):
+        v = spu.get(name)
+        if not v:
+            continue
+        for h in bt.scan(v, cpath):
+            code = "BANNED_TERM" if h.group.severity == "error" else "BANNED_TERM_WARNING"
+            ck.add(code, name, srow(name), v, term=h.term, reason_zh=h.group.zh, reason_en=h.group.en,
+                   reason=h.group.reason)
+
+    # --- SKUs ------------------------------------------------------------------------------------
+    cap = cat.price_cap_fen if cat else None
+    multi = len(rows) > 1
+    already_dup = {f.row for f in raw.findings if f.code == "SKU_DUPLICATE"}
+    seen_codes: dict[str, int] = {}
+    seen_specs: dict[tuple, int] = {}
+    spec_keys: tuple[str, ...] | None = None
+    sku_fields = [f for f in spec.fields if f.level == "sku"]
+    for r in rows:
+        c = r.cells
+        rn = r.row
+        if r.columns and r.columns is not cols:
+            ck.cols = r.columns
+        sku: dict[str, Any] = {"sku_code": c.get("sku_code", ""), "spec": {}, "price_fen": None,
+                               "market_price_fen": None, "cost_price_fen": None, "promo_price_fen": None,
+                               "stock": None, "barcode": c.get("barcode") or None,
+                               "weight_kg": c.get("weight_kg", ""), "package_size_cm": None, "row": rn}
+        fen: dict[str, int] = {}
+        for f in sku_fields:
+            name = f.name
+            v = c.get(name)
+            if v is None or v == "":
+                if f.required is True or (f.required == "multi_sku" and multi):
+                    ck.add("SPEC_MISSING" if name == "spec_values" else "FIELD_REQUIRED", name, rn, row=rn)
+                continue
+            t = f.type
+            if t == "money":
+                try:
+                    x = V.to_fen(v)
+                except ValueError:
+                    ck.add("PRICE_FORMAT", name, rn, v)
+                    continue
+                lo = V.to_fen(str(f.min_value)) if f.min_value is not None else 0
+                if x < lo:
+                    ck.add("FIELD_RANGE", name, rn, v, min=f.min_value, max=f.max_value)
+                fen[name] = x
+                sku[name + "_fen"] = x
+            elif name == "stock":
+                try:
+                    n = V.to_int(v)
+                    if n < 0:
+                        raise ValueError
+                except ValueError:
+                    ck.add("STOCK_INVALID", name, rn, v)
+                    continue
+                sku["stock"] = n
+            elif name == "sku_code":
+                if f.max_len and len(v) > f.max_len:
+                    ck.add("FIELD_LENGTH", name, rn, v, length=len(v), min=1, max=f.max_len)
+                first = seen_codes.get(v)
+                if first is not None and rn not in already_dup:
+                    ck.add("SKU_DUPLICATE", name, rn, v, first_row=first)
+                seen_codes.setdefault(v, rn)
+            elif name == "barcode":
+                if len(v) == 12 and v.isdigit():      # UPC-A, or an EAN-13 whose leading 0 Excel dropped
+                    v = "0" + v
+                    sku["barcode"] = v
+                try:
+                    exp = V.check_ean13(v)
+                except ValueError:
+                    ck.add("BARCODE_FORMAT", name, rn, v)
+                else:
+                    if exp is not None:
+                        ck.add("BARCODE_CHECK_DIGIT", name, rn, v, expected=exp)
+            elif name == "weight_kg":
+                try:
+                    d = V.to_decimal(v, "kg")
+                except ValueError:
+                    ck.add("FIELD_TYPE", name, rn, v, expected="number in kg", expected_zh="数字(千克)")
+                    continue
+                if not Decimal(str(f.min_value)) <= d <= Decimal(str(f.max_value)):
+                    ck.add("FIELD_RANGE", name, rn, v, min=f.min_value, max=f.max_value)
+                sku["weight_kg"] = format(d.normalize(), "f")
+            elif name == "package_size_cm":
+                try:
+                    sku["package_size_cm"] = V.to_dims(v)
+                except ValueError:
+                    ck.add("FIELD_TYPE", name, rn, v, expected="L×W×H in cm, e.g. 30x20x10",
+                           expected_zh="长×宽×高(cm)，如 30x20x10")
+            elif name == "spec_values":
+                kv, bad = V.split_kv(v)
+                if bad or not kv:
+                    ck.add("SPEC_FORMAT", name, rn, v)
+                    continue
+                sku["spec"] = kv
+                keys = tuple(kv)
+                if spec_keys is None:
+                    spec_keys = keys
+                elif set(keys) != set(spec_keys):
+                    ck.add("SPEC_INCONSISTENT", name, rn, "/".join(keys), expected="/".join(spec_keys))
+                    continue
+                combo = tuple(kv[k] for k in spec_keys)
+                if combo in seen_specs:
+                    ck.add("SPEC_DUPLICATE", name, rn, v, first_row=seen_specs[combo])
+                else:
+                    seen_specs[combo] = rn
+        _price_order(ck, rn, fen, cap, cat)
+        product["skus"].append(sku)
+    ck.cols = cols
+
+    # --- the spec grid: every combination of the values used, exactly once ----------------------
+    if spec_keys and len(seen_specs) > 1:
+        axes = [list(dict.fromkeys(combo[i] for combo in seen_specs)) for i in range(len(spec_keys))]
+        total = 1
+        for a in axes:
+            total *= len(a)
+        if total != len(seen_specs) and total <= 10_000:
+            missing = [c for c in cartesian(*axes) if c not in seen_specs]
+            shown = "、".join("/".join(m) for m in missing[:6]) + (" …" if len(missing) > 6 else "")
+            ck.add("SPEC_GRID_INCOMPLETE", "spec_values", first_row, None, missing=shown, count=len(missing))
+
+    return ValidationResult(product, findings)
+
+
+def _price_order(ck: _Checker, rn: int, fen: dict[str, int], cap: int | None, cat) -> None:
+    price = fen.get("price")
+    cost = fen.get("cost_price")
+    promo = fen.get("promo_price")
+    market = fen.get("market_price")
+    t = V.fen_text
+    if price is not None:
+        if market is not None and price > market:
+            ck.add("PRICE_ORDER", "market_price", rn, t(market),
+                   detail=f"售价 price {t(price)} > 划线价 market price {t(market)}")
+        if cost is not None and cost > price:
+            ck.add("PRICE_ORDER", "cost_price", rn, t(cost),
+                   detail=f"进货价 cost {t(cost)} > 售价 price {t(price)}")
+        if promo is not None and promo > price:
+            ck.add("PRICE_ORDER", "promo_price", rn, t(promo),
+                   detail=f"促销价 promo {t(promo)} > 售价 price {t(price)}")
+        if cap is not None and price > cap:
+            ck.add("PRICE_OVER_CAP", "price", rn, t(price), cap=t(cap), category=cat.path)
+    if promo is not None and cost is not None and promo < cost:
+        ck.add("PROMO_BELOW_COST", "promo_price", rn, t(promo), promo=t(promo), cost=t(cost))
+
+
+def _refs(ck: _Checker, name: str, row, text: str, exts, seps: str) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for ref in V.split_list(text, seps):
+        try:
+            r = V.check_ref(ref, exts)
+        except ValueError as e:
+            ck.add("IMAGE_REF_INVALID", name, row, ref, reason=str(e))
+            continue
+        if r in seen:
+            ck.add("IMAGE_DUPLICATE", name, row, r)
+            continue
+        seen.add(r)
+        out.append(r)
+    return out
+
+
+def _enum(ck: _Checker, f, name: str, row, v: str) -> str:
+    if name == "shipping_template":
+        allowed = ck.ctx.shipping_templates
+        if allowed is not None and v not in allowed:
+            ck.add("FIELD_ENUM", name, row, v, choices=" / ".join(sorted(allowed)) or "—")
+        return v
+    if v in f.choices:
+        return v
+    alias = f.choice_aliases.get(v) or f.choice_aliases.get(v.lower())
+    if alias:
+        return alias
+    ck.add("FIELD_ENUM", name, row, v, choices=" / ".join(f.choices))
+    return v

@@ -185,7 +185,7 @@ def extract_zip_images(data: bytes, *, limits: MediaLimits | None = None) -> Ite
 
 def sniff(data: bytes) -> str | None:
     """The format decided by content: "jpeg", "png", "svg", "mp4", ... or None."""
-    from .sniff import sniff as _impl
+    from .formats import sniff as _impl
 
     return _impl(data)
 

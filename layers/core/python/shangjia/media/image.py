@@ -21,7 +21,7 @@ from shangjia.errors import Finding, finding, has_errors
 
 from . import PIPELINE_VERSION, ImageResult, MediaLimits, Rendition
 from .analysis import analyse, border_share
-from .sniff import IMAGE_FORMATS, REFUSED, declared_size, sniff
+from .formats import IMAGE_FORMATS, REFUSED, declared_size, sniff
 
 # Pillow formats a sniffed format may be opened with (MPO is a multi-picture JPEG; frame 0 is a JPEG).
 _PIL_FORMATS = {

@@ -13,6 +13,9 @@ from .analysis import hamming
 def product_checks(results: Sequence[ImageResult], *, limits: MediaLimits) -> list[Finding]:
     """Duplicates and near-duplicates among main + gallery, gallery count, a usable main image.
 
+    Near-duplicate: dHash distance within ``limits.near_duplicate_distance`` and the same dominant
+    colour (the same shot in red and in blue shows two colour variants, which a gallery wants).
+
     Detail images are left out of the duplicate checks (a detail page often repeats the cover).
     Only images that processed ``ok`` count; failed ones already carry their own error.
     """
@@ -36,8 +39,14 @@ def product_checks(results: Sequence[ImageResult], *, limits: MediaLimits) -> li
                 break
             if r.phash is not None and prev.phash is not None:
                 d = hamming(r.phash, prev.phash)
-                if d <= limits.near_duplicate_distance:
+                # the same shot in another colour is a colour variant, not a duplicate
+                if d <= limits.near_duplicate_distance and _main_color(r) == _main_color(prev):
                     out.append(finding("MEDIA_NEAR_DUPLICATE", file=r.name, other=prev.name, distance=d))
                     break
         seen.append(r)
     return out
+
+
+def _main_color(r: ImageResult) -> str | None:
+    colors = (r.tags or {}).get("colors") or []
+    return colors[0] if colors else None

@@ -1,0 +1,160 @@
+"""fetch_url against a real HTTP server on loopback (allowed explicitly) and resolvers that lie."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from shangjia.errors import FindingError
+from shangjia.media import fetch_url
+from shangjia.media.fetch import address_allowed
+
+from .conftest import encode, product_photo
+
+JPEG = encode(product_photo(400, 400), "JPEG")
+LOOPBACK = ["127.0.0.1/32"]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *a):  # quiet
+        pass
+
+    def do_GET(self):  # noqa: N802
+        p = self.path
+        if p == "/img.jpg":
+            self._send(200, JPEG, "image/jpeg")
+        elif p == "/page":
+            self._send(200, b"<html></html>", "text/html")
+        elif p == "/svg":
+            self._send(200, b"<svg/>", "image/svg+xml")
+        elif p == "/big":
+            self._send(200, b"\xff" * 50_000, "image/jpeg")
+        elif p == "/big-chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.end_headers()           # no Content-Length: the body must still be capped
+            for _ in range(50):
+                self.wfile.write(b"\xff" * 1000)
+        elif p.startswith("/hop/"):
+            n = int(p.rsplit("/", 1)[1])
+            self._redirect(f"/hop/{n + 1}" if n < 10 else "/img.jpg")
+        elif p == "/to-internal":
+            self._redirect(f"http://internal.example:{self.server.server_port}/img.jpg")
+        elif p == "/to-metadata":
+            self._redirect("http://169.254.169.254/latest/meta-data/")
+        elif p == "/to-file":
+            self._redirect("file:///etc/passwd")
+        elif p == "/slow":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.end_headers()
+            for _ in range(40):
+                self.wfile.write(b"\xff")
+                self.wfile.flush()
+                time.sleep(0.05)
+        elif p == "/missing":
+            self._send(404, b"no", "text/plain")
+
+    def _send(self, status, body, ctype):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, where):
+        self.send_response(302)
+        self.send_header("Location", where)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def get(url, **kw):
+    opts = dict(max_bytes=20_000, timeout_s=3, allow_http=True, allowed_networks=LOOPBACK,
+                resolver=lambda host: {"internal.example": ["10.1.2.3"]}[host])
+    opts.update(kw)
+    return fetch_url(url, **opts)
+
+
+def code_of(fn) -> str:
+    with pytest.raises(FindingError) as e:
+        fn()
+    f = e.value.finding
+    assert f.message_zh and f.message_en
+    return f.code
+
+
+def test_downloads_an_image(server):
+    assert get(server + "/img.jpg") == JPEG
+
+
+def test_follows_a_few_redirects_but_not_forever(server):
+    assert get(server + "/hop/8") == JPEG
+    assert code_of(lambda: get(server + "/hop/0")) == "MEDIA_URL_REDIRECTS"
+
+
+@pytest.mark.parametrize("path, code", [
+    ("/page", "MEDIA_URL_CONTENT_TYPE"),
+    ("/svg", "MEDIA_URL_CONTENT_TYPE"),
+    ("/big", "MEDIA_URL_TOO_LARGE"),
+    ("/big-chunked", "MEDIA_URL_TOO_LARGE"),
+    ("/missing", "MEDIA_URL_HTTP_STATUS"),
+    ("/to-internal", "MEDIA_URL_FORBIDDEN"),
+    ("/to-metadata", "MEDIA_URL_FORBIDDEN"),
+    ("/to-file", "MEDIA_URL_INVALID"),
+])
+def test_refusals(server, path, code):
+    assert code_of(lambda: get(server + path)) == code
+
+
+def test_one_deadline_for_the_whole_download(server):
+    t0 = time.monotonic()
+    assert code_of(lambda: get(server + "/slow", timeout_s=0.5)) == "MEDIA_URL_TIMEOUT"
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_loopback_is_refused_unless_allowed(server):
+    assert code_of(lambda: get(server + "/img.jpg", allowed_networks=())) == "MEDIA_URL_FORBIDDEN"
+
+
+def test_http_is_refused_by_default():
+    assert code_of(lambda: fetch_url("http://example.com/a.jpg", max_bytes=10, timeout_s=1)) == "MEDIA_URL_INVALID"
+
+
+@pytest.mark.parametrize("answer", [
+    ["127.0.0.1"], ["10.0.0.8"], ["192.168.1.1"], ["172.16.5.5"], ["169.254.169.254"], ["100.64.0.1"],
+    ["0.0.0.0"], ["::1"], ["fe80::1"], ["fc00::1"], ["::ffff:127.0.0.1"], ["224.0.0.1"],
+    ["93.184.216.34", "10.0.0.1"],        # one public answer does not excuse a private one
+])
+def test_dns_answers_pointing_inside_are_refused_before_connecting(answer):
+    def resolver(host):
+        return answer
+
+    f = lambda: fetch_url("https://cdn.example.com/a.jpg", max_bytes=10, timeout_s=1, resolver=resolver)  # noqa: E731
+    assert code_of(f) == "MEDIA_URL_FORBIDDEN"
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1/a.jpg", "https://[::1]/a.jpg", "https://10.0.0.1/a.jpg",
+                                 "https://user:pw@example.com/a.jpg", "ftp://example.com/a.jpg", "not a url",
+                                 "https:///nohost"])
+def test_bad_urls(url):
+    assert code_of(lambda: fetch_url(url, max_bytes=10, timeout_s=1, resolver=lambda h: ["10.0.0.1"])) in (
+        "MEDIA_URL_FORBIDDEN", "MEDIA_URL_INVALID")
+
+
+def test_public_addresses_are_allowed():
+    assert address_allowed("93.184.216.34") and address_allowed("2606:2800:220:1:248:1893:25c8:1946")
+    assert not address_allowed("2002:0a00:0001::1")     # 6to4 wrapping 10.0.0.1

@@ -35,7 +35,8 @@ def detect_foreign_layout(header: list[str]) -> str | None:
         return "Magento"
     if ("sku" in k or "code" in k) and (
         any(_LOCALE_SUFFIX.search(h) for h in k)
-        or len(k & {"family", "family_variant", "parent", "enabled", "groups", "categories"}) >= 2
+        or k & {"family", "family_variant"}
+        or len(k & {"parent", "enabled", "groups", "categories"}) >= 2
         or any(h.startswith("price-") for h in k)
     ):
         return "Akeneo PIM"

@@ -37,7 +37,7 @@ def detect_encoding(sample: bytes) -> tuple[str, int]:
             return "utf-16-le", 0
         if even_nul > half * 0.3 and odd_nul < half * 0.05:
             return "utf-16-be", 0
-    if b"\x00" in head:
+    if head.count(0) > max(2, len(head) // 100):
         raise ValueError("binary")
     for enc in ("utf-8", "gb18030"):
         try:
@@ -65,6 +65,13 @@ def detect_delimiter(text: str) -> tuple[str, bool]:
     return best, False
 
 
+def _binary_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    bad = sum(1 for ch in text if (ch < " " and ch not in "\t\r\n") or ch == "\ufffd")
+    return bad / len(text)
+
+
 class TextSheet:
     def __init__(self, fh: IO[bytes], limits, filename: str) -> None:
         self.fh = fh
@@ -79,6 +86,9 @@ class TextSheet:
                                        reason="binary content, not text")) from None
         dec = codecs.getincrementaldecoder(self.encoding)("replace")
         text = dec.decode(sample[bom:], final=False)
+        if _binary_ratio(text[:8192]) > 0.05:
+            raise FindingError(finding("SHEET_NOT_SPREADSHEET", file=filename,
+                                       reason="binary content, not text"))
         self.delimiter, self.skip_sep = detect_delimiter(text)
         self.bom = bom
 

@@ -102,6 +102,13 @@ class XlsxBook:
             if any(n == "content.xml" for n in self.names) or "mimetype" in self.names:
                 raise FindingError(finding("SHEET_UNSUPPORTED_FORMAT", file=filename,
                                            format="OpenDocument (.ods)"))
+            inner = [i.filename for i in zf.infolist()
+                     if i.filename.lower().endswith((".xlsx", ".xlsm", ".csv", ".xls"))]
+            if inner:
+                raise FindingError(finding(
+                    "SHEET_UNSUPPORTED_FORMAT", file=filename,
+                    format=f"a zip archive of {len(zf.infolist())} file(s) ({inner[0]}, ...), not a workbook; "
+                           "upload the sheet itself, and images as their own files"))
             raise FindingError(finding("SHEET_CORRUPT", file=filename,
                                        reason="no workbook part (xl/workbook.xml) in the archive"))
         self.has_macros = "xl/vbaproject.bin" in self.names

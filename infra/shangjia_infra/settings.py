@@ -79,7 +79,11 @@ def asset_excludes() -> list[str]:
 
 
 def relative(path: Path) -> str:
-    return str(path.relative_to(REPO_ROOT))
+    """A path as the user sees it from the repo root (absolute if it lies elsewhere)."""
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def retention(days: int):

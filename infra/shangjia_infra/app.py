@@ -24,12 +24,15 @@ FEATURE_FLAGS: dict[str, object] = {
 }
 
 
-def build_app(context: dict[str, object] | None = None, outdir: str | None = None) -> tuple[App, ShangjiaStack]:
-    """The app and its one stack. ``context`` overrides settings (see settings.CONTEXT_DEFAULTS)."""
+def build_app(context: dict[str, object] | None = None, outdir: str | None = None,
+              nag: bool = True) -> tuple[App, ShangjiaStack]:
+    """The app and its one stack. ``context`` overrides settings (see settings.CONTEXT_DEFAULTS).
+    With ``nag`` (always, outside tests) synth fails on any unacknowledged AwsSolutions finding."""
     app = App(context={**FEATURE_FLAGS, **(context or {})}, outdir=outdir)
     name = app.node.try_get_context(STACK_NAME) or CONTEXT_DEFAULTS[STACK_NAME]
     stack = ShangjiaStack(app, str(name), env=environment())
     acknowledge_stack(stack, stack.topology)
-    add_nag(app)
+    if nag:
+        add_nag(app)
     return app, stack
 

@@ -38,14 +38,17 @@ def test_acknowledgments_all_carry_reasons(synth):
     from aws_cdk import Validations
 
     key = Validations.ACKNOWLEDGED_RULES_METADATA_KEY
-    acks = [entry.data for node in synth.stack.node.find_all() for entry in node.node.metadata if entry.type == key]
+    acks = {}
+    for node in synth.stack.node.find_all():
+        for entry in node.node.metadata:
+            if entry.type == key:
+                acks.update({(node.node.path, rule): reason for rule, reason in entry.data.items()})
     assert acks, "expected the stack's reviewed exceptions to be recorded"
-    for data in acks:
-        for rule in (data if isinstance(data, list) else [data]):
-            items = rule.items() if isinstance(rule, dict) and "reason" not in rule else [(None, rule)]
-            for _, r in items:
-                reason = r.get("reason") if isinstance(r, dict) else r
-                assert reason and len(str(reason)) > 20, rule
+    for (path, rule), reason in acks.items():
+        assert rule.startswith("AwsSolutions::AwsSolutions-"), (path, rule)
+        assert len(reason) >= 40, f"{path} {rule}: a reason says why, not just that"
+    # Nothing is acknowledged for the whole stack at once: each sits on the construct it concerns.
+    assert not [p for p, _ in acks if p == synth.stack.node.path]
 
 
 def test_placeholder_dependency_layer_is_a_synth_error(synth):

@@ -64,7 +64,8 @@ class Api(Construct):
                                      group_name=role, description=description)
         self.client = self.user_pool.add_client(
             "Dashboard",
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            # SRP for the dashboard; ADMIN_USER_PASSWORD needs IAM credentials (ops' CLI, smoke tests).
+            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
             generate_secret=False,                          # a browser app cannot keep a secret
             access_token_validity=Duration.hours(1),
             id_token_validity=Duration.hours(1),

@@ -69,3 +69,15 @@ def test_cfn_lint_reports_no_errors(synth, tmp_path):
     matches = json.loads(proc.stdout)
     errors = [f"{m['Rule']['Id']} {m['Location']['Path']}: {m['Message']}" for m in matches if m["Level"] == "Error"]
     assert errors == []
+
+
+def test_cdk_json_runs_this_app_with_the_tested_settings():
+    """`cdk synth` (cdk.json) and the tests must build the same stack: same entry point, same flags."""
+    from shangjia_infra.app import FEATURE_FLAGS
+    from shangjia_infra.settings import CONTEXT_DEFAULTS, REPO_ROOT
+
+    cdk = json.loads((REPO_ROOT / "cdk.json").read_text())
+    assert cdk["app"] == ".venv/bin/python infra/app.py"
+    context = cdk["context"]
+    assert {k: v for k, v in context.items() if k.startswith("@aws-cdk/")} == FEATURE_FLAGS
+    assert {k: v for k, v in context.items() if k.startswith("shangjia:")} == CONTEXT_DEFAULTS

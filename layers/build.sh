@@ -20,9 +20,19 @@ REQ="${REQUIREMENTS:-$ROOT/requirements.txt}"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 test -x "$PY" || PY="$(command -v python3)"
 HASH="$(sha256sum "$REQ" | cut -c1-16)"
+OUT_GIVEN="${OUT:-}"
 OUT="${OUT:-$ROOT/.build/deps-layer-$HASH}"
 
+# Layers built for earlier requirements.txt versions are dead weight: keep only the current one.
+prune() {
+  if [[ -z "$OUT_GIVEN" && -d "$ROOT/.build" ]]; then
+    find "$ROOT/.build" -maxdepth 1 -type d -name 'deps-layer-*' ! -name "$(basename "$OUT")" ! -name '*.tmp.*' \
+      -exec rm -rf {} + 2>/dev/null || true
+  fi
+}
+
 if [[ -f "$OUT/.complete" && -z "${FORCE:-}" ]]; then
+  prune
   echo "$OUT"
   exit 0
 fi
@@ -57,7 +67,16 @@ fi
 
 sha256sum "$REQ" > "$TMP/.requirements.sha256"
 touch "$TMP/.complete"
-rm -rf "$OUT"
-mv "$TMP" "$OUT"
+[[ -n "${FORCE:-}" ]] && rm -rf "$OUT"
+# Atomic publish; if a concurrent build got there first with a complete layer, keep that one.
+if ! mv -T "$TMP" "$OUT" 2>/dev/null; then
+  if [[ -f "$OUT/.complete" ]]; then
+    rm -rf "$TMP"
+  else
+    rm -rf "$OUT" && mv -T "$TMP" "$OUT"
+  fi
+fi
 trap - EXIT
+
+prune
 echo "$OUT"

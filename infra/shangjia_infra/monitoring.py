@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -22,7 +22,8 @@ class Monitoring(Construct):
                  functions: dict[str, lambda_.Function], state_machines: dict[str, sfn.StateMachine]) -> None:
         super().__init__(scope, id)
         # A customer-managed key: CloudWatch cannot publish to a topic under the AWS-managed SNS key.
-        self.key = kms.Key(self, "AlarmsKey", enable_key_rotation=True, description="shangjia alarm topic")
+        self.key = kms.Key(self, "AlarmsKey", enable_key_rotation=True, description="shangjia alarm topic",
+                           removal_policy=RemovalPolicy.DESTROY, pending_window=Duration.days(7))
         self.key.add_to_resource_policy(iam.PolicyStatement(
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],

@@ -62,7 +62,7 @@ def test_a_package_without_a_wheel_fails_the_build(tmp_path):
 
 
 @pytest.mark.skipif(not os.environ.get("SHANGJIA_BUILD_LAYER"),
-                    reason="downloads every runtime wheel (~30 MB); set SHANGJIA_BUILD_LAYER=1 to run")
+                    reason="downloads every runtime wheel (~35 MB); set SHANGJIA_BUILD_LAYER=1 to run")
 def test_the_real_requirements_build_for_lambda(tmp_path):
     out = tmp_path / "layer"
     proc = _build(REPO_ROOT / "requirements.txt", out)

@@ -21,7 +21,9 @@ _LAPLACIAN = ImageFilter.Kernel((3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], scale=1, o
 _WHITE_LUT = [255 if v >= 236 else 0 for v in range(256)]
 _BRIGHT_LUT = [255 if v >= 110 else 0 for v in range(256)]
 _NEUTRAL_LUT = [255 if abs(v - 128) < 26 else 0 for v in range(256)]
-_SENTINEL = (1, 2, 3)    # a colour posterize() can never produce: marks background pixels
+_SENTINEL = (1, 2, 3)
+#: Sharpness is judged at about the size a phone shows the main image (≈ 400 CSS px).
+SHARPNESS_SIDE = 400    # a colour posterize() can never produce: marks background pixels
 
 
 @dataclass(slots=True)
@@ -54,9 +56,11 @@ class Analysis:
         }
 
 
-def analyse(content: Image.Image, *, alpha_border: float | None, slot: str, limits: MediaLimits) -> Analysis:
-    """``content``: the RGB picture as the main/detail rendition shows it, before padding."""
-    small = _fit(content, 128)
+def analyse(content: Image.Image, small: Image.Image | None = None, *, alpha_border: float | None, slot: str,
+            limits: MediaLimits) -> Analysis:
+    """``content``: the RGB picture as the main/detail rendition shows it, before padding;
+    ``small``: the same fitted within 128 px (made here when not given)."""
+    small = small if small is not None else fit_within(content, 128)
     white_small = _white_mask(small)
     white_border = border_share(white_small)
 
@@ -73,7 +77,7 @@ def analyse(content: Image.Image, *, alpha_border: float | None, slot: str, limi
     findings: list[tuple[str, dict]] = []
 
     # sharpness: on the full content picture, over the product region only
-    sharpness = _sharpness(content, clean_bg)
+    sharpness = _sharpness(content, white_small if clean_bg else None)
     if sharpness is not None and sharpness < limits.blur_threshold:
         findings.append(("MEDIA_BLURRY", {"score": round(sharpness, 1), "threshold": limits.blur_threshold}))
 
@@ -91,12 +95,12 @@ def analyse(content: Image.Image, *, alpha_border: float | None, slot: str, limi
 
 # --------------------------------------------------------------------------------------------
 
-def _fit(im: Image.Image, side: int) -> Image.Image:
+def fit_within(im: Image.Image, side: int) -> Image.Image:
     if max(im.size) <= side:
         return im
     s = side / max(im.size)
     return im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
-                     Image.Resampling.BILINEAR, reducing_gap=2.0)
+                     Image.Resampling.BILINEAR, reducing_gap=1.0)   # analysis only: box-reduce first
 
 
 def _white_mask(rgb: Image.Image) -> Image.Image:
@@ -133,19 +137,18 @@ def _border_is_solid(rgb: Image.Image) -> bool:
     return all(sd < 14 for sd in ImageStat.Stat(strip.crop((0, 0, x, b))).stddev)
 
 
-def _sharpness(content: Image.Image, clean_bg: bool) -> float | None:
-    gray = _fit(content, 800).convert("L")
+def _sharpness(content: Image.Image, white_small: Image.Image | None) -> float | None:
+    gray = fit_within(content, SHARPNESS_SIDE).convert("L")
     lap = gray.filter(_LAPLACIAN)
     mask = None
-    if clean_bg:
+    if white_small is not None:
         # the product region: not-white pixels, grown a little so that its outline counts
-        fg = ImageChops.invert(gray.point(_WHITE_LUT)).filter(ImageFilter.MaxFilter(5))
-        share = ImageStat.Stat(fg).mean[0] / 255
-        if share < 0.02:
+        # (dilated on the small picture, then scaled up: a rank filter at full size costs more)
+        fg = ImageChops.invert(white_small).filter(ImageFilter.MaxFilter(3))
+        if ImageStat.Stat(fg).mean[0] / 255 < 0.02:
             return None
-        mask = fg
-    st = ImageStat.Stat(lap, mask)
-    return float(st.var[0])
+        mask = fg.resize(gray.size, Image.Resampling.NEAREST)
+    return float(ImageStat.Stat(lap, mask).var[0])
 
 
 def _cast(small: Image.Image, threshold: float) -> tuple[str, str, float] | None:

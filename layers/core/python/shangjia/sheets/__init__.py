@@ -28,6 +28,9 @@ __all__ = [
 
 SHEET_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xlsm", ".csv", ".tsv", ".txt"})
 
+# Columns our own files add that an upload may carry back (the report's result column).
+IGNORED_HEADERS = frozenset({"校验结果 Result"})
+
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -205,6 +208,11 @@ class SheetReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def raw_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Every non-empty row of the chosen sheet as read, title and header rows included:
+        (row number, {column letters: value}). The report writes these back."""
+        return self._rows()
 
     def products(self, start_after_row: int = 0) -> Iterator[RawProduct]:
         """Products in sheet order. ``start_after_row``: resume after a checkpoint (the last row
@@ -517,7 +525,8 @@ def _build_info(spec, buf, i: int, sheet_name: str, extra: dict, filename: str, 
         f = spec.match_header(v)
         labels[letter] = str(v)
         if f is None:
-            unknown.append(str(v).strip())
+            if str(v).strip() not in IGNORED_HEADERS:
+                unknown.append(str(v).strip())
         elif f in columns:
             findings.append(finding("SHEET_DUPLICATE_COLUMN", file=filename, row=rownum, column=letter,
                                     field=f, value=str(v)))
@@ -550,7 +559,7 @@ def _build_info(spec, buf, i: int, sheet_name: str, extra: dict, filename: str, 
     for u in unknown[:10]:
         findings.append(finding("SHEET_UNKNOWN_COLUMN", file=filename, row=rownum, value=u))
     norm = {normalize_header(v) for v in labels.values()}
-    if all(spec[f].header == labels.get(L) for f, L in columns.items()):
+    if all(spec[f].header == labels.get(L, "").lstrip("*") for f, L in columns.items()):
         layout = "shangjia"
     elif norm & _TAOBAO:
         layout = "taobao"

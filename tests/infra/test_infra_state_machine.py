@@ -84,3 +84,47 @@ def test_missing_definition_blocks_deploy(monkeypatch, tmp_path):
     workflow.ReviewWorkflow(stack, "W", topology=TOPOLOGY, settings=Settings.from_context(stack), resources=resources)
     errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("absent.asl.json does not exist"))
     assert len(errors) == len(TOPOLOGY.state_machines)
+
+
+def _tasks(states: dict):
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from _tasks(branch["States"])
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from _tasks(state[key]["States"])
+
+
+@pytest.mark.parametrize("sm", TOPOLOGY.state_machines, ids=lambda s: s.key)
+def test_every_task_in_the_definition_is_permitted(synth, sm):
+    """Cross-check of the integrator's definition and the role: each Task's target is granted."""
+    text = _definition_file(sm).read_text(encoding="utf-8")
+    machine = synth.stack.workflow.state_machines[sm.key]
+    role = synth.logical_id(machine.role)
+    granted = set()
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        if role in [ref(r) for r in policy["Properties"]["Roles"]]:
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]:
+                for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]):
+                    for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]):
+                        granted.add((action, ref(resource)))
+
+    def target(placeholder_text: str) -> str:
+        (name,) = PLACEHOLDER.findall(placeholder_text) or [None]
+        assert name in sm.substitutions, f"{placeholder_text!r} is not a topology substitution"
+        kind, key = sm.substitutions[name]
+        return synth.logical_id(synth.stack.resources.get(kind, key))
+
+    for name, task in _tasks(json.loads(text)["States"]):
+        resource = task["Resource"]
+        params = task.get("Parameters") or task.get("Arguments") or {}
+        if resource.startswith("${"):
+            assert ("lambda:InvokeFunction", f"{target(resource)}.Arn") in granted, name
+        elif resource.startswith("arn:aws:states:::lambda:invoke"):
+            assert ("lambda:InvokeFunction", f"{target(params['FunctionName'])}.Arn") in granted, name
+        elif resource.startswith("arn:aws:states:::sqs:sendMessage"):
+            assert ("sqs:SendMessage", f"{target(params['QueueUrl'])}.Arn") in granted, name
+        else:
+            pytest.fail(f"task {name} uses {resource}: add its grant to shangjia_infra.workflow.SUBSTITUTIONS")

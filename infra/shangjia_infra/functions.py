@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -80,6 +80,7 @@ class Functions(Construct):
         self.roles: dict[str, iam.Role] = {}
         for fn in topology.functions:
             self.functions[fn.key] = self._function(fn)
+            self._check_concurrency(fn)
             for t in fn.triggers:
                 self.functions[fn.key].add_event_source(sources.SqsEventSource(
                     queues[t.queue],
@@ -88,6 +89,23 @@ class Functions(Construct):
                     report_batch_item_failures=True,
                     max_concurrency=t.max_concurrency,
                 ))
+
+    def _check_concurrency(self, fn: Function) -> None:
+        """Reserved concurrency below what the SQS pollers may drive throttles deliveries, and a
+        throttled delivery still counts toward the queue's maxReceiveCount: messages could reach the
+        DLQ without ever running. The ESM's maximum concurrency is the tool for that; say so."""
+        if fn.reserved_concurrency is None or not fn.triggers:
+            return
+        caps = [t.max_concurrency for t in fn.triggers]
+        if None in caps:
+            Annotations.of(self).add_warning_v2(
+                f"shangjia:throttledDeliveries:{fn.key}",
+                f"{fn.key}: reserved concurrency {fn.reserved_concurrency} but trigger(s) without max_concurrency; "
+                f"throttled SQS deliveries count toward maxReceiveCount (set SqsTrigger.max_concurrency so their "
+                f"sum is <= the reservation)")
+        elif sum(caps) > fn.reserved_concurrency:
+            raise ValueError(f"{fn.key}: triggers' max_concurrency {sum(caps)} exceeds reserved concurrency "
+                             f"{fn.reserved_concurrency}")
 
     def _function(self, fn: Function) -> lambda_.Function:
         name = camel(fn.key)

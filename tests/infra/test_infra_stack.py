@@ -268,3 +268,14 @@ def test_outputs_tell_a_user_where_to_upload_and_sign_in(synth):
     outputs = synth.template.to_json()["Outputs"]
     assert {"DropBucketName", "ApiUrl", "UserPoolId", "UserPoolClientId", "AlarmTopicArn"} <= set(outputs)
     assert outputs["DropBucketName"]["Value"] == {"Ref": synth.logical_id(synth.stack.storage.buckets["drop"])}
+
+
+def test_reserved_functions_without_esm_caps_are_flagged(synth):
+    """Throttled SQS deliveries count toward maxReceiveCount: the synth warns where that can happen."""
+    from aws_cdk.assertions import Annotations, Match
+
+    warnings = Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp("throttled SQS"))
+    flagged = {w.entry.data.split(":", 1)[0] for w in warnings}
+    at_risk = {fn.key for fn in TOPOLOGY.functions if fn.reserved_concurrency is not None and fn.triggers
+               and any(t.max_concurrency is None for t in fn.triggers)}
+    assert flagged == at_risk

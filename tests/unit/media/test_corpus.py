@@ -131,3 +131,22 @@ def test_corpus_runs_in_a_fresh_process_with_bounded_memory_and_time(corpus_dir)
     stats = json.loads(out.stdout.strip().splitlines()[-1])
     assert stats["n"] == len(_files(corpus_dir))
     assert stats["rss_mb"] < 400, stats
+
+
+def test_display_p3_profile_is_converted_to_srgb(corpus_dir):
+    from PIL import ImageCms
+
+    from .conftest import encode, product_photo
+
+    icc = Image.open(corpus_dir / "images" / "p3.png").info["icc_profile"]
+    src = product_photo(900, 900, color=(40, 180, 60))
+    tagged = process_image(encode(src, "PNG", icc_profile=icc), name="p3.png", slot="main")
+    plain = process_image(encode(src, "PNG"), name="srgb.png", slot="main")
+    a = decode(tagged.renditions[0].data).getpixel((300, 300))
+    b = decode(plain.renditions[0].data).getpixel((300, 300))
+    want = ImageCms.profileToProfile(Image.new("RGB", (1, 1), (40, 180, 60)),
+                                     ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB"),
+                                     outputMode="RGB").getpixel((0, 0))
+    assert max(abs(x - y) for x, y in zip(want, (40, 180, 60))) > 15      # P3 green is more saturated
+    assert max(abs(x - y) for x, y in zip(a, want)) <= 10, (a, want)
+    assert max(abs(x - y) for x, y in zip(b, (40, 180, 60))) <= 10

@@ -265,3 +265,14 @@ def test_navy_product_is_named_in_chinese():
     r = process_image(encode(product_photo(1000, 1000, color=(25, 35, 80)), "PNG"), name="n.png", slot="main")
     assert r.tags["colors"][0] == "藏青色"
     assert "藏青色" in r.tags["keywords"] and r.tags["attributes"]["颜色"] == "藏青色"
+
+
+def test_big_cutout_is_shrunk_early_without_dark_fringes():
+    im = Image.new("RGBA", (4000, 4000), (0, 0, 0, 0))
+    im.paste((250, 250, 250, 255), (1001, 1001, 3001, 3001))        # a white product on transparency
+    r = process_image(encode(im, "PNG", compress_level=1), name="big.png", slot="main")
+    assert r.ok and (r.width, r.height) == (4000, 4000)
+    img = decode(r.renditions[0].data).convert("L")
+    # along the product's edge nothing may turn grey (black bleeding from transparent pixels)
+    assert min(img.getpixel((x, 200)) for x in range(180, 620)) >= 240
+    assert min(img.getpixel((200, y)) for y in range(180, 620)) >= 240

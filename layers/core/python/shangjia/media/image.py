@@ -233,7 +233,10 @@ def _decode(data: bytes, fmt: str, plan, limits: MediaLimits, f) -> _Picture:
         transparency = im.info.get("transparency")
         if orientation not in (None, 1):
             im = ImageOps.exif_transpose(im) or im
-        rgb, alpha = _to_rgb(im, icc, transparency)
+        # shrink big non-JPEG pictures early (box filter, keeping >= 2× what the largest rendition
+        # needs, as reducing_gap=2 would): colour and alpha work then runs on far fewer pixels
+        factor = int(1 / (2 * _needed_scale(im.width, im.height, plan)))
+        rgb, alpha = _to_rgb(im, icc, transparency, reduce_by=factor)
     except _Fail:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError,
@@ -271,12 +274,14 @@ def _needed_scale(w: int, h: int, plan) -> float:
     return s
 
 
-def _to_rgb(im: Image.Image, icc: bytes | None, transparency) -> tuple[Image.Image, Image.Image | None]:
-    """Any mode → (RGB in sRGB, alpha or None)."""
+def _to_rgb(im: Image.Image, icc: bytes | None, transparency, *, reduce_by: int = 1
+            ) -> tuple[Image.Image, Image.Image | None]:
+    """Any mode → (RGB in sRGB, alpha or None), box-reduced by ``reduce_by`` when it is 2 or more."""
     mode = im.mode
-    alpha = None
+    # 1. normalise to one of L, RGB, CMYK, RGBA
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         i32 = im.convert("I") if mode != "F" else im
+        alpha = None
         if isinstance(transparency, int) and mode != "F":
             from PIL import ImageMath
 
@@ -284,29 +289,32 @@ def _to_rgb(im: Image.Image, icc: bytes | None, transparency) -> tuple[Image.Ima
                                           i=i32)
         hi = i32.getextrema()[1]
         im = i32.point(lambda v: v * (1 / 256)).convert("L") if hi > 255 else i32.convert("L")
-        mode = "L"
-        icc = None
-    elif mode in ("P", "PA"):
+        if alpha is not None:
+            im = Image.merge("RGBA", (im, im, im, alpha))
+        icc = None            # a 16-bit grey profile does not apply to the 8-bit copy
+    elif mode in ("P", "PA", "LA", "La", "RGBa"):
         im = im.convert("RGBA")
-        mode = "RGBA"
-    elif mode in ("LA", "La", "RGBa"):
-        im = im.convert("RGBA")
-        mode = "RGBA"
-    elif mode in ("1",):
+    elif mode in ("YCbCr", "HSV", "LAB"):
+        im = im.convert("RGB")
+    elif mode == "1":
         im = im.convert("L")
-        mode = "L"
     elif transparency is not None and mode in ("L", "RGB"):
         im = im.convert("RGBA")   # tRNS colour key
-        mode = "RGBA"
-    if mode == "RGBA":
+    if im.mode not in ("L", "RGB", "CMYK", "RGBA"):
+        im = im.convert("RGB")
+    # 2. shrink (Pillow premultiplies RGBA for this, so transparent pixels do not bleed in)
+    if reduce_by >= 2:
+        im = im.reduce(reduce_by)
+    # 3. alpha aside, colour profile to sRGB, then RGB
+    alpha = None
+    if im.mode == "RGBA":
         alpha = im.getchannel("A")
         im = im.convert("RGB")
-        mode = "RGB"
     if icc:
         converted = _icc_to_srgb(im, icc)
         if converted is not None:
             return converted, alpha
-    if mode != "RGB":
+    if im.mode != "RGB":
         im = im.convert("RGB")
     return im, alpha
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from shangjia.topology import TOPOLOGY, function_environment
@@ -79,14 +81,6 @@ def test_function_environment_names_the_real_resources(synth, fn):
     assert {k: v for k, v in env.items() if k.startswith("SHANGJIA_")} == expected
     assert env["POWERTOOLS_SERVICE_NAME"] == f"shangjia-{fn.key}"
     assert env["LOG_LEVEL"] == "INFO"
-
-
-def test_every_handler_module_is_in_the_code_asset(synth):
-    from shangjia_infra.settings import FUNCTIONS_DIR
-
-    for fn in TOPOLOGY.functions:
-        module = fn.handler.rsplit(".", 1)[0]
-        assert (FUNCTIONS_DIR / (module.replace(".", "/") + ".py")).is_file(), fn.handler
 
 
 def test_event_source_mappings_match_the_triggers(synth):
@@ -279,3 +273,28 @@ def test_reserved_functions_without_esm_caps_are_flagged(synth):
     at_risk = {fn.key for fn in TOPOLOGY.functions if fn.reserved_concurrency is not None and fn.triggers
                and any(t.max_concurrency is None for t in fn.triggers)}
     assert flagged == at_risk
+
+
+def _asset_dir(synth, construct) -> Path:
+    """The staged directory of a Lambda function's or layer's code, via the asset manifest."""
+    import json
+
+    props = synth.resources[synth.logical_id(construct)]["Properties"]
+    key = (props.get("Content") or props.get("Code"))["S3Key"]
+    manifest = json.loads((synth.outdir / f"{synth.stack.artifact_id}.assets.json").read_text())
+    return synth.outdir / manifest["files"][key.removesuffix(".zip")]["source"]["path"]
+
+
+def test_core_layer_ships_the_package_without_the_local_cloud(synth):
+    core = _asset_dir(synth, synth.stack.layers.core)
+    assert (core / "python" / "shangjia" / "__init__.py").is_file()
+    assert (core / "python" / "shangjia" / "topology.py").is_file()
+    assert not (core / "python" / "shangjia" / "localcloud").exists()
+    assert not list(core.rglob("__pycache__"))
+
+
+def test_function_code_asset_holds_every_handler(synth):
+    code = _asset_dir(synth, synth.stack.functions.functions["ingest"])
+    for fn in TOPOLOGY.functions:
+        module = fn.handler.rsplit(".", 1)[0]
+        assert (code / (module.replace(".", "/") + ".py")).is_file(), fn.handler

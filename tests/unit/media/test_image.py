@@ -276,3 +276,9 @@ def test_big_cutout_is_shrunk_early_without_dark_fringes():
     # along the product's edge nothing may turn grey (black bleeding from transparent pixels)
     assert min(img.getpixel((x, 200)) for x in range(180, 620)) >= 240
     assert min(img.getpixel((200, y)) for y in range(180, 620)) >= 240
+
+
+def test_narrow_detail_image_is_a_warning():
+    r = process_image(encode(product_photo(500, 900), "PNG"), name="d.png", slot="detail")
+    assert r.ok and "MEDIA_DETAIL_NARROW" in codes(r)
+    assert next(x for x in r.renditions if x.name == "detail").width == 750

@@ -398,8 +398,7 @@ def _size_checks(w: int, h: int, slot: str, limits: MediaLimits, f) -> list[Find
             out.append(f("MEDIA_ASPECT", ratio=f"{ratio:.2f}", expected="1:1", slot=slot, slot_zh=slot_zh))
     else:
         if w < limits.detail_width:
-            out.append(f("MEDIA_TOO_SMALL", width=w, height=h, min_side=limits.detail_width, slot=slot, slot_zh=slot_zh,
-                         severity="warning"))
+            out.append(f("MEDIA_DETAIL_NARROW", width=w, min_width=limits.detail_width))
         if ratio > limits.detail_max_aspect:
             out.append(f("MEDIA_ASPECT", ratio=f"{ratio:.2f}", expected=f"≤ {limits.detail_max_aspect:g}:1",
                          slot=slot, slot_zh=slot_zh))

@@ -126,11 +126,11 @@ def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int =
         counts = Counter()
         for s in summaries:
             counts.update(s["by_status"])
-        line = (f"[{time.monotonic() - t_pipeline:5.1f}s] batches {len(summaries)}/{len(uploads)} | "
-                + " ".join(f"{k}={counts[k]}" for k in STAGES if counts[k]))
-        if line != last:
-            say(line)
-            last = line
+        state = (f"batches {len(summaries)}/{len(uploads)} | "
+                 + " ".join(f"{k}={counts[k]}" for k in STAGES if counts[k]))
+        if state != last:
+            say(f"[{time.monotonic() - t_pipeline:5.1f}s] {state}")
+            last = state
         if done or time.monotonic() > deadline:
             break
         time.sleep(0.5)

@@ -83,6 +83,7 @@ class LambdaRuntime:
                       invoked_function_arn=self.arns.get(key, key), deadline=time.monotonic() + fn.timeout_s,
                       aws_request_id=str(uuid.uuid4()))
         t0 = time.perf_counter()
+        c0 = time.thread_time()
         error = False
         try:
             handler = self.handler(key)
@@ -94,7 +95,7 @@ class LambdaRuntime:
             raise InvocationError({"errorMessage": str(e), "errorType": type(e).__name__,
                                    "stackTrace": traceback.format_exc(limit=5).splitlines()}) from e
         finally:
-            self.meter.invocation(key, time.perf_counter() - t0, fn.memory_mb, error)
+            self.meter.invocation(key, time.perf_counter() - t0, time.thread_time() - c0, fn.memory_mb, error)
             with self._count_lock:
                 self.in_flight -= 1
             if acquire:

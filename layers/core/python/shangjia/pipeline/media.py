@@ -91,7 +91,7 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
     pk = keys.product_pk(merchant_id, spu)
     images = deps.store.query(pk, sk_prefix=f"IMAGE#{batch_id}#")
     findings = [Finding.from_dict(f) for img in images for f in img.get("findings", [])]
-    findings += product_checks([_ResultView(i) for i in images])
+    findings += product_checks([_stored_result(i) for i in images])
     product = deps.store.get(pk, "META") or {}
     all_findings = [Finding.from_dict(f) for f in product.get("findings", [])] + findings
     extra = {"findings": [f.to_dict() for f in all_findings],
@@ -106,14 +106,13 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
     return "review"
 
 
-class _ResultView:
-    """Lets ``product_checks`` read stored image results as it reads fresh ``ImageResult``s."""
+def _stored_result(item: dict[str, Any]):
+    """An ``ImageResult`` rebuilt from its stored summary, so product checks see what they saw fresh."""
+    from shangjia.media import ImageResult
 
-    def __init__(self, item: dict[str, Any]) -> None:
-        self.__dict__.update(item)
-        self.ok = bool(item.get("ok"))
-        self.phash = item.get("phash")
-        self.slot = item.get("slot")
-        self.name = item.get("ref")
-        self.findings = [Finding.from_dict(f) for f in item.get("findings", [])]
-        self.renditions = item.get("renditions", [])
+    ph = item.get("phash")
+    return ImageResult(ok=bool(item.get("ok")), source_sha256=item.get("source_sha256") or "",
+                       source_format=item.get("source_format"), width=item.get("width"), height=item.get("height"),
+                       renditions=[], findings=[Finding.from_dict(f) for f in item.get("findings", [])],
+                       tags=item.get("tags") or {}, phash=int(ph, 16) if isinstance(ph, str) else ph,
+                       name=item.get("ref") or item.get("name") or "", slot=item.get("slot") or "")

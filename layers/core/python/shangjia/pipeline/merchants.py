@@ -9,6 +9,8 @@ from shangjia.ports import Store
 from shangjia.topology import CHANNELS
 
 VIP_ANNUAL_SALES_FEN = 5_000_000 * 100
+# What a new merchant has until it names its own (the template workbook offers the same list).
+DEFAULT_SHIPPING_TEMPLATES = ("默认运费模板", "全国包邮", "偏远地区不包邮")
 
 
 def is_vip(profile: dict[str, Any]) -> bool:
@@ -29,7 +31,7 @@ def put_merchant(store: Store, merchant_id: str, *, name: str, annual_sales_cny:
         "pk": pk, "sk": sk, "merchant_id": merchant_id, "name": name,
         "annual_sales_fen": annual_sales_cny * 100,
         "tier": "vip" if annual_sales_cny * 100 > VIP_ANNUAL_SALES_FEN else "ordinary",
-        "shipping_templates": list(shipping_templates or ["包邮", "满99包邮", "到付"]),
+        "shipping_templates": list(shipping_templates or DEFAULT_SHIPPING_TEMPLATES),
         "channels": channels,
         "priority_window_for_categories": priority_window_for_categories,
     }

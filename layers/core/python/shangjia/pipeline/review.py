@@ -78,7 +78,7 @@ def _checks(deps: Deps, event: dict[str, Any], stage: str) -> dict[str, Any]:
             findings.append(finding("FIELD_REQUIRED", field="sku_code"))
     else:
         media = item.get("media") or {}
-        if not any(k.startswith("main:") and v.get("ok") for k, v in media.items()):
+        if not any(k.startswith("main") and v.get("ok") for k, v in media.items()):
             findings.append(finding("PIPE_IMAGE_MISSING", field="main_image", value="main"))
         _store_preview(deps, item)
     if any(f.is_error for f in findings):

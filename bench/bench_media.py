@@ -7,7 +7,9 @@
    LANCZOS resize + WebP q80 method 4 of the main rendition alone. Goal: ≥ 0.9× the bare loop.
 2. The same for a 1200×1200 PNG (no draft possible: full decode either way).
 3. Output bytes per rendition (main, gallery, thumb, detail).
-4. Import time in a fresh process (cold-start proxy for the media handler; goal ≤ 600 ms):
+4. Peak RSS of one image at the pixel limits, each in a fresh process (memory is bounded by the
+   limits: JPEG 50 MP through draft, the others 25 MP decoded whole).
+5. Import time in a fresh process (cold-start proxy for the media handler; goal ≤ 600 ms):
    ``import shangjia.media`` and what the first call pulls in (``shangjia.media.image``).
 One core: each pipeline runs in this single-threaded process; rounds are interleaved and the
 best round of each is compared (the median ratio is printed too). Times are this process's CPU time, so other load on a
@@ -108,12 +110,54 @@ def import_ms(module: str, runs: int = 5) -> float:
     return statistics.median(vals)
 
 
+_PEAK = """
+import resource, sys, time
+data = open(sys.argv[1], "rb").read()
+from shangjia.media import process_image
+t = time.process_time()
+r = process_image(data, name="x", slot="main")
+assert r.renditions, r.findings
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent across exec
+hwm = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:"))
+print(hwm / 1024, time.process_time() - t)
+"""
+
+
+def peak_rss() -> None:
+    import os
+    import tempfile
+
+    from shangjia.media import DEFAULT_LIMITS
+
+    side_full = int(DEFAULT_LIMITS.max_pixels_full_decode ** 0.5) - 8
+    side_jpeg = int(DEFAULT_LIMITS.max_pixels ** 0.5) - 8
+    grad = Image.radial_gradient("L").resize((side_full, side_full)).convert("RGB")
+    cut = Image.new("RGBA", (side_full, side_full), (0, 0, 0, 0))
+    cut.paste((200, 30, 40, 255), (side_full // 5, side_full // 5, 4 * side_full // 5, 4 * side_full // 5))
+    cases = [
+        (f"JPEG {side_jpeg}x{side_jpeg}", Image.radial_gradient("L").resize((side_jpeg, side_jpeg)).convert("RGB"),
+         "JPEG", {"quality": 85}),
+        (f"PNG RGBA {side_full}x{side_full}", cut, "PNG", {"compress_level": 1}),
+        (f"WebP {side_full}x{side_full}", grad, "WEBP", {"quality": 60, "method": 0}),
+        (f"GIF {side_full}x{side_full}", grad.convert("P"), "GIF", {}),
+    ]
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, im, fmt, kw in cases:
+            path = os.path.join(tmp, "img")
+            im.save(path, fmt, **kw)
+            rss, cpu = subprocess.check_output([sys.executable, "-c", _PEAK, path], text=True).split()
+            out.append(f"{label} {float(rss):.0f} MB ({float(cpu) * 1000:.0f} ms)")
+    print("peak RSS for one image at the limits (fresh process): " + "; ".join(out))
+
+
 def main() -> None:
     jpegs = [encode(photo(3000, s), "JPEG", quality=90) for s in range(3)]
     pngs = [encode(photo(1200, s + 10), "PNG") for s in range(3)]
     compare("3000x3000 JPEG", jpegs)
     compare("1200x1200 PNG ", pngs)
     rendition_bytes(jpegs[0])
+    peak_rss()
     light = import_ms("shangjia.media")
     full = import_ms("shangjia.media.image")
     print(f"import (fresh process, median of 5): shangjia.media {light:.0f} ms; "

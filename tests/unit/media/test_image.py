@@ -282,3 +282,11 @@ def test_narrow_detail_image_is_a_warning():
     r = process_image(encode(product_photo(500, 900), "PNG"), name="d.png", slot="detail")
     assert r.ok and "MEDIA_DETAIL_NARROW" in codes(r)
     assert next(x for x in r.renditions if x.name == "detail").width == 750
+
+
+def test_full_decode_formats_have_a_lower_pixel_limit_than_jpeg():
+    limits = MediaLimits(max_pixels=4_000_000, max_pixels_full_decode=1_000_000)
+    big = product_photo(1500, 1500)                          # 2.25 MP
+    assert process_image(encode(big, "JPEG"), name="a.jpg", slot="main", limits=limits).ok
+    r = process_image(encode(big, "WEBP"), name="a.webp", slot="main", limits=limits)
+    assert codes(r) == ["MEDIA_TOO_MANY_PIXELS"] and "1500×1500" in r.findings[0].message_zh

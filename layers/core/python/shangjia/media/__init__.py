@@ -36,7 +36,9 @@ class MediaLimits:
 
     # untrusted input
     max_bytes: int = 25 * 1024 * 1024          # one image file
-    max_pixels: int = 50_000_000               # declared width × height, checked before decoding
+    max_pixels: int = 50_000_000               # declared width × height, checked before decoding (JPEG)
+    max_pixels_full_decode: int = 25_000_000   # formats decoded at full size (PNG, WebP, GIF, HEIF, AVIF):
+    #                                            Pillow's WebP decode peaks near 16 bytes/pixel (≈ 400 MB here)
     # renditions
     main_size: int = 800                       # main and gallery: square, padded on white
     thumb_size: int = 240

@@ -177,7 +177,7 @@ def _open(data: bytes, fmt: str, f, limits: MediaLimits) -> Image.Image:
             m = _BOMB_RE.search(str(e))
             mp = round(int(m.group(1)) / 1e6, 1) if m else "?"
             raise _Fail(f("MEDIA_TOO_MANY_PIXELS", width="?", height="?", megapixels=mp,
-                          limit_mp=round(limits.max_pixels / 1e6))) from None
+                          limit_mp=round(_pixel_limit(fmt, limits) / 1e6))) from None
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError,
                 ZeroDivisionError, OverflowError, MemoryError) as e:
             raise _Fail(_unreadable(e, f)) from None
@@ -197,22 +197,28 @@ def _register_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
-def _too_many_pixels(w: int, h: int, limits: MediaLimits, f) -> _Fail:
+def _pixel_limit(fmt: str, limits: MediaLimits) -> int:
+    """JPEGs decode at reduced size (draft); every other format is decoded whole first."""
+    return limits.max_pixels if fmt == "jpeg" else min(limits.max_pixels, limits.max_pixels_full_decode)
+
+
+def _too_many_pixels(w: int, h: int, limit: int, f) -> _Fail:
     return _Fail(f("MEDIA_TOO_MANY_PIXELS", width=w, height=h, megapixels=round(w * h / 1e6, 1),
-                   limit_mp=round(limits.max_pixels / 1e6)))
+                   limit_mp=round(limit / 1e6)))
 
 
 def _decode(data: bytes, fmt: str, plan, limits: MediaLimits, f) -> _Picture:
+    limit = _pixel_limit(fmt, limits)
     declared = declared_size(data, fmt)
-    if declared and declared[0] * declared[1] > limits.max_pixels:
-        raise _too_many_pixels(*declared, limits, f)
+    if declared and declared[0] * declared[1] > limit:
+        raise _too_many_pixels(*declared, limit, f)
     im = _open(data, fmt, f, limits)
     findings: list[Finding] = []
     w0, h0 = im.size
     if w0 <= 0 or h0 <= 0:
         raise _Fail(f("MEDIA_UNREADABLE", reason=f"size {w0}×{h0}"))
-    if w0 * h0 > limits.max_pixels:
-        raise _too_many_pixels(w0, h0, limits, f)
+    if w0 * h0 > limit:
+        raise _too_many_pixels(w0, h0, limit, f)
     try:
         frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1
         if frames > 1:

@@ -115,7 +115,7 @@ class SheetInfo:
 
 _SCI = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
 _CR = re.compile(r"\r\n?")
-_SPU_FIELDS: frozenset[str] = frozenset()
+_PLAIN_TYPES = frozenset({"text", "list", "kv"})   # cleaned by strip only (full-width kept)
 
 
 def _num_text(v: str) -> str:
@@ -222,7 +222,9 @@ class SheetReader:
         May raise ``FindingError`` mid-stream (a row limit, a corrupt part discovered late)."""
         spec = load_spec()
         cols = self.info.columns
-        by_letter = {letter: (name, spec[name].type) for name, letter in cols.items()}
+        by_letter = {letter: (name, spec[name].type, spec[name].type in _PLAIN_TYPES)
+                     for name, letter in cols.items()}
+        max_chars = self.limits.max_cell_chars
         spu_fields = frozenset(spec.spu_fields)
         spu_letter = cols.get("spu_code")
         sku_letter = cols.get("sku_code")
@@ -253,13 +255,26 @@ class SheetReader:
                 spec_f = by_letter.get(letter)
                 if spec_f is None:
                     continue
-                fname, ftype = spec_f
-                s, code = clean(v, ftype, fname != "barcode")
+                fname, ftype, plain = spec_f
+                code = None
+                if v.__class__ is str:                 # the common case, inlined
+                    s = v.strip()
+                    if plain:
+                        if "\r" in s:
+                            s = _CR.sub("\n", s)
+                    elif not s.isascii():
+                        s = to_halfwidth(s).strip()
+                    if ftype == "code" and ("E" in s or "e" in s) and _SCI.match(s):
+                        code = "CODE_PRECISION_LOST"
+                    elif len(s) > max_chars:
+                        s, code = s[:max_chars], "CELL_TOO_LONG"
+                else:
+                    s, code = clean(v, ftype, fname != "barcode")
                 if code:
                     if notes is None:
                         notes = []
                     notes.append(finding(code, row=rownum, column=letter, field=fname, value=s,
-                                         limit=self.limits.max_cell_chars))
+                                         limit=max_chars))
                 if s:
                     mapped[fname] = s
             if not mapped:

@@ -12,6 +12,7 @@ Uniqueness within the file is checked by the sheet reader (it sees every row).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field as dc_field
 from decimal import Decimal
 from itertools import product as cartesian
@@ -29,6 +30,7 @@ __all__ = [
     "BatchDecision", "decide_batch", "decide_product", "BannedTerms", "load_banned_terms",
 ]
 
+_CANON_DEC = re.compile(r"(?:0|[1-9]\d*)(?:\.\d*[1-9])?")
 _FRAGILE_NOTE = ("易碎", "包装", "破损", "fragile", "packag")
 
 
@@ -84,8 +86,42 @@ class _Checker:
                                      value=value, **params))
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """The specification turned into what the hot loop needs, computed once per spec."""
+    spu: tuple                      # FieldSpec of product-level fields, in spec order
+    sku: tuple                      # FieldSpec of SKU-level fields
+    spu_names: frozenset
+    money_min: dict                 # field -> minimum in fen
+    weight_min: Decimal
+    weight_max: Decimal
+    image_key: dict
+
+
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(spec: ProductSpec) -> _Plan:
+    p = _PLANS.get(id(spec))
+    if p is None:
+        spu = tuple(f for f in spec.fields if f.level == "spu")
+        sku = tuple(f for f in spec.fields if f.level == "sku")
+        w = spec["weight_kg"]
+        p = _Plan(spu, sku, frozenset(f.name for f in spu),
+                  {f.name: V.to_fen(str(f.min_value)) for f in sku if f.type == "money" and f.min_value is not None},
+                  Decimal(str(w.min_value)), Decimal(str(w.max_value)),
+                  {"main_image": "main", "gallery_images": "gallery", "detail_images": "detail"})
+        _PLANS[id(spec)] = p
+    return p
+
+
+_BANNED_FIELDS = ("title", "description", "selling_points", "keywords")
+_SEP = "\n\x00\n"
+
+
 def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResult:
     spec = ctx.spec
+    plan = _plan(spec)
     findings: list[Finding] = list(raw.findings)
     ck = _Checker(ctx, findings)
     rows = raw.rows
@@ -93,17 +129,17 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
 
     # SPU-level values: the first non-blank value down the product's rows.
     spu: dict[str, str] = {}
+    src_row = ck.src_row
+    spu_names = plan.spu_names
     for r in rows:
         for k, v in r.cells.items():
-            if k not in spu and v != "" and v is not None and k in spec and spec[k].level == "spu":
-                spu[k] = str(v)
-                ck.src_row[k] = r.row
-        if not ck.cols:
-            ck.cols = r.columns
-    cols = ck.cols
+            if k in spu_names and k not in spu and v is not None and v != "":
+                spu[k] = v if v.__class__ is str else str(v)
+                src_row[k] = r.row
+    cols = ck.cols = rows[0].columns if rows else {}
 
     def srow(name: str) -> int | None:
-        return ck.src_row.get(name, first_row)
+        return src_row.get(name, first_row)
 
     # --- category first: it decides required fields, attributes, price cap, banned exemptions
     cat = None
@@ -113,8 +149,9 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
         if cat is None:
             ck.add("CATEGORY_NOT_LEAF" if ctx.categories.is_inner(cat_text) else "CATEGORY_UNKNOWN",
                    "category", srow("category"), cat_text)
-    req_by_cat = set(cat.required_fields) if cat else set()
+    req_by_cat = cat.required_fields if cat else ()
 
+    images = {"main": [], "gallery": [], "detail": []}
     product: dict[str, Any] = {
         "spu_code": raw.spu_code or spu.get("spu_code", ""),
         "title": spu.get("title", ""),
@@ -135,130 +172,127 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
         "model": spu.get("model", ""),
         "material": spu.get("material", ""),
         "origin": spu.get("origin", ""),
-        "images": {"main": [], "gallery": [], "detail": []},
+        "images": images,
         "video": None,
         "skus": [],
     }
 
-    no_product = any(f.code == "ROW_NO_PRODUCT" for f in raw.findings)
     # --- SPU fields ---------------------------------------------------------------------------
-    for f in spec.fields:
-        if f.level != "spu" or (f.name == "spu_code" and (raw.spu_code or no_product)):
-            continue
+    no_product = bool(raw.findings) and any(f.code == "ROW_NO_PRODUCT" for f in raw.findings)
+    for f in plan.spu:
         name = f.name
+        if name == "spu_code" and (raw.spu_code or no_product):
+            continue
         v = spu.get(name)
         if v is None:
             if f.required is True or (f.required == "category" and name in req_by_cat):
                 ck.add("FIELD_REQUIRED", name, first_row)
             continue
-        row = srow(name)
         t = f.type
         if t == "text":
             n = len(v)
-            lo, hi = f.min_len or 0, f.max_len or 10**9
-            if n < lo or n > hi:
-                ck.add("FIELD_LENGTH", name, row, v, length=n, min=lo, max=hi)
+            if (f.min_len and n < f.min_len) or (f.max_len and n > f.max_len):
+                ck.add("FIELD_LENGTH", name, srow(name), v, length=n, min=f.min_len or 0, max=f.max_len or "∞")
         elif t == "list":
             items = V.split_list(v, spec.list_separators)
             lo, hi = f.min_items or 0, f.max_items or 10**9
             if not lo <= len(items) <= hi:
-                ck.add("FIELD_COUNT", name, row, v, count=len(items), min=lo, max=hi)
+                ck.add("FIELD_COUNT", name, srow(name), v, count=len(items), min=lo, max=hi)
             if f.item_max_len:
                 for it in items:
                     if len(it) > f.item_max_len:
-                        ck.add("FIELD_LENGTH", name, row, it, length=len(it), min=1, max=f.item_max_len)
+                        ck.add("FIELD_LENGTH", name, srow(name), it, length=len(it), min=1, max=f.item_max_len)
                         break
             product[name] = items
         elif t == "kv":
             kv, bad = V.split_kv(v)
             for b in bad[:3]:
-                ck.add("ATTRIBUTE_FORMAT", name, row, b)
+                ck.add("ATTRIBUTE_FORMAT", name, srow(name), b)
             product[name] = kv
         elif t == "images":
-            exts = V.VIDEO_EXTS if name == "video" else V.IMAGE_EXTS
-            refs = _refs(ck, name, row, v, exts, spec.image_separators)
+            is_video = name == "video"
+            refs = _refs(ck, name, srow(name), v, V.VIDEO_EXTS if is_video else V.IMAGE_EXTS, spec.image_separators)
             lo, hi = f.min_items or 0, f.max_items or 10**9
             if not lo <= len(refs) <= hi:
-                ck.add("FIELD_COUNT", name, row, v, count=len(refs), min=lo, max=hi)
-            if name == "video":
+                ck.add("FIELD_COUNT", name, srow(name), v, count=len(refs), min=lo, max=hi)
+            if is_video:
                 product["video"] = refs[0] if refs else None
             else:
-                product["images"][{"main_image": "main", "gallery_images": "gallery",
-                                   "detail_images": "detail"}[name]] = refs
+                images[plan.image_key[name]] = refs
         elif t == "enum":
-            product[name] = _enum(ck, f, name, row, v)
+            product[name] = _enum(ck, f, name, srow(name), v)
         elif t == "bool":
             try:
                 product[name] = V.to_bool(v)
             except ValueError:
-                ck.add("FIELD_TYPE", name, row, v, expected="yes/no (是/否)", expected_zh="是/否")
+                ck.add("FIELD_TYPE", name, srow(name), v, expected="yes/no (是/否)", expected_zh="是/否")
         elif t == "int":
             try:
                 n = V.to_int(v)
             except ValueError:
-                ck.add("FIELD_TYPE", name, row, v, expected="whole number", expected_zh="整数")
+                ck.add("FIELD_TYPE", name, srow(name), v, expected="whole number", expected_zh="整数")
             else:
                 if not f.min_value <= n <= f.max_value:
-                    ck.add("FIELD_RANGE", name, row, v, min=f.min_value, max=f.max_value)
+                    ck.add("FIELD_RANGE", name, srow(name), v, min=f.min_value, max=f.max_value)
                 product[name] = n
         elif t == "code":
             if f.max_len and len(v) > f.max_len:
-                ck.add("FIELD_LENGTH", name, row, v, length=len(v), min=1, max=f.max_len)
-    if product["fragile"] and not any(k in product["description"].lower() for k in _FRAGILE_NOTE):
-        ck.add("FRAGILE_NEEDS_NOTE", "description", srow("description"), product["return_policy"])
+                ck.add("FIELD_LENGTH", name, srow(name), v, length=len(v), min=1, max=f.max_len)
+    if product["fragile"]:
+        d = product["description"].lower()
+        if not any(k in d for k in _FRAGILE_NOTE):
+            ck.add("FRAGILE_NEEDS_NOTE", "description", srow("description"), product["return_policy"])
 
-    # --- category attributes (attribute tags or spec names satisfy them) -------------------------
-    spec_names: set[str] = set()
-    for r in rows:
-        sv = r.cells.get("spec_values")
-        if sv:
-            spec_names.update(V.split_kv(str(sv))[0])
-        if len(spec_names) > 6:
-            break
-    if cat:
-        have = set(product["attribute_tags"]) | spec_names
-        for a in cat.required_attributes:
-            if a not in have:
-                ck.add("ATTRIBUTE_MISSING", "attribute_tags", srow("attribute_tags"), None,
-                       category=cat.path, attribute=a)
-
-    # --- banned terms ----------------------------------------------------------------------------
-    bt = ctx.banned_terms
-    cpath = cat.path if cat else None
-    for name in ("title", "description", "selling_points", "keywords"):
-        v = spu.get(name)
-        if not v:
-            continue
-        for h in bt.scan(v, cpath):
-            code = "BANNED_TERM" if h.group.severity == "error" else "BANNED_TERM_WARNING"
-            ck.add(code, name, srow(name), v, term=h.term, reason_zh=h.group.zh, reason_en=h.group.en,
-                   reason=h.group.reason)
+    # --- banned terms: one scan over the four texts, hits mapped back to their field ------------
+    texts = [(n, spu[n]) for n in _BANNED_FIELDS if n in spu]
+    if texts:
+        joined = _SEP.join(t for _, t in texts)
+        hits = ctx.banned_terms.scan(joined, cat.path if cat else None, per_position=True)
+        if hits:
+            bounds = []
+            pos = 0
+            for n, t in texts:
+                bounds.append((pos, pos + len(t), n, t))
+                pos += len(t) + len(_SEP)
+            seen_hits: set = set()
+            for h in hits:
+                for lo, hi, n, t in bounds:
+                    if lo <= h.start < hi:
+                        if (n, h.term) not in seen_hits:
+                            seen_hits.add((n, h.term))
+                            code = "BANNED_TERM" if h.group.severity == "error" else "BANNED_TERM_WARNING"
+                            ck.add(code, n, srow(n), t, term=h.term, reason_zh=h.group.zh,
+                                   reason_en=h.group.en, reason=h.group.reason)
+                        break
 
     # --- SKUs ------------------------------------------------------------------------------------
     cap = cat.price_cap_fen if cat else None
     multi = len(rows) > 1
-    already_dup = {f.row for f in raw.findings if f.code == "SKU_DUPLICATE"}
+    already_dup = {f.row for f in raw.findings if f.code == "SKU_DUPLICATE"} if raw.findings else ()
     seen_codes: dict[str, int] = {}
     seen_specs: dict[tuple, int] = {}
     spec_keys: tuple[str, ...] | None = None
-    sku_fields = [f for f in spec.fields if f.level == "sku"]
+    money_min = plan.money_min
+    skus = product["skus"]
     for r in rows:
         c = r.cells
         rn = r.row
-        if r.columns and r.columns is not cols:
+        if r.columns is not cols and r.columns:
             ck.cols = r.columns
         sku: dict[str, Any] = {"sku_code": c.get("sku_code", ""), "spec": {}, "price_fen": None,
                                "market_price_fen": None, "cost_price_fen": None, "promo_price_fen": None,
                                "stock": None, "barcode": c.get("barcode") or None,
                                "weight_kg": c.get("weight_kg", ""), "package_size_cm": None, "row": rn}
         fen: dict[str, int] = {}
-        for f in sku_fields:
+        for f in plan.sku:
             name = f.name
             v = c.get(name)
             if v is None or v == "":
                 if f.required is True or (f.required == "multi_sku" and multi):
                     ck.add("SPEC_MISSING" if name == "spec_values" else "FIELD_REQUIRED", name, rn, row=rn)
                 continue
+            if v.__class__ is not str:
+                v = str(v)
             t = f.type
             if t == "money":
                 try:
@@ -266,14 +300,13 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
                 except ValueError:
                     ck.add("PRICE_FORMAT", name, rn, v)
                     continue
-                lo = V.to_fen(str(f.min_value)) if f.min_value is not None else 0
-                if x < lo:
+                if x < money_min.get(name, 0):
                     ck.add("FIELD_RANGE", name, rn, v, min=f.min_value, max=f.max_value)
                 fen[name] = x
                 sku[name + "_fen"] = x
             elif name == "stock":
                 try:
-                    n = V.to_int(v)
+                    n = int(v) if v.isdigit() else V.to_int(v)
                     if n < 0:
                         raise ValueError
                 except ValueError:
@@ -304,9 +337,9 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
                 except ValueError:
                     ck.add("FIELD_TYPE", name, rn, v, expected="number in kg", expected_zh="数字(千克)")
                     continue
-                if not Decimal(str(f.min_value)) <= d <= Decimal(str(f.max_value)):
+                if not plan.weight_min <= d <= plan.weight_max:
                     ck.add("FIELD_RANGE", name, rn, v, min=f.min_value, max=f.max_value)
-                sku["weight_kg"] = format(d.normalize(), "f")
+                sku["weight_kg"] = v if _CANON_DEC.fullmatch(v) else format(d.normalize(), "f")
             elif name == "package_size_cm":
                 try:
                     sku["package_size_cm"] = V.to_dims(v)
@@ -322,7 +355,7 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
                 keys = tuple(kv)
                 if spec_keys is None:
                     spec_keys = keys
-                elif set(keys) != set(spec_keys):
+                elif keys != spec_keys and set(keys) != set(spec_keys):
                     ck.add("SPEC_INCONSISTENT", name, rn, "/".join(keys), expected="/".join(spec_keys))
                     continue
                 combo = tuple(kv[k] for k in spec_keys)
@@ -330,9 +363,18 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
                     ck.add("SPEC_DUPLICATE", name, rn, v, first_row=seen_specs[combo])
                 else:
                     seen_specs[combo] = rn
-        _price_order(ck, rn, fen, cap, cat)
-        product["skus"].append(sku)
+        if fen:
+            _price_order(ck, rn, fen, cap, cat)
+        skus.append(sku)
     ck.cols = cols
+
+    # --- category attributes (attribute tags or spec names satisfy them) -------------------------
+    if cat and cat.required_attributes:
+        have = product["attribute_tags"]
+        for a in cat.required_attributes:
+            if a not in have and not (spec_keys and a in spec_keys):
+                ck.add("ATTRIBUTE_MISSING", "attribute_tags", srow("attribute_tags"), None,
+                       category=cat.path, attribute=a)
 
     # --- the spec grid: every combination of the values used, exactly once ----------------------
     if spec_keys and len(seen_specs) > 1:
@@ -344,7 +386,6 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
             missing = [c for c in cartesian(*axes) if c not in seen_specs]
             shown = "、".join("/".join(m) for m in missing[:6]) + (" …" if len(missing) > 6 else "")
             ck.add("SPEC_GRID_INCOMPLETE", "spec_values", first_row, None, missing=shown, count=len(missing))
-
     return ValidationResult(product, findings)
 
 

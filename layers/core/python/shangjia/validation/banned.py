@@ -86,11 +86,12 @@ class BannedTerms:
     def from_terms(cls, terms: Iterable[str], reason: str = "custom", severity: str = "error") -> "BannedTerms":
         return cls([{"reason": reason, "severity": severity, "zh": reason, "en": reason, "terms": list(terms)}])
 
-    def scan(self, text: str, category_path: str | None = None) -> list[Hit]:
-        """Hits in ``text``; groups exempt for the category are skipped. Empty list when clean."""
+    def scan(self, text: str, category_path: str | None = None, per_position: bool = False) -> list[Hit]:
+        """Hits in ``text``; groups exempt for the category are skipped. Empty list when clean.
+        Each term is reported once, unless ``per_position`` (then every occurrence)."""
         if not text or self._ac is None:
             return []
-        t = to_halfwidth(text).lower()
+        t = text.lower() if text.isascii() else to_halfwidth(text).lower()
         matches = self._ac.find_matches_as_indexes(t, overlapping=True)
         if not matches:
             return []
@@ -107,9 +108,10 @@ class BannedTerms:
             if category_path and grp.exempt_categories and any(
                     category_path.startswith(p) for p in grp.exempt_categories):
                 continue
-            if orig in seen:
-                continue
-            seen.add(orig)
+            if not per_position:
+                if orig in seen:
+                    continue
+                seen.add(orig)
             out.append(Hit(orig, s, e, grp))
         return out
 

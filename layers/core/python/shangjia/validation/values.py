@@ -16,6 +16,11 @@ _PLAIN = re.compile(r"^\d+(\.\d+)?$")
 
 def to_fen(text: str) -> int:
     """"¥1,299.00" / "1.299,00" / "1299元" / "12.5" -> fen. At most two decimals."""
+    if text.isdigit() and text.isascii():                       # fast paths: "1299", "12.5", "12.50"
+        return int(text) * 100
+    a, dot, b = text.partition(".")
+    if dot and a.isdigit() and b.isdigit() and len(b) <= 2 and text.isascii():
+        return int(a) * 100 + int(b.ljust(2, "0"))
     s = _MONEY_NOISE.sub("", text).replace("'", "").replace("\u2009", "")
     if s.startswith("-"):
         raise ValueError("negative")
@@ -148,8 +153,14 @@ IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif"
 VIDEO_EXTS = frozenset({".mp4", ".mov", ".m4v"})
 
 
+_SIMPLE_NAME = re.compile(r"^[\w\u4e00-\u9fff][\w\u4e00-\u9fff .()-]*\.([A-Za-z0-9]{2,5})$")
+
+
 def check_ref(ref: str, exts: frozenset[str]) -> str:
     """A media reference as written -> normalised (backslashes to /). ValueError with a reason."""
+    m = _SIMPLE_NAME.match(ref)
+    if m and "." + m.group(1).lower() in exts:                  # a plain file name: the common case
+        return ref
     r = ref.strip().replace("\\", "/")
     low = r.lower()
     if low.startswith("http://"):

@@ -140,3 +140,57 @@ def test_publish_records_one_listing_per_channel_under_duplicates(deps, handler)
     assert out == {"batchItemFailures": []}
     assert deps.store.get(pk, sk)["status"] == "published"
     assert len(deps.store.query("LISTINGS#own_shop", index="gsi1")) == 1
+
+
+def _validate_event(batch_id="4b1d0c6e2f8a9b3c5d7e", spu=None):
+    ev = load_event("validate/product.json")
+    body = json.loads(ev["Records"][0]["body"])
+    body["batch_id"] = batch_id
+    if spu:
+        body["spu_code"] = body["raw"]["spu_code"] = spu
+    ev["Records"][0]["body"] = json.dumps(body, ensure_ascii=False)
+    return ev, body
+
+
+def _queue_bodies(url):
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    out = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return out
+        out += [json.loads(m["Body"]) for m in msgs]
+        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                        for i, m in enumerate(msgs)])
+
+
+def test_valid_product_claims_its_skus_and_fans_out_its_images_once(deps, handler, aws):
+    put_merchant(deps.store, "m-vip-001", name="V", annual_sales_cny=9_000_000)
+    ev, body = _validate_event()
+    fn = handler("validate")
+    assert fn(ev) == {"batchItemFailures": []}
+    assert fn(ev) == {"batchItemFailures": []}          # a duplicate delivery
+    p = deps.store.get(*keys.product("m-vip-001", body["spu_code"]))
+    assert p["status"] == "media" and p["valid"]
+    images = _queue_bodies(aws.queues["media"])
+    refs = p["product"]["images"]
+    assert len(images) == sum(len(v) for v in refs.values()) == len(p["pending_images"])
+    for s in p["product"]["skus"]:
+        assert deps.store.get(*keys.sku_claim("m-vip-001", s["sku_code"]))["owner"] == body["spu_code"]
+
+
+def test_a_sku_code_taken_by_another_product_sends_this_one_back(deps, handler, aws):
+    put_merchant(deps.store, "m-vip-001", name="V", annual_sales_cny=9_000_000)
+    fn = handler("validate")
+    ev1, b1 = _validate_event("batch-one-000000000000")
+    ev2, b2 = _validate_event("batch-two-000000000000", spu="OTHER-SPU")     # same SKU codes, other product
+    fn(ev1)
+    fn(ev2)
+    loser = deps.store.get(*keys.product("m-vip-001", "OTHER-SPU"))
+    assert loser["status"] == "needs_fix"
+    codes = {f["code"] for f in loser["findings"]}
+    assert codes == {"PIPE_SKU_CODE_TAKEN"}
+    f = loser["findings"][0]
+    assert f["row"] and b1["spu_code"] in f["message_en"]

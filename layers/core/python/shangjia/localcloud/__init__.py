@@ -53,6 +53,8 @@ class LocalCloud:
         from shangjia.adapters.aws import reset_clients
 
         reset_clients()
+        # moto's backends live in this process: start from a clean slate (an earlier cloud's state).
+        self._post("/moto-api/reset", {})
         self._post("/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
         session = self.session()
         self.resources = provision(session, self.topology, visibility_timeout_s=self.visibility_timeout_s)

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import re
+import struct
 import warnings
 
 from PIL import Image, ImageFile, ImageOps
@@ -163,6 +164,11 @@ class _Picture:
         self.alpha_border = alpha_border  # share of the border that was transparent (None: no alpha)
 
 
+# What Pillow and its plugins raise for malformed input (the AVIF and HEIF decoders raise
+# RuntimeError; struct.error is a ValueError-like error from header parsing).
+_DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError,
+                   OverflowError, MemoryError, AttributeError, RuntimeError, struct.error)
+
 _BOMB_RE = re.compile(r"\((\d+) pixels\)")
 
 
@@ -178,8 +184,7 @@ def _open(data: bytes, fmt: str, f, limits: MediaLimits) -> Image.Image:
             mp = round(int(m.group(1)) / 1e6, 1) if m else "?"
             raise _Fail(f("MEDIA_TOO_MANY_PIXELS", width="?", height="?", megapixels=mp,
                           limit_mp=round(_pixel_limit(fmt, limits) / 1e6))) from None
-        except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError,
-                ZeroDivisionError, OverflowError, MemoryError) as e:
+        except _DECODER_ERRORS as e:
             raise _Fail(_unreadable(e, f)) from None
 
 
@@ -245,8 +250,7 @@ def _decode(data: bytes, fmt: str, plan, limits: MediaLimits, f) -> _Picture:
         rgb, alpha = _to_rgb(im, icc, transparency, reduce_by=factor)
     except _Fail:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError,
-            OverflowError, MemoryError, AttributeError) as e:
+    except _DECODER_ERRORS as e:
         raise _Fail(_unreadable(e, f)) from None
 
     alpha_border = None

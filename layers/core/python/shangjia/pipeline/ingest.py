@@ -137,14 +137,14 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
 
 def _peek_priority(raw) -> dict[str, Any] | None:
     """Route by category group without a full validation (validation happens downstream)."""
-    try:
-        from shangjia.spec import is_priority_category
-    except ImportError:  # the spec module names the priority groups; without it, no lane
-        return None
+    from shangjia.spec import load_categories
+
+    tree = load_categories()
     for r in raw.rows:
         cat = r.cells.get("category")
         if cat:
-            return {"priority": bool(is_priority_category(str(cat)))}
+            leaf = tree.resolve(str(cat))
+            return {"priority": bool(leaf and leaf.priority)}
     return None
 
 

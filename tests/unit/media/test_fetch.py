@@ -158,3 +158,60 @@ def test_bad_urls(url):
 def test_public_addresses_are_allowed():
     assert address_allowed("93.184.216.34") and address_allowed("2606:2800:220:1:248:1893:25c8:1946")
     assert not address_allowed("2002:0a00:0001::1")     # 6to4 wrapping 10.0.0.1
+
+
+def test_slow_dns_counts_against_the_deadline():
+    def stuck(host):
+        time.sleep(3)
+        return ["93.184.216.34"]
+
+    t0 = time.monotonic()
+    assert code_of(lambda: fetch_url("https://slow-dns.example/a.jpg", max_bytes=10, timeout_s=0.3,
+                                     resolver=stuck)) == "MEDIA_URL_TIMEOUT"
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_dns_failure_is_unreachable():
+    def nx(host):
+        raise OSError("Name or service not known")
+
+    assert code_of(lambda: fetch_url("https://nx.example/a.jpg", max_bytes=10, timeout_s=1,
+                                     resolver=nx)) == "MEDIA_URL_UNREACHABLE"
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """HTTPS on loopback with a self-signed certificate for shop.test (openssl CLI makes it)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI not available to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=shop.test",
+                    "-addext", "subjectAltName=DNS:shop.test", "-keyout", str(d / "k.pem"), "-out", str(d / "c.pem")],
+                   check=True, capture_output=True)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "c.pem", d / "k.pem")
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv.server_port, d / "c.pem"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_name(tls_server, monkeypatch):
+    import ssl
+
+    port, cert = tls_server
+    url = f"https://shop.test:{port}/img.jpg"
+    opts = dict(max_bytes=20_000, timeout_s=3, allowed_networks=LOOPBACK, resolver=lambda h: ["127.0.0.1"])
+    # an untrusted certificate is refused: verification is on
+    assert code_of(lambda: fetch_url(url, **opts)) == "MEDIA_URL_UNREACHABLE"
+    # trusting the test CA, the download works through the pinned address with SNI = shop.test
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: real(cafile=str(cert)))
+    assert fetch_url(url, **opts) == JPEG

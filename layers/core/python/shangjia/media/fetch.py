@@ -17,6 +17,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from typing import Callable, Sequence
 from urllib.parse import urljoin, urlsplit
@@ -58,7 +59,7 @@ def fetch_url(url: str, *, max_bytes: int, timeout_s: float, max_redirects: int 
     deadline = time.monotonic() + timeout_s
     for _hop in range(max_redirects + 1):
         scheme, host, port, target = _check_url(url, allow_http)
-        addr = _resolve(host, resolver, allowed_networks, timeout_s)
+        addr = _resolve(host, resolver, allowed_networks, deadline, timeout_s)
         status, location, body = _get(scheme, host, port, target, addr, deadline, timeout_s, max_bytes, accept)
         if status in _REDIRECTS:
             if not location:
@@ -94,13 +95,16 @@ def _check_url(url: str, allow_http: bool) -> tuple[str, str, int, str]:
     return scheme, host, port or (443 if scheme == "https" else 80), target
 
 
-def _resolve(host: str, resolver: Resolver, allowed_networks: Sequence[str], timeout_s: float) -> str:
+def _resolve(host: str, resolver: Resolver, allowed_networks: Sequence[str], deadline: float,
+             timeout_s: float) -> str:
     try:
         ipaddress.ip_address(host)
         addrs = [host]
     except ValueError:
         try:
-            addrs = list(resolver(host))
+            addrs = _within(deadline, resolver, host)
+        except TimeoutError:
+            raise FindingError(finding("MEDIA_URL_TIMEOUT", value=host, timeout_s=timeout_s)) from None
         except (OSError, UnicodeError) as e:
             raise FindingError(finding("MEDIA_URL_UNREACHABLE", value=host, reason=f"DNS: {e}"[:120])) from None
     if not addrs:
@@ -109,6 +113,26 @@ def _resolve(host: str, resolver: Resolver, allowed_networks: Sequence[str], tim
         if not address_allowed(a, allowed_networks):
             raise FindingError(finding("MEDIA_URL_FORBIDDEN", value=host, address=a))
     return addrs[0]
+
+
+def _within(deadline: float, fn: Resolver, host: str) -> list[str]:
+    """Run a (blocking) resolver within the download's deadline: getaddrinfo has no timeout."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["ok"] = list(fn(host))
+        except BaseException as e:  # noqa: BLE001 - handed back to the caller's thread
+            box["err"] = e
+
+    t = threading.Thread(target=run, name="resolve", daemon=True)
+    t.start()
+    t.join(max(0.0, deadline - time.monotonic()))
+    if t.is_alive():
+        raise TimeoutError(host)
+    if "err" in box:
+        raise box["err"]  # type: ignore[misc]
+    return box["ok"]  # type: ignore[return-value]
 
 
 class _PinnedHTTP(http.client.HTTPConnection):

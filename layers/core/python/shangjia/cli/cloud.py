@@ -16,7 +16,7 @@ from shangjia.topology import TOPOLOGY, env_name
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline on the local cloud and print a summary")
-    p.add_argument("--products", type=int, default=30, help="products per merchant (default 30)")
+    p.add_argument("--products", type=int, default=15, help="products per merchant (default 15)")
     p.add_argument("--keep", action="store_true", help="leave the cloud running and print its endpoint")
     p.add_argument("--json", action="store_true", help="print the summary as JSON at the end")
     p.set_defaults(func=_demo)

@@ -48,7 +48,7 @@ class Limits:
     max_cell_chars: int = 10_000
     max_rows_per_product: int = 200
     header_scan_rows: int = 30
-    precount: bool = True                     # count rows at open (progress total, early refusal)
+    precount: bool = True                     # find the row count at open (progress total, early refusal)
 
 
 @dataclass
@@ -222,7 +222,7 @@ class SheetReader:
         May raise ``FindingError`` mid-stream (a row limit, a corrupt part discovered late)."""
         spec = load_spec()
         cols = self.info.columns
-        by_letter = {letter: (name, spec[name].type, spec[name].type in _PLAIN_TYPES)
+        by_letter = {letter: (name, spec[name].type, spec[name].type in _PLAIN_TYPES, spec[name].level == "spu")
                      for name, letter in cols.items()}
         max_chars = self.limits.max_cell_chars
         spu_fields = frozenset(spec.spu_fields)
@@ -237,6 +237,7 @@ class SheetReader:
         seen_spu: dict[str, int] = {}
         seen_sku: dict[str, int] = {}
         cur: RawProduct | None = None
+        cur_raw: dict[str, Any] = {}
         cur_spu_values: dict[str, str] = {}
         n = 0
         shared_cols = dict(cols)
@@ -251,11 +252,20 @@ class SheetReader:
                 progress(n, total)
             mapped: dict[str, str] = {}
             notes: list[Finding] | None = None
+            # A row repeating its product's columns: values read from the shared-strings table
+            # are the very same objects as on the product's first row, so they are skipped
+            # without cleaning (they would be dropped as repeats anyway).
+            cont = cur is not None and spu_letter is not None and (
+                cells.get(spu_letter) is cur_raw.get(spu_letter) is not None)
             for letter, v in cells.items():
                 spec_f = by_letter.get(letter)
                 if spec_f is None:
                     continue
-                fname, ftype, plain = spec_f
+                fname, ftype, plain, is_spu = spec_f
+                if cont and is_spu and v is cur_raw.get(letter):
+                    if fname == "spu_code":
+                        mapped[fname] = cur.spu_code
+                    continue
                 code = None
                 if v.__class__ is str:                 # the common case, inlined
                     s = v.strip()
@@ -289,6 +299,7 @@ class SheetReader:
                     if cur.last_row > start_after_row:
                         yield cur
                 cur = RawProduct(spu or "", [RawRow(rownum, mapped, shared_cols)], [])
+                cur_raw = cells
                 cur_spu_values = {k: v for k, v in mapped.items() if k in spu_fields}
                 if spu is None:
                     cur.findings.append(finding("ROW_NO_PRODUCT", row=rownum, column=spu_letter,
@@ -452,7 +463,12 @@ def _open_zip(fh: BinaryIO, filename: str, limits: Limits, closer, suffix: str) 
     findings.extend(more)
     path = next(p for n, p, s in book.sheets if n == info.sheet_name)
     if limits.precount:
-        total = book.count_rows(path)
+        # Trust a declared <dimension> for the progress total when it is within the limit (the
+        # limit is enforced while streaming anyway); count the rows when it is missing or claims
+        # more (issue_174.xlsx declares A1:XFD1048576 for two rows).
+        total = book.dimension_rows(path)
+        if total is None or total > limits.max_rows:
+            total = book.count_rows(path)
         info.total_rows = total
         if total - info.data_start_row + 1 > limits.max_rows and total > limits.max_rows:
             raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=filename, limit=limits.max_rows))

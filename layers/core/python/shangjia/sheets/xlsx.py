@@ -390,6 +390,13 @@ class XlsxBook:
         return out
 
     # ---- rows ------------------------------------------------------------------------------------
+    def dimension_rows(self, path: str) -> int | None:
+        """The last row the sheet's <dimension ref> declares (a hint: writers may lie or omit it)."""
+        for chunk in self._chunks(path):
+            m = re.search(rb'<(?:\w+:)?dimension ref="(?:[A-Z]+\d+:)?[A-Z]+(\d+)"', chunk[:8192])
+            return int(m.group(1)) if m else None
+        return None
+
     def count_rows(self, path: str) -> int:
         """A fast upper bound of the rows in a sheet part (counts row start tags, no parsing)."""
         n = 0
@@ -433,7 +440,9 @@ class XlsxBook:
         date_styles = self.date_styles
         max_cells = self.limits.max_cells_per_row
         dec = codecs.getincrementaldecoder("utf-8")("strict")
-        ROW, CELL, T = _ROW_RE, _CELL_RE, _T_RE
+        ROW, CELL = _ROW_RE, _CELL_RE
+        ds = frozenset(str(i) for i in date_styles)
+        conv = self._convert
         buf = ""
         rownum = 0
         ended = False
@@ -454,29 +463,12 @@ class XlsxBook:
                         for r, cells in self._rows_expat([m.group(0).encode("utf-8")], rownum):
                             out.append((r, cells))
                         continue
-                    cells = {}
-                    for col, style, t, v, inline in found:
-                        if v:
-                            if t == "s":
-                                try:
-                                    cells[col] = strings[int(v)]
-                                except (IndexError, ValueError):
-                                    cells[col] = ErrVal("#REF!")
-                            elif not t or t == "n":
-                                if style and date_styles and int(style) in date_styles:
-                                    cells[col] = DateVal(self.serial_to_iso(v))
-                                else:
-                                    cells[col] = Num(v)
-                            elif t == "str" or t == "inlineStr":
-                                cells[col] = _xml_text(v)
-                            elif t == "b":
-                                cells[col] = "TRUE" if v.strip() in ("1", "true") else "FALSE"
-                            elif t == "e":
-                                cells[col] = ErrVal(v)
-                            else:
-                                cells[col] = DateVal(v[:10] if v.endswith("T00:00:00") else v)
-                        elif inline:
-                            cells[col] = _xml_text("".join(T.findall(_RPH_RE.sub("", inline))))
+                    try:                          # shared strings and plain numbers: one comprehension
+                        cells = {col: strings[int(v)] if t == "s" else Num(v) if not t and style not in ds
+                                 else conv(style, t, v, inline)
+                                 for col, style, t, v, inline in found if v or inline}
+                    except (IndexError, ValueError):
+                        cells = {col: conv(style, t, v, inline) for col, style, t, v, inline in found if v or inline}
                     if len(cells) > max_cells:
                         raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
                                                    count=len(cells), limit=max_cells))
@@ -492,6 +484,27 @@ class XlsxBook:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason=f"sheet XML: {e}")) from e
         if "<row" in buf or not ended:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="the sheet XML is cut short"))
+
+    def _convert(self, style: str, t: str, v: str, inline: str):
+        """One cell of the fast path that is not a plain shared string or number."""
+        if inline and not v:
+            return _xml_text("".join(_T_RE.findall(_RPH_RE.sub("", inline))))
+        if t == "s":
+            try:
+                return self.strings[int(v)]
+            except (IndexError, ValueError):
+                return ErrVal("#REF!")
+        if not t or t == "n":
+            if style and int(style) in self.date_styles:
+                return DateVal(self.serial_to_iso(v))
+            return Num(v)
+        if t == "str" or t == "inlineStr":
+            return _xml_text(v)
+        if t == "b":
+            return "TRUE" if v.strip() in ("1", "true") else "FALSE"
+        if t == "e":
+            return ErrVal(v)
+        return DateVal(v[:10] if v.endswith("T00:00:00") else v)
 
     def _rows_expat(self, chunks, first_row: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
         """The general reader: expat with DTDs forbidden, for any layout.

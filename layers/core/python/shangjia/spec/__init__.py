@@ -27,12 +27,21 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 _HALF = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)}
 _HALF.update({0x3000: 0x20, 0x00A0: 0x20, 0x3001: ord(","), 0x3002: ord("."), 0x00D7: ord("x"),
               0xFFE5: ord("¥"), 0x2236: ord(":")})
-_ZERO_WIDTH = dict.fromkeys([0x200B, 0x200C, 0x200D, 0xFEFF, 0x2060])
+_HALF.update(dict.fromkeys([0x200B, 0x200C, 0x200D, 0xFEFF, 0x2060]))   # zero-width: dropped
+_HW_CACHE: dict[str, str] = {}
 
 
 def to_halfwidth(s: str) -> str:
-    """Full-width digits, letters and punctuation to ASCII; zero-width characters dropped."""
-    return s.translate(_HALF).translate(_ZERO_WIDTH)
+    """Full-width digits, letters and punctuation to ASCII; zero-width characters dropped.
+    Cached: sheets repeat the same non-ASCII values (categories, 是/否, templates) endlessly."""
+    if s.isascii():
+        return s
+    r = _HW_CACHE.get(s)
+    if r is None:
+        if len(_HW_CACHE) > 20000:
+            _HW_CACHE.clear()
+        r = _HW_CACHE[s] = s.translate(_HALF)
+    return r
 
 
 _HEADER_NOISE = re.compile(r"[\s*＊_\-:：]+")

@@ -17,13 +17,14 @@ import re
 import zipfile
 from dataclasses import dataclass, field as dc_field
 from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from shangjia.errors import Finding, FindingError, finding
 from shangjia.spec import load_spec, normalize_header, to_halfwidth
 
 __all__ = [
     "RawRow", "RawProduct", "SheetInfo", "SheetReader", "Limits", "open_sheet", "SHEET_SUFFIXES",
+    "products_from_records",
 ]
 
 SHEET_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xlsm", ".csv", ".tsv", ".txt"})
@@ -599,3 +600,25 @@ def _build_info(spec, buf, i: int, sheet_name: str, extra: dict, filename: str, 
     info = SheetInfo(layout=layout, sheet_name=sheet_name, header_row=rownum, columns=columns,
                      header_labels=labels, data_start_row=data_start, **extra)
     return info, findings
+
+
+def products_from_records(records: Iterable[dict[str, Any]], source: str = "records",
+                          limits: Limits | None = None) -> Iterator[RawProduct]:
+    """Products from rows that arrive as dicts (an ERP webhook, a JSON upload), through the very
+    same header mapping, cleaning and grouping as a sheet. Keys may be field names or any header
+    alias (商品标题, Title, ...); row numbers are 2.. (row 1 stands for the header).
+    Raises ``FindingError`` like ``open_sheet`` (e.g. SHEET_MISSING_COLUMN)."""
+    from shangjia.sheets.xlsx import col_letters
+
+    records = list(records)
+    keys: dict[str, str] = {}
+    for rec in records:
+        for k in rec:
+            if k not in keys:
+                keys[k] = col_letters(len(keys))
+    header = (1, {L: k for k, L in keys.items()})
+    rows = [header] + [(i, {keys[k]: v if isinstance(v, str) else str(v) for k, v in rec.items()
+                            if v is not None and v != ""}) for i, rec in enumerate(records, 2)]
+    limits = limits or Limits()
+    info, findings = _find_header([(source, lambda: iter(rows), "visible")], limits, source, {"format": "records"})
+    return SheetReader(info, lambda: iter(rows), findings, limits, source).products()

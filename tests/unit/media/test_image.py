@@ -290,3 +290,13 @@ def test_full_decode_formats_have_a_lower_pixel_limit_than_jpeg():
     assert process_image(encode(big, "JPEG"), name="a.jpg", slot="main", limits=limits).ok
     r = process_image(encode(big, "WEBP"), name="a.webp", slot="main", limits=limits)
     assert codes(r) == ["MEDIA_TOO_MANY_PIXELS"] and "1500×1500" in r.findings[0].message_zh
+
+
+def test_cast_on_a_white_background_product_shot():
+    shot = product_photo(1000, 1000, color=(60, 60, 60))
+    yellowed = Image.merge("RGB", [c.point(lambda v, k=k: min(255, int(v * k)))
+                                   for c, k in zip(shot.split(), (1.0, 0.96, 0.80))])
+    r = process_image(encode(yellowed, "PNG"), name="y.png", slot="gallery")
+    cast = [f for f in r.findings if f.code == "MEDIA_COLOR_CAST"]
+    assert cast and cast[0].params["cast_zh"] == "黄" and "偏黄" in cast[0].message_zh
+    assert "MEDIA_COLOR_CAST" not in codes(process_image(encode(shot, "PNG"), name="n.png", slot="gallery"))

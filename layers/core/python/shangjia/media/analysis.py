@@ -84,7 +84,8 @@ def analyse(content: Image.Image, small: Image.Image | None = None, *, alpha_bor
     if slot == "main" and not clean_bg:
         findings.append(("MEDIA_BACKGROUND_NOT_WHITE", {"white_pct": round(white_border * 100)}))
 
-    cast = _cast(small, limits.cast_threshold)
+    # a scene's bright pixels are often sky, snow or lamps, honestly tinted: ask twice as much there
+    cast = _cast(small, limits.cast_threshold * (2 if background == "complex" else 1))
     if cast is not None:
         findings.append(("MEDIA_COLOR_CAST", {"cast_zh": cast[0], "cast_en": cast[1], "strength": round(cast[2], 1)}))
 

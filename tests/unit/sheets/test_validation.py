@@ -136,3 +136,20 @@ def test_batch_policy():
     assert decide_product(BatchPolicy(), False) == "needs_fix"
     with pytest.raises(ValueError):
         BatchPolicy("yolo")
+
+
+def test_missing_sku_cells_point_at_their_row_and_column(ctx):
+    rows = product_rows("X", grid=(("红色", "M"), ("黑色", "M")))
+    rows[1].update(price="", spec_values="")
+    res = validate(rows, ctx)[0]
+    got = sorted((f.code, f.row, f.column) for f in res.findings)
+    assert got == [("FIELD_REQUIRED", 3, "Y"), ("SPEC_MISSING", 3, "X")]
+    assert "3" in next(f for f in res.findings if f.code == "SPEC_MISSING").message_en
+
+
+def test_single_sku_product_needs_no_spec_and_fragile_goods_need_a_note(ctx):
+    rows = product_rows("S", grid=(("红色", "M"),))
+    rows[0].update(spec_values="", fragile="是", attribute_tags="颜色:红色;尺码:M")   # T恤 requires both
+    res = validate(rows, ctx)[0]
+    assert [f.code for f in res.findings] == ["FRAGILE_NEEDS_NOTE"] and res.valid
+    assert res.product["skus"][0]["spec"] == {} and res.product["fragile"] is True

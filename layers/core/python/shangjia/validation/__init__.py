@@ -289,7 +289,7 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
             v = c.get(name)
             if v is None or v == "":
                 if f.required is True or (f.required == "multi_sku" and multi):
-                    ck.add("SPEC_MISSING" if name == "spec_values" else "FIELD_REQUIRED", name, rn, row=rn)
+                    ck.add("SPEC_MISSING" if name == "spec_values" else "FIELD_REQUIRED", name, rn)
                 continue
             if v.__class__ is not str:
                 v = str(v)

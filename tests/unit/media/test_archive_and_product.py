@@ -115,3 +115,33 @@ def test_ten_gallery_images_is_too_many():
     gallery = [_img(i, "gallery", size=820) for i in range(10)]
     findings = product_checks([_img(99, "main"), *gallery], limits=MediaLimits(near_duplicate_distance=-1))
     assert [f.code for f in findings] == ["MEDIA_GALLERY_COUNT"]
+
+
+# --- references in a sheet -----------------------------------------------------------------------
+
+from shangjia.media import resolve_reference  # noqa: E402
+
+UPLOADED = ["batch-7/images/红色.JPG", "batch-7/images/款式A/主图.jpg", "batch-7/a/1.jpg", "batch-7/b/1.jpg",
+            "batch-7/detail.png"]
+
+
+@pytest.mark.parametrize("ref, want", [
+    ("images\\红色.JPG", "batch-7/images/红色.JPG"),            # Windows separators
+    ("./images/红色.jpg", "batch-7/images/红色.JPG"),           # case differs
+    ("红色.jpg", "batch-7/images/红色.JPG"),                     # bare name, unique
+    ("款式A/主图.jpg", "batch-7/images/款式A/主图.jpg"),
+    ("a/1.jpg", "batch-7/a/1.jpg"),
+    ("1.jpg", None),                                           # two of them: ambiguous, no guess
+    ("missing.jpg", None),
+    ("https://cdn.example.com/detail.png", None),              # a URL is fetched, not looked up
+    ("", None),
+])
+def test_sheet_references_find_the_uploaded_file(ref, want):
+    assert resolve_reference(ref, UPLOADED) == want
+
+
+def test_macos_decomposed_names_match():
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "café/Crème.jpg")
+    assert resolve_reference("café/Crème.jpg", ["z/" + nfd]) == "z/" + nfd

@@ -186,6 +186,13 @@ def extract_zip_images(data: bytes, *, limits: MediaLimits | None = None) -> Ite
     return _impl(data, limits=limits or DEFAULT_LIMITS)
 
 
+def resolve_reference(ref: str, available) -> str | None:
+    """The uploaded file (S3 key or zip path) a sheet's image reference names, or None."""
+    from .refs import resolve_reference as _impl
+
+    return _impl(ref, available)
+
+
 def sniff(data: bytes) -> str | None:
     """The format decided by content: "jpeg", "png", "svg", "mp4", ... or None."""
     from .formats import sniff as _impl
@@ -196,5 +203,6 @@ def sniff(data: bytes) -> str | None:
 __all__ = [
     "Slot", "SLOTS", "MediaLimits", "DEFAULT_LIMITS", "Rendition", "ImageResult", "VideoResult",
     "process_image", "product_checks", "probe_video", "fetch_url", "extract_zip_images", "sniff",
+    "resolve_reference",
     "PIPELINE_VERSION",
 ]

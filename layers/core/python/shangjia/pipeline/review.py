@@ -230,12 +230,18 @@ def _check_actor(actor: dict[str, Any], task: dict[str, Any]) -> None:
         raise DecisionRefused("escalated tasks are decided by ops")
 
 
-def claim(deps: Deps, task_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+def _task_for(deps: Deps, task_id: str, actor: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """The task's keys and record, once the actor is allowed to act on it."""
     pk, sk = keys.task(task_id)
     task = deps.store.get(pk, sk)
     if not task:
         raise DecisionRefused(f"no task {task_id}")
     _check_actor(actor, task)
+    return pk, sk, task
+
+
+def claim(deps: Deps, task_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+    pk, sk, task = _task_for(deps, task_id, actor)
     now = iso(deps.clock.now())
     try:
         return deps.store.update(
@@ -255,11 +261,7 @@ def decide(deps: Deps, task_id: str, actor: dict[str, Any], decision: str, *, re
         raise DecisionRefused(f"decision must be approve or reject, not {decision!r}")
     if decision == "reject" and not (reasons or note):
         raise DecisionRefused("a rejection needs at least one reason code or a note")
-    pk, sk = keys.task(task_id)
-    task = deps.store.get(pk, sk)
-    if not task:
-        raise DecisionRefused(f"no task {task_id}")
-    _check_actor(actor, task)
+    pk, sk, task = _task_for(deps, task_id, actor)
     now = iso(deps.clock.now())
     outcome = {"decision": decision, "reasons": list(reasons or []), "note": note, "reviewer": actor["id"]}
     try:

@@ -134,6 +134,7 @@ def test_declared_pixel_bomb_is_refused_before_decoding():
     r = process_image(_png_header_only(30000, 30000), name="bomb.png", slot="main")
     assert codes(r) == ["MEDIA_TOO_MANY_PIXELS"]
     assert "30000×30000" in r.findings[0].message_en
+    assert (r.width, r.height) == (30000, 30000) and r.renditions == []
 
 
 def test_pixel_limit_is_configurable(red_jpeg):
@@ -300,3 +301,8 @@ def test_cast_on_a_white_background_product_shot():
     cast = [f for f in r.findings if f.code == "MEDIA_COLOR_CAST"]
     assert cast and cast[0].params["cast_zh"] == "黄" and "偏黄" in cast[0].message_zh
     assert "MEDIA_COLOR_CAST" not in codes(process_image(encode(shot, "PNG"), name="n.png", slot="gallery"))
+
+
+def test_blank_is_reported_before_size_checks():
+    r = process_image(encode(Image.new("RGB", (50, 50), (240, 240, 240)), "PNG"), name="x.png", slot="main")
+    assert codes(r) == ["MEDIA_BLANK"] and r.error.code == "MEDIA_BLANK"

@@ -43,6 +43,7 @@ class _Fail(Exception):
     def __init__(self, f: Finding) -> None:
         super().__init__(f.code)
         self.finding = f
+        self.size: tuple[int, int] | None = None   # the declared size, when it is what failed
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,6 +86,8 @@ def process_image(data: bytes, *, name: str, slot: str, limits: MediaLimits) -> 
         _run(data, res, name=name, slot=slot, limits=limits)
     except _Fail as e:
         res.findings.append(e.finding)
+        if e.size and res.width is None:
+            res.width, res.height = e.size
     res.ok = not has_errors(res.findings)
     return res
 
@@ -108,9 +111,6 @@ def _run(data: bytes, res: ImageResult, *, name: str, slot: str, limits: MediaLi
     pic = _decode(data, fmt, plan, limits, f)
     res.width, res.height = pic.width, pic.height
     res.findings.extend(pic.findings)
-
-    # slot checks on the source dimensions
-    res.findings.extend(_size_checks(pic.width, pic.height, slot, limits, f))
 
     # renditions
     sha = res.source_sha256
@@ -137,6 +137,8 @@ def _run(data: bytes, res: ImageResult, *, name: str, slot: str, limits: MediaLi
     small = fit_within(content, 128)
     if all(hi - lo <= 2 for lo, hi in small.getextrema()):
         raise _Fail(f("MEDIA_BLANK"))
+    # slot checks on the source dimensions
+    res.findings.extend(_size_checks(pic.width, pic.height, slot, limits, f))
     for rname, img, ph in made:
         method = limits.thumb_webp_method if rname == "thumb" else limits.webp_method
         res.renditions.append(Rendition(rname, img.width, img.height, _webp(img, limits.webp_quality, method),
@@ -208,8 +210,10 @@ def _pixel_limit(fmt: str, limits: MediaLimits) -> int:
 
 
 def _too_many_pixels(w: int, h: int, limit: int, f) -> _Fail:
-    return _Fail(f("MEDIA_TOO_MANY_PIXELS", width=w, height=h, megapixels=round(w * h / 1e6, 1),
-                   limit_mp=round(limit / 1e6)))
+    e = _Fail(f("MEDIA_TOO_MANY_PIXELS", width=w, height=h, megapixels=round(w * h / 1e6, 1),
+                limit_mp=round(limit / 1e6)))
+    e.size = (w, h)
+    return e
 
 
 def _decode(data: bytes, fmt: str, plan, limits: MediaLimits, f) -> _Picture:

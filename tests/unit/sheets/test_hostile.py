@@ -116,3 +116,11 @@ def test_merchant_traps_in_xlsx_formulas_dates_merged_headers_hidden_sheets_blan
     assert p.rows[1].cells["model"] == "2026-03-12"
     d = next(f for f in p.findings if f.code == "DATE_CONVERTED")
     assert d.row == 6 and d.column == "E"
+
+
+def test_xlsm_is_read_and_its_macros_are_never_run():
+    good = to_xlsx(product_rows("V1"))
+    xlsm = rezip(good, {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0 not run"})
+    r = open_sheet(xlsm, "macro.xlsm")
+    assert r.info.format == "xlsm" and [f.code for f in r.findings] == ["SHEET_MACROS_IGNORED"]
+    assert [p.spu_code for p in r.products()] == ["V1"]

@@ -60,6 +60,11 @@ _ROWNUM_RE = re.compile(r'\br="(\d+)"')
 _CELL_RE = re.compile(
     r'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?'
     r'(?:<v>([^<]*)</v>|<is>(.*?)</is>)?\s*</c>)', re.S)
+# The same, lean: (column, type, value) when the workbook has no date styles and the row no
+# inline strings — fewer groups, fewer substrings per cell.
+_CELL3_RE = re.compile(
+    r'<c r="([A-Z]{1,3})\d+"(?: s="\d+")?(?: t="(\w+)")?\s*(?:/>|>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?'
+    r'(?:<v>([^<]*)</v>)?\s*</c>)')
 _T_RE = re.compile(r'<t\b[^>]*?(?:/>|>(.*?)</t>)', re.S)
 _RPH_RE = re.compile(r'<rPh\b.*?</rPh>', re.S)
 _TYPE_RE = re.compile(r'\bt="(\w+)"')
@@ -442,6 +447,8 @@ class XlsxBook:
         dec = codecs.getincrementaldecoder("utf-8")("strict")
         ROW, CELL = _ROW_RE, _CELL_RE
         ds = frozenset(str(i) for i in date_styles)
+        lean = not ds
+        CELL3 = _CELL3_RE.findall
         conv = self._convert
         buf = ""
         rownum = 0
@@ -458,17 +465,28 @@ class XlsxBook:
                     rownum = int(rm.group(1)) if rm else rownum + 1
                     if not body:
                         continue
-                    found = CELL.findall(body)
-                    if len(found) != body.count("<c ") + body.count("<c>"):
-                        for r, cells in self._rows_expat([m.group(0).encode("utf-8")], rownum):
-                            out.append((r, cells))
-                        continue
-                    try:                          # shared strings and plain numbers: one comprehension
-                        cells = {col: strings[int(v)] if t == "s" else Num(v) if not t and style not in ds
-                                 else conv(style, t, v, inline)
-                                 for col, style, t, v, inline in found if v or inline}
-                    except (IndexError, ValueError):
-                        cells = {col: conv(style, t, v, inline) for col, style, t, v, inline in found if v or inline}
+                    if lean and "<is>" not in body:
+                        found = CELL3(body)
+                        if len(found) != body.count("<c"):
+                            out.extend(self._rows_expat([m.group(0).encode("utf-8")], rownum))
+                            continue
+                        try:
+                            cells = {col: strings[int(v)] if t == "s" else Num(v) if not t
+                                     else conv("", t, v, "") for col, t, v in found if v}
+                        except (IndexError, ValueError):
+                            cells = {col: conv("", t, v, "") for col, t, v in found if v}
+                    else:
+                        found = CELL.findall(body)
+                        if len(found) != body.count("<c"):
+                            out.extend(self._rows_expat([m.group(0).encode("utf-8")], rownum))
+                            continue
+                        try:                      # shared strings and plain numbers: one comprehension
+                            cells = {col: strings[int(v)] if t == "s" else Num(v) if not t and style not in ds
+                                     else conv(style, t, v, inline)
+                                     for col, style, t, v, inline in found if v or inline}
+                        except (IndexError, ValueError):
+                            cells = {col: conv(style, t, v, inline)
+                                     for col, style, t, v, inline in found if v or inline}
                     if len(cells) > max_cells:
                         raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
                                                    count=len(cells), limit=max_cells))

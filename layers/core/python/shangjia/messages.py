@@ -28,7 +28,7 @@ class MediaMessage(_Msg):
     merchant_id: str
     spu_code: str
     batch_id: str
-    slot: Literal["main", "gallery", "detail"]
+    slot: Literal["main", "gallery", "detail", "video"]
     index: int
     ref: str
 

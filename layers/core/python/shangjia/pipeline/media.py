@@ -16,6 +16,7 @@ from shangjia.errors import Finding
 from shangjia.status import ProductStatus as PS
 
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
+MAX_VIDEO_BYTES = 200 * 1024 * 1024
 MISSING_SOURCE_RETRIES = 3
 
 
@@ -42,17 +43,19 @@ def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int
 
 
 def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -> dict[str, Any]:
-    from shangjia.media import fetch_url, process_image
+    from shangjia.media import fetch_url, probe_video, process_image
 
+    cap = MAX_VIDEO_BYTES if slot == "video" else MAX_IMAGE_BYTES
     try:
         if ref.lower().startswith(("http://", "https://")):
-            data = fetch_url(ref, max_bytes=MAX_IMAGE_BYTES, timeout_s=10)
+            data = fetch_url(ref, max_bytes=cap, timeout_s=10,
+                             **({"accept": ("video/",)} if slot == "video" else {}))
         else:
             key = source_key(merchant_id, product.get("source_key"), ref)
             if key is None:
                 raise FindingError(finding("PIPE_IMAGE_MISSING", field=slot, value=ref))
             try:
-                data = deps.blobs.get("drop", key, max_bytes=MAX_IMAGE_BYTES)
+                data = deps.blobs.get("drop", key, max_bytes=cap)
             except FileNotFoundError:
                 if receive_count < MISSING_SOURCE_RETRIES:
                     raise Transient(f"image {key} not uploaded yet") from None
@@ -61,6 +64,9 @@ def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -
                 raise FindingError(finding("MEDIA_UNREADABLE", field=slot, value=ref, reason=str(e))) from None
     except FindingError as e:
         return {"ok": False, "findings": [e.finding.to_dict()]}
+    if slot == "video":
+        video = probe_video(data, name=ref)
+        return {**video.to_dict(), "findings": [{**f.to_dict(), "field": f.field or "video"} for f in video.findings]}
     res = process_image(data, name=ref, slot=slot)
     for r in res.renditions:
         if not deps.blobs.exists("media", r.key):
@@ -91,7 +97,7 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
     pk = keys.product_pk(merchant_id, spu)
     images = deps.store.query(pk, sk_prefix=f"IMAGE#{batch_id}#")
     findings = [Finding.from_dict(f) for img in images for f in img.get("findings", [])]
-    findings += product_checks([_stored_result(i) for i in images])
+    findings += product_checks([_stored_result(i) for i in images if i.get("slot") != "video"])
     product = deps.store.get(pk, "META") or {}
     all_findings = [Finding.from_dict(f) for f in product.get("findings", [])] + findings
     extra = {"findings": [f.to_dict() for f in all_findings],

@@ -17,8 +17,12 @@ SLOTS = ("main", "gallery", "detail")
 
 
 def image_refs(product: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """Every media file the product names, in order: images per slot, then its video."""
     images = product.get("images") or {}
-    return [(slot, i, ref) for slot in SLOTS for i, ref in enumerate(images.get(slot) or [])]
+    refs = [(slot, i, ref) for slot in SLOTS for i, ref in enumerate(images.get(slot) or [])]
+    if product.get("video"):
+        refs.append(("video", 0, product["video"]))
+    return refs
 
 
 def validate_message(deps: Deps, msg: dict[str, Any]) -> str:

@@ -27,7 +27,9 @@ __all__ = [
     "products_from_records",
 ]
 
-SHEET_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xlsm", ".csv", ".tsv", ".txt"})
+# Uploads routed to sheet intake. .xls/.ods/.et are here so they get a specific refusal
+# ("save as .xlsx") instead of being taken for media.
+SHEET_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xlsm", ".csv", ".tsv", ".txt", ".xls", ".ods", ".et"})
 
 # Columns our own files add that an upload may carry back (the report's result column).
 IGNORED_HEADERS = frozenset({"校验结果 Result"})
@@ -358,13 +360,9 @@ def _as_stream(source: Any, filename: str, limits: Limits) -> tuple[BinaryIO, in
         return fh, size, fh.close
     fh = source
     if getattr(fh, "seekable", lambda: False)():
-        pos = fh.tell()
-        fh.seek(0, 2)
-        size = fh.tell() - pos
-        fh.seek(pos)
-        if pos:
-            data = fh.read()
-            return io.BytesIO(data), len(data), None
+        fh.seek(0, 2)                  # the whole upload, whatever was read from it before
+        size = fh.tell()
+        fh.seek(0)
         return fh, size, None
     data = fh.read(limits.max_bytes + 1)
     return io.BytesIO(data), len(data), None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import zipfile
 from dataclasses import dataclass, field as dc_field
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
@@ -445,6 +444,8 @@ def _with(e: FindingError, filename: str) -> FindingError:
 
 
 def _open_zip(fh: BinaryIO, filename: str, limits: Limits, closer, suffix: str) -> SheetReader:
+    import zipfile                    # imported here: keeps the package light for cold starts
+
     from shangjia.sheets.xlsx import XlsxBook
     try:
         zf = zipfile.ZipFile(fh)

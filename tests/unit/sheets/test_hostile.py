@@ -105,7 +105,7 @@ def test_merchant_traps_in_xlsx_formulas_dates_merged_headers_hidden_sheets_blan
                 ws.write_string(r, c, str(v) + ("   " if n == "brand" else ""))
         r += 2                                                           # a blank row between SKUs
     from datetime import datetime
-    ws.write_datetime(r - 2, names.index("model"), datetime(2026, 3, 12), datefmt)   # Excel turned "3-12" into a date
+    ws.write_datetime(3, names.index("model"), datetime(2026, 3, 12), datefmt)   # Excel turned "3-12" into a date
     wb.close()
 
     reader = open_sheet(out.getvalue(), "traps.xlsx")
@@ -113,9 +113,9 @@ def test_merchant_traps_in_xlsx_formulas_dates_merged_headers_hidden_sheets_blan
     (p,) = list(reader.products())
     assert [r.row for r in p.rows] == [4, 6]
     assert p.rows[0].cells["price"] == "99" and p.rows[0].cells["brand"] == "无品牌"
-    assert p.rows[1].cells["model"] == "2026-03-12"
+    assert p.rows[0].cells["model"] == "2026-03-12"
     d = next(f for f in p.findings if f.code == "DATE_CONVERTED")
-    assert d.row == 6 and d.column == "E"
+    assert d.row == 4 and d.column == "E"
 
 
 def test_xlsm_is_read_and_its_macros_are_never_run():

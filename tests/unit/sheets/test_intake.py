@@ -123,3 +123,12 @@ def test_missing_required_column_names_it():
     with pytest.raises(FindingError) as e:
         open_sheet(data, "m.csv")
     assert e.value.finding.code == "SHEET_MISSING_COLUMN" and "售价" in e.value.finding.message_zh
+
+
+def test_product_columns_differing_on_later_rows_are_dropped_with_a_warning():
+    rows = product_rows("D1", grid=(("红色", "M"), ("黑色", "M"), ("白色", "M")))
+    rows[1].update(title="另一个标题也很长", brand="无品牌")
+    rows[2].update(title="第三个标题也很长")
+    (p,) = products(to_csv(rows), "d.csv")
+    assert [f.code for f in p.findings] == ["ROW_PRODUCT_CONFLICT"] and p.findings[0].row == 3
+    assert "title" not in p.rows[1].cells and "title" not in p.rows[2].cells and "brand" not in p.rows[1].cells

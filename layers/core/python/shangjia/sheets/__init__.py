@@ -336,11 +336,17 @@ class SheetReader:
                                             count=f"> {limit}", limit=limit))
             return
         cells = row.cells
-        for k in [k for k in cells if k in spu_fields]:
-            if spu_values.get(k) == cells[k]:
-                del cells[k]                        # a repeated product column: keep it once
-            elif k not in spu_values:
-                spu_values[k] = cells[k]
+        for k in [k for k in cells if k in spu_fields and k != "spu_code"]:
+            first = spu_values.get(k)
+            if first is None:
+                spu_values[k] = cells[k]            # first given on a later row: it counts
+            else:
+                if first != cells[k] and not any(f.code == "ROW_PRODUCT_CONFLICT" and f.params.get("name") == k
+                                                 for f in cur.findings):
+                    cur.findings.append(finding("ROW_PRODUCT_CONFLICT", row=row.row, column=row.columns.get(k),
+                                                field=k, value=cells[k], name=k))
+                del cells[k]                        # a repeat, or a conflicting value the first row overrides
+        cells.pop("spu_code", None)
         cur.rows.append(row)
 
 

@@ -75,7 +75,7 @@ def test_ordinary_sheet_waits_for_a_reviewer_and_bad_rows_come_back_located(clou
     s = views.batch_summary(deps, _batch_for(deps, "std1", key))
     assert "published" not in s["by_status"]
     stop = threading.Event()
-    reviewer = SimulatedReviewer(deps, stop, reject_rate=0.0)
+    reviewer = SimulatedReviewer(cloud, stop, reject_rate=0.0, poll_s=0.3)
     reviewer.start()
     try:
         assert cloud.wait_until(lambda: _settled(deps, "std1", key), timeout_s=120)

@@ -17,6 +17,16 @@ from shangjia.ports import ConditionFailed, ExecutionExists, TaskGone, Transient
 from shangjia.topology import env_name
 
 _local = threading.local()
+# Which function a request is made for: the local cloud's runtime sets it per invocation, and a
+# header carries it to the emulator's meter (on AWS the header is harmless and unused).
+CALLER_HEADER = "x-shangjia-caller"
+caller = threading.local()
+
+
+def _tag_caller(request, **_kw) -> None:
+    name = getattr(caller, "name", None)
+    if name:
+        request.headers[CALLER_HEADER] = name
 _TRANSIENT_CODES = {
     "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
     "InternalServerError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "TransactionConflictException",
@@ -32,7 +42,9 @@ def client(service: str):
         from botocore.config import Config
 
         cfg = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-        cache[service] = boto3.session.Session().client(service, config=cfg)
+        c = boto3.session.Session().client(service, config=cfg)
+        c.meta.events.register("before-sign", _tag_caller)
+        cache[service] = c
     return cache[service]
 
 

@@ -63,9 +63,9 @@ class LocalCloud:
         self.runtime = LambdaRuntime(self.topology, self.meter, self.resources.functions,
                                      max_concurrency=self.max_concurrency)
         self.runtime.hook_moto({k: arn.rsplit(":", 1)[-1] for k, arn in self.resources.functions.items()})
-        sqs = session.client("sqs")
         for fn in self.topology.functions:
             for trig in fn.triggers:
+                sqs = session.client("sqs", endpoint_url=self.endpoint)
                 p = SqsPoller(self.runtime, sqs, fn, trig, self.resources.queues[trig.queue],
                               self.resources.queue_arns[trig.queue], REGION, self.stop_event)
                 p.start()
@@ -139,6 +139,29 @@ class LocalCloud:
                     out[ex["name"]] = sum(1 for e in events if e["type"].endswith("StateEntered"))
         self.meter.state_transitions = sum(out.values())
         return out
+
+    def api(self, method: str, path: str, *, claims: dict[str, Any], body: Any = None,
+            query: dict[str, str] | None = None) -> tuple[int, Any]:
+        """Call the ops API the way API Gateway (HTTP API, JWT authorizer) would: an HTTP API v2
+        event with the verified token's claims, through the real ``api`` handler."""
+        from urllib.parse import urlencode
+
+        qs = urlencode(query or {})
+        event = {"version": "2.0", "routeKey": "ANY /api/{proxy+}", "rawPath": path, "rawQueryString": qs,
+                 "queryStringParameters": dict(query) if query else None,
+                 "headers": {"content-type": "application/json"},
+                 "requestContext": {"accountId": "123456789012", "apiId": "local", "domainName": "localhost",
+                                    "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                                             "sourceIp": "127.0.0.1", "userAgent": "shangjia"},
+                                    "requestId": str(time.monotonic_ns()), "routeKey": "ANY /api/{proxy+}",
+                                    "stage": "$default", "time": "", "timeEpoch": int(time.time() * 1000),
+                                    "authorizer": {"jwt": {"claims": claims, "scopes": None}}},
+                 "pathParameters": {"proxy": path.removeprefix("/api/")},
+                 "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False}
+        self.meter.request("apigateway", f"{method} {path.split('/')[2] if path.count('/') > 1 else path}",
+                           len(event["body"] or ""), 0, caller="api")
+        r = self.runtime.invoke("api", event)
+        return r["statusCode"], json.loads(r["body"]) if r.get("body") else None
 
     def wait_until(self, predicate, *, timeout_s: float = 120, interval_s: float = 0.2) -> bool:
         deadline = time.monotonic() + timeout_s

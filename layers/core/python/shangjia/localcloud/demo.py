@@ -44,34 +44,43 @@ def make_image(name: str, rng: random.Random, size: int = 1200) -> bytes:
 
 
 class SimulatedReviewer(threading.Thread):
-    """[simulated reviewer] claims open tasks and decides them via ``review.claim``/``review.decide``:
-    approves most, rejects some with a reason code, as a person on the board would."""
+    """[simulated reviewer] works the review board through the ops API, as a person would: lists
+    open tasks, claims one, approves most and rejects some with a reason code. Every call goes
+    through API Gateway's event shape and the real ``api`` handler to ``review.claim``/``decide``."""
 
-    ACTOR = {"id": "simulated-reviewer", "role": "reviewer"}
+    CLAIMS = {"sub": "simulated-reviewer", "cognito:groups": "[reviewer]"}
 
-    def __init__(self, deps, stop: threading.Event, reject_rate: float = 0.1, seed: int = 3) -> None:
+    def __init__(self, cloud, stop: threading.Event, reject_rate: float = 0.1, seed: int = 3,
+                 poll_s: float = 1.0) -> None:
         super().__init__(name="simulated-reviewer", daemon=True)
-        self.deps, self.stop_event, self.reject_rate = deps, stop, reject_rate
+        self.cloud, self.stop_event, self.reject_rate, self.poll_s = cloud, stop, reject_rate, poll_s
         self.rng = random.Random(seed)
         self.decisions: Counter = Counter()
+        self.refused = 0
 
     def run(self) -> None:
         from shangjia.pipeline import review
 
-        while not self.stop_event.wait(0.2):
+        api = self.cloud.api
+        while not self.stop_event.wait(self.poll_s):
             for stage in review.STAGES:
-                for task in review.list_tasks(self.deps, stage, "open"):
-                    try:
-                        review.claim(self.deps, task["task_id"], self.ACTOR)
-                        if self.rng.random() < self.reject_rate:
-                            review.decide(self.deps, task["task_id"], self.ACTOR, "reject",
-                                          reasons=["IMAGE_NOT_MATCHING"], note="主图与标题不符 / main image does not match the title")
-                            self.decisions[f"{stage}:reject"] += 1
-                        else:
-                            review.decide(self.deps, task["task_id"], self.ACTOR, "approve")
-                            self.decisions[f"{stage}:approve"] += 1
-                    except review.DecisionRefused:
+                status, page = api("GET", "/api/review/tasks", claims=self.CLAIMS, query={"stage": stage})
+                for task in (page or {}).get("tasks", []) if status == 200 else []:
+                    tid = task["task_id"]
+                    status, _ = api("POST", f"/api/review/tasks/{tid}/claim", claims=self.CLAIMS)
+                    if status != 200:
+                        self.refused += 1
                         continue
+                    if self.rng.random() < self.reject_rate:
+                        body = {"decision": "reject", "reasons": ["IMAGE_NOT_MATCHING"],
+                                "note": "主图与标题不符 / main image does not match the title"}
+                    else:
+                        body = {"decision": "approve"}
+                    status, _ = api("POST", f"/api/review/tasks/{tid}/decision", claims=self.CLAIMS, body=body)
+                    if status == 200:
+                        self.decisions[f"{stage}:{body['decision']}"] += 1
+                    else:
+                        self.refused += 1
 
 
 def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int = 11, out=sys.stdout,
@@ -103,7 +112,7 @@ def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int =
             uploads.append((mid, key))
             say(f"merchant {mid} ({name}): uploaded {len(images)} images and s3://{drop}/{key}")
     stop = threading.Event()
-    reviewer = SimulatedReviewer(deps, stop)
+    reviewer = SimulatedReviewer(cloud, stop)
     reviewer.start()
     say("[simulated reviewer] deciding manual review tasks through the same decision path as the API")
     t_pipeline = time.monotonic()
@@ -176,7 +185,8 @@ def _summary(cloud, deps, summaries, reviewer, elapsed, transitions, done) -> di
         "rejection_reasons": dict(reasons.most_common()), "published_per_channel": listings,
         "skus_per_s": round(skus / elapsed, 1) if elapsed else 0,
         "reviewer_decisions": dict(reviewer.decisions),
-        "requests": snap["requests"], "lambda_invocations": snap["lambda_invocations"],
+        "requests": snap["requests"], "observer_requests": snap["observer_requests"],
+        "lambda_invocations": snap["lambda_invocations"], "lambda_cpu_s": snap["lambda_cpu_s"],
         "lambda_gb_s": snap["lambda_gb_s"], "state_transitions": snap["state_transitions"],
         "transitions_per_execution": Counter(transitions.values()),
         "cost_per_million_skus": {
@@ -205,5 +215,7 @@ def _print_summary(s: dict[str, Any], say) -> None:
     say(f"cost per million SKUs at AWS list prices (us-east-1, arm64): orchestration ${c['orchestration_total']:.2f} "
         f"({', '.join(f'{k} ${v:.2f}' for k, v in c['orchestration'].items() if v)}); media ${c['media_total']:.2f} "
         f"({', '.join(f'{k} ${v:.2f}' for k, v in c['media'].items() if v)})")
+    say("Lambda CPU seconds by function: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["lambda_cpu_s"].items()))
+        + f"   (not priced: {sum(s['observer_requests'].values())} requests by this demo's progress display)")
     say(f"dead-letter queues: {s['dlq_depths'] or 'all empty'}   handler errors (retried): {s['handler_errors']}")
     _ = PRICES

@@ -34,12 +34,22 @@ class Meter:
     lambda_gb_s: Counter = field(default_factory=Counter)         # function -> GB-s
     lambda_errors: Counter = field(default_factory=Counter)
     lambda_wall_gb_s: Counter = field(default_factory=Counter)    # as measured here (contention included)
+    lambda_cpu_s: Counter = field(default_factory=Counter)
+    observer_requests: Counter = field(default_factory=Counter)   # service -> n, not priced
+    by_caller: Counter = field(default_factory=Counter)           # function / "states" -> requests
     state_transitions: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def request(self, service: str, op: str, req_bytes: int, resp_bytes: int, s3_media: bool = False) -> None:
+    def request(self, service: str, op: str, req_bytes: int, resp_bytes: int, s3_media: bool = False,
+                caller: str = "function") -> None:
+        """Count a request. Observers (the demo's progress display, the simulated reviewer's task
+        polling, tests, the CLI) are counted apart and never priced as the workload's cost."""
         with self._lock:
+            if caller == "observer":
+                self.observer_requests[service] += 1
+                return
             self.requests[(service, op)] += 1
+            self.by_caller[caller] += 1
             if service == "sqs" and op.endswith("(empty)"):
                 pass
             elif service == "sqs":
@@ -65,6 +75,7 @@ class Meter:
         with self._lock:
             self.lambda_invocations[function] += 1
             self.lambda_wall_gb_s[function] += wall_s * memory_mb / 1024
+            self.lambda_cpu_s[function] += cpu_s
             billed = cpu_s + min(max(wall_s - cpu_s, 0.0), 0.02 + 0.1 * cpu_s)
             self.lambda_gb_s[function] += math.ceil(billed * 1000) / 1000 * memory_mb / 1024
             if error:
@@ -79,7 +90,9 @@ class Meter:
                     "units": dict(self.units), "lambda_invocations": dict(self.lambda_invocations),
                     "lambda_gb_s": {k: round(v, 3) for k, v in self.lambda_gb_s.items()},
                     "lambda_wall_gb_s": {k: round(v, 3) for k, v in self.lambda_wall_gb_s.items()},
-                    "lambda_errors": dict(self.lambda_errors), "state_transitions": self.state_transitions}
+                    "lambda_errors": dict(self.lambda_errors), "state_transitions": self.state_transitions,
+                    "lambda_cpu_s": {k: round(v, 2) for k, v in self.lambda_cpu_s.items()},
+                    "requests_by_caller": dict(self.by_caller), "observer_requests": dict(self.observer_requests)}
 
     def cost(self) -> dict[str, dict[str, float]]:
         """Dollars for what was counted, split into orchestration and media."""

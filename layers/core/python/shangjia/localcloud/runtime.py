@@ -85,6 +85,10 @@ class LambdaRuntime:
         t0 = time.perf_counter()
         c0 = time.thread_time()
         error = False
+        from shangjia.adapters.aws import caller
+
+        outer = getattr(caller, "name", None)
+        caller.name = key
         try:
             handler = self.handler(key)
             result = handler(json.loads(json.dumps(event)), ctx)
@@ -95,6 +99,7 @@ class LambdaRuntime:
             raise InvocationError({"errorMessage": str(e), "errorType": type(e).__name__,
                                    "stackTrace": traceback.format_exc(limit=5).splitlines()}) from e
         finally:
+            caller.name = outer
             self.meter.invocation(key, time.perf_counter() - t0, time.thread_time() - c0, fn.memory_mb, error)
             with self._count_lock:
                 self.in_flight -= 1
@@ -133,6 +138,12 @@ class SqsPoller(threading.Thread):
         self.url, self.arn, self.region, self.stop_event = queue_url, queue_arn, region, stop
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"fn-{fn.key}")
         self.busy = 0
+        from shangjia.adapters.aws import CALLER_HEADER
+
+        def tag(request, **_kw):   # Lambda's pollers bill to the function they feed
+            request.headers[CALLER_HEADER] = f"esm:{fn.key}"
+
+        sqs.meta.events.register("before-sign", tag)
 
     def _receive(self, n: int) -> list[dict[str, Any]]:
         r = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=min(10, n), WaitTimeSeconds=0,

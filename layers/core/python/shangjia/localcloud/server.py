@@ -59,6 +59,11 @@ class CountingMiddleware:
                 body = b"".join(self.app(environ, start_response))
         if service == "sqs" and op == "ReceiveMessage" and b"Messages" not in body:
             op = "ReceiveMessage(empty)"   # an idle poll: Lambda's pollers cost the same at any volume
+        who = environ.get("HTTP_X_SHANGJIA_CALLER")
+        if not who:
+            # The Step Functions interpreter's own clients sign with the key "ak"; anything else
+            # untagged is an observer (the demo's progress display, tests, the CLI).
+            who = "states" if "Credential=ak/" in environ.get("HTTP_AUTHORIZATION", "") else "observer"
         if service != "moto":
             s3_media = False
             if service == "s3":
@@ -66,7 +71,7 @@ class CountingMiddleware:
                 parts = [p for p in path.split("/") if p]
                 s3_media = bool(parts) and (parts[0] == self.media_bucket() or
                                             (len(parts) > 1 and not path.lower().endswith(SHEET_SUFFIXES)))
-            self.meter.request(service, op, req_bytes, len(body), s3_media=s3_media)
+            self.meter.request(service, op, req_bytes, len(body), s3_media=s3_media, caller=who)
         return [body]
 
 

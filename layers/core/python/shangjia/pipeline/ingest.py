@@ -121,14 +121,23 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
                           values={":c": checkpoint, ":n": sent, ":u": iso(deps.clock.now())})
         chunk = []
 
-    for raw in reader.products(start_after_row=checkpoint):
-        body = {**common, "spu_code": raw.spu_code, "raw": raw.to_dict()}
-        chunk.append((_queue_for(_peek_priority(raw)), body))
-        if len(chunk) >= SEND_CHUNK:
-            flush()
-            if time_left_ms() < 15_000:
-                # Stop cleanly; the retry resumes after the checkpoint row.
-                raise TimeoutError(f"batch {batch_id} checkpointed at row {checkpoint}; resuming on retry")
+    try:
+        for raw in reader.products(start_after_row=checkpoint):
+            body = {**common, "spu_code": raw.spu_code, "raw": raw.to_dict()}
+            chunk.append((_queue_for(_peek_priority(raw)), body))
+            if len(chunk) >= SEND_CHUNK:
+                flush()
+                if time_left_ms() < 15_000:
+                    # Stop cleanly; the retry resumes after the checkpoint row.
+                    raise TimeoutError(f"batch {batch_id} checkpointed at row {checkpoint}; resuming on retry")
+    except FindingError as e:
+        # Found late (a corrupt part, the row limit): the products already sent go on; the
+        # batch records why the rest of the file was refused.
+        flush()
+        deps.store.update(pk, sk, "SET truncated = :f", values={":f": e.finding.to_dict()})
+        if sent == 0:
+            _reject(deps, batch_id, e.finding)
+            return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en)
     flush()
     deps.store.update(pk, sk, "SET #s = :s, products_total = :n, updated_at = :u", names={"#s": "status"},
                       values={":s": BatchStatus.PROCESSING.value, ":n": sent, ":u": iso(deps.clock.now())})

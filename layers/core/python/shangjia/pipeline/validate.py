@@ -63,7 +63,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     ctx = ValidationContext(merchant_id=merchant_id,
                             shipping_templates=frozenset(merchant.get("shipping_templates") or []) or None)
     result = validate_product(raw, ctx)
-    findings = list(raw.findings) + list(result.findings)
+    findings = list(result.findings)          # already includes the rows' parse-level findings
     product = result.product
     if not has_errors(findings):
         findings += _claim_sku_codes(deps, merchant_id, spu, product)

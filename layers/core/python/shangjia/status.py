@@ -13,6 +13,8 @@ class ProductStatus(StrEnum):
     UPLOADED = "uploaded"          # rows received from a sheet or webhook
     VALIDATING = "validating"      # rules running
     NEEDS_FIX = "needs_fix"        # the merchant must fix rows, images or review findings
+    CHECKED = "checked"            # valid, from a check-only upload: goes no further
+    HELD = "held"                  # valid, but its batch stopped above the error-rate threshold
     MEDIA = "media"                # valid; images being processed
     IN_REVIEW = "in_review"        # review execution started
     APPROVED = "approved"          # both review stages passed
@@ -27,7 +29,9 @@ S = ProductStatus
 
 TRANSITIONS: dict[ProductStatus, frozenset[ProductStatus]] = {
     S.UPLOADED: frozenset({S.VALIDATING, S.NEEDS_FIX, S.FAILED}),
-    S.VALIDATING: frozenset({S.NEEDS_FIX, S.MEDIA, S.IN_REVIEW, S.FAILED}),
+    S.VALIDATING: frozenset({S.NEEDS_FIX, S.MEDIA, S.IN_REVIEW, S.CHECKED, S.HELD, S.FAILED}),
+    S.CHECKED: frozenset({S.UPLOADED}),
+    S.HELD: frozenset({S.UPLOADED}),
     S.NEEDS_FIX: frozenset({S.UPLOADED}),
     S.MEDIA: frozenset({S.IN_REVIEW, S.NEEDS_FIX, S.FAILED}),
     S.IN_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.NEEDS_FIX, S.FAILED}),
@@ -40,8 +44,8 @@ TRANSITIONS: dict[ProductStatus, frozenset[ProductStatus]] = {
 }
 
 # A fresh upload of a product may replace any settled state (never one in flight).
-RESUBMITTABLE = frozenset({S.NEEDS_FIX, S.REJECTED, S.PUBLISHED, S.FAILED})
-TERMINAL_FOR_BATCH = frozenset({S.NEEDS_FIX, S.REJECTED, S.PUBLISHED, S.FAILED})
+RESUBMITTABLE = frozenset({S.NEEDS_FIX, S.REJECTED, S.PUBLISHED, S.FAILED, S.CHECKED, S.HELD})
+TERMINAL_FOR_BATCH = frozenset({S.NEEDS_FIX, S.REJECTED, S.PUBLISHED, S.FAILED, S.CHECKED, S.HELD})
 
 
 def can_transition(current: ProductStatus | str | None, target: ProductStatus | str) -> bool:

@@ -52,9 +52,11 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         "revision": int((existing or {}).get("revision", 0)) + (0 if existing and existing.get("batch_id") == batch_id else 1),
     }
     try:
-        deps.store.put(record, condition="attribute_not_exists(pk) OR batch_id = :b OR #s IN (:r0, :r1, :r2, :r3)",
+        resub = sorted(RESUBMITTABLE)
+        deps.store.put(record, condition="attribute_not_exists(pk) OR batch_id = :b OR #s IN ("
+                       + ", ".join(f":r{i}" for i in range(len(resub))) + ")",
                        names={"#s": "status"},
-                       values={":b": batch_id, **{f":r{i}": s.value for i, s in enumerate(sorted(RESUBMITTABLE))}})
+                       values={":b": batch_id, **{f":r{i}": s.value for i, s in enumerate(resub)}})
     except ConditionFailed:
         return "raced"
 

@@ -233,6 +233,10 @@ class S3Blobs:
         return resource_name("bucket", bucket_key)
 
     def get(self, bucket_key: str, key: str, *, max_bytes: int | None = None) -> bytes:
+        return self.get_with_meta(bucket_key, key, max_bytes=max_bytes)[0]
+
+    def get_with_meta(self, bucket_key: str, key: str, *,
+                      max_bytes: int | None = None) -> tuple[bytes, dict[str, str]]:
         s3 = client("s3")
         try:
             r = s3.get_object(Bucket=self.bucket(bucket_key), Key=key)
@@ -243,7 +247,7 @@ class S3Blobs:
         if max_bytes is not None and r["ContentLength"] > max_bytes:
             r["Body"].close()
             raise ValueError(f"object {key} is {r['ContentLength']} bytes, over the {max_bytes} limit")
-        return r["Body"].read()
+        return r["Body"].read(), {k.lower(): v for k, v in (r.get("Metadata") or {}).items()}
 
     def put(self, bucket_key: str, key: str, data: bytes, *, content_type: str) -> None:
         try:

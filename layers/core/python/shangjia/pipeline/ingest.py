@@ -4,6 +4,12 @@ Idempotent on the upload (bucket, key, version): a duplicate S3 event finds the 
 stops; a retry after a time-out resumes from the batch's checkpoint (the sheet row after the
 last product sent), so products are neither lost nor sent twice in the common case, and the
 validate stage is idempotent on (batch, product) for the rare overlap.
+
+The upload chooses its batch policy (S3 metadata, the ``<merchant>/check/`` folder, the merchant's
+default: see ``batches.policy_for_upload``); it goes to every validate message's ``options``
+with the product's ordinal in the sheet (``seq``), which the batch tally counts once. When the
+last product is sent, ingest sets ``products_total`` and tries to finalise the batch's report
+(the last validate may have finished first). A file refused outright gets a report too.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any, Callable
 
 from shangjia.clock import iso
 from shangjia.errors import FindingError, finding
-from shangjia.pipeline import keys
+from shangjia.pipeline import batches, keys
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant
 from shangjia.ports import ConditionFailed
@@ -75,25 +81,40 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
     except ConditionFailed:
         batch = deps.store.get(pk, sk) or record
         if batch["status"] in (BatchStatus.PROCESSING, BatchStatus.DONE, BatchStatus.REJECTED):
+            # A redelivery may be the retry of a finaliser that failed: make sure the answer exists.
+            if batch["status"] == BatchStatus.REJECTED and not batch.get("report_at") and batch.get("rejection"):
+                from shangjia.errors import Finding
+
+                batches.write_refusal_report(deps, batch, Finding.from_dict(batch["rejection"]))
+            elif batch["status"] != BatchStatus.REJECTED:
+                batches.maybe_finalise(deps, batch_id)
             return IngestOutcome(batch_id, "duplicate", int(batch.get("products_sent", 0)))
     resumed = int(batch.get("checkpoint_row", 0)) > 0
 
     merchant = get_merchant(deps.store, merchant_id) if merchant_id else None
     if merchant is None:
         f = finding("PIPE_UNKNOWN_MERCHANT", value=merchant_id or up.key, file=up.key)
-        _reject(deps, batch_id, f)
+        _reject(deps, batch, f)
         return IngestOutcome(batch_id, "rejected", reason=f.message_en)
 
     from shangjia.sheets import open_sheet
+
+    data = None
 
     try:
         if up.size > MAX_SHEET_BYTES:
             raise FindingError(finding("SHEET_UNREADABLE", file=up.key,
                                        reason=f"file is {up.size} bytes, over {MAX_SHEET_BYTES}"))
-        data = deps.blobs.get("drop", up.key, max_bytes=MAX_SHEET_BYTES)
+        data, meta = deps.blobs.get_with_meta("drop", up.key, max_bytes=MAX_SHEET_BYTES)
+        if options and options.get("policy"):
+            policy = batches.options_policy(options)
+        else:
+            policy = batches.policy_for_upload(up.key, meta, merchant)
+        batch["policy"] = policy.to_dict()
+        deps.store.update(pk, sk, "SET #p = :p", names={"#p": "policy"}, values={":p": policy.to_dict()})
         reader = open_sheet(data, posixpath.basename(up.key))
     except FindingError as e:
-        _reject(deps, batch_id, e.finding)
+        _reject(deps, batch, e.finding, data)
         return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en)
 
     deps.store.update(pk, sk, "SET #s = :s, layout = :l, file_findings = :f, updated_at = :u",
@@ -103,8 +124,8 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
     sent = int(batch.get("products_sent", 0))
     checkpoint = int(batch.get("checkpoint_row", 0))
     chunk: list[tuple[str, dict[str, Any]]] = []
-    common = {"batch_id": batch_id, "merchant_id": merchant_id, "source_key": up.key,
-              "options": options or {}}
+    common = {"batch_id": batch_id, "merchant_id": merchant_id, "source_key": up.key}
+    opts = {**(options or {}), "policy": policy.to_dict()}
 
     def flush() -> None:
         nonlocal sent, checkpoint, chunk
@@ -123,7 +144,8 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
 
     try:
         for raw in reader.products(start_after_row=checkpoint):
-            body = {**common, "spu_code": raw.spu_code, "raw": raw.to_dict()}
+            body = {**common, "spu_code": raw.spu_code, "raw": raw.to_dict(),
+                    "options": {**opts, "seq": sent + len(chunk)}}
             chunk.append((_queue_for(_peek_priority(raw)), body))
             if len(chunk) >= SEND_CHUNK:
                 flush()
@@ -136,11 +158,13 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
         flush()
         deps.store.update(pk, sk, "SET truncated = :f", values={":f": e.finding.to_dict()})
         if sent == 0:
-            _reject(deps, batch_id, e.finding)
+            _reject(deps, batch, e.finding, data)
             return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en)
     flush()
     deps.store.update(pk, sk, "SET #s = :s, products_total = :n, updated_at = :u", names={"#s": "status"},
                       values={":s": BatchStatus.PROCESSING.value, ":n": sent, ":u": iso(deps.clock.now())})
+    # The last validate may already have run: whichever of us sees every product counted finalises.
+    batches.maybe_finalise(deps, batch_id)
     return IngestOutcome(batch_id, "resumed" if resumed else "ingested", sent)
 
 
@@ -157,7 +181,8 @@ def _peek_priority(raw) -> dict[str, Any] | None:
     return None
 
 
-def _reject(deps: Deps, batch_id: str, f) -> None:
-    pk, sk = keys.batch(batch_id)
+def _reject(deps: Deps, batch: dict[str, Any], f, data: bytes | None = None) -> None:
+    pk, sk = keys.batch(batch["batch_id"])
     deps.store.update(pk, sk, "SET #s = :s, rejection = :r, updated_at = :u", names={"#s": "status"},
                       values={":s": BatchStatus.REJECTED.value, ":r": f.to_dict(), ":u": iso(deps.clock.now())})
+    batches.write_refusal_report(deps, batch, f, data)

@@ -6,7 +6,7 @@ from typing import Any
 
 from shangjia.clock import iso
 from shangjia.errors import finding, has_errors
-from shangjia.pipeline import keys, review
+from shangjia.pipeline import batches, keys, review
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant
 from shangjia.pipeline.products import set_status
@@ -26,21 +26,27 @@ def image_refs(product: dict[str, Any]) -> list[tuple[str, int, str]]:
 
 
 def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
+    """Validate one product and apply its batch's policy (``msg["options"]["policy"]``).
+
+    Order matters for exactly-once counting: the result is stored on the product (still
+    ``validating``), then counted in the batch tally (once per product ordinal), then the product
+    moves on; a crash in between is redone by the redelivery, which finds it still validating."""
     from shangjia.sheets import RawProduct
     from shangjia.validation import ValidationContext, validate_product
+    from shangjia.validation.policy import decide_product
 
     merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
+    options = msg.get("options") or {}
+    policy = batches.options_policy(options)
+    seq = options.get("seq")
     pk, sk = keys.product(merchant_id, spu)
     now = iso(deps.clock.now())
     existing = deps.store.get(pk, sk)
     if existing and existing.get("batch_id") == batch_id and existing["status"] not in (PS.UPLOADED, PS.VALIDATING):
+        batches.maybe_finalise(deps, batch_id)        # the first delivery may have died before it
         return "duplicate"
     if existing and existing.get("batch_id") != batch_id and existing["status"] not in RESUBMITTABLE:
-        # Another upload of this product is still in flight; this revision waits for it.
-        raise_busy = existing["status"]
-        _store_findings(deps, merchant_id, spu, batch_id, msg,
-                        [finding("PIPE_PRODUCT_BUSY", value=spu, status=raise_busy)], superseded=False)
-        return "busy"
+        return _busy(deps, msg, seq, existing["status"])
 
     record = {
         "pk": pk, "sk": sk, "merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id,
@@ -58,7 +64,9 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
                        names={"#s": "status"},
                        values={":b": batch_id, **{f":r{i}": s.value for i, s in enumerate(resub)}})
     except ConditionFailed:
-        return "raced"
+        # Another upload of this product took it in between: refused as busy, like above.
+        holder = deps.store.get(pk, sk) or {}
+        return _busy(deps, msg, seq, holder.get("status", "?"))
 
     raw = RawProduct.from_dict(msg["raw"])
     merchant = get_merchant(deps.store, merchant_id) or {}
@@ -67,30 +75,89 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     result = validate_product(raw, ctx)
     findings = list(result.findings)          # already includes the rows' parse-level findings
     product = result.product
+    check_only = policy.mode == "check_only"
     if not has_errors(findings):
-        findings += _claim_sku_codes(deps, merchant_id, spu, product)
+        # A check-only upload goes no further, so it claims nothing; it still sees taken codes.
+        findings += _taken_sku_codes(deps, merchant_id, spu, product) if check_only else \
+            _claim_sku_codes(deps, merchant_id, spu, product)
     valid = not has_errors(findings)
     product["key_product"] = bool(product.get("key_product"))
+    first_row = min((r.row for r in raw.rows), default=None)
     extra = {"product": product, "findings": [f.to_dict() for f in findings], "valid": valid}
-    if not valid:
-        set_status(deps, merchant_id, spu, PS.NEEDS_FIX, batch_id=batch_id, extra=extra)
-        return "needs_fix"
+    try:                                      # the result first: the report reads it
+        deps.store.update(pk, sk, "SET #p = :p, findings = :f, #v = :v, first_row = :r",
+                          condition="#s = :s AND batch_id = :b", names={"#p": "product", "#v": "valid", "#s": "status"},
+                          values={":p": product, ":f": extra["findings"], ":v": valid, ":r": first_row,
+                                  ":s": PS.VALIDATING.value, ":b": batch_id})
+    except ConditionFailed:
+        batches.maybe_finalise(deps, batch_id)   # a duplicate delivery already moved it on
+        return "duplicate"
+    batches.tally_product(deps, batch_id, seq, spu, valid=valid)
 
+    stop = None
+    if policy.mode == "stop_on_error_rate":
+        batch = deps.store.get(*keys.batch(batch_id)) or {"batch_id": batch_id}
+        sent = max(int(batch.get("products_sent") or 0), (seq + 1) if isinstance(seq, int) else 0)
+        stop = batches.judge(deps, batch, batches.batch_counts(deps, batch_id, sent), final=False,
+                             where=finding("BATCH_ERROR_RATE", row=first_row, value=spu))
+    action = decide_product(policy, valid)
+    if action == "needs_fix" or (action == "hold" and not valid):
+        outcome = "needs_fix" if set_status(deps, merchant_id, spu, PS.NEEDS_FIX, batch_id=batch_id,
+                                            extra=extra) else "duplicate"
+    elif action == "hold":
+        outcome = "checked" if set_status(deps, merchant_id, spu, PS.CHECKED, batch_id=batch_id,
+                                          extra=extra) else "duplicate"
+    elif stop is not None:
+        outcome = "held" if set_status(deps, merchant_id, spu, PS.HELD, batch_id=batch_id,
+                                       extra={**extra, "held_by": stop.to_dict()}) else "duplicate"
+    else:
+        outcome = _forward(deps, merchant_id, spu, batch_id, product, extra)
+    batches.maybe_finalise(deps, batch_id)
+    return outcome
+
+
+def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dict[str, Any],
+             extra: dict[str, Any]) -> str:
+    """A valid product goes on: to media (one message per file), or straight to review."""
+    pk, _ = keys.product(merchant_id, spu)
     refs = image_refs(product)
     for s in product.get("skus", []):
         deps.store.put({"pk": pk, "sk": f"SKU#{s['sku_code']}", "merchant_id": merchant_id, "spu_code": spu,
                         "batch_id": batch_id, **s})
     if not refs:
-        set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra)
+        if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra):
+            return "duplicate"
         review.start_review(deps, merchant_id, spu, batch_id)
         return "review"
-    extra["pending_images"] = {f"{slot}:{i}" for slot, i, _ in refs}
-    extra["images_total"] = len(refs)
-    set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra)
+    extra = {**extra, "pending_images": {f"{slot}:{i}" for slot, i, _ in refs}, "images_total": len(refs)}
+    if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra):
+        return "duplicate"                    # a concurrent duplicate delivery forwarded it
     deps.queues.send_batch("media", (
         {"merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id, "slot": slot, "index": i, "ref": ref}
         for slot, i, ref in refs))
     return "media"
+
+
+def _busy(deps: Deps, msg: dict[str, Any], seq: Any, status: str) -> str:
+    """An earlier upload of the product is in flight: this revision is refused, recorded under
+    the batch (so the report lists it) and counted, so the batch still completes."""
+    merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
+    _store_findings(deps, merchant_id, spu, batch_id, msg,
+                    [finding("PIPE_PRODUCT_BUSY", value=spu, status=status)], superseded=False)
+    batches.tally_product(deps, batch_id, seq, spu, valid=False, refused=True)
+    batches.maybe_finalise(deps, batch_id)
+    return "busy"
+
+
+def _taken_sku_codes(deps: Deps, merchant_id: str, spu: str, product: dict[str, Any]) -> list:
+    """Read-only twin of ``_claim_sku_codes`` for check-only uploads."""
+    out = []
+    for s in product.get("skus", []):
+        holder = deps.store.get(*keys.sku_claim(merchant_id, s["sku_code"])) or {}
+        if holder.get("owner") not in (None, spu):
+            out.append(finding("PIPE_SKU_CODE_TAKEN", row=s.get("row"), field="sku_code", value=s["sku_code"],
+                               owner=holder["owner"]))
+    return out
 
 
 def _claim_sku_codes(deps: Deps, merchant_id: str, spu: str, product: dict[str, Any]) -> list:

@@ -1,0 +1,324 @@
+"""Batches: the merchant's policy for one upload, the batch tally, and the merchant's answer.
+
+- ``policy_for_upload`` decides the batch policy from the object's S3 user metadata, the
+  ``<merchant>/check/`` folder and the merchant profile's default.
+- ``tally_product`` counts a validated product in its batch exactly once (an atomic ``ADD`` to a
+  tally item guarded by a number set of the product's ordinal in the sheet), so the error rate
+  and "every product validated" are right with many validate Lambdas and duplicate deliveries.
+- ``maybe_finalise`` is called by ingest when it has sent the last product and by every
+  validate: whichever sees ``validated >= products_total`` claims the report with a conditional
+  write and writes ``<merchant>/<batch_id>/report.xlsx`` and ``report.json`` to the reports bucket.
+- ``write_refusal_report`` answers a batch refused outright (unreadable or hostile file).
+
+The report is about validation (``stage: "validation"``): review rejections and media errors
+come later and are seen in ``shangjia status``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import posixpath
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Mapping
+
+from shangjia.clock import iso
+from shangjia.errors import Finding, FindingError, finding
+from shangjia.pipeline import keys
+from shangjia.pipeline.deps import Deps
+from shangjia.ports import ConditionFailed, Transient
+from shangjia.validation.policy import MODES, BatchPolicy, BatchTally, decide_batch
+
+META_MODE = "shangjia-mode"                      # x-amz-meta-shangjia-mode
+META_MAX_ERROR_RATE = "shangjia-max-error-rate"  # x-amz-meta-shangjia-max-error-rate
+CHECK_FOLDER = "check"                           # <merchant>/check/<file> = check_only
+SHARD_SIZE = 20_000                              # products per tally item (a number set stays ~150 KB)
+REPORT_LEASE = timedelta(minutes=5)              # a claimed report not written by then may be taken over
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# --- policy -------------------------------------------------------------------------------------
+
+def policy_for_upload(key: str, meta: Mapping[str, str] | None, merchant: Mapping[str, Any] | None) -> BatchPolicy:
+    """The upload's batch policy. A file under ``<merchant>/check/`` is always check-only (a tool
+    that cannot set metadata must never publish by accident); otherwise the object's metadata, then
+    the merchant profile's ``batch_policy``, then skip_invalid. Bad metadata raises a
+    ``FindingError`` naming the metadata field: a typo must not publish a batch meant as a check."""
+    meta = {k.lower(): v for k, v in (meta or {}).items()}
+    base = BatchPolicy.from_dict((merchant or {}).get("batch_policy"))
+    parts = key.split("/")
+    if len(parts) >= 3 and parts[1].lower() == CHECK_FOLDER:
+        return dataclasses.replace(base, mode="check_only")
+    mode = base.mode
+    rate = base.max_error_rate
+    if meta.get(META_MODE):
+        raw = meta[META_MODE].strip().lower().replace("-", "_")
+        if raw not in MODES:
+            raise FindingError(finding("FIELD_ENUM", field=f"x-amz-meta-{META_MODE}", value=meta[META_MODE],
+                                       file=key, choices=", ".join(MODES)))
+        mode = raw
+    if meta.get(META_MAX_ERROR_RATE):
+        raw = meta[META_MAX_ERROR_RATE].strip()
+        try:
+            rate = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(raw)
+        except ValueError:
+            raise FindingError(finding("FIELD_RANGE", field=f"x-amz-meta-{META_MAX_ERROR_RATE}", value=raw,
+                                       file=key, min=0, max=1)) from None
+        if not meta.get(META_MODE) and mode == "skip_invalid":
+            mode = "stop_on_error_rate"          # giving a threshold means: stop above it
+    return BatchPolicy(mode=mode, max_error_rate=rate, min_products=base.min_products)
+
+
+def options_policy(options: Mapping[str, Any] | None) -> BatchPolicy:
+    return BatchPolicy.from_dict((options or {}).get("policy"))
+
+
+# --- tally --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Counts:
+    validated: int = 0     # products validated (or refused) in this batch, each once
+    invalid: int = 0
+    refused: int = 0       # refused as busy: not judged, but reported
+
+    def __add__(self, o: "Counts") -> "Counts":
+        return Counts(self.validated + o.validated, self.invalid + o.invalid, self.refused + o.refused)
+
+    def tally(self) -> BatchTally:
+        judged = self.validated - self.refused
+        return BatchTally(products=judged, invalid=self.invalid)
+
+
+def _tally_key(batch_id: str, shard: int) -> tuple[str, str]:
+    return keys.batch(batch_id)[0], f"TALLY#{shard:05d}"
+
+
+def _ordinal(seq: Any, spu: str) -> int:
+    if isinstance(seq, int) and seq >= 0:
+        return seq
+    # A message without an ordinal (not from a sheet): a 52-bit digest of the product, shard 0.
+    return SHARD_SIZE + int(hashlib.sha256(spu.encode()).hexdigest()[:13], 16)
+
+
+def _counts(item: Mapping[str, Any] | None) -> Counts:
+    item = item or {}
+    return Counts(int(item.get("validated", 0)), int(item.get("invalid", 0)), int(item.get("refused", 0)))
+
+
+def tally_product(deps: Deps, batch_id: str, seq: Any, spu: str, *, valid: bool, refused: bool = False) -> bool:
+    """Count one product once. Returns True when this call counted it (False: already counted)."""
+    n = _ordinal(seq, spu)
+    shard = min(n // SHARD_SIZE, 1_000) if isinstance(seq, int) else 0
+    pk, sk = _tally_key(batch_id, shard)
+    try:
+        deps.store.update(pk, sk, "ADD validated :one, invalid :inv, refused :ref, members :m",
+                          condition="NOT contains(members, :n)",
+                          values={":one": 1, ":inv": 0 if valid or refused else 1, ":ref": 1 if refused else 0,
+                                  ":m": {n}, ":n": n})
+        return True
+    except ConditionFailed:
+        return False
+
+
+def batch_counts(deps: Deps, batch_id: str, products_sent: int) -> Counts:
+    """The batch's counts: the sum of its tally items (consistent reads)."""
+    shards = max(0, (max(products_sent, 1) - 1) // SHARD_SIZE) + 1
+    total = Counts()
+    for shard in range(shards):
+        total += _counts(deps.store.get(*_tally_key(batch_id, shard)))
+    return total
+
+
+def judge(deps: Deps, batch: Mapping[str, Any], counts: Counts, *, final: bool,
+          where: Finding | None = None) -> Finding | None:
+    """Apply the policy to the counts; record the stop once (a conditional write). Returns the
+    batch's stop finding when the batch is (now or already) stopped."""
+    if batch.get("stopped"):
+        return Finding.from_dict(batch["stopped"])
+    policy = BatchPolicy.from_dict(batch.get("policy"))
+    total = batch.get("products_total")
+    if total is not None:
+        # A small batch is judged as soon as all of it could be seen, not never.
+        policy = dataclasses.replace(policy, min_products=max(1, min(policy.min_products, int(total))))
+    decision = decide_batch(policy, counts.tally(), final=final)
+    if not decision.stop:
+        return None
+    f = dataclasses.replace(decision.finding, file=batch.get("key"),
+                            row=where.row if where else None, value=where.value if where else None)
+    pk, sk = keys.batch(batch["batch_id"])
+    try:
+        deps.store.update(pk, sk, "SET stopped = :f, stopped_at = :u", condition="attribute_not_exists(stopped)",
+                          values={":f": f.to_dict(), ":u": iso(deps.clock.now())})
+        return f
+    except ConditionFailed:
+        again = deps.store.get(pk, sk) or {}
+        return Finding.from_dict(again["stopped"]) if again.get("stopped") else f
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+def report_keys(merchant_id: str | None, batch_id: str) -> tuple[str, str]:
+    base = f"{merchant_id or '-'}/{batch_id}"
+    return f"{base}/report.xlsx", f"{base}/report.json"
+
+
+def _claim_report(deps: Deps, batch_id: str) -> bool:
+    """Exactly one finaliser wins. A claim whose writer died (no ``report_at`` after the lease)
+    may be taken over; a fresh claim held by another writer means: try again later."""
+    pk, sk = keys.batch(batch_id)
+    now = deps.clock.now()
+    try:
+        deps.store.update(pk, sk, "SET report_claimed_at = :n",
+                          condition="attribute_not_exists(report_claimed_at) OR "
+                                    "(attribute_not_exists(report_at) AND report_claimed_at < :stale)",
+                          values={":n": iso(now), ":stale": iso(now - REPORT_LEASE)})
+        return True
+    except ConditionFailed:
+        b = deps.store.get(pk, sk) or {}
+        if b.get("report_at"):
+            return False
+        raise Transient(f"batch {batch_id}: another finaliser is writing the report")
+
+
+def _release_claim(deps: Deps, batch_id: str) -> None:
+    pk, sk = keys.batch(batch_id)
+    try:
+        deps.store.update(pk, sk, "REMOVE report_claimed_at", condition="attribute_not_exists(report_at)")
+    except ConditionFailed:
+        pass
+
+
+def _f_json(f: Finding) -> dict[str, Any]:
+    return {"row": f.row, "column": f.column, "field": f.field, "code": f.code, "severity": f.severity,
+            "zh": f.message_zh, "en": f.message_en, "hint_zh": f.hint_zh, "hint_en": f.hint_en, "value": f.value}
+
+
+def maybe_finalise(deps: Deps, batch_id: str) -> bool:
+    """Write the batch's report if every product has been validated and nobody has yet.
+    Returns True when this call wrote it."""
+    pk, sk = keys.batch(batch_id)
+    batch = deps.store.get(pk, sk)
+    if not batch or batch.get("report_at") or batch.get("products_total") is None:
+        return False
+    total = int(batch["products_total"])
+    counts = batch_counts(deps, batch_id, int(batch.get("products_sent", total)))
+    if counts.validated < total:
+        return False
+    judge(deps, batch, counts, final=True)
+    if not _claim_report(deps, batch_id):
+        return False
+    try:
+        batch = deps.store.get(pk, sk) or batch
+        _write_report(deps, batch, counts)
+    except BaseException:
+        _release_claim(deps, batch_id)
+        raise
+    return True
+
+
+def _products(deps: Deps, batch_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from shangjia.pipeline.views import batch_products
+
+    products = [p for p in batch_products(deps, batch_id) if p.get("batch_id") == batch_id]
+    refused = deps.store.query(f"BATCH#{batch_id}", index="gsi1", sk_prefix="REFUSED#")
+    if any("valid" not in p for p in products):
+        # A product counted but its result not yet visible (index lag): come back shortly.
+        raise Transient(f"batch {batch_id}: a product's result is not visible yet")
+    return products, refused
+
+
+def _write_report(deps: Deps, batch: dict[str, Any], counts: Counts) -> None:
+    batch_id, key = batch["batch_id"], batch["key"]
+    products, refused = _products(deps, batch_id)
+    products.sort(key=lambda p: min((f.get("row") or 0 for f in p.get("findings", [])), default=0) or
+                  int(p.get("first_row") or 0))
+    batch_findings = [Finding.from_dict(d) for d in batch.get("file_findings") or []]
+    if batch.get("truncated"):
+        batch_findings.append(Finding.from_dict(batch["truncated"]))
+    if batch.get("stopped"):
+        batch_findings.append(Finding.from_dict(batch["stopped"]))
+    all_f = list(batch_findings)
+    rows = []
+    for p in products:
+        fs = [Finding.from_dict(d) for d in p.get("findings", [])]
+        all_f += fs
+        rows.append({"spu_code": p["spu_code"], "valid": bool(p.get("valid")), "status": p["status"],
+                     "errors": [_f_json(f) for f in fs if f.is_error],
+                     "warnings": [_f_json(f) for f in fs if not f.is_error]})
+    for r in refused:
+        fs = [Finding.from_dict(d) for d in r.get("findings", [])]
+        all_f += fs
+        rows.append({"spu_code": r["spu_code"], "valid": False, "status": "refused",
+                     "errors": [_f_json(f) for f in fs if f.is_error],
+                     "warnings": [_f_json(f) for f in fs if not f.is_error]})
+    invalid = sum(1 for r in rows if not r["valid"])
+    xlsx_key, json_key = report_keys(batch.get("merchant_id"), batch_id)
+    from shangjia.reports import write_error_report
+
+    buf = io.BytesIO()
+    source = deps.blobs.get("drop", key)
+    write_error_report(buf, source, posixpath.basename(key), all_f, products=len(rows), invalid_products=invalid)
+    doc = {
+        "batch_id": batch_id, "merchant_id": batch.get("merchant_id"), "file": key, "stage": "validation",
+        "policy": batch.get("policy"), "refused": False, "stopped": bool(batch.get("stopped")),
+        "products": len(rows), "valid_products": len(rows) - invalid, "invalid_products": invalid,
+        "refused_products": len(refused),
+        "batch_findings": [_f_json(f) for f in batch_findings],
+        "product_results": rows,
+        "note": "Validation only: review rejections and media errors come later (shangjia status BATCH).",
+    }
+    _publish(deps, batch, xlsx_key, buf.getvalue(), json_key, doc)
+
+
+def _publish(deps: Deps, batch: Mapping[str, Any], xlsx_key: str | None, xlsx: bytes | None,
+             json_key: str, doc: dict[str, Any]) -> None:
+    if xlsx_key and xlsx is not None:
+        deps.blobs.put("reports", xlsx_key, xlsx, content_type=XLSX_TYPE)
+    deps.blobs.put("reports", json_key, json.dumps(doc, ensure_ascii=False, indent=1).encode(),
+                   content_type="application/json; charset=utf-8")
+    pk, sk = keys.batch(batch["batch_id"])
+    values = {":u": iso(deps.clock.now()), ":j": json_key}
+    expr = "SET report_at = :u, report_json_key = :j"
+    if xlsx_key and xlsx is not None:
+        expr += ", report_key = :x"
+        values[":x"] = xlsx_key
+    deps.store.update(pk, sk, expr, values=values)
+
+
+def write_refusal_report(deps: Deps, batch: Mapping[str, Any], f: Finding, data: bytes | None = None) -> bool:
+    """The answer to a file refused outright: report.json with the file-level finding, and the
+    workbook (errors and summary sheets) when the bytes were read. Written once."""
+    batch_id = batch["batch_id"]
+    if not _claim_report(deps, batch_id):
+        return False
+    try:
+        xlsx_key, json_key = report_keys(batch.get("merchant_id"), batch_id)
+        xlsx = None
+        if data is not None:
+            from shangjia.reports import write_error_report
+
+            buf = io.BytesIO()
+            write_error_report(buf, data, posixpath.basename(batch["key"]), [f])
+            xlsx = buf.getvalue()
+        doc = {"batch_id": batch_id, "merchant_id": batch.get("merchant_id"), "file": batch["key"],
+               "stage": "validation", "policy": batch.get("policy"), "refused": True, "stopped": False,
+               "products": 0, "valid_products": 0, "invalid_products": 0, "refused_products": 0,
+               "batch_findings": [_f_json(f)], "product_results": []}
+        _publish(deps, batch, xlsx_key if xlsx is not None else None, xlsx, json_key, doc)
+    except BaseException:
+        _release_claim(deps, batch_id)
+        raise
+    return True
+
+
+def read_report(deps: Deps, batch_id: str) -> dict[str, Any] | None:
+    """The report JSON of a batch (None while it is not written)."""
+    batch = deps.store.get(*keys.batch(batch_id)) or {}
+    if not batch.get("report_json_key"):
+        return None
+    return json.loads(deps.blobs.get("reports", batch["report_json_key"]))

@@ -1,0 +1,252 @@
+"""Batch policy and the merchant's report, on moto: ingest and validate as the handlers run them."""
+
+import io
+import json
+import threading
+
+import boto3
+import pytest
+
+from shangjia.errors import FindingError
+from shangjia.pipeline import batches, keys
+from shangjia.pipeline.ingest import Upload, ingest_upload
+from shangjia.pipeline.merchants import put_merchant
+from shangjia.pipeline.validate import validate_message
+
+
+class RecordingBlobs:
+    """The real S3 adapter, recording every report written."""
+
+    def __init__(self, inner):
+        self.inner, self.puts = inner, []
+
+    def put(self, bucket_key, key, data, *, content_type):
+        self.puts.append((bucket_key, key))
+        return self.inner.put(bucket_key, key, data, content_type=content_type)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def m1(deps):
+    put_merchant(deps.store, "m1", name="M", annual_sales_cny=9_000_000)
+    deps.blobs = RecordingBlobs(deps.blobs)
+    return deps
+
+
+def _sheet(tmp_path, n, *, seed, invalid_ratio=0.0):
+    from shangjia.sheets.samples import write_sample_workbook
+
+    path = tmp_path / f"s{seed}.xlsx"
+    write_sample_workbook(path, n, seed=seed, invalid_ratio=invalid_ratio)
+    return path.read_bytes()
+
+
+def _upload(deps, aws, key, data, meta=None):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    v = s3.put_object(Bucket=aws.buckets["drop"], Key=key, Body=data, Metadata=meta or {}).get("VersionId")
+    up = Upload(aws.buckets["drop"], key, len(data), v)
+    return up, ingest_upload(deps, up)
+
+
+def _drain(aws, queues=("validate", "validate_priority")):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    out = []
+    for q in queues:
+        while msgs := sqs.receive_message(QueueUrl=aws.queues[q], MaxNumberOfMessages=10).get("Messages", []):
+            out += [json.loads(m["Body"]) for m in msgs]
+            sqs.delete_message_batch(QueueUrl=aws.queues[q], Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+    return out
+
+
+def _batch(deps, batch_id):
+    return deps.store.get(*keys.batch(batch_id))
+
+
+def _status(deps, spu):
+    return deps.store.get(*keys.product("m1", spu))["status"]
+
+
+def _report(deps, aws, batch):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    return json.loads(s3.get_object(Bucket=aws.buckets["reports"], Key=batch["report_json_key"])["Body"].read())
+
+
+def _report_puts(deps):
+    return [k for b, k in deps.blobs.puts if b == "reports" and k.endswith("report.xlsx")]
+
+
+def test_policy_from_metadata_folder_and_merchant_default():
+    p = batches.policy_for_upload
+    assert p("m1/a.xlsx", {}, None).mode == "skip_invalid"
+    assert p("m1/check/a.xlsx", {"shangjia-mode": "skip_invalid"}, None).mode == "check_only"   # folder wins
+    assert p("m1/CHECK/sub/a.csv", {}, None).mode == "check_only"
+    got = p("m1/a.xlsx", {"Shangjia-Mode": "stop-on-error-rate", "shangjia-max-error-rate": "10%"}, None)
+    assert (got.mode, got.max_error_rate) == ("stop_on_error_rate", 0.10)
+    assert p("m1/a.xlsx", {"shangjia-max-error-rate": "0.02"}, None).mode == "stop_on_error_rate"
+    profile = {"batch_policy": {"mode": "stop_on_error_rate", "max_error_rate": 0.2}}
+    assert p("m1/a.xlsx", {}, profile).max_error_rate == 0.2
+    assert p("m1/a.xlsx", {"shangjia-mode": "check_only"}, profile).mode == "check_only"
+    with pytest.raises(FindingError) as e:
+        p("m1/a.xlsx", {"shangjia-mode": "publish-please"}, None)
+    assert e.value.finding.code == "FIELD_ENUM" and e.value.finding.field == "x-amz-meta-shangjia-mode"
+    with pytest.raises(FindingError) as e:
+        p("m1/a.xlsx", {"shangjia-max-error-rate": "1.5"}, None)
+    assert e.value.finding.code == "FIELD_RANGE"
+
+
+def test_ingest_puts_the_uploads_policy_in_every_message(m1, aws, tmp_path):
+    data = _sheet(tmp_path, 3, seed=1)
+    _upload(m1, aws, "m1/a.xlsx", data, {"shangjia-mode": "stop_on_error_rate", "shangjia-max-error-rate": "0.1"})
+    msgs = _drain(aws)
+    assert {m["options"]["policy"]["mode"] for m in msgs} == {"stop_on_error_rate"}
+    assert {m["options"]["policy"]["max_error_rate"] for m in msgs} == {0.1}
+    assert sorted(m["options"]["seq"] for m in msgs) == [0, 1, 2]
+    _upload(m1, aws, "m1/check/a.xlsx", data)
+    assert {m["options"]["policy"]["mode"] for m in _drain(aws)} == {"check_only"}
+
+
+def test_bad_metadata_refuses_the_batch_with_a_report(m1, aws, tmp_path):
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 2, seed=1), {"shangjia-mode": "yolo"})
+    assert out.action == "rejected" and _drain(aws) == []
+    rep = _report(m1, aws, _batch(m1, out.batch_id))
+    assert rep["refused"] and rep["batch_findings"][0]["field"] == "x-amz-meta-shangjia-mode"
+
+
+def test_check_only_ends_checked_or_needs_fix_and_nothing_reaches_media(m1, aws, tmp_path):
+    _, out = _upload(m1, aws, "m1/check/new.xlsx", _sheet(tmp_path, 8, seed=4, invalid_ratio=0.5))
+    msgs = _drain(aws)
+    outcomes = {m["spu_code"]: validate_message(m1, m) for m in msgs}
+    assert set(outcomes.values()) == {"checked", "needs_fix"}
+    for spu, o in outcomes.items():
+        assert _status(m1, spu) == o
+    assert _drain(aws, ("media",)) == []
+    assert not any(m1.store.get(*keys.sku_claim("m1", s["sku_code"]))
+                   for m in msgs for r in m["raw"]["rows"] for s in [{"sku_code": r["cells"].get("sku_code") or "-"}])
+    rep = _report(m1, aws, _batch(m1, out.batch_id))
+    assert rep["stage"] == "validation" and rep["products"] == 8
+    by = {r["spu_code"]: r for r in rep["product_results"]}
+    assert all(by[s]["valid"] == (o == "checked") for s, o in outcomes.items())
+    bad = next(r for r in rep["product_results"] if not r["valid"])
+    assert bad["errors"] and {"row", "column", "code", "zh", "en", "hint_zh"} <= set(bad["errors"][0])
+
+
+def test_error_rate_stop_with_out_of_order_and_duplicate_deliveries(m1, aws, tmp_path):
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 30, seed=7, invalid_ratio=0.4),
+                     {"shangjia-mode": "stop_on_error_rate", "shangjia-max-error-rate": "0.05"})
+    msgs = _drain(aws)
+    assert len(msgs) == 30
+    order = list(reversed(msgs)) + msgs[:5]          # reversed, and the first five delivered again
+    outcomes = []
+    stopped_seen_before = []
+    for m in order:
+        stopped_seen_before.append(bool(_batch(m1, out.batch_id).get("stopped")))
+        outcomes.append(validate_message(m1, m))
+    batch = _batch(m1, out.batch_id)
+    stop = batch["stopped"]
+    assert stop["code"] == "BATCH_ERROR_RATE" and stop["file"] == "m1/a.xlsx" and stop["row"]
+    # Nothing processed after the stop was forwarded; valid products after it are held.
+    assert not any(o in ("media", "review") for o, s in zip(outcomes, stopped_seen_before) if s)
+    assert "held" in outcomes
+    forwarded = {m["spu_code"] for m in _drain(aws, ("media",))}
+    held = {m["spu_code"] for m, o in zip(order, outcomes) if o == "held"}
+    assert held and not forwarded & held
+    assert all(_status(m1, s) == "held" for s in held)
+    # The stop is recorded once (the duplicates changed nothing) and reported once.
+    assert _batch(m1, out.batch_id)["stopped_at"] == batch["stopped_at"]
+    rep = _report(m1, aws, batch)
+    assert rep["stopped"] and [f["code"] for f in rep["batch_findings"]].count("BATCH_ERROR_RATE") == 1
+    assert len(_report_puts(m1)) == 1
+
+
+def test_report_written_once_when_ingest_end_and_last_validate_race(m1, aws, tmp_path, monkeypatch):
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 6, seed=3, invalid_ratio=0.5))
+    msgs = _drain(aws)
+    real = batches.maybe_finalise
+    monkeypatch.setattr(batches, "maybe_finalise", lambda deps, batch_id: False)
+    for m in msgs:
+        validate_message(m1, m)
+    monkeypatch.setattr(batches, "maybe_finalise", real)
+    assert not _batch(m1, out.batch_id).get("report_at")
+    up = Upload(aws.buckets["drop"], "m1/a.xlsx", 0, _batch(m1, out.batch_id)["version"])
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def run(fn):
+        try:
+            barrier.wait()
+            fn()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    jobs = [lambda: real(m1, out.batch_id), lambda: validate_message(m1, msgs[-1]),
+            lambda: validate_message(m1, msgs[-1]), lambda: ingest_upload(m1, up)]
+    threads = [threading.Thread(target=run, args=(j,)) for j in jobs]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    from shangjia.ports import Transient
+    assert all(isinstance(e, Transient) for e in errors)      # a loser may be told to retry, never fail
+    for _ in range(2):                                          # the retries / redeliveries
+        validate_message(m1, msgs[0])
+        ingest_upload(m1, up)
+    assert len(_report_puts(m1)) == 1
+    batch = _batch(m1, out.batch_id)
+    assert batch["report_key"] == f"m1/{out.batch_id}/report.xlsx"
+    assert _report(m1, aws, batch)["products"] == 6
+
+
+class SyncQueues:
+    """Deliver validate messages at once: every product is validated before ingest ends."""
+
+    def __init__(self, deps, inner):
+        self.deps, self.inner = deps, inner
+
+    def send_batch(self, q, bodies):
+        bodies = list(bodies)
+        if q.startswith("validate"):
+            for b in bodies:
+                assert validate_message(self.deps, b) in ("needs_fix", "media", "review")
+        else:
+            self.inner.send_batch(q, bodies)
+
+
+def test_ingest_end_finalises_when_validation_finished_first(m1, aws, tmp_path):
+    m1.queues = SyncQueues(m1, m1.queues)
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 4, seed=5, invalid_ratio=0.5))
+    batch = _batch(m1, out.batch_id)
+    assert batch["report_at"] and len(_report_puts(m1)) == 1
+    xlsx = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=aws.buckets["reports"], Key=batch["report_key"])["Body"].read()
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx))
+    assert "错误明细 Errors" in wb.sheetnames
+
+
+def test_refused_file_gets_a_report(m1, aws):
+    _, out = _upload(m1, aws, "m1/broken.xlsx", b"PK\x03\x04 not a workbook at all")
+    assert out.action == "rejected"
+    batch = _batch(m1, out.batch_id)
+    rep = _report(m1, aws, batch)
+    assert rep["refused"] and rep["stage"] == "validation"
+    assert rep["batch_findings"][0]["code"] == batch["rejection"]["code"] and rep["batch_findings"][0]["zh"]
+    assert batch["report_key"].endswith("report.xlsx")
+    ingest_upload(m1, Upload(aws.buckets["drop"], "m1/broken.xlsx", 0, batch["version"]))   # a duplicate event
+    assert len([k for b, k in m1.blobs.puts if k.endswith("report.json")]) == 1
+
+
+def test_products_refused_as_busy_are_in_the_report(m1, aws, tmp_path):
+    data = _sheet(tmp_path, 3, seed=2)
+    _upload(m1, aws, "m1/first.xlsx", data)
+    for m in _drain(aws):
+        assert validate_message(m1, m) in ("media", "review")      # in flight
+    _drain(aws, ("media",))
+    _, out = _upload(m1, aws, "m1/second.xlsx", data)
+    for m in _drain(aws):
+        assert validate_message(m1, m) == "busy"
+    rep = _report(m1, aws, _batch(m1, out.batch_id))
+    assert rep["refused_products"] == 3 and rep["products"] == 3
+    assert {r["status"] for r in rep["product_results"]} == {"refused"}
+    assert rep["product_results"][0]["errors"][0]["code"] == "PIPE_PRODUCT_BUSY"

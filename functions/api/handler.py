@@ -71,6 +71,15 @@ def claim(task_id: str):
     return {"task_id": task_id, "state": t["state"], "assignee": t["assignee"]}
 
 
+@app.post("/api/review/tasks/<task_id>/heartbeat")
+def heartbeat(task_id: str):
+    try:
+        t = review.heartbeat(deps(), task_id, actor())
+    except review.DecisionRefused as e:
+        return Response(409, "application/json", {"error": str(e)})
+    return {"task_id": task_id, "lease_until": t["lease_until"]}
+
+
 @app.post("/api/review/tasks/<task_id>/decision")
 def decide(task_id: str):
     body = app.current_event.json_body or {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -81,6 +83,10 @@ class Functions(Construct):
         for fn in topology.functions:
             self.functions[fn.key] = self._function(fn)
             self._check_concurrency(fn)
+            if fn.schedule:
+                events.Rule(self, f"{camel(fn.key)}Schedule", schedule=events.Schedule.expression(fn.schedule),
+                            description=f"shangjia {fn.key}: {fn.purpose}"[:512],
+                            targets=[targets.LambdaFunction(self.functions[fn.key], retry_attempts=2)])
             for t in fn.triggers:
                 self.functions[fn.key].add_event_source(sources.SqsEventSource(
                     queues[t.queue],

@@ -40,7 +40,7 @@ class ShangjiaStack(Stack):
 
         self.workflow = ReviewWorkflow(self, "Workflow", topology=topology, settings=settings,
                                        resources=self.resources)
-        self.resources.add("statemachine", self.workflow.state_machines)
+        self.resources.add("statemachine", self.workflow.references)
         self.functions.wire(self.resources)          # now the state machines too
         if pending := self.functions.pending():
             raise ValueError(f"topology grants the stack could not wire: {pending}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Annotations, RemovalPolicy
+from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -41,6 +41,10 @@ class ReviewWorkflow(Construct):
                  resources: Resources) -> None:
         super().__init__(scope, id)
         self.state_machines: dict[str, sfn.StateMachine] = {}
+        # What functions are granted and told: a reference by name (an ARN built with format_arn),
+        # not the resource itself. A function that starts a workflow whose definition names that
+        # function (review_step hands VIP samples to review_manual) would otherwise be a cycle.
+        self.references: dict[str, sfn.IStateMachine] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         for sm in topology.state_machines:
             name = camel(sm.key)
@@ -56,8 +60,10 @@ class ReviewWorkflow(Construct):
             }
             log_group = logs.LogGroup(self, f"{name}Logs", retention=retention(settings.log_retention_days),
                                       removal_policy=RemovalPolicy.DESTROY)
+            machine_name = f"{Stack.of(self).stack_name}-{sm.key.replace('_', '-')}"
             machine = sfn.StateMachine(
                 self, name,
+                state_machine_name=machine_name,
                 definition_body=sfn.DefinitionBody.from_string(definition),
                 definition_substitutions=substitutions,
                 state_machine_type=sfn.StateMachineType[sm.type.upper()],
@@ -69,4 +75,5 @@ class ReviewWorkflow(Construct):
             for kind, key in sm.substitutions.values():
                 SUBSTITUTIONS[kind][1](resources.get(kind, key), machine.role)
             self.state_machines[sm.key] = machine
+            self.references[sm.key] = sfn.StateMachine.from_state_machine_name(self, f"{name}Ref", machine_name)
             self.log_groups[sm.key] = log_group

@@ -37,8 +37,11 @@ def test_one_bad_record_goes_to_the_dlq_and_its_batch_mates_are_processed(cloud,
         return int(a["ApproximateNumberOfMessages"])
 
     assert cloud.wait_until(lambda: dlq_depth() == 1, timeout_s=60), "the poison message never reached the DLQ"
-    tasks = [t for t in review.list_tasks(deps, "pre") if t["merchant_id"] == "m-dlq"]
+    # The good record names a product that does not exist: its automated checks reject it at once.
+    tasks = [t for t in review.list_tasks(deps, "pre", "auto_rejected") if t["merchant_id"] == "m-dlq"]
     assert len(tasks) == 1, "the good record must be processed once despite the duplicate and the bad neighbour"
     body = json.loads(sqs.receive_message(QueueUrl=dlq)["Messages"][0]["Body"])
     assert body == bad
-    assert deps.store.get(*keys.task(tasks[0]["task_id"]))["state"] == "open"
+    task = deps.store.get(*keys.task(tasks[0]["task_id"]))
+    assert task["decision"]["reasons"] == ["PIPE_PRODUCT_GONE"] and task["expired"], \
+        "the (fake) token was refused by Step Functions and the task says so"

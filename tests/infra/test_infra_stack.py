@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -75,8 +76,16 @@ def test_function_environment_names_the_real_resources(synth, fn):
     resources = synth.stack.resources
     expected = {}
     for var, (kind, key) in function_environment(fn).items():
+        if kind == "statemachine":
+            # by name, not by Ref (a Ref would make review_step <-> review_manual a cycle); the name
+            # in the ARN is the deployed machine's name
+            arn = synth.stack.resolve(resources.get(kind, key).state_machine_arn)
+            machine = synth.resources[synth.logical_id(synth.stack.workflow.state_machines[key])]["Properties"]
+            assert json.dumps(arn).endswith(f':{machine["StateMachineName"]}"]]}}'), arn
+            expected[var] = arn
+            continue
         lid = synth.logical_id(resources.get(kind, key))
-        # bucket/table name and state machine ARN are Ref; a queue's URL is its Ref too.
+        # bucket/table names are Ref; a queue's URL is its Ref too.
         expected[var] = {"Ref": lid}
     assert {k: v for k, v in env.items() if k.startswith("SHANGJIA_")} == expected
     assert env["POWERTOOLS_SERVICE_NAME"] == f"shangjia-{fn.key}"
@@ -298,3 +307,19 @@ def test_function_code_asset_holds_every_handler(synth):
     for fn in TOPOLOGY.functions:
         module = fn.handler.rsplit(".", 1)[0]
         assert (code / (module.replace(".", "/") + ".py")).is_file(), fn.handler
+
+
+def test_scheduled_functions_have_their_eventbridge_rule(synth):
+    rules = synth.of_type("AWS::Events::Rule").values()
+    for fn in (f for f in TOPOLOGY.functions if f.schedule):
+        lid = synth.logical_id(synth.stack.functions.functions[fn.key])
+        hits = [r["Properties"] for r in rules
+                if any(ref(t["Arn"]) == f"{lid}.Arn" for t in r["Properties"].get("Targets", []))]
+        assert len(hits) == 1 and hits[0]["ScheduleExpression"] == fn.schedule, (fn.key, hits)
+
+
+def test_only_the_reviewer_workflow_is_standard(synth):
+    """State transitions are billed on Standard only: it is used where a reviewer's token waits."""
+    machines = synth.of_type("AWS::StepFunctions::StateMachine").values()
+    types = sorted(m["Properties"].get("StateMachineType", "STANDARD") for m in machines)
+    assert types == ["EXPRESS", "STANDARD"]

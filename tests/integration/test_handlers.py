@@ -7,6 +7,16 @@ from shangjia.pipeline import keys, review
 from shangjia.pipeline.merchants import put_merchant
 
 
+@pytest.fixture(autouse=True)
+def product_in_review(deps):
+    """The product the sample task token belongs to, complete enough to pass pre-review checks."""
+    pk, sk = keys.product("m-std-002", "SPU-0001")
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": "m-std-002", "spu_code": "SPU-0001",
+                    "batch_id": "4b1d0c6e2f8a9b3c5d7e", "status": "in_review",
+                    "product": {"spu_code": "SPU-0001", "title": "真丝连衣裙 夏季新款", "category": "服饰鞋包/女装/连衣裙",
+                                "brand": "无品牌", "skus": [{"sku_code": "S1", "price_fen": 29900, "stock": 3}]}})
+
+
 def _sqs(bodies):
     doc = load_event("review_tasks/task_token.json")
     rec = doc["Records"][0]
@@ -65,6 +75,9 @@ class RecordingWorkflows:
 
     def task_success(self, token, output):
         self.released.append((token, output))
+
+    def task_failure(self, token, error, cause):
+        self.released.append((token, error, json.loads(cause)))
 
 
 def test_decision_is_applied_exactly_once_and_refused_after(deps):

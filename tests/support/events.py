@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayProxyEventV2Model,
+    EventBridgeModel,
     S3Model,
     SqsModel,
 )
@@ -30,6 +31,8 @@ def load_event(name: str) -> dict:
         APIGatewayProxyEventV2Model.model_validate(doc)
     elif function == "review_step":
         ReviewStepEvent.model_validate(doc)
+    elif function == "publish_scheduler":
+        EventBridgeModel.model_validate(doc)
     else:
         SqsModel.model_validate(doc)
         for record in doc["Records"]:

@@ -52,7 +52,7 @@ class PublishMessage(_Msg):
 
 class ReviewStepEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
-    action: Literal["pre_check", "final_check", "approve", "reject", "publish", "fail"]
+    action: Literal["pre_check", "final_check", "approve", "reject", "handoff", "fail"]
     merchant_id: str
     spu_code: str
     batch_id: str

@@ -58,6 +58,7 @@ class Function:
     triggers: tuple[SqsTrigger, ...] = ()
     grants: tuple[Grant, ...] = ()
     http_routes: tuple[str, ...] = ()   # "ANY /api/{proxy+}"
+    schedule: str | None = None         # EventBridge schedule expression, e.g. "rate(1 minute)"
     purpose: str = ""
 
 
@@ -111,6 +112,7 @@ class Topology:
 CHANNELS = ("own_shop", "wechat", "douyin")
 
 _state_rw = Grant("table:state", "readwrite")
+_start_review = (Grant("statemachine:review_auto", "start"), Grant("statemachine:review_manual", "start"))
 
 TOPOLOGY = Topology(
     buckets=(
@@ -141,35 +143,44 @@ TOPOLOGY = Topology(
                  reserved_concurrency=20,
                  triggers=(SqsTrigger("validate_priority", batch_size=10, batching_window_s=0),
                            SqsTrigger("validate", batch_size=10, batching_window_s=1)),
-                 grants=(_state_rw, Grant("queue:media", "send"), Grant("statemachine:review", "start"),
+                 grants=(_state_rw, Grant("queue:media", "send"), *_start_review,
                          Grant("bucket:drop", "read"), Grant("bucket:reports", "write")),
                  purpose="apply the product spec; claim SKU codes; fan out images; write the batch's report"),
         Function("media", "media.handler.lambda_handler", memory_mb=1769, timeout_s=60,
                  reserved_concurrency=50,
                  triggers=(SqsTrigger("media", batch_size=5, batching_window_s=1),),
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:media", "readwrite"), _state_rw,
-                         Grant("statemachine:review", "start")),
+                         *_start_review),
                  purpose="render 800x800 WebP and checks; start review when the last image is done"),
         Function("review_step", "review_step.handler.lambda_handler", memory_mb=512, timeout_s=30,
-                 grants=(_state_rw, Grant("bucket:media", "readwrite"),
+                 grants=(_state_rw, Grant("bucket:media", "readwrite"), Grant("statemachine:review_manual", "start"),
                          *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS)),
-                 purpose="the review state machine's Lambda tasks"),
-        Function("review_tasks", "review_tasks.handler.lambda_handler", memory_mb=256, timeout_s=30,
+                 purpose="the review workflows' Lambda tasks"),
+        Function("review_tasks", "review_tasks.handler.lambda_handler", memory_mb=512, timeout_s=30,
                  triggers=(SqsTrigger("review_tasks", batch_size=10),),
-                 grants=(_state_rw,),
-                 purpose="record manual review tasks (with their task tokens) for reviewers"),
+                 grants=(_state_rw, Grant("bucket:media", "readwrite"),
+                         Grant("statemachine:review_manual", "task_response")),
+                 purpose="run a stage's automated checks, then record the manual review task (or reject)"),
+        Function("publish_scheduler", "publish_scheduler.handler.lambda_handler", memory_mb=256, timeout_s=60,
+                 reserved_concurrency=1, schedule="rate(1 minute)",
+                 grants=(_state_rw, *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS)),
+                 purpose="hand products whose publishing window has opened to the channel queues"),
         Function("publish", "publish.handler.lambda_handler", memory_mb=256, timeout_s=60,
                  reserved_concurrency=10,
                  triggers=tuple(SqsTrigger(f"publish_{c}", batch_size=10, batching_window_s=1) for c in CHANNELS),
                  grants=(_state_rw,),
                  purpose="push listings to a sales channel; record them"),
         Function("api", "api.handler.lambda_handler", memory_mb=512, timeout_s=29,
-                 grants=(_state_rw, Grant("statemachine:review", "task_response")),
+                 grants=(_state_rw, Grant("statemachine:review_manual", "task_response")),
                  http_routes=("ANY /api/{proxy+}",),
                  purpose="ops API: batches, products, review decisions"),
     ),
     state_machines=(
-        StateMachine("review", "review.asl.json", type="STANDARD",
+        # No human waits: Express, billed per request and duration, not per state transition.
+        StateMachine("review_auto", "review_auto.asl.json", type="EXPRESS",
+                     substitutions={"ReviewStepFunctionArn": ("function", "review_step")}),
+        # A reviewer's task token waits (hours): Standard, with as few transitions as the stages need.
+        StateMachine("review_manual", "review_manual.asl.json", type="STANDARD",
                      substitutions={"ReviewStepFunctionArn": ("function", "review_step"),
                                     "ReviewTasksQueueUrl": ("queue", "review_tasks")}),
     ),

@@ -165,7 +165,7 @@ class DynamoStore:
         except Exception as e:  # noqa: BLE001
             _raise_mapped(e)
 
-    def query(self, pk, *, sk_prefix=None, index=None, limit=None, forward=True):
+    def query(self, pk, *, sk_prefix=None, sk_lte=None, index=None, limit=None, forward=True):
         pk_attr, sk_attr = ("pk", "sk") if index is None else (f"{index}pk", f"{index}sk")
         expr = "#p = :p"
         names = {"#p": pk_attr}
@@ -174,6 +174,10 @@ class DynamoStore:
             expr += " AND begins_with(#s, :s)"
             names["#s"] = sk_attr
             values[":s"] = sk_prefix
+        elif sk_lte:
+            expr += " AND #s <= :s"
+            names["#s"] = sk_attr
+            values[":s"] = sk_lte
         kw: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": expr,
                               "ExpressionAttributeNames": names, "ExpressionAttributeValues": self._enc(values),
                               "ScanIndexForward": forward}

@@ -1,4 +1,4 @@
-"""``shangjia review``: list, claim, approve and reject review tasks — the same decision path
+"""``shangjia review``: list, claim, heartbeat, approve and reject review tasks — the same decision path
 as the API and the demo's simulated reviewer."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def register(sub) -> None:
     ls.add_argument("--stage", choices=("pre", "final"), default="pre")
     ls.add_argument("--state", choices=("open", "claimed", "decided"), default="open")
     ls.set_defaults(func=_tasks)
-    for name in ("claim", "approve", "reject"):
+    for name in ("claim", "heartbeat", "approve", "reject"):
         a = rsub.add_parser(name, help=f"{name} a task")
         _endpoint_arg(a)
         a.add_argument("task_id")
@@ -50,6 +50,9 @@ def _decide(args) -> int:
         if args.action == "claim":
             out = review.claim(aws_deps(), args.task_id, actor)
             out = {"task_id": args.task_id, "state": out["state"], "assignee": out["assignee"]}
+        elif args.action == "heartbeat":
+            out = review.heartbeat(aws_deps(), args.task_id, actor)
+            out = {"task_id": args.task_id, "lease_until": out["lease_until"]}
         elif args.action == "approve":
             out = review.decide(aws_deps(), args.task_id, actor, "approve")
         else:

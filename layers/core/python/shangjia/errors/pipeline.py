@@ -25,3 +25,11 @@ CODES.declare(
       "An earlier upload of product {value} is still in progress ({status})",
       "请等待其审核/发布完成后再上传修改", "Upload the change again once it is reviewed or published"),
 )
+
+CODES.declare(
+    "pipeline",
+    E("PIPE_PREVIEW_INCOMPLETE", "error", "详情页预览（{layout}）缺少标题或图片", "The {layout} detail preview lacks its title or images",
+      "检查商品标题与图片是否上传成功", "Check that the title and the images were uploaded"),
+    E("PIPE_PRODUCT_GONE", "error", "商品 {value} 已不存在", "Product {value} no longer exists",
+      "请重新上传商品", "Upload the product again"),
+)

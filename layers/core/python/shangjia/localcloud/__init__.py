@@ -21,11 +21,14 @@ from shangjia.topology import CHANNELS, TOPOLOGY, Topology
 
 class LocalCloud:
     def __init__(self, topology: Topology = TOPOLOGY, *, visibility_timeout_s: int = 2, max_concurrency: int = 4,
-                 clock: str | None = None, channel_error_rate: float = 0.0, port: int = 0) -> None:
+                 clock: str | None = None, channel_error_rate: float = 0.0, port: int = 0,
+                 schedule_interval_s: float = 1.0, review_sla_s: dict[str, int] | None = None) -> None:
         self.topology = topology
         self.visibility_timeout_s = visibility_timeout_s
         self.max_concurrency = max_concurrency
         self.clock = clock
+        self.schedule_interval_s = schedule_interval_s
+        self.review_sla_s = review_sla_s or {}
         self.meter = Meter()
         self.server = MotoServer(self.meter, port=port)
         self.channels = ChannelSimulator(error_rate=channel_error_rate)
@@ -49,6 +52,8 @@ class LocalCloud:
         }
         if self.clock:
             env["SHANGJIA_CLOCK"] = self.clock
+        for stage, seconds in self.review_sla_s.items():      # e.g. {"pre": 2}: escalate in seconds
+            env[f"SHANGJIA_REVIEW_SLA_{stage.upper()}_S"] = str(seconds)
         self._setenv(env)
         from shangjia.adapters.aws import reset_clients
 
@@ -70,6 +75,7 @@ class LocalCloud:
                               self.resources.queue_arns[trig.queue], REGION, self.stop_event)
                 p.start()
                 self.pollers.append(p)
+        threading.Thread(target=self._run_schedules, name="schedules", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -129,16 +135,39 @@ class LocalCloud:
         return self.runtime.in_flight == 0 and not any(self.queue_depths().values())
 
     def count_state_transitions(self) -> dict[str, int]:
-        """State transitions per execution, from each execution's history (what AWS bills)."""
+        """What Step Functions bills, from each execution's history: state transitions of Standard
+        executions; requests and duration of Express ones (recorded on the meter)."""
         sfn = self.client("stepfunctions")
         out = {}
-        for arn in self.resources.state_machines.values():
+        express = durations = 0
+        for sm in self.topology.state_machines:
+            arn = self.resources.state_machines[sm.key]
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
                 for ex in page["executions"]:
+                    if sm.type == "EXPRESS":
+                        express += 1
+                        end = ex.get("stopDate") or ex["startDate"]
+                        durations += max(0.1, (end - ex["startDate"]).total_seconds())
+                        continue
                     events = sfn.get_execution_history(executionArn=ex["executionArn"], maxResults=1000)["events"]
-                    out[ex["name"]] = sum(1 for e in events if e["type"].endswith("StateEntered"))
+                    out[f"{sm.key}:{ex['name']}"] = sum(1 for e in events if e["type"].endswith("StateEntered"))
         self.meter.state_transitions = sum(out.values())
+        self.meter.express_executions, self.meter.express_seconds = express, durations
         return out
+
+    def _run_schedules(self) -> None:
+        """EventBridge schedules: scheduled functions run every ``schedule_interval_s`` here."""
+        fns = [f for f in self.topology.functions if f.schedule]
+        while not self.stop_event.wait(self.schedule_interval_s):
+            for fn in fns:
+                event = {"version": "0", "id": str(time.monotonic_ns()), "detail-type": "Scheduled Event",
+                         "source": "aws.events", "account": "123456789012", "time": "1970-01-01T00:00:00Z",
+                         "region": REGION, "resources": [f"arn:aws:events:{REGION}:123456789012:rule/{fn.key}"],
+                         "detail": {}}
+                try:
+                    self.runtime.invoke(fn.key, event)
+                except Exception:  # noqa: BLE001 — recorded in runtime.errors; the next tick retries
+                    pass
 
     def api(self, method: str, path: str, *, claims: dict[str, Any], body: Any = None,
             query: dict[str, str] | None = None) -> tuple[int, Any]:

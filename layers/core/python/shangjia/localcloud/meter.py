@@ -16,6 +16,9 @@ PRICES = {
     "lambda_gb_s": 0.0000133334,          # arm64
     "sqs_request": 0.40 / 1e6,            # standard queue, per 64 KB chunk
     "sfn_transition": 0.025 / 1000,       # Standard workflows
+    "sfn_express_request": 1.00 / 1e6,    # Express workflows: per execution
+    "sfn_express_gb_s": 0.00001667,       # Express duration, billed in 64 MB units
+
     "ddb_wru": 0.625 / 1e6,               # on-demand
     "ddb_rru": 0.125 / 1e6,
     "s3_put": 0.005 / 1000,               # PUT, COPY, POST, LIST
@@ -38,6 +41,8 @@ class Meter:
     observer_requests: Counter = field(default_factory=Counter)   # service -> n, not priced
     by_caller: Counter = field(default_factory=Counter)           # function / "states" -> requests
     state_transitions: int = 0
+    express_executions: int = 0
+    express_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request(self, service: str, op: str, req_bytes: int, resp_bytes: int, s3_media: bool = False,
@@ -91,6 +96,7 @@ class Meter:
                     "lambda_gb_s": {k: round(v, 3) for k, v in self.lambda_gb_s.items()},
                     "lambda_wall_gb_s": {k: round(v, 3) for k, v in self.lambda_wall_gb_s.items()},
                     "lambda_errors": dict(self.lambda_errors), "state_transitions": self.state_transitions,
+                    "express_executions": self.express_executions,
                     "lambda_cpu_s": {k: round(v, 2) for k, v in self.lambda_cpu_s.items()},
                     "requests_by_caller": dict(self.by_caller), "observer_requests": dict(self.observer_requests)}
 
@@ -101,6 +107,8 @@ class Meter:
         media_fn_gb_s = sum(v for k, v in self.lambda_gb_s.items() if k in MEDIA_FUNCTIONS)
         orchestration = {
             "step_functions": self.state_transitions * p["sfn_transition"],
+            "step_functions_express": self.express_executions * p["sfn_express_request"]
+            + self.express_seconds * 0.0625 * p["sfn_express_gb_s"],
             "sqs": u["sqs_request"] * p["sqs_request"],
             "lambda_requests": sum(self.lambda_invocations.values()) * p["lambda_request"],
             "lambda_gb_s": orch_fn_gb_s * p["lambda_gb_s"],

@@ -16,13 +16,14 @@ def get_product(deps: Deps, merchant_id: str, spu: str) -> dict[str, Any] | None
 
 
 def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *, batch_id: str | None = None,
-               extra: dict[str, Any] | None = None) -> bool:
+               extra: dict[str, Any] | None = None, status_sort: str | None = None) -> bool:
     """Move a product to ``target`` if the table allows it from its current status (and, when given,
     only for that batch's revision). Returns False when the move was not allowed (a duplicate or a
     late message): the caller treats that as already done."""
     pk, sk = keys.product(merchant_id, spu)
     sources = sorted(s.value for s in sources_of(target))
-    values: dict[str, Any] = {":t": target.value, ":u": iso(deps.clock.now()), ":g": f"STATUS#{target.value}"}
+    values: dict[str, Any] = {":t": target.value, ":u": iso(deps.clock.now()), ":g": f"STATUS#{target.value}",
+                              ":gs": status_sort or iso(deps.clock.now())}
     cond_parts = []
     for i, s in enumerate(sources):
         values[f":s{i}"] = s
@@ -31,7 +32,8 @@ def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *,
     if batch_id:
         condition += " AND batch_id = :b"
         values[":b"] = batch_id
-    sets = ["#st = :t", "updated_at = :u", "gsi2pk = :g", "gsi2sk = :u"]
+    # gsi2 lists products by status, sorted by ``status_sort`` (default: when they got there)
+    sets = ["#st = :t", "updated_at = :u", "gsi2pk = :g", "gsi2sk = :gs"]
     names = {"#st": "status"}
     for i, (k, v) in enumerate((extra or {}).items()):
         names[f"#x{i}"] = k

@@ -1,14 +1,24 @@
-"""Review: starting executions, the state machine's task steps, review tasks and decisions.
+"""Review: two stages (basic-information pre-review, detail-page final review), two workflows.
 
-The state machine (``infra/statemachines/review.asl.json``) calls ``run_step`` through the
-review_step function; manual stages park a task token on the review_tasks queue, which
-``record_task`` turns into a review task; ``claim`` and ``decide`` are the one decision path
-used by the API, the CLI and the demo's simulated reviewer.
+- ``review_auto`` (Express) serves VIP merchants: automated checks at both stages, no human
+  waits, so no per-transition billing. A configurable sample, and anything the checks route to a
+  person, is handed to ``review_manual``.
+- ``review_manual`` (Standard) parks a task token per stage on the review_tasks queue;
+  ``record_task`` runs that stage's automated checks (rendering the detail previews for the final
+  stage) and either rejects at once or records a review task for a reviewer. Three state
+  transitions on the common path.
+- ``claim``/``heartbeat``/``decide`` are the one decision path used by the API, the CLI and the
+  demo's simulated reviewer. Approval resumes the workflow; rejection fails the waiting task with
+  the error ``Rejected`` and the reason codes in its cause.
+- Approval publishes now, or schedules the product into the 10:00-12:00 Asia/Shanghai window;
+  ``release_due`` (the publish_scheduler function, every minute) hands due products on.
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
+import json
+import os
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
@@ -25,39 +35,58 @@ from shangjia.topology import CHANNELS
 STAGES = ("pre", "final")
 REVIEWER_ROLES = frozenset({"reviewer", "ops"})
 WINDOW = (time(10, 0), time(12, 0))       # Asia/Shanghai: new products convert 37% better
-VIP_SAMPLE_RATE_DEFAULT = 0.0             # share of VIP products still sent to manual audit
-SLA_HOURS = {"pre": 4, "final": 8}
+REJECTED = "Rejected"                     # the task failure error a rejection sends
+CLAIM_LEASE = timedelta(minutes=30)       # a claim lapses without a heartbeat
 
 
 class DecisionRefused(Exception):
     """A decision that cannot be applied: wrong role, task ended, someone else's claim."""
 
 
-def start_review(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
-    """Start the product's review execution exactly once (a deterministic name makes a duplicate a no-op)."""
-    product = deps.store.get(*keys.product(merchant_id, spu)) or {}
+def sla_seconds() -> dict[str, int]:
+    """How long each manual stage may wait before it escalates to ops (settings, in seconds)."""
+    env = os.environ.get
+    return {"pre_s": int(env("SHANGJIA_REVIEW_SLA_PRE_S", 4 * 3600)),
+            "final_s": int(env("SHANGJIA_REVIEW_SLA_FINAL_S", 8 * 3600)),
+            "escalated_s": int(env("SHANGJIA_REVIEW_SLA_ESCALATED_S", 24 * 3600))}
+
+
+def sampled(name: str, rate: float) -> bool:
+    """Deterministic sampling: the same execution is always in or out of the manual audit sample."""
+    if rate <= 0:
+        return False
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < rate
+
+
+def start_review(deps: Deps, merchant_id: str, spu: str, batch_id: str, *, manual: bool | None = None) -> str | None:
+    """Start the product's review exactly once per upload.
+
+    The status move to in_review claims the start; ``review_started`` records that the execution
+    exists, so a retry after a crash between the two starts it (Standard names are idempotent at
+    AWS; an Express duplicate would only repeat idempotent steps)."""
     merchant = get_merchant(deps.store, merchant_id) or {}
+    vip = is_vip(merchant)
+    machine = "review_manual" if (manual or not vip) else "review_auto"
     name = keys.execution_name(merchant_id, spu, batch_id)
-    payload = {"merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id,
-               "vip": is_vip(merchant), "key_product": bool((product.get("product") or {}).get("key_product"))}
-    try:
-        arn = deps.workflows.start("review", name, payload)
-    except ExecutionExists:
-        arn = None
     set_status(deps, merchant_id, spu, PS.IN_REVIEW, batch_id=batch_id,
-               extra={"review_execution": name, "review_stage": "pre"})
-    return arn or name
+               extra={"review_execution": name, "review_machine": machine, "review_started": False,
+                      "review_stage": "pre"})
+    item = deps.store.get(*keys.product(merchant_id, spu)) or {}
+    if item.get("status") != PS.IN_REVIEW or item.get("batch_id") != batch_id or item.get("review_started"):
+        return None
+    if item.get("review_machine") != machine and manual is None:
+        machine = item["review_machine"]
+    payload = {"merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id, "vip": vip, "sla": sla_seconds()}
+    try:
+        deps.workflows.start(machine, name, payload)
+    except ExecutionExists:
+        pass
+    deps.store.update(*keys.product(merchant_id, spu), "SET review_started = :t", condition="batch_id = :b",
+                      values={":t": True, ":b": batch_id})
+    return name
 
 
-# --- the state machine's steps ------------------------------------------------------------
-
-def run_step(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
-    action = event["action"]
-    fn = _STEPS.get(action)
-    if fn is None:
-        raise ValueError(f"unknown review step {action!r}")
-    return fn(deps, event)
-
+# --- automated checks (shared by both workflows) -----------------------------------------------
 
 def _product(deps: Deps, event) -> dict[str, Any]:
     item = deps.store.get(*keys.product(event["merchant_id"], event["spu_code"]))
@@ -66,8 +95,9 @@ def _product(deps: Deps, event) -> dict[str, Any]:
     return item
 
 
-def _checks(deps: Deps, event: dict[str, Any], stage: str) -> dict[str, Any]:
-    item = _product(deps, event)
+def auto_checks(deps: Deps, item: dict[str, Any], stage: str) -> list:
+    """Pre-review: the basic information is complete and the category is a leaf. Final review: the
+    detail page renders for mobile and PC with its title, price and a usable main image."""
     product = item.get("product") or {}
     findings = []
     if stage == "pre":
@@ -76,41 +106,79 @@ def _checks(deps: Deps, event: dict[str, Any], stage: str) -> dict[str, Any]:
                 findings.append(finding("FIELD_REQUIRED", field=fld))
         if not product.get("skus"):
             findings.append(finding("FIELD_REQUIRED", field="sku_code"))
+        for s in product.get("skus", []):
+            if int(s.get("price_fen") or 0) <= 0:
+                findings.append(finding("FIELD_REQUIRED", field="price", row=s.get("row")))
     else:
         media = item.get("media") or {}
         if not any(k.startswith("main") and v.get("ok") for k, v in media.items()):
             findings.append(finding("PIPE_IMAGE_MISSING", field="main_image", value="main"))
-        _store_preview(deps, item)
+        pages = render_previews(deps, item)
+        for layout, html in pages.items():
+            if (product.get("title") or "") not in html or "<img" not in html:
+                findings.append(finding("PIPE_PREVIEW_INCOMPLETE", layout=layout))
+    deps.store.update(item["pk"], item["sk"], "SET review_stage = :s", values={":s": stage})
+    return findings
+
+
+def render_previews(deps: Deps, item: dict[str, Any]) -> dict[str, str]:
+    """The detail page as the buyer will see it, on mobile (375 px) and PC (1200 px), stored beside
+    the renditions for the final reviewer."""
+    from html import escape
+
+    p = item.get("product") or {}
+    media = item.get("media") or {}
+    imgs = "".join(f'<img src="/{escape(r["key"])}" width="{r["width"]}" alt="">'
+                   for _k, v in sorted(media.items()) for r in (v.get("renditions") or [])
+                   if r.get("name") in ("main", "gallery", "detail"))
+    skus = "".join(f"<li>{escape(' '.join(f'{a}:{b}' for a, b in s.get('spec', {}).items()))} "
+                   f"¥{int(s.get('price_fen') or 0) / 100:.2f}</li>" for s in p.get("skus", []))
+    pages = {}
+    for layout, width in (("mobile", 375), ("pc", 1200)):
+        html = (f'<!doctype html><meta charset="utf-8"><meta name="viewport" content="width={width}">'
+                f'<title>{escape(p.get("title", ""))}</title><body style="max-width:{width}px;margin:auto">'
+                f'<h1>{escape(p.get("title", ""))}</h1>{imgs}<ul>{skus}</ul>'
+                f'<p>{escape(p.get("description", ""))}</p></body>')
+        key = f"previews/{item['merchant_id']}/{item['spu_code']}/{item['batch_id']}/{layout}.html"
+        deps.blobs.put("media", key, html.encode(), content_type="text/html; charset=utf-8")
+        pages[layout] = html
+    return pages
+
+
+# --- the workflows' Lambda steps -------------------------------------------------------------------
+
+def run_step(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
+    fn = _STEPS.get(event["action"])
+    if fn is None:
+        raise ValueError(f"unknown review step {event['action']!r}")
+    return fn(deps, event)
+
+
+def _checks(deps: Deps, event: dict[str, Any], stage: str) -> dict[str, Any]:
+    item = _product(deps, event)
+    findings = auto_checks(deps, item, stage)
     if any(f.is_error for f in findings):
         outcome = "reject"
     elif not event.get("vip"):
         outcome = "manual"
     else:
-        rate = float((get_merchant(deps.store, event["merchant_id"]) or {}).get("vip_sample_rate",
-                                                                                 VIP_SAMPLE_RATE_DEFAULT))
-        outcome = "manual" if rate and random.random() < rate else "pass"
-    deps.store.update(item["pk"], item["sk"], "SET review_stage = :s", values={":s": stage})
+        rate = float((get_merchant(deps.store, event["merchant_id"]) or {}).get(
+            "vip_sample_rate", os.environ.get("SHANGJIA_VIP_SAMPLE_RATE", "0")))
+        outcome = "manual" if stage == "pre" and sampled(item.get("review_execution", ""), rate) else "pass"
     return {"outcome": outcome, "findings": [f.to_dict() for f in findings]}
 
 
-def _store_preview(deps: Deps, item: dict[str, Any]) -> None:
-    """The detail page as the buyer will see it (mobile and PC), kept beside the renditions."""
-    from html import escape
-
-    p = item.get("product") or {}
-    media = item.get("media") or {}
-    imgs = "".join(f'<img src="/{escape(r["key"])}" width="{r["width"]}">'
-                   for k, v in sorted(media.items()) for r in (v.get("renditions") or [])
-                   if r.get("name") in ("main", "gallery", "detail"))
-    skus = "".join(f"<li>{escape(' '.join(f'{a}:{b}' for a, b in s.get('spec', {}).items()))} "
-                   f"¥{s['price_fen'] / 100:.2f}</li>" for s in p.get("skus", []))
-    for layout, width in (("mobile", 375), ("pc", 1200)):
-        html = (f'<!doctype html><meta charset="utf-8"><meta name="viewport" content="width={width}">'
-                f'<title>{escape(p.get("title", ""))}</title><body style="max-width:{width}px">'
-                f'<h1>{escape(p.get("title", ""))}</h1>{imgs}<ul>{skus}</ul>'
-                f'<p>{escape(p.get("description", ""))}</p></body>')
-        key = f"previews/{item['merchant_id']}/{item['spu_code']}/{item['batch_id']}/{layout}.html"
-        deps.blobs.put("media", key, html.encode(), content_type="text/html; charset=utf-8")
+def _handoff(deps: Deps, event) -> dict[str, Any]:
+    """A VIP product picked for manual audit: the same two stages, by reviewers."""
+    name = keys.execution_name(event["merchant_id"], event["spu_code"], event["batch_id"])
+    deps.store.update(*keys.product(event["merchant_id"], event["spu_code"]),
+                      "SET review_machine = :m, audit_sample = :t", values={":m": "review_manual", ":t": True})
+    payload = {k: event[k] for k in ("merchant_id", "spu_code", "batch_id", "vip")} | {"sla": sla_seconds()}
+    try:
+        deps.workflows.start("review_manual", name, payload)
+    except ExecutionExists:
+        pass
+    return {"handed_off": name}
 
 
 def next_window_start(now: datetime) -> datetime:
@@ -125,25 +193,61 @@ def next_window_start(now: datetime) -> datetime:
 
 
 def _approve(deps: Deps, event) -> dict[str, Any]:
+    m, spu, b = event["merchant_id"], event["spu_code"], event["batch_id"]
     item = _product(deps, event)
-    merchant = get_merchant(deps.store, event["merchant_id"]) or {}
+    merchant = get_merchant(deps.store, m) or {}
     product = item.get("product") or {}
     windowed = bool(product.get("key_product")) or (
         bool(merchant.get("priority_window_for_categories")) and bool(product.get("priority")))
     now = deps.clock.now()
     publish_at = next_window_start(now) if windowed else now
-    set_status(deps, event["merchant_id"], event["spu_code"], PS.APPROVED, batch_id=event["batch_id"])
-    set_status(deps, event["merchant_id"], event["spu_code"], PS.SCHEDULED, batch_id=event["batch_id"],
-               extra={"publish_at": iso(publish_at)})
-    # Step Functions waits on real time; the clock may be pinned, so wait the difference.
-    wait_s = max(0, int((publish_at - now).total_seconds()))
-    return {"publish_at": iso(publish_at), "wait_seconds": wait_s, "windowed": windowed}
+    set_status(deps, m, spu, PS.APPROVED, batch_id=b)
+    if publish_at > now:
+        set_status(deps, m, spu, PS.SCHEDULED, batch_id=b, extra={"publish_at": iso(publish_at)},
+                   status_sort=iso(publish_at))
+        return {"publish_at": iso(publish_at), "scheduled": True}
+    fan_out(deps, m, spu, b, from_status=PS.APPROVED)
+    return {"publish_at": iso(publish_at), "scheduled": False}
+
+
+def fan_out(deps: Deps, m: str, spu: str, b: str, *, from_status: PS) -> list[str]:
+    """Hand a product to its channels' queues (sends first: a retry may send twice, publishing is
+    idempotent; the status move records that it happened)."""
+    merchant = get_merchant(deps.store, m) or {}
+    channels = [c for c in merchant.get("channels", CHANNELS) if c in CHANNELS]
+    deps.store.update(*keys.product(m, spu), "REMOVE channels_done SET channels_requested = :c",
+                      condition="batch_id = :b AND #s = :f", names={"#s": "status"},
+                      values={":c": channels, ":b": b, ":f": from_status.value})
+    for c in channels:
+        deps.queues.send_batch(f"publish_{c}", [{"merchant_id": m, "spu_code": spu, "batch_id": b, "channel": c}])
+    set_status(deps, m, spu, PS.PUBLISHING, batch_id=b)
+    return channels
+
+
+def release_due(deps: Deps, *, limit: int = 500) -> int:
+    """Scheduled products whose window has opened go to their channels (the every-minute job)."""
+    released = 0
+    for item in deps.store.query(f"STATUS#{PS.SCHEDULED.value}", index="gsi2", sk_lte=iso(deps.clock.now()),
+                                 limit=limit):
+        if item.get("status") != PS.SCHEDULED:
+            continue
+        try:
+            fan_out(deps, item["merchant_id"], item["spu_code"], item["batch_id"], from_status=PS.SCHEDULED)
+            released += 1
+        except ConditionFailed:
+            continue        # another run released it first
+    return released
 
 
 def _reject(deps: Deps, event) -> dict[str, Any]:
     stage = event.get("stage", "pre")
     state = event.get("state") or {}
-    decision = state.get("decision") or {}
+    decision: dict[str, Any] = {}
+    if state.get("rejection"):                 # a reviewer's (or the recorded checks') task failure
+        try:
+            decision = json.loads(state["rejection"].get("Cause") or "{}")
+        except ValueError:
+            decision = {"note": state["rejection"].get("Cause")}
     checks = state.get(stage) or {}
     reasons = decision.get("reasons") or [f.get("code") for f in checks.get("findings", [])]
     reason = "; ".join(r for r in reasons if r) or decision.get("note") or "rejected"
@@ -158,18 +262,6 @@ def _reject(deps: Deps, event) -> dict[str, Any]:
     return {"rejected": True, "stage": stage}
 
 
-def _publish(deps: Deps, event) -> dict[str, Any]:
-    merchant = get_merchant(deps.store, event["merchant_id"]) or {}
-    channels = [c for c in merchant.get("channels", CHANNELS) if c in CHANNELS]
-    deps.store.update(*keys.product(event["merchant_id"], event["spu_code"]), "REMOVE channels_done")
-    set_status(deps, event["merchant_id"], event["spu_code"], PS.PUBLISHING, batch_id=event["batch_id"],
-               extra={"channels_requested": channels})
-    for c in channels:
-        deps.queues.send_batch(f"publish_{c}", [{"merchant_id": event["merchant_id"], "spu_code": event["spu_code"],
-                                                 "batch_id": event["batch_id"], "channel": c}])
-    return {"channels": channels}
-
-
 def _fail(deps: Deps, event) -> dict[str, Any]:
     err = event.get("error") or {}
     set_status(deps, event["merchant_id"], event["spu_code"], PS.FAILED, batch_id=event["batch_id"],
@@ -182,7 +274,7 @@ _STEPS = {
     "final_check": lambda d, e: _checks(d, e, "final"),
     "approve": _approve,
     "reject": _reject,
-    "publish": _publish,
+    "handoff": _handoff,
     "fail": _fail,
 }
 
@@ -190,25 +282,42 @@ _STEPS = {
 # --- review tasks ---------------------------------------------------------------------------
 
 def record_task(deps: Deps, msg: dict[str, Any]) -> str:
-    """A manual stage parked its task token on the queue: make it a review task (once)."""
+    """A manual stage parked its task token: run the stage's automated checks, then reject at once
+    (errors) or record a review task for a reviewer (warnings shown with it). Idempotent on
+    (execution, stage, escalation)."""
     stage = msg["stage"]
     escalated = bool(msg.get("escalated"))
     task_id = keys.task_id_for(msg["execution"], stage + ("#esc" if escalated else ""))
     pk, sk = keys.task(task_id)
+    existing = deps.store.get(pk, sk)
+    if existing:
+        if existing.get("state") == "auto_rejected":
+            _release(deps, existing, existing["decision"])      # make sure the workflow heard it
+        return "duplicate"
+    item = deps.store.get(*keys.product(msg["merchant_id"], msg["spu_code"])) or {}
+    findings = auto_checks(deps, item, stage) if item else [finding("PIPE_PRODUCT_GONE", value=msg["spu_code"])]
     now = deps.clock.now()
-    state = "open"
-    item = {
+    errors = [f for f in findings if f.is_error]
+    state = "auto_rejected" if errors else "open"
+    task = {
         "pk": pk, "sk": sk, "task_id": task_id, "stage": stage, "escalated": escalated,
         "merchant_id": msg["merchant_id"], "spu_code": msg["spu_code"], "batch_id": msg["batch_id"],
         "execution": msg["execution"], "token": msg["task_token"], "state": state,
-        "created_at": iso(now), "sla_deadline": iso(now + timedelta(hours=SLA_HOURS.get(stage, 8))),
+        "findings": [f.to_dict() for f in findings], "created_at": iso(now),
+        "sla_deadline": iso(now + timedelta(seconds=sla_seconds()["escalated_s" if escalated else f"{stage}_s"])),
         "queue": "ops" if escalated else "reviewer",
         "gsi1pk": f"TASKS#{stage}#{state}", "gsi1sk": iso(now),
     }
+    if errors:
+        task["decision"] = {"decision": "reject", "reasons": sorted({f.code for f in errors}),
+                            "note": "; ".join(f.message_zh for f in errors), "reviewer": "auto-checks"}
     try:
-        deps.store.put(item, condition="attribute_not_exists(pk)")
+        deps.store.put(task, condition="attribute_not_exists(pk)")
     except ConditionFailed:
         return "duplicate"
+    if errors:
+        _release(deps, task, task["decision"])
+        return "auto_rejected"
     deps.store.update(*keys.product(msg["merchant_id"], msg["spu_code"]),
                       "SET review_task = :t, review_stage = :s", values={":t": task_id, ":s": stage})
     return "recorded"
@@ -241,22 +350,38 @@ def _task_for(deps: Deps, task_id: str, actor: dict[str, Any]) -> tuple[str, str
 
 
 def claim(deps: Deps, task_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+    """Take a task; a claim lapses after ``CLAIM_LEASE`` without a heartbeat, and then anyone may take it."""
     pk, sk, task = _task_for(deps, task_id, actor)
-    now = iso(deps.clock.now())
+    now = deps.clock.now()
     try:
         return deps.store.update(
-            pk, sk, "SET #s = :c, assignee = :a, claimed_at = :n, gsi1pk = :g, gsi2pk = :ga, gsi2sk = :n",
-            condition="#s = :o OR (#s = :c AND assignee = :a)", names={"#s": "state"},
-            values={":c": "claimed", ":o": "open", ":a": actor["id"], ":n": now,
-                    ":g": f"TASKS#{task['stage']}#claimed", ":ga": f"ASSIGNEE#{actor['id']}"}, return_new=True)
+            pk, sk, "SET #s = :c, assignee = :a, claimed_at = :n, lease_until = :l, gsi1pk = :g, "
+                    "gsi2pk = :ga, gsi2sk = :n",
+            condition="#s = :o OR (#s = :c AND (assignee = :a OR lease_until < :n))", names={"#s": "state"},
+            values={":c": "claimed", ":o": "open", ":a": actor["id"], ":n": iso(now),
+                    ":l": iso(now + CLAIM_LEASE), ":g": f"TASKS#{task['stage']}#claimed",
+                    ":ga": f"ASSIGNEE#{actor['id']}"}, return_new=True)
     except ConditionFailed:
         raise DecisionRefused(f"task {task_id} is {task['state']}"
                               + (f" by {task.get('assignee')}" if task.get("assignee") else "")) from None
 
 
+def heartbeat(deps: Deps, task_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+    """The reviewer is still on it: extend the claim."""
+    pk, sk, _task = _task_for(deps, task_id, actor)
+    now = deps.clock.now()
+    try:
+        return deps.store.update(pk, sk, "SET lease_until = :l", condition="#s = :c AND assignee = :a",
+                                 names={"#s": "state"},
+                                 values={":l": iso(now + CLAIM_LEASE), ":c": "claimed", ":a": actor["id"]},
+                                 return_new=True)
+    except ConditionFailed:
+        raise DecisionRefused(f"task {task_id} is not claimed by {actor['id']}") from None
+
+
 def decide(deps: Deps, task_id: str, actor: dict[str, Any], decision: str, *, reasons: list[str] | None = None,
            note: str = "") -> dict[str, Any]:
-    """Apply a reviewer's decision exactly once, then release the waiting execution."""
+    """Apply a reviewer's decision exactly once, then release the waiting workflow."""
     if decision not in ("approve", "reject"):
         raise DecisionRefused(f"decision must be approve or reject, not {decision!r}")
     if decision == "reject" and not (reasons or note):
@@ -277,9 +402,10 @@ def decide(deps: Deps, task_id: str, actor: dict[str, Any], decision: str, *, re
                 current.get("decided_by") == actor["id"]:
             _release(deps, current, prior)       # a retry of the same decision: make sure it was delivered
             return {"task_id": task_id, "applied": False, "decision": prior}
+        who = prior.get("reviewer") or current.get("assignee")
         raise DecisionRefused(f"task {task_id} already {current.get('state')}"
-                              + (f" ({prior.get('decision')} by {current.get('decided_by')})" if prior else "")
-                              + ("" if current.get("state") != "claimed" else f" by {current.get('assignee')}")) from None
+                              + (f" ({prior.get('decision')})" if prior else "")
+                              + (f" by {who}" if who else "")) from None
     deps.store.put({"pk": pk, "sk": f"AUDIT#{now}#{actor['id']}", "task_id": task_id, "actor": actor["id"],
                     "role": actor.get("role"), "decision": decision, "reasons": list(reasons or []), "note": note,
                     "at": now, "merchant_id": task["merchant_id"], "spu_code": task["spu_code"],
@@ -290,6 +416,9 @@ def decide(deps: Deps, task_id: str, actor: dict[str, Any], decision: str, *, re
 
 def _release(deps: Deps, task: dict[str, Any], outcome: dict[str, Any]) -> None:
     try:
-        deps.workflows.task_success(task["token"], outcome)
+        if outcome.get("decision") == "approve":
+            deps.workflows.task_success(task["token"], outcome)
+        else:
+            deps.workflows.task_failure(task["token"], REJECTED, json.dumps(outcome, ensure_ascii=False))
     except TaskGone:
         deps.store.update(*keys.task(task["task_id"]), "SET expired = :t", values={":t": True})

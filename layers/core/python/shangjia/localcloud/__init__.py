@@ -14,7 +14,7 @@ from typing import Any
 from shangjia.localcloud.channels_sim import ChannelSimulator
 from shangjia.localcloud.meter import Meter
 from shangjia.localcloud.provision import REGION, Resources, provision
-from shangjia.localcloud.runtime import LambdaRuntime, SqsPoller
+from shangjia.localcloud.runtime import LambdaRuntime, SqsPoller, patch_moto_task_failure_cause
 from shangjia.localcloud.server import MotoServer
 from shangjia.topology import CHANNELS, TOPOLOGY, Topology
 
@@ -68,6 +68,7 @@ class LocalCloud:
         self.runtime = LambdaRuntime(self.topology, self.meter, self.resources.functions,
                                      max_concurrency=self.max_concurrency)
         self.runtime.hook_moto({k: arn.rsplit(":", 1)[-1] for k, arn in self.resources.functions.items()})
+        patch_moto_task_failure_cause()
         for fn in self.topology.functions:
             for trig in fn.triggers:
                 sqs = session.client("sqs", endpoint_url=self.endpoint)

@@ -128,6 +128,21 @@ class LambdaRuntime:
         LambdaFunction._invoke_lambda = _invoke_lambda
 
 
+def patch_moto_task_failure_cause() -> None:
+    """moto 5.2.5's SendTaskFailure handler drops ``cause`` (its backend accepts it); AWS delivers
+    it to the Catch's ResultPath, and rejections carry their reason codes there. Private API,
+    guarded by tests/e2e/test_review.py (the rejection's reasons must arrive)."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause"))
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+
+
 class SqsPoller(threading.Thread):
     """One event source mapping: an SQS queue feeding one function."""
 

@@ -318,6 +318,16 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
     if errors:
         _release(deps, task, task["decision"])
         return "auto_rejected"
+    if escalated:
+        # The reviewer's task ran out of time: it lapses, so a late decision on it is refused.
+        lapsed = keys.task_id_for(msg["execution"], stage)
+        try:
+            deps.store.update(*keys.task(lapsed), "SET #s = :l, gsi1pk = :g, lapsed_at = :n",
+                              condition="#s IN (:o, :c)", names={"#s": "state"},
+                              values={":l": "lapsed", ":g": f"TASKS#{stage}#lapsed", ":n": iso(now),
+                                      ":o": "open", ":c": "claimed"})
+        except ConditionFailed:
+            pass
     deps.store.update(*keys.product(msg["merchant_id"], msg["spu_code"]),
                       "SET review_task = :t, review_stage = :s", values={":t": task_id, ":s": stage})
     return "recorded"

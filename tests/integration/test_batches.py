@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from shangjia.errors import FindingError
+from tests.support.events import load_event
 from shangjia.pipeline import batches, keys
 from shangjia.pipeline.ingest import Upload, ingest_upload
 from shangjia.pipeline.merchants import put_merchant
@@ -120,8 +121,9 @@ def test_check_only_ends_checked_or_needs_fix_and_nothing_reaches_media(m1, aws,
     msgs = _drain(aws)
     outcomes = {m["spu_code"]: validate_message(m1, m) for m in msgs}
     assert set(outcomes.values()) == {"checked", "needs_fix"}
-    for spu, o in outcomes.items():
-        assert _status(m1, spu) == o
+    for spu, o in outcomes.items():       # kept with the batch, not over the catalog's product
+        assert m1.store.get(*keys.checked_product(out.batch_id, "m1", spu))["status"] == o
+        assert m1.store.get(*keys.product("m1", spu)) is None
     assert _drain(aws, ("media",)) == []
     assert not any(m1.store.get(*keys.sku_claim("m1", s["sku_code"]))
                    for m in msgs for r in m["raw"]["rows"] for s in [{"sku_code": r["cells"].get("sku_code") or "-"}])
@@ -250,3 +252,22 @@ def test_products_refused_as_busy_are_in_the_report(m1, aws, tmp_path):
     assert rep["refused_products"] == 3 and rep["products"] == 3
     assert {r["status"] for r in rep["product_results"]} == {"refused"}
     assert rep["product_results"][0]["errors"][0]["code"] == "PIPE_PRODUCT_BUSY"
+
+
+def test_a_check_only_upload_never_touches_the_published_catalog_product(deps, handler, aws):
+    """Checking a sheet of products already on sale must not change what is on sale."""
+    from shangjia.pipeline import keys as k
+
+    put_merchant(deps.store, "m-vip-001", name="V", annual_sales_cny=9_000_000)
+    ev = load_event("validate/product.json")
+    body = json.loads(ev["Records"][0]["body"])
+    pk, sk = k.product("m-vip-001", body["spu_code"])
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": "m-vip-001", "spu_code": body["spu_code"],
+                    "batch_id": "an-earlier-batch", "status": "published"})
+    body["options"] = {"policy": {"mode": "check_only"}, "seq": 1}
+    ev["Records"][0]["body"] = json.dumps(body, ensure_ascii=False)
+    assert handler("validate")(ev) == {"batchItemFailures": []}
+    catalog = deps.store.get(pk, sk)
+    assert catalog["status"] == "published" and catalog["batch_id"] == "an-earlier-batch"
+    checked = deps.store.get(*k.checked_product(body["batch_id"], "m-vip-001", body["spu_code"]))
+    assert checked["status"] in ("checked", "needs_fix")

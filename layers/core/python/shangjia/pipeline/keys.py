@@ -18,6 +18,11 @@ def product(merchant_id: str, spu: str) -> tuple[str, str]:
     return f"PRODUCT#{merchant_id}#{spu}", "META"
 
 
+def checked_product(batch_id: str, merchant_id: str, spu: str) -> tuple[str, str]:
+    """A check-only upload's result: kept with its batch, never over the catalog's product."""
+    return f"CHECK#{batch_id}#{merchant_id}#{spu}", "META"
+
+
 def product_pk(merchant_id: str, spu: str) -> str:
     return product(merchant_id, spu)[0]
 

@@ -16,11 +16,12 @@ def get_product(deps: Deps, merchant_id: str, spu: str) -> dict[str, Any] | None
 
 
 def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *, batch_id: str | None = None,
-               extra: dict[str, Any] | None = None, status_sort: str | None = None) -> bool:
+               extra: dict[str, Any] | None = None, status_sort: str | None = None,
+               key: tuple[str, str] | None = None) -> bool:
     """Move a product to ``target`` if the table allows it from its current status (and, when given,
     only for that batch's revision). Returns False when the move was not allowed (a duplicate or a
     late message): the caller treats that as already done."""
-    pk, sk = keys.product(merchant_id, spu)
+    pk, sk = key or keys.product(merchant_id, spu)
     sources = sorted(s.value for s in sources_of(target))
     values: dict[str, Any] = {":t": target.value, ":u": iso(deps.clock.now()), ":g": f"STATUS#{target.value}",
                               ":gs": status_sort or iso(deps.clock.now())}

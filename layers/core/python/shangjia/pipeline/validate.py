@@ -39,7 +39,9 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     options = msg.get("options") or {}
     policy = batches.options_policy(options)
     seq = options.get("seq")
-    pk, sk = keys.product(merchant_id, spu)
+    check_only = policy.mode == "check_only"
+    # A check-only upload never touches the catalog's product: its result lives with its batch.
+    pk, sk = keys.checked_product(batch_id, merchant_id, spu) if check_only else keys.product(merchant_id, spu)
     now = iso(deps.clock.now())
     existing = deps.store.get(pk, sk)
     if existing and existing.get("batch_id") == batch_id and existing["status"] not in (PS.UPLOADED, PS.VALIDATING):
@@ -75,7 +77,6 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     result = validate_product(raw, ctx)
     findings = list(result.findings)          # already includes the rows' parse-level findings
     product = result.product
-    check_only = policy.mode == "check_only"
     if not has_errors(findings):
         # A check-only upload goes no further, so it claims nothing; it still sees taken codes.
         findings += _taken_sku_codes(deps, merchant_id, spu, product) if check_only else \
@@ -102,13 +103,13 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
                              where=finding("BATCH_ERROR_RATE", row=first_row, value=spu))
     action = decide_product(policy, valid)
     if action == "needs_fix" or (action == "hold" and not valid):
-        outcome = "needs_fix" if set_status(deps, merchant_id, spu, PS.NEEDS_FIX, batch_id=batch_id,
+        outcome = "needs_fix" if set_status(deps, merchant_id, spu, PS.NEEDS_FIX, batch_id=batch_id, key=(pk, sk),
                                             extra=extra) else "duplicate"
     elif action == "hold":
-        outcome = "checked" if set_status(deps, merchant_id, spu, PS.CHECKED, batch_id=batch_id,
+        outcome = "checked" if set_status(deps, merchant_id, spu, PS.CHECKED, batch_id=batch_id, key=(pk, sk),
                                           extra=extra) else "duplicate"
     elif stop is not None:
-        outcome = "held" if set_status(deps, merchant_id, spu, PS.HELD, batch_id=batch_id,
+        outcome = "held" if set_status(deps, merchant_id, spu, PS.HELD, batch_id=batch_id, key=(pk, sk),
                                        extra={**extra, "held_by": stop.to_dict()}) else "duplicate"
     else:
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra)

@@ -1,11 +1,15 @@
 """Counts every request the local cloud serves, per service and operation, and prices them at
 AWS list prices (us-east-1, on-demand, arm64 Lambda), split into orchestration and media as
-``../shared/ARCHITECTURE.md`` defines. DynamoDB capacity units are estimated from request and
-response sizes (1 WRU per started KB written, 1 RRU per started 4 KB read)."""
+``../shared/ARCHITECTURE.md`` defines. DynamoDB capacity units are computed from item sizes the
+way AWS bills on-demand tables (``item_size``, ``write_units``, ``read_units``): the server's
+middleware looks items up in moto's backend before and after each request. A request it cannot
+measure falls back to an estimate from the request/response size and is counted in
+``units["ddb_estimated"]``. See docs/cost-model.md."""
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +31,100 @@ PRICES = {
     "apigw_request": 1.00 / 1e6,          # HTTP API
 }
 MEDIA_FUNCTIONS = frozenset({"media"})
+DDB_WRITE_OPS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+DDB_READ_OPS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+WRITE_UNIT_BYTES = 1024
+READ_UNIT_BYTES = 4096
+
+
+def _number_size(text: str) -> int:
+    """1 byte per two significant digits (leading and trailing zeroes trimmed) + 1 byte; a
+    negative number takes one byte more. AWS calls this approximate; so is this."""
+    t = text.strip()
+    negative = t.startswith("-")
+    mantissa = re.split(r"[eE]", t.lstrip("+-"), maxsplit=1)[0]
+    digits = mantissa.replace(".", "").strip("0")
+    return (len(digits) + 1) // 2 + 1 + (1 if negative else 0)
+
+
+def _value_size(value: dict) -> int:
+    """Size of one AttributeValue in DynamoDB JSON ({"S": ...}, {"N": ...}, {"L": [...]} ...)."""
+    (kind, v), = value.items()
+    if kind == "S":
+        return len(v.encode("utf-8"))
+    if kind == "N":
+        return _number_size(v)
+    if kind == "B":
+        return len(_raw_bytes(v))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(x.encode("utf-8")) for x in v)
+    if kind == "NS":
+        return sum(_number_size(x) for x in v)
+    if kind == "BS":
+        return sum(len(_raw_bytes(x)) for x in v)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(x) for x in v)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode("utf-8")) + _value_size(x) for k, x in v.items())
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def _raw_bytes(v) -> bytes:
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    import base64   # over the wire (and in moto's backend) binary is base64 text
+
+    return base64.b64decode(v)
+
+
+def item_size(item: dict | None) -> int:
+    """An item's size in bytes as DynamoDB counts it for capacity ("Item sizes and formats" in
+    the DynamoDB developer guide): per attribute, the UTF-8 length of its name plus its value:
+    strings their UTF-8 bytes, numbers ~1 byte per two significant digits + 1, binary its raw
+    bytes, null and booleans 1 byte, lists and maps 3 bytes + 1 byte per element + the elements
+    (a map element's name counts), sets the sum of their elements. ``item`` is the attribute map
+    in DynamoDB JSON; None (no item) is 0."""
+    if not item:
+        return 0
+    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in item.items())
+
+
+def write_units(before: int, after: int, transactional: bool = False) -> int:
+    """WRU of one item write: 1 per started KB of the larger of the item before and after (a put
+    that replaces, an update, a delete, a conditional write that failed), at least 1; a write in
+    a transaction costs twice."""
+    units = max(1, math.ceil(max(before, after) / WRITE_UNIT_BYTES))
+    return units * 2 if transactional else units
+
+
+def read_units(size: int, consistent: bool = True, transactional: bool = False) -> float:
+    """RRU of one read (GetItem, or a whole Query/Scan page with ``size`` the sum of the items
+    read): 1 per started 4 KB, at least 1; half that eventually consistent; twice in a
+    transaction."""
+    units = max(1, math.ceil(size / READ_UNIT_BYTES))
+    if transactional:
+        return units * 2
+    return units if consistent else units / 2
+
+
+def index_write_units(before: dict | None, after: dict | None, key_attrs: tuple[str, ...]) -> int:
+    """WRU a table write costs in one global secondary index projecting ALL attributes. An item
+    is in the index when it has every index key attribute. Put into / delete from the index: the
+    item's size; the index keys changed: a delete plus a put; the item changed in place: the
+    larger size; nothing changed (or the item is in the index neither before nor after): 0."""
+    was = before is not None and all(k in before for k in key_attrs)
+    now = after is not None and all(k in after for k in key_attrs)
+    if not was and not now:
+        return 0
+    if was and not now:
+        return write_units(item_size(before), 0)
+    if now and not was:
+        return write_units(0, item_size(after))
+    if all(before[k] == after[k] for k in key_attrs):
+        return 0 if before == after else write_units(item_size(before), item_size(after))
+    return write_units(item_size(before), 0) + write_units(0, item_size(after))
 
 
 @dataclass
@@ -46,9 +144,12 @@ class Meter:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request(self, service: str, op: str, req_bytes: int, resp_bytes: int, s3_media: bool = False,
-                caller: str = "function") -> None:
+                caller: str = "function", ddb_units: tuple[float, float, bool] | None = None) -> None:
         """Count a request. Observers (the demo's progress display, the simulated reviewer's task
-        polling, tests, the CLI) are counted apart and never priced as the workload's cost."""
+        polling, tests, the CLI) are counted apart and never priced as the workload's cost.
+        ``ddb_units`` is (WRU, RRU, exact) measured from item sizes (exact False: partly
+        estimated); without it a DynamoDB request's units are estimated from the request and
+        response sizes. Either way an estimated request is counted in ``units["ddb_estimated"]``."""
         with self._lock:
             if caller == "observer":
                 self.observer_requests[service] += 1
@@ -60,10 +161,17 @@ class Meter:
             elif service == "sqs":
                 self.units["sqs_request"] += max(1, math.ceil(req_bytes / 65536)) if op.startswith("Send") else 1
             elif service == "dynamodb":
-                if op in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"):
-                    self.units["ddb_wru"] += max(1, math.ceil(req_bytes / 1024))
-                elif op in ("GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"):
-                    self.units["ddb_rru"] += max(1, math.ceil(resp_bytes / 4096))
+                if ddb_units is not None:
+                    wru, rru, exact = ddb_units
+                    self.units["ddb_wru"] += wru
+                    self.units["ddb_rru"] += rru
+                    self.units["ddb_measured" if exact else "ddb_estimated"] += 1
+                elif op in DDB_WRITE_OPS:
+                    self.units["ddb_wru"] += max(1, math.ceil(req_bytes / WRITE_UNIT_BYTES))
+                    self.units["ddb_estimated"] += 1
+                elif op in DDB_READ_OPS:
+                    self.units["ddb_rru"] += max(1, math.ceil(resp_bytes / READ_UNIT_BYTES))
+                    self.units["ddb_estimated"] += 1
             elif service == "s3":
                 kind = "s3_put" if op in ("PutObject", "CopyObject", "ListObjects", "PostObject") else "s3_get"
                 self.units[("media_" if s3_media else "orch_") + kind] += 1

@@ -5,14 +5,21 @@ are not serialized: they re-enter the server from handlers and the interpreter."
 
 from __future__ import annotations
 
+import copy
+import io
+import json
+import math
 import re
 import threading
 from typing import Callable
 from urllib.parse import unquote
 
-from shangjia.localcloud.meter import Meter
+from shangjia.localcloud.meter import (DDB_READ_OPS, DDB_WRITE_OPS, Meter, index_write_units, item_size,
+                                       read_units, write_units)
 
 _CRED = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/")
+_DDB_OPS = DDB_WRITE_OPS | DDB_READ_OPS
 _UNLOCKED = {"lambda", "states", "moto"}
 SHEET_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".tsv", ".xls", ".txt")
 
@@ -42,18 +49,160 @@ def classify(environ: dict) -> tuple[str, str]:
     return service, method
 
 
+class DynamoCapacity:
+    """Capacity units of one DynamoDB request from the sizes of the items it touches, read from
+    moto's backend in this process. ``before`` runs just before the request and ``after`` just
+    after it, both under the middleware's lock. Either raises on anything unexpected; the
+    caller then falls back to the meter's estimate."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, str] = {}
+
+    def backend(self, authorization: str):
+        from moto.dynamodb.models import dynamodb_backends
+
+        m = _SCOPE.search(authorization)
+        access_key, region = m.group(1), m.group(2)
+        if access_key not in self._accounts:
+            from moto.iam.models import get_account_id_from
+
+            self._accounts[access_key] = get_account_id_from(access_key)
+        return dynamodb_backends[self._accounts[access_key]][region]
+
+    @staticmethod
+    def _key(table, item: dict) -> dict:
+        key = {table.hash_key_attr: item[table.hash_key_attr]}
+        if table.range_key_attr:
+            key[table.range_key_attr] = item[table.range_key_attr]
+        return key
+
+    @staticmethod
+    def _image(backend, table_name: str, key: dict) -> dict | None:
+        found = backend.get_item(table_name, key)
+        # a deep copy: moto updates items in place
+        return copy.deepcopy(found.to_json()["Attributes"]) if found is not None else None
+
+    def before(self, backend, op: str, req: dict) -> dict:
+        """What the request will touch: (table, key, kind, transactional) targets and their
+        images before the request."""
+        targets = []   # (table name, key, kind "write"|"read"|"check", transactional, consistent)
+        if op in ("PutItem", "UpdateItem", "DeleteItem"):
+            name = req["TableName"]
+            key = self._key(backend.get_table(name), req["Item"]) if op == "PutItem" else req["Key"]
+            targets.append((name, key, "write", False, True))
+        elif op == "BatchWriteItem":
+            for name, reqs in req["RequestItems"].items():
+                table = backend.get_table(name)
+                for r in reqs:
+                    key = self._key(table, r["PutRequest"]["Item"]) if "PutRequest" in r else r["DeleteRequest"]["Key"]
+                    targets.append((name, key, "write", False, True))
+        elif op == "TransactWriteItems":
+            for t in req["TransactItems"]:
+                (kind, spec), = t.items()
+                key = self._key(backend.get_table(spec["TableName"]), spec["Item"]) if kind == "Put" else spec["Key"]
+                targets.append((spec["TableName"], key, "check" if kind == "ConditionCheck" else "write", True, True))
+        elif op == "GetItem":
+            targets.append((req["TableName"], req["Key"], "read", False, bool(req.get("ConsistentRead"))))
+        elif op == "BatchGetItem":
+            for name, spec in req["RequestItems"].items():
+                for key in spec["Keys"]:
+                    targets.append((name, key, "read", False, bool(spec.get("ConsistentRead"))))
+        elif op == "TransactGetItems":
+            for t in req["TransactItems"]:
+                targets.append((t["Get"]["TableName"], t["Get"]["Key"], "read", True, True))
+        befores = [self._image(backend, name, key) if kind != "read" else None
+                   for name, key, kind, _, _ in targets]
+        return {"op": op, "req": req, "targets": targets, "befores": befores}
+
+    def after(self, backend, plan: dict, resp: bytes) -> tuple[float, float, bool]:
+        """(WRU, RRU, exact) once the request has run."""
+        op, req = plan["op"], plan["req"]
+        if op in ("Query", "Scan"):
+            return (0, *self._page(backend, req, json.loads(resp)))
+        wru, rru = 0.0, 0.0
+        for (name, key, kind, tx, consistent), before in zip(plan["targets"], plan["befores"]):
+            now = self._image(backend, name, key)
+            if kind == "read":
+                rru += read_units(item_size(now), consistent, tx)
+                continue
+            if kind == "check":   # a condition check costs a write of the item's size
+                wru += write_units(item_size(now), 0, True)
+                continue
+            wru += write_units(item_size(before), item_size(now), tx)
+            table = backend.get_table(name)
+            for index in table.global_indexes:
+                wru += index_write_units(self._project(index, table, before), self._project(index, table, now),
+                                         tuple(index.schema_key_attrs))
+        return wru, rru, True
+
+    @staticmethod
+    def _project(index, table, image: dict | None) -> dict | None:
+        projection = (index.projection or {}).get("ProjectionType", "ALL")
+        if image is None or projection == "ALL":
+            return image
+        keep = {table.hash_key_attr, table.range_key_attr, *index.schema_key_attrs}
+        if projection == "INCLUDE":
+            keep.update(index.projection.get("NonKeyAttributes", []))
+        return {k: v for k, v in image.items() if k in keep}
+
+    def _page(self, backend, req: dict, resp: dict) -> tuple[float, bool]:
+        """A Query or Scan page: 1 RRU per started 4 KB of the items READ (before any filter),
+        summed over the page. A returned item's full size comes from the backend (a projection
+        does not lower the cost); items a filter dropped are not in the response, so they are
+        taken at the page's average size and the request counts as estimated."""
+        name = req["TableName"]
+        table = backend.get_table(name)
+        items = resp.get("Items", [])
+        total = 0
+        for it in items:
+            full = None
+            if table.hash_key_attr in it and (not table.range_key_attr or table.range_key_attr in it):
+                found = backend.get_item(name, self._key(table, it))
+                full = found.to_json()["Attributes"] if found is not None else None
+            total += item_size(full if full is not None else it)
+        if req.get("IndexName"):
+            index = next((i for i in table.global_indexes if i.name == req["IndexName"]), None)
+            consistent = False if index is not None else bool(req.get("ConsistentRead"))
+        else:
+            consistent = bool(req.get("ConsistentRead"))
+        dropped = int(resp.get("ScannedCount", len(items))) - len(items)
+        exact = dropped <= 0
+        if not exact:
+            total += dropped * (total / len(items) if items else 1024)
+        return read_units(math.ceil(total), consistent), exact
+
+
 class CountingMiddleware:
     def __init__(self, app: Callable, meter: Meter, media_bucket: Callable[[], str | None]) -> None:
         self.app = app
         self.meter = meter
         self.media_bucket = media_bucket
         self.lock = threading.Lock()
+        self.capacity = DynamoCapacity()
 
     def __call__(self, environ, start_response):
         service, op = classify(environ)
         req_bytes = int(environ.get("CONTENT_LENGTH") or 0)
+        ddb_units = None
         if service in _UNLOCKED:
             body = b"".join(self.app(environ, start_response))
+        elif service == "dynamodb" and op in _DDB_OPS:
+            raw = environ["wsgi.input"].read(req_bytes) if req_bytes else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            environ["CONTENT_LENGTH"] = str(len(raw))
+            with self.lock:
+                plan = backend = None
+                try:
+                    backend = self.capacity.backend(environ.get("HTTP_AUTHORIZATION", ""))
+                    plan = self.capacity.before(backend, op, json.loads(raw))
+                except Exception:   # noqa: BLE001 - unmeasurable: the meter estimates it
+                    pass
+                body = b"".join(self.app(environ, start_response))
+                if plan is not None:
+                    try:
+                        ddb_units = self.capacity.after(backend, plan, body)
+                    except Exception:   # noqa: BLE001
+                        ddb_units = None
         else:
             with self.lock:
                 body = b"".join(self.app(environ, start_response))
@@ -71,7 +220,8 @@ class CountingMiddleware:
                 parts = [p for p in path.split("/") if p]
                 s3_media = bool(parts) and (parts[0] == self.media_bucket() or
                                             (len(parts) > 1 and not path.lower().endswith(SHEET_SUFFIXES)))
-            self.meter.request(service, op, req_bytes, len(body), s3_media=s3_media, caller=who)
+            self.meter.request(service, op, req_bytes, len(body), s3_media=s3_media, caller=who,
+                               ddb_units=ddb_units)
         return [body]
 
 

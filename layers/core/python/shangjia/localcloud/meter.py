@@ -138,6 +138,7 @@ class Meter:
     lambda_cpu_s: Counter = field(default_factory=Counter)
     observer_requests: Counter = field(default_factory=Counter)   # service -> n, not priced
     by_caller: Counter = field(default_factory=Counter)           # function / "states" -> requests
+    ddb_by_caller: Counter = field(default_factory=Counter)       # (caller, "wru"|"rru"|"measured"|"estimated")
     state_transitions: int = 0
     express_executions: int = 0
     express_seconds: float = 0.0
@@ -163,15 +164,20 @@ class Meter:
             elif service == "dynamodb":
                 if ddb_units is not None:
                     wru, rru, exact = ddb_units
-                    self.units["ddb_wru"] += wru
-                    self.units["ddb_rru"] += rru
-                    self.units["ddb_measured" if exact else "ddb_estimated"] += 1
                 elif op in DDB_WRITE_OPS:
-                    self.units["ddb_wru"] += max(1, math.ceil(req_bytes / WRITE_UNIT_BYTES))
-                    self.units["ddb_estimated"] += 1
+                    wru, rru, exact = max(1, math.ceil(req_bytes / WRITE_UNIT_BYTES)), 0, False
                 elif op in DDB_READ_OPS:
-                    self.units["ddb_rru"] += max(1, math.ceil(resp_bytes / READ_UNIT_BYTES))
-                    self.units["ddb_estimated"] += 1
+                    wru, rru, exact = 0, max(1, math.ceil(resp_bytes / READ_UNIT_BYTES)), False
+                else:
+                    wru, rru, exact = 0, 0, True
+                if wru or rru:
+                    kind = "measured" if exact else "estimated"
+                    self.units[f"ddb_{kind}"] += 1
+                    self.ddb_by_caller[(caller, kind)] += 1
+                self.units["ddb_wru"] += wru
+                self.units["ddb_rru"] += rru
+                self.ddb_by_caller[(caller, "wru")] += wru
+                self.ddb_by_caller[(caller, "rru")] += rru
             elif service == "s3":
                 kind = "s3_put" if op in ("PutObject", "CopyObject", "ListObjects", "PostObject") else "s3_get"
                 self.units[("media_" if s3_media else "orch_") + kind] += 1
@@ -206,7 +212,8 @@ class Meter:
                     "lambda_errors": dict(self.lambda_errors), "state_transitions": self.state_transitions,
                     "express_executions": self.express_executions,
                     "lambda_cpu_s": {k: round(v, 2) for k, v in self.lambda_cpu_s.items()},
-                    "requests_by_caller": dict(self.by_caller), "observer_requests": dict(self.observer_requests)}
+                    "requests_by_caller": dict(self.by_caller), "observer_requests": dict(self.observer_requests),
+                    "ddb_units_by_caller": {f"{c}:{k}": v for (c, k), v in self.ddb_by_caller.items() if v}}
 
     def cost(self) -> dict[str, dict[str, float]]:
         """Dollars for what was counted, split into orchestration and media."""

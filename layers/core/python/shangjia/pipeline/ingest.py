@@ -63,6 +63,11 @@ def _queue_for(product: dict[str, Any] | None) -> str:
 
 def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = lambda: 10**9,
                   options: dict[str, Any] | None = None) -> IngestOutcome:
+    if up.key.lower().endswith(".zip"):
+        # a zip of images/videos beside the sheet: unpacked into the drop bucket (pipeline/bundles.py)
+        from shangjia.pipeline.bundles import unpack_bundle
+
+        return unpack_bundle(deps, up, time_left_ms=time_left_ms)
     if not is_sheet(up.key):
         return IngestOutcome(None, "ignored", reason="not a sheet (media is fetched by the products that name it)")
     merchant_id = merchant_of(up.key)

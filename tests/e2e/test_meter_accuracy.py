@@ -104,3 +104,16 @@ def test_requests_are_measured_not_estimated(cloud, ddb):
     ddb.delete_item(TableName=table, Key={"pk": {"S": "meter#count"}, "sk": {"S": "meter"}})
     assert by[(CALLER, "measured")] == measured0 + 3
     assert by[(CALLER, "estimated")] == 0
+
+
+def test_adding_to_a_set_of_an_indexed_item_rewrites_the_index_entry(cloud, ddb):
+    """moto grows a set in place: the image taken before the request must not grow with it."""
+    table = cloud.resources.tables["state"]
+    item = {"pk": {"S": "meter#set"}, "sk": {"S": "meter"}, "gsi1pk": {"S": "meter-set"}, "gsi1sk": {"S": "1"},
+            "tags": {"SS": ["t" * 900]}}
+    key = {"pk": item["pk"], "sk": item["sk"]}
+    assert measure(cloud, lambda: ddb.put_item(TableName=table, Item=item)) == (1 + 1, 0)
+    assert measure(cloud, lambda: ddb.update_item(
+        TableName=table, Key=key, UpdateExpression="ADD tags :t",
+        ExpressionAttributeValues={":t": {"SS": ["u" * 200]}})) == (2 + 2, 0)   # now over 1 KB
+    ddb.delete_item(TableName=table, Key=key)

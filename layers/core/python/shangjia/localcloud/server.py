@@ -5,7 +5,6 @@ are not serialized: they re-enter the server from handlers and the interpreter."
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import math
@@ -79,8 +78,12 @@ class DynamoCapacity:
     @staticmethod
     def _image(backend, table_name: str, key: dict) -> dict | None:
         found = backend.get_item(table_name, key)
-        # a deep copy: moto updates items in place
-        return copy.deepcopy(found.to_json()["Attributes"]) if found is not None else None
+        if found is None:
+            return None
+        # moto updates items in place; its to_json copies nested values but shares a top-level
+        # set's list, so copy those (cheaper than a deep copy on every write)
+        return {name: {t: list(v) if isinstance(v, list) else v for t, v in value.items()}
+                for name, value in found.to_json()["Attributes"].items()}
 
     def before(self, backend, op: str, req: dict) -> dict:
         """What the request will touch: (table, key, kind, transactional) targets and their

@@ -142,6 +142,9 @@ def unpack_bundle(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
             plan.refused += _verify(zf, plan, limits, up.key)
             written, unchanged = [], []
             for info, path, body in _inflate(zf, plan):
+                if (written or unchanged) and time_left_ms() < STOP_WITH_MS_LEFT:
+                    raise TimeoutError(f"bundle {batch_id}: {len(written) + len(unchanged)} files done; "
+                                       "the retry resumes (existing files are skipped)")
                 key = f"{folder}/{path}"
                 if deps.blobs.size("drop", key) == len(body):
                     unchanged.append(key)
@@ -149,9 +152,6 @@ def unpack_bundle(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
                     ext = posixpath.splitext(path.lower())[1]
                     deps.blobs.put("drop", key, body, content_type=CONTENT_TYPES.get(ext, "application/octet-stream"))
                     written.append(key)
-                if time_left_ms() < STOP_WITH_MS_LEFT:
-                    raise TimeoutError(f"bundle {batch_id}: {len(written) + len(unchanged)} files done; "
-                                       "the retry resumes (existing files are skipped)")
     except FindingError as e:
         return _reject(deps, batch_id, Finding.from_dict({**e.finding.to_dict(), "file": up.key}))
 

@@ -157,3 +157,14 @@ def test_no_administrator_or_unexpected_managed_policy(synth):
         for arn in role["Properties"].get("ManagedPolicyArns", []):
             name = ref(arn).rsplit("/", 1)[-1]
             assert name in MANAGED_ALLOWED, (lid, name)
+
+
+def test_only_ingest_writes_the_drop_bucket(synth):
+    """Added with Grant("bucket:drop", "write") on ingest: it unpacks a zip uploaded beside a
+    sheet into the drop bucket (pipeline/bundles.py). No other function may write over what
+    merchants upload."""
+    drop = synth.logical_id(synth.stack.storage.buckets["drop"])
+    writers = {fn.key for fn in TOPOLOGY.functions
+               if any(a.startswith("s3:PutObject") and r == f"{drop}.Arn/*"
+                      for a, r in pairs_of_role(synth, synth.logical_id(synth.stack.functions.roles[fn.key])))}
+    assert writers == {"ingest"}

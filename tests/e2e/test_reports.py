@@ -46,9 +46,10 @@ def test_check_only_upload_returns_an_annotated_report(cloud, deps, tmp_path):
     errors = [e for r in doc["product_results"] for e in r["errors"] if e["row"] and e["column"]]
     assert errors, doc
     from shangjia.pipeline import keys
-    statuses = {r["spu_code"]: deps.store.get(*keys.product("chk1", r["spu_code"]))["status"]
+    statuses = {r["spu_code"]: deps.store.get(*keys.checked_product(batch["batch_id"], "chk1", r["spu_code"]))["status"]
                 for r in doc["product_results"]}
     assert set(statuses.values()) == {"checked", "needs_fix"}          # nothing went further
+    assert all(deps.store.get(*keys.product("chk1", s)) is None for s in statuses), "the catalog is untouched"
 
     wb = openpyxl.load_workbook(io.BytesIO(s3.get_object(Bucket=reports, Key=batch["report_key"])["Body"].read()))
     theirs = wb.worksheets[0]

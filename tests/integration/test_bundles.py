@@ -102,6 +102,16 @@ def test_images_land_beside_the_zip_and_hostile_or_foreign_entries_are_refused(d
     # What `shangjia status` shows of it: settled (it holds no products), never a crash.
     s = views.batch_summary(deps, b, with_products=True)
     assert s["status"] == "unpacked" and s["settled"] and s["products_total"] == 0 and s["rejection"] is None
+    assert (s["kind"], s["files_written"], s["refused_count"]) == ("bundle", 3, 2)
+
+
+def test_status_command_shows_what_a_bundle_unpacked(deps, handler, aws, s3, merchant, capsys):
+    from shangjia.cli import main
+
+    handler("ingest")(_upload(s3, aws, ZIP_KEY, _mixed_zip()))
+    assert main(["status", "--merchant", MERCHANT]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if ZIP_KEY in x)
+    assert "unpacked" in line and "files 3 (written 3, unchanged 0, refused 2)" in line
 
 
 def test_duplicate_delivery_and_reupload_write_nothing_new(deps, handler, aws, s3, merchant):

@@ -132,6 +132,11 @@ def _status(args) -> int:
     if not summaries:
         print("no batches yet")
     for s in summaries:
+        if s.get("kind") == "bundle":
+            print(f"{s['batch_id']}  {s['merchant_id']}  {s['key']}  {s['status']}  files {s['files_count']} "
+                  f"(written {s['files_written']}, unchanged {s['files_unchanged']}, refused {s['refused_count']})"
+                  + (f"  REJECTED: {s['rejection']['message_en']}" if s.get("rejection") else ""))
+            continue
         print(f"{s['batch_id']}  {s['merchant_id']}  {s['key']}  {s['status']}  products {s['products_seen']}/"
               f"{s['products_total'] if s['products_total'] is not None else '?'}  "
               + " ".join(f"{k}={v}" for k, v in s["by_status"].items())

@@ -27,7 +27,10 @@ def batch_summary(deps: Deps, batch: dict[str, Any], *, with_products: bool = Fa
         "skus": sum(len((p.get("product") or {}).get("skus", [])) for p in products),
         "settled": total is not None and settled >= total,
         "rejection": batch.get("rejection"), "created_at": batch.get("created_at"),
+        "kind": batch.get("kind", "sheet"),
     }
+    if out["kind"] == "bundle":      # a zip of images: what it unpacked, not products
+        out.update({k: batch.get(k, 0) for k in ("files_count", "files_written", "files_unchanged", "refused_count")})
     if with_products:
         out["products"] = [{"spu_code": p["spu_code"], "status": p["status"],
                             "errors": [f for f in p.get("findings", []) if f.get("severity") == "error"]}

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from shangjia.observability import correlate, logger
 from shangjia.pipeline.deps import Deps, aws_deps
+from shangjia.ports import Transient
 
 
 @functools.cache
@@ -27,7 +28,15 @@ def sqs_batch_handler(record_fn: Callable[[Deps, dict[str, Any], SQSRecord], Any
         if isinstance(body, dict):
             correlate(batch_id=body.get("batch_id"), spu_code=body.get("spu_code"),
                       merchant_id=body.get("merchant_id"), message_id=record.message_id)
-        return record_fn(deps(), body, record)
+        try:
+            return record_fn(deps(), body, record)
+        except Transient as e:
+            logger.warning("record will be retried", extra={"reason": str(e)[:500]})
+            raise
+        except Exception:
+            # Retried until maxReceiveCount, then dead-lettered: say why, with the record's keys.
+            logger.exception("record failed")
+            raise
 
     @logger.inject_lambda_context(clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

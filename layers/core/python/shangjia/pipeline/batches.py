@@ -167,22 +167,30 @@ def report_keys(merchant_id: str | None, batch_id: str) -> tuple[str, str]:
     return f"{base}/report.xlsx", f"{base}/report.json"
 
 
-def _claim_report(deps: Deps, batch_id: str) -> bool:
-    """Exactly one finaliser wins. A claim whose writer died (no ``report_at`` after the lease)
-    may be taken over; a fresh claim held by another writer means: try again later."""
+# A redelivered claimant (it died writing) comes back after its queue's visibility timeout (3 min
+# for validate on AWS); a concurrent duplicate of the same message comes at once and must not
+# write a second report beside the first.
+RETAKE_AFTER = timedelta(seconds=30)
+
+
+def _claim_report(deps: Deps, batch_id: str, claimant: str) -> bool:
+    """Exactly one finaliser wins, and the claim names it. A redelivery of the claimant's own
+    message retakes its claim (it may have died writing); anybody else leaves the report to the
+    claimant and succeeds (a product's work does not fail because another message is writing the
+    batch's report). A claim whose writer died and was never redelivered is taken over after
+    ``REPORT_LEASE``."""
     pk, sk = keys.batch(batch_id)
     now = deps.clock.now()
     try:
-        deps.store.update(pk, sk, "SET report_claimed_at = :n",
-                          condition="attribute_not_exists(report_claimed_at) OR "
-                                    "(attribute_not_exists(report_at) AND report_claimed_at < :stale)",
-                          values={":n": iso(now), ":stale": iso(now - REPORT_LEASE)})
+        deps.store.update(pk, sk, "SET report_claimed_at = :n, report_claimed_by = :me",
+                          condition="attribute_not_exists(report_at) AND (attribute_not_exists(report_claimed_at) "
+                                    "OR (report_claimed_by = :me AND report_claimed_at < :retake) "
+                                    "OR report_claimed_at < :stale)",
+                          values={":n": iso(now), ":me": claimant, ":stale": iso(now - REPORT_LEASE),
+                                  ":retake": iso(now - RETAKE_AFTER)})
         return True
     except ConditionFailed:
-        b = deps.store.get(pk, sk) or {}
-        if b.get("report_at"):
-            return False
-        raise Transient(f"batch {batch_id}: another finaliser is writing the report")
+        return False
 
 
 def _release_claim(deps: Deps, batch_id: str) -> None:
@@ -198,9 +206,10 @@ def _f_json(f: Finding) -> dict[str, Any]:
             "zh": f.message_zh, "en": f.message_en, "hint_zh": f.hint_zh, "hint_en": f.hint_en, "value": f.value}
 
 
-def maybe_finalise(deps: Deps, batch_id: str) -> bool:
+def maybe_finalise(deps: Deps, batch_id: str, claimant: str) -> bool:
     """Write the batch's report if every product has been validated and nobody has yet.
-    Returns True when this call wrote it."""
+    ``claimant`` names the message doing it (``ingest`` or ``product:<spu>``). Returns True when
+    this call wrote it."""
     pk, sk = keys.batch(batch_id)
     batch = deps.store.get(pk, sk)
     if not batch or batch.get("report_at") or batch.get("products_total") is None:
@@ -210,7 +219,7 @@ def maybe_finalise(deps: Deps, batch_id: str) -> bool:
     if counts.validated < total:
         return False
     judge(deps, batch, counts, final=True)
-    if not _claim_report(deps, batch_id):
+    if not _claim_report(deps, batch_id, claimant):
         return False
     try:
         batch = deps.store.get(pk, sk) or batch
@@ -294,7 +303,7 @@ def write_refusal_report(deps: Deps, batch: Mapping[str, Any], f: Finding, data:
     """The answer to a file refused outright: report.json with the file-level finding, and the
     workbook (errors and summary sheets) when the bytes were read. Written once."""
     batch_id = batch["batch_id"]
-    if not _claim_report(deps, batch_id):
+    if not _claim_report(deps, batch_id, "refusal"):
         return False
     try:
         xlsx_key, json_key = report_keys(batch.get("merchant_id"), batch_id)

@@ -92,7 +92,7 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
 
                 batches.write_refusal_report(deps, batch, Finding.from_dict(batch["rejection"]))
             elif batch["status"] != BatchStatus.REJECTED:
-                batches.maybe_finalise(deps, batch_id)
+                batches.maybe_finalise(deps, batch_id, "ingest")
             return IngestOutcome(batch_id, "duplicate", int(batch.get("products_sent", 0)))
     resumed = int(batch.get("checkpoint_row", 0)) > 0
 
@@ -169,7 +169,7 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
     deps.store.update(pk, sk, "SET #s = :s, products_total = :n, updated_at = :u", names={"#s": "status"},
                       values={":s": BatchStatus.PROCESSING.value, ":n": sent, ":u": iso(deps.clock.now())})
     # The last validate may already have run: whichever of us sees every product counted finalises.
-    batches.maybe_finalise(deps, batch_id)
+    batches.maybe_finalise(deps, batch_id, "ingest")
     return IngestOutcome(batch_id, "resumed" if resumed else "ingested", sent)
 
 

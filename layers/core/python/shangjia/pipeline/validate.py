@@ -45,7 +45,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     now = iso(deps.clock.now())
     existing = deps.store.get(pk, sk)
     if existing and existing.get("batch_id") == batch_id and existing["status"] not in (PS.UPLOADED, PS.VALIDATING):
-        batches.maybe_finalise(deps, batch_id)        # the first delivery may have died before it
+        batches.maybe_finalise(deps, batch_id, f"product:{spu}")        # the first delivery may have died before it
         return "duplicate"
     if existing and existing.get("batch_id") != batch_id and existing["status"] not in RESUBMITTABLE:
         return _busy(deps, msg, seq, existing["status"])
@@ -91,7 +91,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
                           values={":p": product, ":f": extra["findings"], ":v": valid, ":r": first_row,
                                   ":s": PS.VALIDATING.value, ":b": batch_id})
     except ConditionFailed:
-        batches.maybe_finalise(deps, batch_id)   # a duplicate delivery already moved it on
+        batches.maybe_finalise(deps, batch_id, f"product:{spu}")   # a duplicate delivery already moved it on
         return "duplicate"
     batches.tally_product(deps, batch_id, seq, spu, valid=valid)
 
@@ -113,7 +113,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
                                        extra={**extra, "held_by": stop.to_dict()}) else "duplicate"
     else:
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra)
-    batches.maybe_finalise(deps, batch_id)
+    batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return outcome
 
 
@@ -146,7 +146,7 @@ def _busy(deps: Deps, msg: dict[str, Any], seq: Any, status: str) -> str:
     _store_findings(deps, merchant_id, spu, batch_id, msg,
                     [finding("PIPE_PRODUCT_BUSY", value=spu, status=status)], superseded=False)
     batches.tally_product(deps, batch_id, seq, spu, valid=False, refused=True)
-    batches.maybe_finalise(deps, batch_id)
+    batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return "busy"
 
 

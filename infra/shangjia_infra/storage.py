@@ -65,12 +65,13 @@ class Storage(Construct):
                 deletion_protection=True,
                 removal_policy=RemovalPolicy.RETAIN,
             )
-            for name, pk, sk in t.gsis:
+            for g in t.indexes:
                 table.add_global_secondary_index(
-                    index_name=name,
-                    partition_key=ddb.Attribute(name=pk, type=ddb.AttributeType.STRING),
-                    sort_key=ddb.Attribute(name=sk, type=ddb.AttributeType.STRING) if sk else None,
-                    projection_type=ddb.ProjectionType.ALL,
+                    index_name=g.name,
+                    partition_key=ddb.Attribute(name=g.partition_key, type=ddb.AttributeType.STRING),
+                    sort_key=ddb.Attribute(name=g.sort_key, type=ddb.AttributeType.STRING) if g.sort_key else None,
+                    projection_type=ddb.ProjectionType(g.projection_type),
+                    non_key_attributes=list(g.non_key_attributes) or None,
                 )
             self.tables[t.key] = table
 

@@ -7,6 +7,7 @@ import zipfile
 import pytest
 
 from shangjia.localcloud.demo import make_image
+from shangjia.pipeline import views
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 
@@ -14,7 +15,7 @@ MERCHANT = "vipzip1"
 
 
 def _batches(deps):
-    return {b["key"]: b for b in deps.store.query(f"BATCHES#{MERCHANT}", index="gsi1")}
+    return {b["key"]: b for b in views.merchant_batches(deps, MERCHANT)}
 
 
 def test_images_zipped_beside_the_sheet_are_unpacked_and_the_products_publish(cloud, deps, tmp_path):

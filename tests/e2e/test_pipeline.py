@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from shangjia.localcloud.demo import SimulatedReviewer, make_image
+from shangjia.pipeline import views
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 
@@ -37,7 +38,7 @@ def _upload(cloud, tmp_path: Path, merchant: str, n: int, *, seed: int, invalid_
 
 
 def _batch_for(deps, merchant, key):
-    for b in deps.store.query(f"BATCHES#{merchant}", index="gsi1"):
+    for b in views.merchant_batches(deps, merchant):
         if b["key"] == key:
             return b
     return None
@@ -58,7 +59,7 @@ def test_vip_sheet_publishes_on_every_channel_without_a_reviewer(cloud, deps, me
     s = views.batch_summary(deps, _batch_for(deps, "vip1", key), with_products=True)
     assert s["by_status"] == {"published": 4}, s
     for c in ("own_shop", "wechat", "douyin"):
-        listed = [x for x in deps.store.query(f"LISTINGS#{c}", index="gsi1") if x["merchant_id"] == "vip1"]
+        listed = [x for x in views.channel_listings(deps, c) if x["merchant_id"] == "vip1"]
         assert len(listed) == 4
     assert cloud.channels.listings, "the simulated WeChat/Douyin endpoints received the products"
 
@@ -89,9 +90,9 @@ def test_ordinary_sheet_waits_for_a_reviewer_and_bad_rows_come_back_located(clou
             e = p["errors"][0]
             assert e["code"] and e["message_zh"] and e["message_en"] and e.get("row"), e
     assert reviewer.decisions["pre:approve"] >= 1 and reviewer.decisions["final:approve"] >= 1
-    listed = {x["channel"] for x in deps.store.query("LISTINGS#wechat", index="gsi1") if x["merchant_id"] == "std1"}
+    listed = {x["channel"] for x in views.channel_listings(deps, "wechat") if x["merchant_id"] == "std1"}
     assert listed == {"wechat"}
-    assert not [x for x in deps.store.query("LISTINGS#douyin", index="gsi1") if x["merchant_id"] == "std1"], \
+    assert not [x for x in views.channel_listings(deps, "douyin") if x["merchant_id"] == "std1"], \
         "a channel the merchant did not choose gets nothing"
 
 
@@ -101,8 +102,7 @@ def test_duplicate_s3_event_creates_no_second_batch(cloud, deps, merchants, tmp_
     key = _upload(cloud, tmp_path, "vip1", 2, seed=5, name="dup.xlsx")
     assert cloud.wait_until(lambda: _settled(deps, "vip1", key), timeout_s=120)
     batch = _batch_for(deps, "vip1", key)
-    products_before = {p["spu_code"]: p["updated_at"] for p in deps.store.query(
-        f"BATCH#{batch['batch_id']}", index="gsi1", sk_prefix="PRODUCT#")}
+    products_before = {p["spu_code"]: p["updated_at"] for p in views.batch_products(deps, batch["batch_id"])}
     # Deliver the same ObjectCreated event again, as S3's at-least-once delivery may.
     s3 = cloud.client("s3")
     head = s3.head_object(Bucket=cloud.resources.buckets["drop"], Key=key)
@@ -118,10 +118,9 @@ def test_duplicate_s3_event_creates_no_second_batch(cloud, deps, merchants, tmp_
     for _ in range(2):
         sqs.send_message(QueueUrl=cloud.resources.queues["intake"], MessageBody=json.dumps(event))
     assert cloud.wait_until(lambda: cloud.idle(), timeout_s=30)
-    batches = [b for b in deps.store.query("BATCHES#vip1", index="gsi1") if b["key"] == key]
+    batches = [b for b in views.merchant_batches(deps, "vip1") if b["key"] == key]
     assert len(batches) == 1
-    after = {p["spu_code"]: p["updated_at"] for p in deps.store.query(
-        f"BATCH#{batch['batch_id']}", index="gsi1", sk_prefix="PRODUCT#")}
+    after = {p["spu_code"]: p["updated_at"] for p in views.batch_products(deps, batch["batch_id"])}
     assert after == products_before, "a duplicate event touched no product"
 
 

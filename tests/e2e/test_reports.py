@@ -6,11 +6,13 @@ import time
 
 import pytest
 
+from shangjia.pipeline import views
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 
 
 def _batch_for(deps, merchant, key):
-    for b in deps.store.query(f"BATCHES#{merchant}", index="gsi1"):
+    for b in views.merchant_batches(deps, merchant):
         if b["key"] == key:
             return b
     return None

@@ -176,7 +176,12 @@ def test_table_on_demand_pitr_ttl_gsis(synth, table):
     if table.ttl_attribute:
         assert props["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
     gsis = {g["IndexName"]: [k["AttributeName"] for k in g["KeySchema"]] for g in props.get("GlobalSecondaryIndexes", [])}
-    assert gsis == {name: [pk, sk] for name, pk, sk in table.gsis}
+    assert gsis == {g.name: [g.partition_key, g.sort_key] for g in table.indexes}
+    # the projection the topology declares (not ALL by default: index writes are billed by it)
+    projections = {g["IndexName"]: g["Projection"] for g in props.get("GlobalSecondaryIndexes", [])}
+    for g in table.indexes:
+        assert projections[g.name]["ProjectionType"] == g.projection_type
+        assert sorted(projections[g.name].get("NonKeyAttributes", [])) == sorted(g.non_key_attributes)
     assert synth.resources[lid]["DeletionPolicy"] == "Retain"
     # the backup plan selects it
     (selection,) = synth.of_type("AWS::Backup::BackupSelection").values()

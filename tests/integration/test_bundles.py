@@ -76,7 +76,7 @@ def _versions(s3, aws) -> dict[str, int]:
 
 
 def _bundles(deps) -> list[dict]:
-    return [b for b in deps.store.query(f"BATCHES#{MERCHANT}", index="gsi1") if b.get("kind") == "bundle"]
+    return [b for b in views.merchant_batches(deps, MERCHANT) if b.get("kind") == "bundle"]
 
 
 def test_images_land_beside_the_zip_and_hostile_or_foreign_entries_are_refused(deps, handler, aws, s3, merchant):
@@ -149,7 +149,7 @@ def test_written_images_trigger_ingest_which_ignores_them_cheaply(deps, handler,
     fn(_upload(s3, aws, ZIP_KEY, _zip(IMAGES)))
     event = _upload(s3, aws, f"{MERCHANT}/款式A/主图.jpg", IMAGES["款式A/主图.jpg"])
     assert fn(event) == {"batchItemFailures": []}
-    assert len(deps.store.query(f"BATCHES#{MERCHANT}", index="gsi1")) == 1     # only the bundle
+    assert len(views.merchant_batches(deps, MERCHANT)) == 1     # only the bundle
 
 
 def test_a_time_out_mid_zip_resumes_on_the_retry_without_rewriting(deps, aws, s3, merchant):

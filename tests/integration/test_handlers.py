@@ -3,7 +3,7 @@ import json
 import pytest
 
 from tests.support.events import load_event
-from shangjia.pipeline import keys, review
+from shangjia.pipeline import keys, review, views
 from shangjia.pipeline.merchants import put_merchant
 
 
@@ -56,11 +56,11 @@ def test_unknown_merchant_rejects_the_batch_with_a_reason(deps, handler, aws):
     body["Records"][0]["s3"]["object"]["versionId"] = put.get("VersionId")
     event["Records"][0]["body"] = json.dumps(body)
     assert handler("ingest")(event) == {"batchItemFailures": []}
-    batches = deps.store.query("BATCHES#m-vip-001", index="gsi1")
+    batches = views.merchant_batches(deps, "m-vip-001")
     assert len(batches) == 1 and batches[0]["key"] == key
     assert batches[0]["status"] == "rejected" and batches[0]["rejection"]["code"] == "PIPE_UNKNOWN_MERCHANT"
     handler("ingest")(event)                                    # a duplicate event
-    assert len(deps.store.query("BATCHES#m-vip-001", index="gsi1")) == 1
+    assert len(views.merchant_batches(deps, "m-vip-001")) == 1
 
 
 def _task(deps):
@@ -152,7 +152,7 @@ def test_publish_records_one_listing_per_channel_under_duplicates(deps, handler)
                                           {**rec, "messageId": "b", "body": json.dumps(body)}]})
     assert out == {"batchItemFailures": []}
     assert deps.store.get(pk, sk)["status"] == "published"
-    assert len(deps.store.query("LISTINGS#own_shop", index="gsi1")) == 1
+    assert len(views.channel_listings(deps, "own_shop")) == 1
 
 
 def _validate_event(batch_id="4b1d0c6e2f8a9b3c5d7e", spu=None):

@@ -76,12 +76,35 @@ class StateMachine:
 
 
 @dataclass(frozen=True)
+class Gsi:
+    """A global secondary index. ``projection``: "ALL", "KEYS_ONLY", or a tuple of the non-key
+    attributes an INCLUDE index carries (the table's and the index's keys always come along)."""
+    name: str
+    partition_key: str
+    sort_key: str
+    projection: str | tuple[str, ...] = "ALL"
+
+    @property
+    def projection_type(self) -> str:
+        return self.projection if isinstance(self.projection, str) else "INCLUDE"
+
+    @property
+    def non_key_attributes(self) -> tuple[str, ...]:
+        return () if isinstance(self.projection, str) else tuple(self.projection)
+
+
+@dataclass(frozen=True)
 class Table:
     key: str
     partition_key: str = "pk"
     sort_key: str = "sk"
-    gsis: tuple[tuple[str, str, str], ...] = ()   # (index name, pk attr, sk attr)
+    # (index name, pk attr, sk attr[, projection]); without a projection the index projects ALL
+    gsis: tuple[tuple, ...] = ()
     ttl_attribute: str | None = None
+
+    @property
+    def indexes(self) -> tuple[Gsi, ...]:
+        return tuple(Gsi(*g) for g in self.gsis)
 
 
 @dataclass(frozen=True)
@@ -110,6 +133,9 @@ class Topology:
 
 
 CHANNELS = ("own_shop", "wechat", "douyin")
+# What gsi2 (STATUS#<status> / time, ASSIGNEE#<reviewer>) carries besides keys: the publish
+# scheduler reads these from the index without fetching the (large) product item.
+GSI2_ATTRIBUTES = ("status", "merchant_id", "spu_code", "batch_id")
 
 _state_rw = Grant("table:state", "readwrite")
 _start_review = (Grant("statemachine:review_auto", "start"), Grant("statemachine:review_manual", "start"))
@@ -130,7 +156,13 @@ TOPOLOGY = Topology(
           for c in CHANNELS),
     ),
     tables=(
-        Table("state", gsis=(("gsi1", "gsi1pk", "gsi1sk"), ("gsi2", "gsi2pk", "gsi2sk")), ttl_attribute="ttl"),
+        # Index entries are written on every change of what they project, so they carry as little
+        # as the readers need (docs/cost-model.md): gsi1 lists keys (batches, a batch's products
+        # and refusals, tasks, listings) and readers fetch the items by key (Store.get_many);
+        # gsi2's keys change with every status move anyway, so the few attributes the publish
+        # scheduler needs ride along at no extra write.
+        Table("state", gsis=(("gsi1", "gsi1pk", "gsi1sk", "KEYS_ONLY"),
+                             ("gsi2", "gsi2pk", "gsi2sk", GSI2_ATTRIBUTES)), ttl_attribute="ttl"),
     ),
     functions=(
         Function("ingest", "ingest.handler.lambda_handler", memory_mb=1024, timeout_s=300,

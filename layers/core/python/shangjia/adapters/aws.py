@@ -142,6 +142,35 @@ class DynamoStore:
             _raise_mapped(e)
         return self._dec(r.get("Item"))
 
+    def get_many(self, keys, *, consistent=False):
+        """BatchGetItem, 100 keys a request; UnprocessedKeys are asked again with a growing pause
+        (throttling), and still unprocessed after that is a Transient failure."""
+        import time
+
+        wanted: list[tuple[str, str]] = []
+        for k in keys:
+            if tuple(k) not in wanted:
+                wanted.append(tuple(k))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(wanted), 100):
+            request = {self.table: {"Keys": [self._enc({"pk": pk, "sk": sk}) for pk, sk in wanted[start:start + 100]],
+                                    "ConsistentRead": consistent}}
+            for attempt in range(8):
+                try:
+                    r = client("dynamodb").batch_get_item(RequestItems=request)
+                except Exception as e:  # noqa: BLE001
+                    _raise_mapped(e)
+                for raw in r.get("Responses", {}).get(self.table, []):
+                    item = self._dec(raw)
+                    found[(item["pk"], item["sk"])] = item
+                request = r.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            else:
+                raise Transient(f"DynamoDB left {len(request[self.table]['Keys'])} keys unprocessed")
+        return [found[k] for k in wanted if k in found]
+
     def put(self, item, *, condition=None, names=None, values=None) -> None:
         try:
             client("dynamodb").put_item(TableName=self.table, Item=self._enc(item),

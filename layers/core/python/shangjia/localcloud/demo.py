@@ -120,7 +120,7 @@ def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int =
     def batches() -> list[dict[str, Any]]:
         out_ = []
         for mid, _key in uploads:
-            out_ += deps.store.query(f"BATCHES#{mid}", index="gsi1")
+            out_ += views.merchant_batches(deps, mid)
         return out_
 
     def progress() -> tuple[bool, list[dict[str, Any]]]:
@@ -196,7 +196,23 @@ def _summary(cloud, deps, summaries, reviewer, elapsed, transitions, done) -> di
             "media_total": round(sum(cost["media"].values()) * per_m, 2)},
         "dlq_depths": {k: v for k, v in cloud.queue_depths(dlq=True).items() if v},
         "handler_errors": len(cloud.runtime.errors),
+        # How the DynamoDB figure was arrived at: requests priced from item sizes (measured) or
+        # from request/response sizes (estimated, docs/cost-model.md), and the units by function.
+        "dynamodb": _ddb_breakdown(snap),
     }
+
+
+def _ddb_breakdown(snap: dict[str, Any]) -> dict[str, Any]:
+    units = snap.get("units", {})
+    by_fn: dict[str, dict[str, float]] = {}
+    for name, v in (snap.get("ddb_units_by_caller") or {}).items():
+        who, _, kind = name.rpartition(":")
+        if kind in ("wru", "rru"):
+            by_fn.setdefault(who, {"wru": 0, "rru": 0})[kind] += v
+    return {"measured_requests": int(units.get("ddb_measured", 0)),
+            "estimated_requests": int(units.get("ddb_estimated", 0)),
+            "wru": round(units.get("ddb_wru", 0), 1), "rru": round(units.get("ddb_rru", 0), 1),
+            "by_function": dict(sorted(by_fn.items(), key=lambda kv: -kv[1]["wru"]))}
 
 
 def _print_summary(s: dict[str, Any], say) -> None:
@@ -217,5 +233,11 @@ def _print_summary(s: dict[str, Any], say) -> None:
         f"({', '.join(f'{k} ${v:.2f}' for k, v in c['media'].items() if v)})")
     say("Lambda CPU seconds by function: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(s["lambda_cpu_s"].items()))
         + f"   (not priced: {sum(s['observer_requests'].values())} requests by this demo's progress display)")
+    d = s.get("dynamodb")
+    if d:
+        total = d["measured_requests"] + d["estimated_requests"]
+        say(f"dynamodb: {d['wru']:g} WRU, {d['rru']:g} RRU over {total} requests, {d['measured_requests']} measured "
+            f"from item sizes, {d['estimated_requests']} estimated; WRU by function: "
+            + ", ".join(f"{k} {v['wru']:g}" for k, v in d["by_function"].items() if v["wru"]))
     say(f"dead-letter queues: {s['dlq_depths'] or 'all empty'}   handler errors (retried): {s['handler_errors']}")
     _ = PRICES

@@ -53,6 +53,13 @@ def definition(topology: Topology, machine_key: str, resources: Resources) -> st
     return text
 
 
+def _projection(g) -> dict:
+    out = {"ProjectionType": g.projection_type}
+    if g.non_key_attributes:
+        out["NonKeyAttributes"] = list(g.non_key_attributes)
+    return out
+
+
 def provision(session, topology: Topology = TOPOLOGY, *, visibility_timeout_s: int | None = None,
               suffix: str = "local") -> Resources:
     """Create everything; ``visibility_timeout_s`` replaces the topology's timeouts so a failed
@@ -87,15 +94,16 @@ def provision(session, topology: Topology = TOPOLOGY, *, visibility_timeout_s: i
     ddb = session.client("dynamodb")
     for t in topology.tables:
         name = f"{PREFIX}-{suffix}-{t.key}"
-        attrs = {t.partition_key, t.sort_key} | {a for _, pk, sk in t.gsis for a in (pk, sk)}
+        attrs = {t.partition_key, t.sort_key} | {a for g in t.indexes for a in (g.partition_key, g.sort_key)}
         ddb.create_table(
             TableName=name, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
             KeySchema=[{"AttributeName": t.partition_key, "KeyType": "HASH"},
                        {"AttributeName": t.sort_key, "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[{"IndexName": n, "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"},
-                                                                   {"AttributeName": sk, "KeyType": "RANGE"}],
-                                     "Projection": {"ProjectionType": "ALL"}} for n, pk, sk in t.gsis])
+            GlobalSecondaryIndexes=[{"IndexName": g.name,
+                                     "KeySchema": [{"AttributeName": g.partition_key, "KeyType": "HASH"},
+                                                   {"AttributeName": g.sort_key, "KeyType": "RANGE"}],
+                                     "Projection": _projection(g)} for g in t.indexes])
         res.tables[t.key] = name
 
     lam = session.client("lambda")

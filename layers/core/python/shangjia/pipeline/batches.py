@@ -231,10 +231,10 @@ def maybe_finalise(deps: Deps, batch_id: str, claimant: str) -> bool:
 
 
 def _products(deps: Deps, batch_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from shangjia.pipeline.views import batch_products
+    from shangjia.pipeline.views import batch_products, batch_refusals
 
     products = [p for p in batch_products(deps, batch_id) if p.get("batch_id") == batch_id]
-    refused = deps.store.query(f"BATCH#{batch_id}", index="gsi1", sk_prefix="REFUSED#")
+    refused = batch_refusals(deps, batch_id)
     if any("valid" not in p for p in products):
         # A product counted but its result not yet visible (index lag): come back shortly.
         raise Transient(f"batch {batch_id}: a product's result is not visible yet")

@@ -334,11 +334,17 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
 
 
 def list_tasks(deps: Deps, stage: str, state: str = "open") -> list[dict[str, Any]]:
-    return deps.store.query(f"TASKS#{stage}#{state}", index="gsi1")
+    from shangjia.pipeline.views import listed
+
+    # an entry can lag its item (the index is eventually consistent): keep what is still in that state
+    return [t for t in listed(deps, f"TASKS#{stage}#{state}") if t.get("gsi1pk") == f"TASKS#{stage}#{state}"]
 
 
 def tasks_of(deps: Deps, assignee: str) -> list[dict[str, Any]]:
-    return deps.store.query(f"ASSIGNEE#{assignee}", index="gsi2")
+    from shangjia.pipeline.views import listed
+
+    return [t for t in listed(deps, f"ASSIGNEE#{assignee}", index="gsi2")
+            if t.get("gsi2pk") == f"ASSIGNEE#{assignee}"]
 
 
 def _check_actor(actor: dict[str, Any], task: dict[str, Any]) -> None:

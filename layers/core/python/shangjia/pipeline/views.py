@@ -9,13 +9,37 @@ from shangjia.pipeline.deps import Deps
 from shangjia.status import TERMINAL_FOR_BATCH
 
 
+def listed(deps: Deps, pk: str, *, index: str = "gsi1", sk_prefix: str | None = None) -> list[dict[str, Any]]:
+    """The full items an index lists under ``pk``: gsi1 projects keys only (its entries are not
+    rewritten when an item changes), so the items are fetched by key."""
+    entries = deps.store.query(pk, index=index, sk_prefix=sk_prefix)
+    return deps.store.get_many([(e["pk"], e["sk"]) for e in entries]) if entries else []
+
+
+def merchant_batches(deps: Deps, merchant_id: str) -> list[dict[str, Any]]:
+    """A merchant's batches (their META items), oldest first."""
+    return listed(deps, f"BATCHES#{merchant_id}")
+
+
+def channel_listings(deps: Deps, channel: str) -> list[dict[str, Any]]:
+    """The listings recorded on a channel (their items)."""
+    return listed(deps, f"LISTINGS#{channel}")
+
+
 def batch_products(deps: Deps, batch_id: str) -> list[dict[str, Any]]:
-    return deps.store.query(f"BATCH#{batch_id}", index="gsi1", sk_prefix="PRODUCT#")
+    return listed(deps, f"BATCH#{batch_id}", sk_prefix="PRODUCT#")
+
+
+def batch_refusals(deps: Deps, batch_id: str) -> list[dict[str, Any]]:
+    return listed(deps, f"BATCH#{batch_id}", sk_prefix="REFUSED#")
 
 
 def batch_summary(deps: Deps, batch: dict[str, Any], *, with_products: bool = False) -> dict[str, Any]:
+    """``batch`` may be the META item or an index entry of it (keys only): then it is fetched."""
+    if "merchant_id" not in batch or "status" not in batch:
+        batch = deps.store.get(batch["pk"], batch["sk"], consistent=False) or batch
     products = [p for p in batch_products(deps, batch["batch_id"]) if p.get("batch_id") == batch["batch_id"]]
-    refused = deps.store.query(f"BATCH#{batch['batch_id']}", index="gsi1", sk_prefix="REFUSED#")
+    refused = batch_refusals(deps, batch["batch_id"])
     by_status = Counter(p["status"] for p in products)
     total = batch.get("products_total")
     settled = sum(n for s, n in by_status.items() if s in TERMINAL_FOR_BATCH) + len(refused)

@@ -117,7 +117,8 @@ def auto_checks(deps: Deps, item: dict[str, Any], stage: str) -> list:
         for layout, html in pages.items():
             if (product.get("title") or "") not in html or "<img" not in html:
                 findings.append(finding("PIPE_PREVIEW_INCOMPLETE", layout=layout))
-    deps.store.update(item["pk"], item["sk"], "SET review_stage = :s", values={":s": stage})
+    if item.get("review_stage") != stage:      # already recorded (start_review sets "pre"): a write saved
+        deps.store.update(item["pk"], item["sk"], "SET review_stage = :s", values={":s": stage})
     return findings
 
 

@@ -124,7 +124,7 @@ def _status(args) -> int:
             i["merchant_id"]["S"] for i in client("dynamodb").scan(
                 TableName=table, FilterExpression="sk = :p", ExpressionAttributeValues={":p": {"S": "PROFILE"}},
                 ProjectionExpression="merchant_id").get("Items", [])]
-        batches = [b for m in merchants for b in deps.store.query(f"BATCHES#{m}", index="gsi1")]
+        batches = [b for m in merchants for b in views.merchant_batches(deps, m)]
     summaries = [views.batch_summary(deps, b, with_products=bool(args.batch_id)) for b in batches]
     if args.json:
         print(json.dumps(summaries, ensure_ascii=False, indent=1))

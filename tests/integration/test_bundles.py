@@ -109,6 +109,7 @@ def test_status_command_shows_what_a_bundle_unpacked(deps, handler, aws, s3, mer
     from shangjia.cli import main
 
     handler("ingest")(_upload(s3, aws, ZIP_KEY, _mixed_zip()))
+    capsys.readouterr()                       # the handler's own log lines are not the command's output
     assert main(["status", "--merchant", MERCHANT]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if ZIP_KEY in x)
     assert "unpacked" in line and "files 3 (written 3, unchanged 0, refused 2)" in line

@@ -45,8 +45,10 @@ def product(deps, aws):
             ("video", 0, "clip.mp4")]
     pk, sk = keys.product("m1", "P1")
     deps.store.put({"pk": pk, "sk": sk, "merchant_id": "m1", "spu_code": "P1", "batch_id": "b1", "status": "media",
-                    "source_key": "m1/sheet.xlsx", "pending_images": {f"{s}:{i}" for s, i, _ in refs},
+                    "source_key": "m1/sheet.xlsx",
                     "product": {"spu_code": "P1", "title": "t", "skus": []}})
+    ppk, psk = keys.pending_media("m1", "P1", "b1")
+    deps.store.put({"pk": ppk, "sk": psk, "pending": {f"{s}:{i}" for s, i, _ in refs}, "total": len(refs)})
     deps.workflows = CountingWorkflows()
     return [{"merchant_id": "m1", "spu_code": "P1", "batch_id": "b1", "slot": s, "index": i, "ref": r}
             for s, i, r in refs]
@@ -67,8 +69,9 @@ def test_last_image_starts_review_exactly_once_under_duplicates(deps, product):
         process_media_message(deps, msg)
     product[-1]["slot"], product[-1]["ref"] = "detail", "g3.jpg"     # swap the video for a detail image
     pk, sk = keys.product("m1", "P1")
-    deps.store.update(pk, sk, "ADD pending_images :d", values={":d": {"detail:0"}})
-    deps.store.update(pk, sk, "DELETE pending_images :v", values={":v": {"video:0"}})
+    ppk, psk = keys.pending_media("m1", "P1", "b1")
+    deps.store.update(ppk, psk, "ADD pending :d", values={":d": {"detail:0"}})
+    deps.store.update(ppk, psk, "DELETE pending :v", values={":v": {"video:0"}})
     for _ in range(3):
         process_media_message(deps, product[-1])
     assert len(set(deps.workflows.started)) == 1 and len(deps.workflows.started) == 1
@@ -81,3 +84,17 @@ def test_last_image_starts_review_exactly_once_under_duplicates(deps, product):
     # 5 images x 2 renditions = 10, but g3.jpg is both a gallery and the detail image: its thumbnail
     # is one content-addressed object. Duplicate deliveries stored nothing twice.
     assert media_objects == 9
+
+
+def test_a_late_duplicate_of_validate_never_refills_the_pending_set(deps, product):
+    """A duplicate validate delivery that reaches its fan-out after images were done must not put
+    them back as pending (the product would wait for them forever)."""
+    from shangjia.pipeline import validate
+
+    process_media_message(deps, product[0])                       # main image done
+    item = deps.store.get(*keys.product("m1", "P1"))
+    refs = {"main": ["main.jpg"], "gallery": ["g1.jpg", "g2.jpg", "g3.jpg"]}
+    validate._forward(deps, "m1", "P1", "b1", {"images": refs, "video": "clip.mp4", "skus": []},
+                      {"product": item["product"]})
+    pending = deps.store.get(*keys.pending_media("m1", "P1", "b1"))["pending"]
+    assert "main:0" not in pending and len(pending) == 4

@@ -35,6 +35,12 @@ def image(merchant_id: str, spu: str, batch_id: str, slot: str, index: int) -> t
     return product_pk(merchant_id, spu), f"IMAGE#{batch_id}#{slot}#{index:02d}"
 
 
+def pending_media(merchant_id: str, spu: str, batch_id: str) -> tuple[str, str]:
+    """The product's files still being processed, on a small item of their own: each image done is
+    one write of ~100 bytes instead of a rewrite of the (indexed, several-KB) product item."""
+    return product_pk(merchant_id, spu), f"PENDING#{batch_id}"
+
+
 def listing(merchant_id: str, spu: str, channel: str) -> tuple[str, str]:
     return product_pk(merchant_id, spu), f"LISTING#{channel}"
 

@@ -77,16 +77,16 @@ def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -
 
 
 def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: str) -> str:
-    pk, sk = keys.product(merchant_id, spu)
+    ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
     try:
-        after = deps.store.update(pk, sk, "DELETE pending_images :i",
-                                  condition="contains(pending_images, :one) AND batch_id = :b",
-                                  values={":i": {image_id}, ":one": image_id, ":b": batch_id}, return_new=True)
+        after = deps.store.update(ppk, psk, "DELETE pending :i", condition="contains(pending, :one)",
+                                  values={":i": {image_id}, ":one": image_id}, return_new=True)
     except ConditionFailed:
-        after = deps.store.get(pk, sk)   # a duplicate: still check completion (a crash may have cut it short)
-    if not after or after.get("batch_id") != batch_id or after.get("pending_images"):
+        after = deps.store.get(ppk, psk)   # a duplicate: still check completion (a crash may have cut it short)
+    if not after or after.get("pending"):
         return "image_done"
-    if after["status"] != PS.MEDIA:
+    product = deps.store.get(*keys.product(merchant_id, spu)) or {}
+    if product.get("batch_id") != batch_id or product.get("status") != PS.MEDIA:
         return "already_complete"
     return finish_media(deps, merchant_id, spu, batch_id)
 

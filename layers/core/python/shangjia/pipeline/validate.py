@@ -130,7 +130,13 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
             return "duplicate"
         review.start_review(deps, merchant_id, spu, batch_id)
         return "review"
-    extra = {**extra, "pending_images": {f"{slot}:{i}" for slot, i, _ in refs}, "images_total": len(refs)}
+    ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
+    try:   # create-only: a concurrent duplicate must not refill a set the media stage is emptying
+        deps.store.put({"pk": ppk, "sk": psk, "pending": {f"{slot}:{i}" for slot, i, _ in refs},
+                        "total": len(refs)}, condition="attribute_not_exists(pk)")
+    except ConditionFailed:
+        pass
+    extra = {**extra, "images_total": len(refs)}
     if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra):
         return "duplicate"                    # a concurrent duplicate delivery forwarded it
     deps.queues.send_batch("media", (

@@ -58,7 +58,7 @@ def transitions(cloud, merchant, spu, batch):
     return cloud.count_state_transitions()[f"review_manual:{keys.execution_name(merchant, spu, batch)}"]
 
 
-def test_manual_path_takes_three_transitions_and_a_duplicate_decision_is_refused(cloud, deps, merchants):
+def test_manual_path_takes_two_transitions_and_a_duplicate_decision_is_refused(cloud, deps, merchants):
     product_ready_for_review(deps, "rv-std", "M1", "b-m1")
     assert review.start_review(deps, "rv-std", "M1", "b-m1")
     assert review.start_review(deps, "rv-std", "M1", "b-m1") is None, "a duplicate start is a no-op"
@@ -73,7 +73,7 @@ def test_manual_path_takes_three_transitions_and_a_duplicate_decision_is_refused
     assert {o["Key"].rsplit("/", 1)[1] for o in previews} == {"mobile.html", "pc.html"}
     assert decide(cloud, final, {"decision": "approve"})[0] == 200
     assert cloud.wait_until(lambda: status(deps, "rv-std", "M1") == "published", timeout_s=30)
-    assert transitions(cloud, "rv-std", "M1", "b-m1") == 3
+    assert transitions(cloud, "rv-std", "M1", "b-m1") == 2
 
 
 def test_reject_then_fixed_upload_gets_a_fresh_review_and_history_keeps_both(cloud, deps, merchants):

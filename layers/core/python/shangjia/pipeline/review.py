@@ -5,13 +5,14 @@
   person, is handed to ``review_manual``.
 - ``review_manual`` (Standard) parks a task token per stage on the review_tasks queue;
   ``record_task`` runs that stage's automated checks (rendering the detail previews for the final
-  stage) and either rejects at once or records a review task for a reviewer. Three state
-  transitions on the common path.
+  stage) and either rejects at once or records a review task for a reviewer. Two state
+  transitions on the common path: one per stage (the final approval ends it).
 - ``claim``/``heartbeat``/``decide`` are the one decision path used by the API, the CLI and the
   demo's simulated reviewer. Approval resumes the workflow; rejection fails the waiting task with
   the error ``Rejected`` and the reason codes in its cause.
 - Approval publishes now, or schedules the product into the 10:00-12:00 Asia/Shanghai window;
-  ``release_due`` (the publish_scheduler function, every minute) hands due products on.
+  ``release_due`` (the publish_scheduler function, every minute) hands reviewer-approved and due
+  products on.
 """
 
 from __future__ import annotations
@@ -194,20 +195,32 @@ def next_window_start(now: datetime) -> datetime:
 
 
 def _approve(deps: Deps, event) -> dict[str, Any]:
-    m, spu, b = event["merchant_id"], event["spu_code"], event["batch_id"]
-    item = _product(deps, event)
+    """The Express workflow's last step: both automatic stages passed."""
+    set_status(deps, event["merchant_id"], event["spu_code"], PS.APPROVED, batch_id=event["batch_id"])
+    return publish_or_schedule(deps, event["merchant_id"], event["spu_code"], event["batch_id"])
+
+
+def publish_or_schedule(deps: Deps, m: str, spu: str, b: str) -> dict[str, Any]:
+    """An approved product publishes now, or waits as ``scheduled`` for 10:00-12:00 Asia/Shanghai
+    (key products; priority categories by merchant setting). Idempotent: only an ``approved``
+    product of this batch moves."""
+    item = deps.store.get(*keys.product(m, spu)) or {}
+    if item.get("status") != PS.APPROVED or item.get("batch_id") != b:
+        return {"skipped": item.get("status")}
     merchant = get_merchant(deps.store, m) or {}
     product = item.get("product") or {}
     windowed = bool(product.get("key_product")) or (
         bool(merchant.get("priority_window_for_categories")) and bool(product.get("priority")))
     now = deps.clock.now()
     publish_at = next_window_start(now) if windowed else now
-    set_status(deps, m, spu, PS.APPROVED, batch_id=b)
     if publish_at > now:
         set_status(deps, m, spu, PS.SCHEDULED, batch_id=b, extra={"publish_at": iso(publish_at)},
                    status_sort=iso(publish_at))
         return {"publish_at": iso(publish_at), "scheduled": True}
-    fan_out(deps, m, spu, b, from_status=PS.APPROVED)
+    try:
+        fan_out(deps, m, spu, b, from_status=PS.APPROVED)
+    except ConditionFailed:
+        return {"skipped": "already handed on"}
     return {"publish_at": iso(publish_at), "scheduled": False}
 
 
@@ -226,10 +239,15 @@ def fan_out(deps: Deps, m: str, spu: str, b: str, *, from_status: PS) -> list[st
 
 
 def release_due(deps: Deps, *, limit: int = 500) -> int:
-    """Scheduled products whose window has opened go to their channels (the every-minute job)."""
+    """The every-minute job: products a reviewer approved go on (published now, or scheduled), and
+    scheduled products whose window has opened go to their channels."""
     released = 0
-    for item in deps.store.query(f"STATUS#{PS.SCHEDULED.value}", index="gsi2", sk_lte=iso(deps.clock.now()),
-                                 limit=limit):
+    now = iso(deps.clock.now())
+    for item in deps.store.query(f"STATUS#{PS.APPROVED.value}", index="gsi2", sk_lte=now, limit=limit):
+        if item.get("status") == PS.APPROVED:
+            out = publish_or_schedule(deps, item["merchant_id"], item["spu_code"], item["batch_id"])
+            released += int(out.get("scheduled") is False)
+    for item in deps.store.query(f"STATUS#{PS.SCHEDULED.value}", index="gsi2", sk_lte=now, limit=limit):
         if item.get("status") != PS.SCHEDULED:
             continue
         try:
@@ -417,12 +435,19 @@ def decide(deps: Deps, task_id: str, actor: dict[str, Any], decision: str, *, re
         prior = current.get("decision") or {}
         if current.get("state") == "decided" and prior.get("decision") == decision and \
                 current.get("decided_by") == actor["id"]:
+            if decision == "approve" and current["stage"] == "final":      # it may have died in between
+                set_status(deps, current["merchant_id"], current["spu_code"], PS.APPROVED,
+                           batch_id=current["batch_id"])
             _release(deps, current, prior)       # a retry of the same decision: make sure it was delivered
             return {"task_id": task_id, "applied": False, "decision": prior}
         who = prior.get("reviewer") or current.get("assignee")
         raise DecisionRefused(f"task {task_id} already {current.get('state')}"
                               + (f" ({prior.get('decision')})" if prior else "")
                               + (f" by {who}" if who else "")) from None
+    if decision == "approve" and task["stage"] == "final":
+        # Both stages passed: the product is approved here, before the workflow is released (its
+        # final task ends it); the publish scheduler publishes it or waits for its window.
+        set_status(deps, task["merchant_id"], task["spu_code"], PS.APPROVED, batch_id=task["batch_id"])
     deps.store.put({"pk": pk, "sk": f"AUDIT#{now}#{actor['id']}", "task_id": task_id, "actor": actor["id"],
                     "role": actor.get("role"), "decision": decision, "reasons": list(reasons or []), "note": note,
                     "at": now, "merchant_id": task["merchant_id"], "spu_code": task["spu_code"],

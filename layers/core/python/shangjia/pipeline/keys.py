@@ -41,6 +41,12 @@ def pending_media(merchant_id: str, spu: str, batch_id: str) -> tuple[str, str]:
     return product_pk(merchant_id, spu), f"PENDING#{batch_id}"
 
 
+def channels_done(merchant_id: str, spu: str, batch_id: str) -> tuple[str, str]:
+    """Which channels have listed this upload of the product: a small item, so each channel's
+    confirmation does not rewrite the product item."""
+    return product_pk(merchant_id, spu), f"CHANNELS#{batch_id}"
+
+
 def listing(merchant_id: str, spu: str, channel: str) -> tuple[str, str]:
     return product_pk(merchant_id, spu), f"LISTING#{channel}"
 

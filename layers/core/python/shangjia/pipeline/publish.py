@@ -31,9 +31,9 @@ def publish_message(deps: Deps, msg: dict[str, Any], channel_client) -> str:
                            condition="attribute_not_exists(pk) OR batch_id <> :b", values={":b": batch_id})
         except ConditionFailed:
             pass   # a duplicate delivery recorded it first
-    after = deps.store.update(pk, sk, "ADD channels_done :c", condition="batch_id = :b",
-                              values={":c": {channel}, ":b": batch_id}, return_new=True)
-    if set(after.get("channels_requested") or []) <= set(after.get("channels_done") or set()):
+    done = deps.store.update(*keys.channels_done(merchant_id, spu, batch_id), "ADD done :c",
+                             values={":c": {channel}}, return_new=True)
+    if set(item.get("channels_requested") or []) <= set(done.get("done") or set()):
         set_status(deps, merchant_id, spu, PS.PUBLISHED, batch_id=batch_id)
         return "published"
     return "listed"

@@ -229,7 +229,7 @@ def fan_out(deps: Deps, m: str, spu: str, b: str, *, from_status: PS) -> list[st
     idempotent; the status move records that it happened)."""
     merchant = get_merchant(deps.store, m) or {}
     channels = [c for c in merchant.get("channels", CHANNELS) if c in CHANNELS]
-    deps.store.update(*keys.product(m, spu), "REMOVE channels_done SET channels_requested = :c",
+    deps.store.update(*keys.product(m, spu), "SET channels_requested = :c",
                       condition="batch_id = :b AND #s = :f", names={"#s": "status"},
                       values={":c": channels, ":b": b, ":f": from_status.value})
     for c in channels:

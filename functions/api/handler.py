@@ -62,21 +62,21 @@ def list_tasks():
                       for t in review.list_tasks(deps(), stage, state)]}
 
 
+@app.exception_handler(review.DecisionRefused)
+def refused(e: review.DecisionRefused) -> Response:
+    """A decision that cannot be applied (task ended, lapsed, someone else's claim, wrong role)."""
+    return Response(409, "application/json", {"error": str(e)})
+
+
 @app.post("/api/review/tasks/<task_id>/claim")
 def claim(task_id: str):
-    try:
-        t = review.claim(deps(), task_id, actor())
-    except review.DecisionRefused as e:
-        return Response(409, "application/json", {"error": str(e)})
+    t = review.claim(deps(), task_id, actor())
     return {"task_id": task_id, "state": t["state"], "assignee": t["assignee"]}
 
 
 @app.post("/api/review/tasks/<task_id>/heartbeat")
 def heartbeat(task_id: str):
-    try:
-        t = review.heartbeat(deps(), task_id, actor())
-    except review.DecisionRefused as e:
-        return Response(409, "application/json", {"error": str(e)})
+    t = review.heartbeat(deps(), task_id, actor())
     return {"task_id": task_id, "lease_until": t["lease_until"]}
 
 
@@ -85,11 +85,8 @@ def decide(task_id: str):
     body = app.current_event.json_body or {}
     if body.get("decision") not in ("approve", "reject"):
         raise BadRequestError("decision must be approve or reject")
-    try:
-        return review.decide(deps(), task_id, actor(), body["decision"], reasons=body.get("reasons") or [],
-                             note=str(body.get("note") or "")[:2000])
-    except review.DecisionRefused as e:
-        return Response(409, "application/json", {"error": str(e)})
+    return review.decide(deps(), task_id, actor(), body["decision"], reasons=body.get("reasons") or [],
+                         note=str(body.get("note") or "")[:2000])
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -208,3 +208,20 @@ def test_a_sku_code_taken_by_another_product_sends_this_one_back(deps, handler, 
     assert codes == {"PIPE_SKU_CODE_TAKEN"}
     f = loser["findings"][0]
     assert f["row"] and b1["spu_code"] in f["message_en"]
+
+
+def test_a_claim_is_a_lease_kept_by_heartbeats_and_lapses_without_them(deps, monkeypatch):
+    task = _task(deps)
+    alice, bob = {"id": "alice", "role": "reviewer"}, {"id": "bob", "role": "reviewer"}
+    review.claim(deps, task["task_id"], alice)
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-25T02:55:00+00:00")          # 25 minutes later
+    lease = review.heartbeat(deps, task["task_id"], alice)["lease_until"]
+    assert lease.startswith("2026-11-25T03:25")
+    with pytest.raises(review.DecisionRefused, match="claimed by alice"):
+        review.claim(deps, task["task_id"], bob)
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-25T03:26:00+00:00")          # no heartbeat since
+    assert review.claim(deps, task["task_id"], bob)["assignee"] == "bob"
+    with pytest.raises(review.DecisionRefused, match="not claimed by alice"):
+        review.heartbeat(deps, task["task_id"], alice)
+    with pytest.raises(review.DecisionRefused):
+        review.decide(deps, task["task_id"], alice, "approve")

@@ -188,6 +188,7 @@ def _summary(cloud, deps, summaries, reviewer, elapsed, transitions, done) -> di
         "requests": snap["requests"], "observer_requests": snap["observer_requests"],
         "lambda_invocations": snap["lambda_invocations"], "lambda_cpu_s": snap["lambda_cpu_s"],
         "lambda_gb_s": snap["lambda_gb_s"], "state_transitions": snap["state_transitions"],
+        "express_executions": snap["express_executions"],
         "transitions_per_execution": Counter(transitions.values()),
         "cost_per_million_skus": {
             "orchestration": {k: round(v * per_m, 2) for k, v in cost["orchestration"].items()},
@@ -225,8 +226,9 @@ def _print_summary(s: dict[str, Any], say) -> None:
     say(f"simulated reviewer decisions: {s['reviewer_decisions']}")
     say("AWS requests: " + ", ".join(f"{k}={v}" for k, v in sorted(s["requests"].items()))
         + f"; Lambda invocations {sum(s['lambda_invocations'].values())}, "
-          f"{sum(s['lambda_gb_s'].values()):.2f} GB-s; Step Functions state transitions {s['state_transitions']} "
-          f"(per execution: {dict(sorted(s['transitions_per_execution'].items()))})")
+          f"{sum(s['lambda_gb_s'].values()):.2f} GB-s; Step Functions: {s['express_executions']} Express executions, "
+          f"{s['state_transitions']} Standard state transitions ("
+          + ", ".join(f"{n} executions of {t}" for t, n in sorted(s["transitions_per_execution"].items())) + ")")
     c = s["cost_per_million_skus"]
     say(f"cost per million SKUs at AWS list prices (us-east-1, arm64): orchestration ${c['orchestration_total']:.2f} "
         f"({', '.join(f'{k} ${v:.2f}' for k, v in c['orchestration'].items() if v)}); media ${c['media_total']:.2f} "

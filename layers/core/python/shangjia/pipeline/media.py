@@ -5,6 +5,7 @@ start its review exactly once."""
 from __future__ import annotations
 
 import posixpath
+from dataclasses import replace
 from typing import Any
 
 from shangjia.errors import FindingError, finding, has_errors
@@ -97,7 +98,9 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
     pk = keys.product_pk(merchant_id, spu)
     images = deps.store.query(pk, sk_prefix=f"IMAGE#{batch_id}#")
     findings = [Finding.from_dict(f) for img in images for f in img.get("findings", [])]
-    findings += product_checks([_stored_result(i) for i in images if i.get("slot") != "video"])
+    # Checks across the product's images point at the sheet column they are about.
+    findings += [f if f.field else replace(f, field="main_image" if f.code == "MEDIA_MAIN_MISSING" else "gallery_images")
+                 for f in product_checks([_stored_result(i) for i in images if i.get("slot") != "video"])]
     product = deps.store.get(pk, "META") or {}
     all_findings = [Finding.from_dict(f) for f in product.get("findings", [])] + findings
     extra = {"findings": [f.to_dict() for f in all_findings],

@@ -56,10 +56,13 @@ def list_tasks():
     a = actor()
     if a["role"] not in review.REVIEWER_ROLES:
         raise UnauthorizedError("reviewers and ops only")
-    stage = app.current_event.get_query_string_value("stage", "pre")
-    state = app.current_event.get_query_string_value("state", "open")
+    if app.current_event.get_query_string_value("assignee") == "me":      # the tasks I have claimed
+        tasks = review.tasks_of(deps(), a["id"])
+    else:
+        tasks = review.list_tasks(deps(), app.current_event.get_query_string_value("stage", "pre"),
+                                  app.current_event.get_query_string_value("state", "open"))
     return {"tasks": [{k: v for k, v in t.items() if k != "token" and not k.startswith(("pk", "sk", "gsi"))}
-                      for t in review.list_tasks(deps(), stage, state)]}
+                      for t in tasks]}
 
 
 @app.exception_handler(review.DecisionRefused)

@@ -225,3 +225,15 @@ def test_a_claim_is_a_lease_kept_by_heartbeats_and_lapses_without_them(deps, mon
         review.heartbeat(deps, task["task_id"], alice)
     with pytest.raises(review.DecisionRefused):
         review.decide(deps, task["task_id"], alice, "approve")
+
+
+def test_a_reviewer_lists_the_tasks_they_claimed(deps, handler):
+    task = _task(deps)
+    review.claim(deps, task["task_id"], {"id": "reviewer-7", "role": "reviewer"})
+    event = load_event("api/decide_task.json")
+    event["requestContext"]["http"]["method"] = "GET"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/api/review/tasks"
+    event["rawQueryString"], event["queryStringParameters"], event["body"] = "assignee=me", {"assignee": "me"}, None
+    status, body = _api(handler, event)
+    assert status == 200 and [t["task_id"] for t in body["tasks"]] == [task["task_id"]]
+    assert "token" not in body["tasks"][0], "a task token is never shown: it alone can approve a product"

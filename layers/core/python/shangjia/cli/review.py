@@ -15,7 +15,8 @@ def register(sub) -> None:
     ls = rsub.add_parser("tasks", help="list tasks of a stage")
     _endpoint_arg(ls)
     ls.add_argument("--stage", choices=("pre", "final"), default="pre")
-    ls.add_argument("--state", choices=("open", "claimed", "decided"), default="open")
+    ls.add_argument("--state", choices=("open", "claimed", "decided", "lapsed", "auto_rejected"), default="open")
+    ls.add_argument("--assignee", help="the tasks this reviewer has claimed (instead of --stage/--state)")
     ls.set_defaults(func=_tasks)
     for name in ("claim", "heartbeat", "approve", "reject"):
         a = rsub.add_parser(name, help=f"{name} a task")
@@ -34,7 +35,9 @@ def _tasks(args) -> int:
     from shangjia.pipeline import review
     from shangjia.pipeline.deps import aws_deps
 
-    for t in review.list_tasks(aws_deps(), args.stage, args.state):
+    tasks = review.tasks_of(aws_deps(), args.assignee) if args.assignee else \
+        review.list_tasks(aws_deps(), args.stage, args.state)
+    for t in tasks:
         print(json.dumps({k: t.get(k) for k in ("task_id", "stage", "merchant_id", "spu_code", "state", "assignee",
                                                "created_at", "sla_deadline", "escalated")}, ensure_ascii=False))
     return 0

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from shangjia.localcloud import LocalCloud
-from shangjia.localcloud.meter import PRICES
 from shangjia.topology import CHANNELS
 
 # 10:30 Asia/Shanghai: inside the 10:00-12:00 publishing window, so key products publish now.
@@ -242,4 +241,3 @@ def _print_summary(s: dict[str, Any], say) -> None:
             f"from item sizes, {d['estimated_requests']} estimated; WRU by function: "
             + ", ".join(f"{k} {v['wru']:g}" for k, v in d["by_function"].items() if v["wru"]))
     say(f"dead-letter queues: {s['dlq_depths'] or 'all empty'}   handler errors (retried): {s['handler_errors']}")
-    _ = PRICES

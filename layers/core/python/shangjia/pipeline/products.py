@@ -49,8 +49,3 @@ def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *,
         return True
     except ConditionFailed:
         return False
-
-
-def assert_table_allows(current: str | None, target: ProductStatus) -> None:
-    if not can_transition(current, target):
-        raise ValueError(f"transition {current} -> {target} is not allowed")

@@ -17,17 +17,9 @@ CODES.declare(
       "按审核意见修改后重新上传", "Fix as the reviewer says and upload again"),
     E("PIPE_PUBLISH_FAILED", "error", "发布到 {channel} 失败：{reason}", "Publishing to {channel} failed: {reason}",
       "系统会自动重试；持续失败请联系运营", "Retried automatically; contact ops if it persists"),
-)
-
-CODES.declare(
-    "pipeline",
     E("PIPE_PRODUCT_BUSY", "error", "商品 {value} 的上一次上传仍在处理中（{status}）",
       "An earlier upload of product {value} is still in progress ({status})",
       "请等待其审核/发布完成后再上传修改", "Upload the change again once it is reviewed or published"),
-)
-
-CODES.declare(
-    "pipeline",
     E("PIPE_PREVIEW_INCOMPLETE", "error", "详情页预览（{layout}）缺少标题或图片", "The {layout} detail preview lacks its title or images",
       "检查商品标题与图片是否上传成功", "Check that the title and the images were uploaded"),
     E("PIPE_PRODUCT_GONE", "error", "商品 {value} 已不存在", "Product {value} no longer exists",

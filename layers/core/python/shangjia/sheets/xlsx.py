@@ -55,21 +55,20 @@ def _unescape_x(s: str) -> str:
 # <c r="B2" s="1" t="s"><v>7</v></c>. Rows in that shape are read with two C-level regexes
 # (~4x faster than one Python callback per XML event); a row with anything else in it is
 # re-read with expat, and a part that is not UTF-8 or uses prefixes is read with expat whole.
-_ROW_RE = re.compile(r'<row\b([^>]*?)(?:/>|>(.*?)</row>)', re.S)
 _ROWNUM_RE = re.compile(r'\br="(\d+)"')
 _CELL_RE = re.compile(
     r'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?'
     r'(?:<v>([^<]*)</v>|<is>(.*?)</is>)?\s*</c>)', re.S)
-# The same, lean: (column, type, value) when the workbook has no date styles and the row no
-# inline strings — fewer groups, fewer substrings per cell.
-_CELL3_RE = re.compile(
-    r'<c r="([A-Z]{1,3})\d+"(?: s="\d+")?(?: t="(\w+)")?\s*(?:/>|>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?'
-    r'(?:<v>([^<]*)</v>)?\s*</c>)')
+# The lean form every mainstream writer uses for values: (column, attributes, value). A row with
+# a formula, an inline string or spacing between tags does not match it and takes _CELL_RE.
+_CELL_FAST_RE = re.compile(r'<c r="([A-Z]{1,3})\d+"([^>/]*)(?:/>|>(?:<v>([^<]*)</v>)?</c>)')
+_COMMENT_RE = re.compile(r'<!--.*?-->', re.S)
+_OPEN_ROW_RE = re.compile(r'<row\b[^>]*(?<!/)>')          # a row opened and never closed
 _T_RE = re.compile(r'<t\b[^>]*?(?:/>|>(.*?)</t>)', re.S)
 _RPH_RE = re.compile(r'<rPh\b.*?</rPh>', re.S)
 _TYPE_RE = re.compile(r'\bt="(\w+)"')
 _STYLE_RE = re.compile(r'\bs="(\d+)"')
-_SI_RE = re.compile(r'<si>(.*?)</si>|<si/>', re.S)
+_SI_FAST_RE = re.compile(r'<si><t>([^<]*)</t></si>|<si>(.*?)</si>|<si/>', re.S)
 _ROOT_RE = re.compile(r'<(?:([\w.-]+):)?(worksheet|sst)\b')
 _ENC_RE = re.compile(r'encoding=["\']([\w.-]+)["\']')
 
@@ -105,6 +104,16 @@ def _forbid_dtd(*_a) -> None:
 
 def _forbid_entity(*_a) -> None:
     raise EntitiesForbidden(None, None, None, None, None, None)
+
+
+def _head(chunks: Iterator[bytes], size: int = 4096) -> bytes:
+    """The first ``size`` bytes of a part (more when a chunk is bigger), for the prolog checks."""
+    first = b""
+    for chunk in chunks:
+        first += chunk
+        if len(first) >= size:
+            break
+    return first
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -284,6 +293,7 @@ class XlsxBook:
             # chartsheets and dialog sheets hold no rows: skipped silently
 
     def _read_styles(self) -> frozenset[int]:
+        self.style_count = 0
         if "xl/styles.xml" not in self.names:
             return frozenset()
         custom: dict[int, str] = {}
@@ -318,6 +328,7 @@ class XlsxBook:
                 return False
             code = re.sub(r'"[^"]*"|\[[^\]]*\]', "", code)   # quoted text and [Red]/[$-804]
             return bool(_DATE_CODE.search(code.split(";")[0])) and "0" not in code.split(";")[0].replace("00", "")
+        self.style_count = len(xfs)
         return frozenset(i for i, fid in enumerate(xfs) if is_date(fid))
 
     @property
@@ -331,7 +342,7 @@ class XlsxBook:
         if path is None:
             return []
         chunks = self._chunks(path)
-        first = next(chunks, b"")
+        first = _head(chunks)
         if _fast_path_ok(first[:4096], self.filename):
             return self._shared_strings_fast(first, chunks)
         return self._shared_strings_expat(path)
@@ -340,23 +351,19 @@ class XlsxBook:
         out: list[str] = []
         dec = codecs.getincrementaldecoder("utf-8")("strict")
         buf = ""
-        T = _T_RE
+        si = _SI_FAST_RE.findall
+        text = _xml_text
+        rich = self._rich_text
         try:
             for chunk in _chain(first, chunks):
                 buf += dec.decode(chunk)
-                end = 0
-                for m in _SI_RE.finditer(buf):
-                    inner = m.group(1)
-                    end = m.end()
-                    if not inner:
-                        out.append("")
-                        continue
-                    if inner.startswith("<t>") and inner.endswith("</t>") and inner.count("<t") == 1:
-                        out.append(_xml_text(inner[3:-4]))
-                        continue
-                    if "<rPh" in inner:
-                        inner = _RPH_RE.sub("", inner)
-                    out.append(_xml_text("".join(T.findall(inner))))
+                cut = buf.rfind("</si>")
+                cut2 = buf.rfind("<si/>")
+                end = max(cut + 5 if cut >= 0 else 0, cut2 + 5 if cut2 >= 0 else 0)
+                if not end:
+                    continue
+                # plain <si><t>text</t></si> in C; rich runs and phonetic guides one by one
+                out.extend([text(t) if t else rich(r) for t, r in si(buf, 0, end)])
                 buf = buf[end:]
             buf += dec.decode(b"", final=True)
         except UnicodeDecodeError as e:
@@ -364,6 +371,14 @@ class XlsxBook:
         if "<si" in buf:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="sharedStrings.xml is cut short"))
         return out
+
+    @staticmethod
+    def _rich_text(inner: str) -> str:
+        if not inner:
+            return ""
+        if "<rPh" in inner:
+            inner = _RPH_RE.sub("", inner)
+        return _xml_text("".join(_T_RE.findall(inner)))
 
     def _shared_strings_expat(self, path: str) -> list[str]:
         out: list[str] = []
@@ -435,64 +450,65 @@ class XlsxBook:
         Values are ``str`` for text, ``Num`` for numbers (text as stored), ``DateVal`` for
         date-formatted numbers, ``ErrVal`` for formula errors; formulas give their cached value."""
         chunks = self._chunks(path)
-        first = next(chunks, b"")
+        first = _head(chunks)
         if _fast_path_ok(first[:4096], self.filename):
             return self._rows_fast(first, chunks)
         return self._rows_expat(_chain(first, chunks))
 
     def _rows_fast(self, first: bytes, chunks: Iterator[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
+        """Rows of a canonical part: whole rows cut at ``</row>`` and their cells read with one
+        C-level ``findall`` each; a row in any other shape is handed to ``_row_slow``."""
         strings = self.strings
-        date_styles = self.date_styles
         max_cells = self.limits.max_cells_per_row
         dec = codecs.getincrementaldecoder("utf-8")("strict")
-        ROW, CELL = _ROW_RE, _CELL_RE
-        ds = frozenset(str(i) for i in date_styles)
-        lean = not ds
-        CELL3 = _CELL3_RE.findall
-        conv = self._convert
+        cells_of = _CELL_FAST_RE.findall
+        rownum_at = _ROWNUM_RE.search
+        num = Num
+        conv = self._convert_attrs
+        # attribute strings of a cell that is a plain number: no type, no date style
+        plain = frozenset([""] + [f' s="{i}"' for i in range(self.style_count) if i not in self.date_styles])
+        slow = self._row_slow
         buf = ""
         rownum = 0
         ended = False
         try:
             for chunk in _chain(first, chunks):
                 buf += dec.decode(chunk)
-                end = 0
+                cut = buf.rfind("</row>")
+                if cut < 0:
+                    if not ended and ("</sheetData>" in buf or "<sheetData/>" in buf):
+                        ended = True
+                    continue
+                block, buf = buf[:cut], buf[cut + 6:]
+                if "<!--" in block:
+                    block = _COMMENT_RE.sub("", block)
                 out = []
-                for m in ROW.finditer(buf):
-                    end = m.end()
-                    attrs, body = m.group(1), m.group(2)
-                    rm = _ROWNUM_RE.search(attrs)
+                for piece in block.split("</row>"):
+                    i = piece.rfind("<row")
+                    if i < 0:
+                        raise FindingError(finding("SHEET_CORRUPT", file=self.filename,
+                                                   reason="a </row> without its <row>"))
+                    j = piece.find(">", i)
+                    if j < 0:
+                        raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="a broken <row> tag"))
+                    rm = rownum_at(piece, i, j)
                     rownum = int(rm.group(1)) if rm else rownum + 1
-                    if not body:
+                    if j + 1 == len(piece):
                         continue
-                    if lean and "<is>" not in body:
-                        found = CELL3(body)
-                        if len(found) != body.count("<c"):
-                            out.extend(self._rows_expat([m.group(0).encode("utf-8")], rownum))
-                            continue
-                        try:
-                            cells = {col: strings[int(v)] if t == "s" else Num(v) if not t
-                                     else conv("", t, v, "") for col, t, v in found if v}
-                        except (IndexError, ValueError):
-                            cells = {col: conv("", t, v, "") for col, t, v in found if v}
+                    found = cells_of(piece, j + 1)
+                    if len(found) != piece.count("<c", j):
+                        cells = slow(piece[i:] + "</row>", rownum)
                     else:
-                        found = CELL.findall(body)
-                        if len(found) != body.count("<c"):
-                            out.extend(self._rows_expat([m.group(0).encode("utf-8")], rownum))
-                            continue
-                        try:                      # shared strings and plain numbers: one comprehension
-                            cells = {col: strings[int(v)] if t == "s" else Num(v) if not t and style not in ds
-                                     else conv(style, t, v, inline)
-                                     for col, style, t, v, inline in found if v or inline}
-                        except (IndexError, ValueError):
-                            cells = {col: conv(style, t, v, inline)
-                                     for col, style, t, v, inline in found if v or inline}
-                    if len(cells) > max_cells:
-                        raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
-                                                   count=len(cells), limit=max_cells))
+                        try:
+                            cells = {col: strings[int(v)] if a[-5:] == 't="s"' else num(v) if a in plain
+                                     else conv(a, v) for col, a, v in found if v}
+                        except (IndexError, ValueError):    # a shared-string index out of range
+                            cells = slow(piece[i:] + "</row>", rownum)
                     if cells:
+                        if len(cells) > max_cells:
+                            raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
+                                                       count=len(cells), limit=max_cells))
                         out.append((rownum, cells))
-                buf = buf[end:]
                 if not ended and ("</sheetData>" in buf or "<sheetData/>" in buf):
                     ended = True
                 if out:
@@ -500,8 +516,31 @@ class XlsxBook:
             buf += dec.decode(b"", final=True)
         except UnicodeDecodeError as e:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason=f"sheet XML: {e}")) from e
-        if "<row" in buf or not ended:
+        if not ended and ("</sheetData>" in buf or "<sheetData/>" in buf):
+            ended = True
+        if not ended or _OPEN_ROW_RE.search(buf):
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="the sheet XML is cut short"))
+
+    def _convert_attrs(self, attrs: str, v: str):
+        """A fast-path cell that is not a plain shared string: its type and style from its attributes."""
+        tm = _TYPE_RE.search(attrs) if 't="' in attrs else None
+        sm = _STYLE_RE.search(attrs) if 's="' in attrs else None
+        return self._convert(sm.group(1) if sm else "", tm.group(1) if tm else "", v, "")
+
+    def _row_slow(self, row_xml: str, rownum: int) -> dict[str, str]:
+        """One row in a shape the fast regex does not take (formulas, inline strings, spacing,
+        cells without r): the full regex, else expat over the row alone."""
+        body = row_xml[row_xml.find(">") + 1:]
+        found = _CELL_RE.findall(body)
+        if len(found) == body.count("<c"):
+            try:
+                return {col: self._convert(style, t, v, inline)
+                        for col, style, t, v, inline in found if v or inline}
+            except (IndexError, ValueError):
+                pass
+        for _n, cells in self._rows_expat([row_xml.encode("utf-8")], rownum):
+            return cells
+        return {}
 
     def _convert(self, style: str, t: str, v: str, inline: str):
         """One cell of the fast path that is not a plain shared string or number."""

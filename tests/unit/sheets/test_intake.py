@@ -61,6 +61,7 @@ def test_excel_traps_numbers_codes_fullwidth_spaces():
     assert c["price"] == "1299" and c["stock"] == "12"
     assert c["title"] == GOOD_SPU["title"]
     assert [f.code for f in got.findings] == ["CODE_STORED_AS_NUMBER"]
+    assert {type(v) for v in c.values()} == {str}       # cleaned cells are plain text, whatever Excel kept
 
     rows[0].update(sku_code="１２３４５", price="￥１，２９９．００")
     c = products(to_csv(rows), "fw.csv")[0].rows[0].cells

@@ -144,7 +144,7 @@ def _code_from_number(v: str) -> tuple[str, str | None]:
         if len(s.lstrip("-")) > 15:
             return s, "CODE_PRECISION_LOST"
         return s, ("CODE_STORED_AS_NUMBER" if len(s) >= 12 else None)
-    return _num_text(v), None
+    return str(_num_text(v)), None
 
 
 class _Cleaner:
@@ -173,7 +173,7 @@ class _Cleaner:
             if ftype == "code":
                 s, code = _code_from_number(v)
                 return s, (None if code == "CODE_STORED_AS_NUMBER" and not warn_number else code)
-            return _num_text(v), None
+            return str(_num_text(v)), None
         if cls is self.DateVal:
             return str(v), "DATE_CONVERTED"
         if cls is self.ErrVal:
@@ -232,6 +232,7 @@ class SheetReader:
         sku_letter = cols.get("sku_code")
         start = self.info.data_start_row
         clean = _Cleaner(self.limits)
+        Num = clean.Num
         max_rows = self.limits.max_rows
         per_product = self.limits.max_rows_per_product
         progress = self.on_progress
@@ -280,6 +281,8 @@ class SheetReader:
                         code = "CODE_PRECISION_LOST"
                     elif len(s) > max_chars:
                         s, code = s[:max_chars], "CELL_TOO_LONG"
+                elif v.__class__ is Num and ftype != "code" and len(v) <= 15 and "E" not in v and "e" not in v:
+                    s = str(v)                         # a number as stored is as typed; plain str
                 else:
                     s, code = clean(v, ftype, fname != "barcode")
                 if code:

@@ -30,7 +30,6 @@ __all__ = [
     "BatchDecision", "decide_batch", "decide_product", "BannedTerms", "load_banned_terms",
 ]
 
-_CANON_DEC = re.compile(r"(?:0|[1-9]\d*)(?:\.\d*[1-9])?")
 _FRAGILE_NOTE = ("易碎", "包装", "破损", "fragile", "packag")
 
 
@@ -274,6 +273,7 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
     spec_keys: tuple[str, ...] | None = None
     money_min = plan.money_min
     skus = product["skus"]
+    fen_of, weight_of, dims_of, spec_of = V.FEN, V.WEIGHT, V.DIMS, V.SPEC_KV
     for r in rows:
         c = r.cells
         rn = r.row
@@ -295,9 +295,8 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
                 v = str(v)
             t = f.type
             if t == "money":
-                try:
-                    x = V.to_fen(v)
-                except ValueError:
+                x = fen_of[v]
+                if x is None:
                     ck.add("PRICE_FORMAT", name, rn, v)
                     continue
                 if x < money_min.get(name, 0):
@@ -332,26 +331,26 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
                     if exp is not None:
                         ck.add("BARCODE_CHECK_DIGIT", name, rn, v, expected=exp)
             elif name == "weight_kg":
-                try:
-                    d = V.to_decimal(v, "kg")
-                except ValueError:
+                w = weight_of[v]
+                if w is None:
                     ck.add("FIELD_TYPE", name, rn, v, expected="number in kg", expected_zh="数字(千克)")
                     continue
-                if not plan.weight_min <= d <= plan.weight_max:
+                if not plan.weight_min <= w[0] <= plan.weight_max:
                     ck.add("FIELD_RANGE", name, rn, v, min=f.min_value, max=f.max_value)
-                sku["weight_kg"] = v if _CANON_DEC.fullmatch(v) else format(d.normalize(), "f")
+                sku["weight_kg"] = w[1]
             elif name == "package_size_cm":
-                try:
-                    sku["package_size_cm"] = V.to_dims(v)
-                except ValueError:
+                dims = dims_of[v]
+                if dims is not None:
+                    sku["package_size_cm"] = list(dims)
+                else:
                     ck.add("FIELD_TYPE", name, rn, v, expected="L×W×H in cm, e.g. 30x20x10",
                            expected_zh="长×宽×高(cm)，如 30x20x10")
             elif name == "spec_values":
-                kv, bad = V.split_kv(v)
+                kv, bad = spec_of[v]
                 if bad or not kv:
                     ck.add("SPEC_FORMAT", name, rn, v)
                     continue
-                sku["spec"] = kv
+                sku["spec"] = kv = dict(kv)
                 keys = tuple(kv)
                 if spec_keys is None:
                     spec_keys = keys

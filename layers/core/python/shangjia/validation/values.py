@@ -179,3 +179,42 @@ def check_ref(ref: str, exts: frozenset[str]) -> str:
     if dot < 0 or path[dot:] not in exts:
         raise ValueError("file type must be one of " + " ".join(sorted(exts)))
     return r
+
+
+# ---- remembered parses -----------------------------------------------------------------------
+# A sheet repeats its prices, weights, sizes and spec values across SKUs and products; each
+# distinct text is parsed once. A failed parse is remembered as None (the caller reports it).
+# The tables are bounded: full, they start over.
+
+class Memo(dict):
+    """``memo[text]`` -> ``fn(text)``, or None when ``fn`` raises ValueError; at most ``size`` kept."""
+
+    __slots__ = ("fn", "size")
+
+    def __init__(self, fn, size: int = 50_000) -> None:
+        super().__init__()
+        self.fn = fn
+        self.size = size
+
+    def __missing__(self, text: str):
+        try:
+            v = self.fn(text)
+        except ValueError:
+            v = None
+        if len(self) >= self.size:
+            self.clear()
+        self[text] = v
+        return v
+
+
+def _weight(text: str) -> tuple[Decimal, str]:
+    d = to_decimal(text, "kg")
+    return d, (text if _CANON_DEC.fullmatch(text) else format(d.normalize(), "f"))
+
+
+_CANON_DEC = re.compile(r"(?:0|[1-9]\d*)(?:\.\d*[1-9])?")
+
+FEN = Memo(to_fen)
+WEIGHT = Memo(_weight)
+DIMS = Memo(lambda t: tuple(to_dims(t)))
+SPEC_KV = Memo(split_kv)

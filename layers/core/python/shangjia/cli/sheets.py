@@ -1,7 +1,8 @@
 """``shangjia template`` and ``shangjia validate``: the merchant's sheet tools, offline.
 
 ``validate`` runs exactly what the pipeline runs (``open_sheet`` → ``validate_product``), with
-progress on stderr for big files, and can write the error report and/or print one JSON object
+progress on stderr for big files, validating in a second process while the sheet is read when
+the sheet is big (``--jobs``), and can write the error report and/or print one JSON object
 per product. Exit status: 0 every product valid, 1 some product invalid, 2 the file was refused.
 """
 
@@ -27,7 +28,19 @@ def register(sub) -> None:
                    help="accepted shipping template names (default: any non-empty name)")
     v.add_argument("--banned-terms", metavar="FILE.json", help="a banned-term list replacing the default")
     v.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    v.add_argument("--jobs", default="auto", metavar="N", type=_jobs,
+                   help="processes: 1 reads and validates in one; N>1 reads in one and validates in N-1 "
+                        "(same rules, same order). auto: 2 for sheets over 2,000 rows on a multi-core machine")
     v.set_defaults(func=run_validate)
+
+
+def _jobs(s: str):
+    import argparse
+    if s == "auto":
+        return s
+    if not s.isdigit() or int(s) < 1:
+        raise argparse.ArgumentTypeError("a whole number ≥ 1, or auto")
+    return int(s)
 
 
 def _names(s: str | None) -> list[str] | None:
@@ -62,8 +75,9 @@ def _validate(args) -> int:
 
     from shangjia.errors import FindingError
     from shangjia.sheets import open_sheet
-    from shangjia.validation import ValidationContext, validate_product
+    from shangjia.validation import ValidationContext
     from shangjia.validation.banned import load_banned_terms
+    from shangjia.validation.parallel import check_products, default_jobs
 
     name = os.path.basename(args.file)
     err = sys.stderr
@@ -94,8 +108,8 @@ def _validate(args) -> int:
                     print(f"\r  {n:,} rows{pct}, {products:,} products, {invalid:,} invalid", end="", file=err, flush=True)
                 reader.on_progress = progress
             findings.extend(reader.findings)
-            for raw in reader.products():
-                res = validate_product(raw, ctx)
+            jobs = default_jobs(reader.info.total_rows) if args.jobs == "auto" else args.jobs
+            for raw, res in check_products(reader.products(), ctx, jobs=jobs):
                 products += 1
                 skus += len(raw.rows)
                 if not res.valid:
@@ -103,8 +117,8 @@ def _validate(args) -> int:
                 findings.extend(res.findings)
                 if args.json:
                     out.write(json.dumps({
-                        "spu_code": res.product["spu_code"], "valid": res.valid, "row": raw.first_row,
-                        "skus": len(res.product["skus"]),
+                        "spu_code": res.spu_code, "valid": res.valid, "row": raw.first_row,
+                        "skus": res.skus,
                         "errors": [_finding_json(f) for f in res.findings if f.is_error],
                         "warnings": [_finding_json(f) for f in res.findings if not f.is_error],
                     }, ensure_ascii=False) + "\n")

@@ -467,6 +467,8 @@ class XlsxBook:
         conv = self._convert_attrs
         # attribute strings of a cell that is a plain number: no type, no date style
         plain = frozenset([""] + [f' s="{i}"' for i in range(self.style_count) if i not in self.date_styles])
+        # ... and of a shared-string cell (a set lookup is cheaper than testing the string's end)
+        shared = frozenset([' t="s"'] + [f' s="{i}" t="s"' for i in range(self.style_count)])
         slow = self._row_slow
         buf = ""
         rownum = 0
@@ -500,7 +502,7 @@ class XlsxBook:
                         cells = slow(piece[i:] + "</row>", rownum)
                     else:
                         try:
-                            cells = {col: strings[int(v)] if a[-5:] == 't="s"' else num(v) if a in plain
+                            cells = {col: strings[int(v)] if a in shared else num(v) if a in plain
                                      else conv(a, v) for col, a, v in found if v}
                         except (IndexError, ValueError):    # a shared-string index out of range
                             cells = slow(piece[i:] + "</row>", rownum)

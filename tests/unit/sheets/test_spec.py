@@ -30,3 +30,15 @@ def test_category_tree_has_three_levels_priority_groups_and_enough_leaves():
     assert leaf is not None and leaf.price_cap_fen and "颜色" in leaf.required_attributes
     assert t.resolve(leaf.id) == leaf
     assert t.resolve("服饰鞋包/女装") is None and t.is_inner("服饰鞋包/女装")
+
+
+def test_halfwidth_translates_exactly_as_the_table_says_runs_or_not():
+    import random
+
+    from shangjia.spec import _HALF, to_halfwidth
+    rng = random.Random(1)
+    alphabet = [chr(c) for c in _HALF] + list("abc中文 ") + ["\u200b", "\ufeff"]
+    for _ in range(5000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90)))
+        assert to_halfwidth(s) == s.translate(_HALF)
+    assert to_halfwidth("ＳＫＵ－００１，红色　Ｍ") == "SKU-001,红色 M"

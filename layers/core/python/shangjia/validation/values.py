@@ -129,6 +129,12 @@ def to_dims(text: str) -> list[int | float]:
         raise ValueError("not L×W×H")
     out: list[int | float] = []
     for g in m.groups():
+        if g.isdigit():                           # whole centimetres, the common case
+            n = int(g)
+            if n <= 0:
+                raise ValueError("a side is 0")
+            out.append(n)
+            continue
         d = Decimal(g)
         if d <= 0:
             raise ValueError("a side is 0")

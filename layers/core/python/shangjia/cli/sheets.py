@@ -1,8 +1,7 @@
 """``shangjia template`` and ``shangjia validate``: the merchant's sheet tools, offline.
 
 ``validate`` runs exactly what the pipeline runs (``open_sheet`` → ``validate_product``), with
-progress on stderr for big files, validating in a second process while the sheet is read when
-the sheet is big (``--jobs``), and can write the error report and/or print one JSON object
+progress on stderr for big files, on every core for big sheets (``--jobs``), and can write the error report and/or print one JSON object
 per product. Exit status: 0 every product valid, 1 some product invalid, 2 the file was refused.
 """
 
@@ -29,8 +28,8 @@ def register(sub) -> None:
     v.add_argument("--banned-terms", metavar="FILE.json", help="a banned-term list replacing the default")
     v.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     v.add_argument("--jobs", default="auto", metavar="N", type=_jobs,
-                   help="processes: 1 reads and validates in one; N>1 reads in one and validates in N-1 "
-                        "(same rules, same order). auto: 2 for sheets over 2,000 rows on a multi-core machine")
+                   help="processes to read and validate with (same rules, same findings, same order); "
+                        "auto: every core for sheets over 2,000 rows, else 1")
     v.set_defaults(func=run_validate)
 
 
@@ -77,7 +76,7 @@ def _validate(args) -> int:
     from shangjia.sheets import open_sheet
     from shangjia.validation import ValidationContext
     from shangjia.validation.banned import load_banned_terms
-    from shangjia.validation.parallel import check_products, default_jobs
+    from shangjia.validation.parallel import check_sheet, default_jobs
 
     name = os.path.basename(args.file)
     err = sys.stderr
@@ -109,15 +108,15 @@ def _validate(args) -> int:
                 reader.on_progress = progress
             findings.extend(reader.findings)
             jobs = default_jobs(reader.info.total_rows) if args.jobs == "auto" else args.jobs
-            for raw, res in check_products(reader.products(), ctx, jobs=jobs):
+            for res in check_sheet(reader, ctx, jobs=jobs):
                 products += 1
-                skus += len(raw.rows)
+                skus += res.skus
                 if not res.valid:
                     invalid += 1
                 findings.extend(res.findings)
                 if args.json:
                     out.write(json.dumps({
-                        "spu_code": res.spu_code, "valid": res.valid, "row": raw.first_row,
+                        "spu_code": res.spu_code, "valid": res.valid, "row": res.first_row,
                         "skus": res.skus,
                         "errors": [_finding_json(f) for f in res.findings if f.is_error],
                         "warnings": [_finding_json(f) for f in res.findings if not f.is_error],

@@ -23,7 +23,7 @@ from shangjia.spec import load_spec, normalize_header, to_halfwidth
 
 __all__ = [
     "RawRow", "RawProduct", "SheetInfo", "SheetReader", "Limits", "open_sheet", "SHEET_SUFFIXES",
-    "products_from_records",
+    "products_from_records", "split_product_finding", "duplicate_sku_finding",
 ]
 
 # Uploads routed to sheet intake. .xls/.ods/.et are here so they get a specific refusal
@@ -199,6 +199,7 @@ class SheetReader:
         self._closer = closer
         self.on_progress: Callable[[int, int | None], None] | None = None
         self.rows_read = 0
+        self.xlsx = None      # (XlsxBook, sheet part) when read from a workbook
 
     def close(self) -> None:
         if self._closer:
@@ -216,10 +217,12 @@ class SheetReader:
         (row number, {column letters: value}). The report writes these back."""
         return self._rows()
 
-    def products(self, start_after_row: int = 0) -> Iterator[RawProduct]:
+    def products(self, start_after_row: int = 0, sku_log: list | None = None) -> Iterator[RawProduct]:
         """Products in sheet order. ``start_after_row``: resume after a checkpoint (the last row
         of the last product handed on); earlier products are read but not yielded, so codes
-        seen before the checkpoint still count for uniqueness.
+        seen before the checkpoint still count for uniqueness. ``sku_log``: (row, SKU code) of
+        every row is appended to it (a reader of a part of a sheet reports them for the checks
+        across parts; see ``shangjia.validation.parallel``).
 
         May raise ``FindingError`` mid-stream (a row limit, a corrupt part discovered late)."""
         spec = load_spec()
@@ -310,20 +313,20 @@ class SheetReader:
                     cur.findings.append(finding("ROW_NO_PRODUCT", row=rownum, column=spu_letter,
                                                 field="spu_code"))
                 elif spu in seen_spu:
-                    cur.findings.append(finding("ROW_SPLIT_PRODUCT", row=rownum, column=spu_letter,
-                                                field="spu_code", value=spu, first_row=seen_spu[spu]))
+                    cur.findings.append(split_product_finding(rownum, spu_letter, spu, seen_spu[spu]))
                 else:
                     seen_spu[spu] = rownum
             if notes:
                 cur.findings.extend(notes)
             sku = mapped.get("sku_code") if sku_letter else None
             if sku is not None:
+                if sku_log is not None:
+                    sku_log.append((rownum, sku))
                 first = seen_sku.get(sku)
                 if first is None:
                     seen_sku[sku] = rownum
                 else:
-                    cur.findings.append(finding("SKU_DUPLICATE", row=rownum, column=sku_letter,
-                                                field="sku_code", value=sku, first_row=first))
+                    cur.findings.append(duplicate_sku_finding(rownum, sku_letter, sku, first))
         if cur is not None and cur.last_row > start_after_row:
             self.rows_read = n
             yield cur
@@ -351,6 +354,15 @@ class SheetReader:
                 del cells[k]                        # a repeat, or a conflicting value the first row overrides
         cells.pop("spu_code", None)
         cur.rows.append(row)
+
+
+def split_product_finding(row: int, column: str | None, spu: str, first_row: int) -> Finding:
+    """A product's rows resumed after another product's (one declaration for every reader)."""
+    return finding("ROW_SPLIT_PRODUCT", row=row, column=column, field="spu_code", value=spu, first_row=first_row)
+
+
+def duplicate_sku_finding(row: int, column: str | None, sku: str, first_row: int) -> Finding:
+    return finding("SKU_DUPLICATE", row=row, column=column, field="sku_code", value=sku, first_row=first_row)
 
 
 # ---- opening ------------------------------------------------------------------------------------
@@ -486,7 +498,9 @@ def _open_zip(fh: BinaryIO, filename: str, limits: Limits, closer, suffix: str) 
         zf.close()
         if closer:
             closer()
-    return SheetReader(info, lambda: book.rows(path), findings, limits, filename, close)
+    reader = SheetReader(info, lambda: book.rows(path), findings, limits, filename, close)
+    reader.xlsx = (book, path)
+    return reader
 
 
 _TAOBAO = {normalize_header(h) for h in ("宝贝名称", "宝贝类目", "宝贝价格", "宝贝数量", "宝贝描述", "商家编码")}

@@ -456,65 +456,38 @@ class XlsxBook:
         return self._rows_expat(_chain(first, chunks))
 
     def _rows_fast(self, first: bytes, chunks: Iterator[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
-        """Rows of a canonical part: whole rows cut at ``</row>`` and their cells read with one
-        C-level ``findall`` each; a row in any other shape is handed to ``_row_slow``."""
-        strings = self.strings
-        max_cells = self.limits.max_cells_per_row
-        dec = codecs.getincrementaldecoder("utf-8")("strict")
-        cells_of = _CELL_FAST_RE.findall
-        rownum_at = _ROWNUM_RE.search
-        num = Num
-        conv = self._convert_attrs
-        # attribute strings of a cell that is a plain number: no type, no date style
-        plain = frozenset([""] + [f' s="{i}"' for i in range(self.style_count) if i not in self.date_styles])
-        # ... and of a shared-string cell (a set lookup is cheaper than testing the string's end)
-        shared = frozenset([' t="s"'] + [f' s="{i}" t="s"' for i in range(self.style_count)])
-        slow = self._row_slow
-        buf = ""
         rownum = 0
+        for block in self._fast_blocks(first, chunks):
+            rows, rownum = self.parse_block(block, rownum)
+            yield from rows
+
+    def fast_blocks(self, path: str) -> Iterator[str] | None:
+        """The part's rows as text, in blocks of whole rows (each block is rows joined by
+        ``</row>``, the last one's closing tag left off), for readers that hand blocks to
+        other processes; None when the part is not in the canonical shape."""
+        chunks = self._chunks(path)
+        first = _head(chunks)
+        if not _fast_path_ok(first[:4096], self.filename):
+            return None
+        return self._fast_blocks(first, chunks)
+
+    def _fast_blocks(self, first: bytes, chunks: Iterator[bytes]) -> Iterator[str]:
+        """Inflated, decoded text cut after the last ``</row>`` of each chunk; a part cut short
+        (no ``</sheetData>``, or a row never closed) is refused at its end."""
+        dec = codecs.getincrementaldecoder("utf-8")("strict")
+        buf = ""
         ended = False
         try:
             for chunk in _chain(first, chunks):
                 buf += dec.decode(chunk)
                 cut = buf.rfind("</row>")
-                if cut < 0:
-                    if not ended and ("</sheetData>" in buf or "<sheetData/>" in buf):
-                        ended = True
-                    continue
-                block, buf = buf[:cut], buf[cut + 6:]
-                if "<!--" in block:
-                    block = _COMMENT_RE.sub("", block)
-                out = []
-                for piece in block.split("</row>"):
-                    i = piece.rfind("<row")
-                    if i < 0:
-                        raise FindingError(finding("SHEET_CORRUPT", file=self.filename,
-                                                   reason="a </row> without its <row>"))
-                    j = piece.find(">", i)
-                    if j < 0:
-                        raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="a broken <row> tag"))
-                    rm = rownum_at(piece, i, j)
-                    rownum = int(rm.group(1)) if rm else rownum + 1
-                    if j + 1 == len(piece):
-                        continue
-                    found = cells_of(piece, j + 1)
-                    if len(found) != piece.count("<c", j):
-                        cells = slow(piece[i:] + "</row>", rownum)
-                    else:
-                        try:
-                            cells = {col: strings[int(v)] if a in shared else num(v) if a in plain
-                                     else conv(a, v) for col, a, v in found if v}
-                        except (IndexError, ValueError):    # a shared-string index out of range
-                            cells = slow(piece[i:] + "</row>", rownum)
-                    if cells:
-                        if len(cells) > max_cells:
-                            raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
-                                                       count=len(cells), limit=max_cells))
-                        out.append((rownum, cells))
+                if cut >= 0:
+                    block, buf = buf[:cut], buf[cut + 6:]
+                    if "<!--" in block:
+                        block = _COMMENT_RE.sub("", block)
+                    yield block
                 if not ended and ("</sheetData>" in buf or "<sheetData/>" in buf):
                     ended = True
-                if out:
-                    yield from out
             buf += dec.decode(b"", final=True)
         except UnicodeDecodeError as e:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason=f"sheet XML: {e}")) from e
@@ -522,6 +495,56 @@ class XlsxBook:
             ended = True
         if not ended or _OPEN_ROW_RE.search(buf):
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="the sheet XML is cut short"))
+
+    def fast_kinds(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Attribute strings of (a shared-string cell, a plain-number cell) in the fast path."""
+        kinds = getattr(self, "_kinds", None)
+        if kinds is None:
+            # a set lookup is cheaper than reading the attributes of every cell
+            shared = frozenset([' t="s"'] + [f' s="{i}" t="s"' for i in range(self.style_count)])
+            plain = frozenset([""] + [f' s="{i}"' for i in range(self.style_count) if i not in self.date_styles])
+            kinds = self._kinds = (shared, plain)
+        return kinds
+
+    def parse_block(self, block: str, rownum: int = 0) -> tuple[list[tuple[int, dict[str, str]]], int]:
+        """The non-empty rows of a block from ``fast_blocks`` and the last row number seen.
+        ``rownum``: the row before the block (rows without ``r`` count on from it). Each row's
+        cells are read with one C-level ``findall``; a row in another shape goes to ``_row_slow``."""
+        strings = self.strings
+        max_cells = self.limits.max_cells_per_row
+        cells_of = _CELL_FAST_RE.findall
+        rownum_at = _ROWNUM_RE.search
+        num = Num
+        conv = self._convert_attrs
+        shared, plain = self.fast_kinds()
+        slow = self._row_slow
+        out = []
+        for piece in block.split("</row>"):
+            i = piece.rfind("<row")
+            if i < 0:
+                raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="a </row> without its <row>"))
+            j = piece.find(">", i)
+            if j < 0:
+                raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="a broken <row> tag"))
+            rm = rownum_at(piece, i, j)
+            rownum = int(rm.group(1)) if rm else rownum + 1
+            if j + 1 == len(piece):
+                continue
+            found = cells_of(piece, j + 1)
+            if len(found) != piece.count("<c", j):
+                cells = slow(piece[i:] + "</row>", rownum)
+            else:
+                try:
+                    cells = {col: strings[int(v)] if a in shared else num(v) if a in plain
+                             else conv(a, v) for col, a, v in found if v}
+                except (IndexError, ValueError):    # a shared-string index out of range
+                    cells = slow(piece[i:] + "</row>", rownum)
+            if cells:
+                if len(cells) > max_cells:
+                    raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
+                                               count=len(cells), limit=max_cells))
+                out.append((rownum, cells))
+        return out, rownum
 
     def _convert_attrs(self, attrs: str, v: str):
         """A fast-path cell that is not a plain shared string: its type and style from its attributes."""

@@ -1,36 +1,44 @@
-"""Checking a sheet's products on more than one core, in sheet order.
+"""Checking a whole sheet on every core, with exactly the findings one process gives.
 
-Reading a sheet is sequential (one inflate stream, products grouped row by row, codes checked
-for uniqueness across the whole file), so it stays in this process; ``validate_product`` is a
-pure function of a product and the context, so it runs in worker processes while the next
-products are read. This is the shape the pipeline has in the cloud, where ``ingest`` reads
-and ``validate`` Lambdas check products concurrently; here it serves ``shangjia validate``.
+Three ways, chosen by ``check_sheet``:
 
-Results are the same as ``validate_product`` in-process (a test holds the two to each other):
-workers are forked after the context is built, so they apply exactly its categories, banned
-terms and shipping templates. At most ``window`` batches are in flight, so memory stays
-bounded however big the sheet is. Where ``fork`` is not available, it runs in-process.
+- one process: ``reader.products()`` → ``validate_product``, the pipeline's own calls;
+- blocks (an .xlsx in the canonical shape): this process only inflates the sheet and cuts it
+  into blocks of whole products (``shangjia.sheets.blocks``); worker processes each read a
+  block as a sheet of its own and validate its products; the checks across blocks (a code
+  seen in an earlier block) are settled here, in sheet order. Reading is most of the work,
+  so it is what is spread;
+- products (any other sheet, e.g. CSV): this process reads and groups, workers validate.
+
+Workers are forked once the sheet is open and the context built, so they apply exactly its
+categories, banned terms and shipping templates. Each worker has at most two pieces of work
+in flight, so memory stays bounded for any size of sheet; results come back in sheet order;
+a worker's failure is raised here. Where ``fork`` is not available, one process does it all.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
+import queue
+import threading
 import traceback
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterator
 
-from shangjia.errors import Finding, has_errors
-from shangjia.sheets import RawProduct, RawRow
+from shangjia.errors import Finding, FindingError, finding, has_errors
+from shangjia.sheets import RawProduct, RawRow, SheetReader
 
-__all__ = ["Checked", "check_products", "default_jobs"]
+__all__ = ["Checked", "check_sheet", "default_jobs"]
 
 
 @dataclass
 class Checked:
-    """What checking one product gives a caller that does not need the canonical product."""
+    """One product's check, for callers that do not need the canonical product."""
+    first_row: int
     spu_code: str
     skus: int
     findings: list[Finding]
@@ -41,21 +49,21 @@ class Checked:
 
 
 def default_jobs(rows: int | None) -> int:
-    """Two processes (reader + one validator) for a sheet big enough to repay starting one."""
+    """Every core for a sheet big enough to repay starting workers (≥ 2,000 rows)."""
     if not rows or rows < 2_000 or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
+    return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _check(raw: RawProduct, ctx) -> Checked:
+def _validate(raw: RawProduct, ctx) -> list[Finding]:
     from shangjia.validation import validate_product
 
-    res = validate_product(raw, ctx)
-    return Checked(res.product["spu_code"], len(res.product["skus"]), res.findings)
+    return validate_product(raw, ctx).findings
 
 
 # ---- worker side ------------------------------------------------------------------------------
-_CTX = None          # the ValidationContext, inherited by forked workers
+_CTX = None          # the ValidationContext and the open SheetReader, inherited by forked workers
+_READER: SheetReader | None = None
 
 
 def _encode(batch: list[RawProduct]) -> list[tuple]:
@@ -65,49 +73,82 @@ def _encode(batch: list[RawProduct]) -> list[tuple]:
              p.findings or None) for p in batch]
 
 
-def _check_batch(batch: list[tuple]) -> list[tuple]:
+def _check_products(batch: list[tuple]) -> list[tuple]:
     out = []
     for spu, rows, cols, per_row_cols, findings in batch:
         raw = RawProduct(spu, [RawRow(n, cells, per_row_cols[i] if per_row_cols else cols)
                                for i, (n, cells) in enumerate(rows)], findings or [])
-        c = _check(raw, _CTX)
-        out.append((c.spu_code, c.skus, c.findings or None))
+        out.append((raw.first_row, raw.spu_code, len(raw.rows), _validate(raw, _CTX) or None))
     return out
 
 
-def _worker(tasks, results) -> None:
-    """A forked validator: batches in, checks out, until an empty message."""
+def _check_block(before: int, text: str) -> tuple:
+    """A block read as a sheet of its own: its products checked, its SKU codes listed."""
+    reader = _READER
+    book, _part = reader.xlsx
+    rows, _ = book.parse_block(text, before)
+    part = SheetReader(reader.info, lambda: iter(rows), [], reader.limits, reader.filename)
+    sku_log: list[tuple[int, str]] = []
+    out = []
+    for raw in part.products(sku_log=sku_log):
+        out.append((raw.first_row, raw.spu_code, len(raw.rows), _validate(raw, _CTX) or None, len(raw.findings)))
+    return out, sku_log, part.rows_read
+
+
+def _serve(tasks, results) -> None:
+    """A forked worker. A thread takes tasks off the pipe as they come, so the reader never
+    waits on a busy worker (and the two can never block each other on full pipes)."""
+    # What the worker inherited (the shared strings, the context) stays put: the collector
+    # neither scans it nor, by touching it, copies its pages (the CPython advice after fork).
+    gc.freeze()
+    inbox: queue.Queue = queue.Queue()
+
+    def receive():
+        while True:
+            try:
+                data = tasks.recv_bytes()
+            except (EOFError, OSError):
+                data = b""
+            inbox.put(data)
+            if not data:
+                return
+    threading.Thread(target=receive, daemon=True).start()
     while True:
-        data = tasks.recv_bytes()
+        data = inbox.get()
         if not data:
             return
         try:
-            reply = ("ok", _check_batch(pickle.loads(data)))
-        except BaseException as e:                # reported to the reader, which raises it
+            msg = pickle.loads(data)
+            reply = ("ok", _check_block(*msg[1:]) if msg[0] == "block" else _check_products(msg[1]))
+        except FindingError as e:                 # the sheet refused mid-way (e.g. a corrupt row)
+            reply = ("finding", e.finding)
+        except BaseException as e:                # a bug: reported to the reader, which raises it
             reply = ("error", "".join(traceback.format_exception(e)))
         results.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
 
 
-class _Validator:
-    """One worker process and its two pipes. Plain pipes, no pool: a pool's three helper
-    threads contend with the reader for the GIL and cost it a third of its speed."""
+class _Worker:
+    """One worker process and its two pipes (no pool: a pool's helper threads contend with
+    the reader for the GIL)."""
 
     def __init__(self, mp) -> None:
         self.tasks_r, self.tasks_w = mp.Pipe(duplex=False)
         self.results_r, self.results_w = mp.Pipe(duplex=False)
-        self.proc = mp.Process(target=_worker, args=(self.tasks_r, self.results_w), daemon=True)
+        self.proc = mp.Process(target=_serve, args=(self.tasks_r, self.results_w), daemon=True)
         self.proc.start()
         self.tasks_r.close()
         self.results_w.close()
 
-    def send(self, batch: list[RawProduct]) -> None:
-        self.tasks_w.send_bytes(pickle.dumps(_encode(batch), pickle.HIGHEST_PROTOCOL))
+    def send(self, msg: tuple) -> None:
+        self.tasks_w.send_bytes(pickle.dumps(msg, pickle.HIGHEST_PROTOCOL))
 
-    def recv(self) -> list[tuple]:
+    def recv(self):
         try:
             kind, body = pickle.loads(self.results_r.recv_bytes())
         except EOFError:
             raise RuntimeError(f"a validation worker exited (code {self.proc.exitcode})") from None
+        if kind == "finding":
+            raise FindingError(body)
         if kind != "ok":
             raise RuntimeError(f"a validation worker failed:\n{body}")
         return body
@@ -127,50 +168,90 @@ class _Validator:
 
 # ---- caller side -------------------------------------------------------------------------------
 
-def check_products(products: Iterable[RawProduct], ctx, *, jobs: int = 1,
-                   batch: int = 64) -> Iterator[tuple[RawProduct, Checked]]:
-    """(product as read, its check) for every product, in the order given.
-
-    ``jobs``: processes in all, this one included (it reads; the others validate). Each
-    worker has at most two batches in flight, so memory is bounded whatever the sheet's size;
-    a batch of 64 products fits a pipe's buffer, so the reader seldom waits to hand one over."""
-    global _CTX
+def check_sheet(reader: SheetReader, ctx, *, jobs: int = 1, block_rows: int = 1000,
+                batch: int = 64) -> Iterator[Checked]:
+    """Every product of the sheet, checked, in sheet order. ``jobs``: processes in all."""
+    global _CTX, _READER
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for raw in products:
-            yield raw, _check(raw, ctx)
+        for raw in reader.products():
+            yield Checked(raw.first_row, raw.spu_code, len(raw.rows), _validate(raw, ctx))
         return
-    _CTX = ctx
+    from shangjia.sheets.blocks import AcrossBlocks, product_blocks
+
+    blocks = product_blocks(reader, block_rows)
+    _CTX, _READER = ctx, reader
     mp = multiprocessing.get_context("fork")
-    workers = [_Validator(mp) for _ in range(jobs - 1)]
-    pending: deque = deque()          # (worker, products) in sheet order
-    turn = 0
-
-    def oldest():
-        w, raws = pending.popleft()
-        for raw, (spu, skus, findings) in zip(raws, w.recv()):
-            yield raw, Checked(spu, skus, findings or [])
-
+    # blocks: every process but this one reads (this one only inflates and cuts);
+    # products: this one reads, the others validate
+    workers = [_Worker(mp) for _ in range(jobs if blocks is not None else jobs - 1)]
     try:
-        cur: list[RawProduct] = []
-        for raw in products:
-            cur.append(raw)
-            if len(cur) >= batch:
-                if len(pending) >= 2 * len(workers):
-                    yield from oldest()
-                w = workers[turn % len(workers)]
-                turn += 1
-                w.send(cur)
-                pending.append((w, cur))
-                cur = []
-        if cur:
-            if len(pending) >= 2 * len(workers):
-                yield from oldest()
-            w = workers[turn % len(workers)]
-            w.send(cur)
-            pending.append((w, cur))
-        while pending:
-            yield from oldest()
+        if blocks is not None:
+            yield from _by_blocks(reader, blocks, workers, AcrossBlocks(reader.info.columns))
+        else:
+            yield from _by_products(reader, workers, batch)
     finally:
         for w in workers:
             w.close()
-        _CTX = None
+        _CTX = _READER = None
+
+
+def _round_robin(workers: list[_Worker], messages, take):
+    """Send each message to the next worker, at most two in flight per worker; hand each
+    reply, in the order sent, to ``take(reply, tag)`` and yield what it yields."""
+    pending: deque = deque()
+    turn = 0
+    for msg, tag in messages:
+        if len(pending) >= 2 * len(workers):
+            w, t = pending.popleft()
+            yield from take(w.recv(), t)
+        w = workers[turn % len(workers)]
+        turn += 1
+        w.send(msg)
+        pending.append((w, tag))
+    while pending:
+        w, t = pending.popleft()
+        yield from take(w.recv(), t)
+
+
+def _by_products(reader: SheetReader, workers: list[_Worker], batch: int) -> Iterator[Checked]:
+    def batches():
+        cur: list[RawProduct] = []
+        for raw in reader.products():
+            cur.append(raw)
+            if len(cur) >= batch:
+                yield ("products", _encode(cur)), None
+                cur = []
+        if cur:
+            yield ("products", _encode(cur)), None
+
+    def take(reply, _tag):
+        for first_row, spu, skus, findings in reply:
+            yield Checked(first_row, spu, skus, findings or [])
+    yield from _round_robin(workers, batches(), take)
+
+
+def _by_blocks(reader: SheetReader, blocks, workers: list[_Worker], across) -> Iterator[Checked]:
+    limits = reader.limits
+    progress = reader.on_progress
+    total = reader.info.total_rows
+    seen = [0]
+
+    def take(reply, _tag):
+        results, sku_log, rows = reply
+        seen[0] += rows
+        if seen[0] > limits.max_rows:
+            raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limits.max_rows))
+        k = 0
+        for i, (first_row, spu, skus, findings, n_raw) in enumerate(results):
+            end = results[i + 1][0] if i + 1 < len(results) else None
+            mine = []
+            while k < len(sku_log) and (end is None or sku_log[k][0] < end):
+                mine.append(sku_log[k])
+                k += 1
+            findings, _ = across.settle(first_row, spu, list(findings or ()), n_raw, mine)
+            yield Checked(first_row, spu, skus, findings)
+        reader.rows_read = seen[0]
+        if progress:
+            progress(seen[0], total)
+
+    yield from _round_robin(workers, ((("block", before, text), None) for before, text in blocks), take)

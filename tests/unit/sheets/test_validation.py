@@ -153,3 +153,24 @@ def test_single_sku_product_needs_no_spec_and_fragile_goods_need_a_note(ctx):
     res = validate(rows, ctx)[0]
     assert [f.code for f in res.findings] == ["FRAGILE_NEEDS_NOTE"] and res.valid
     assert res.product["skus"][0]["spec"] == {} and res.product["fragile"] is True
+
+
+def test_the_plain_media_cell_shortcut_agrees_with_checking_each_reference():
+    import random
+
+    from shangjia.validation import values as V
+    rng = random.Random(3)
+    parts = ["a.jpg", "B.JPG", "图.png", "x y.webp", "a.jpg", "../a.jpg", "a.exe", "https://x/a.jpg", "c.tif",
+             " d.jpg", "e.jpeg", "f.mp4"]
+    taken = 0
+    for _ in range(5000):
+        text = ";".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))
+        fast = V.plain_refs(text, V.IMAGE_EXTS)
+        if fast is None:
+            continue
+        taken += 1
+        refs = V.split_list(text, ";,|\n，；")
+        assert [V.check_ref(r, V.IMAGE_EXTS) for r in refs] == fast and len(set(fast)) == len(fast)
+    assert taken > 500
+    assert V.plain_refs("a.jpg;a.jpg", V.IMAGE_EXTS) is None            # repeats take the long way
+    assert V.plain_refs("v.mp4", V.VIDEO_EXTS) == ["v.mp4"] and V.plain_refs("v.mp4", V.IMAGE_EXTS) is None

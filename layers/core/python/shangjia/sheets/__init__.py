@@ -53,7 +53,7 @@ class Limits:
     precount: bool = True                     # find the row count at open (progress total, early refusal)
 
 
-@dataclass
+@dataclass(slots=True)
 class RawRow:
     row: int                       # 1-based row number in the merchant's sheet
     cells: dict[str, Any]          # spec field name -> cleaned cell value (codes always str)
@@ -63,7 +63,7 @@ class RawRow:
         return {"row": self.row, "cells": self.cells, "columns": self.columns}
 
 
-@dataclass
+@dataclass(slots=True)
 class RawProduct:
     spu_code: str
     rows: list[RawRow]
@@ -230,7 +230,7 @@ class SheetReader:
         by_letter = {letter: (name, spec[name].type, spec[name].type in _PLAIN_TYPES, spec[name].level == "spu")
                      for name, letter in cols.items()}
         max_chars = self.limits.max_cell_chars
-        spu_fields = frozenset(spec.spu_fields)
+        spu_fields = frozenset(spec.spu_fields) - {"spu_code"}
         spu_letter = cols.get("spu_code")
         sku_letter = cols.get("sku_code")
         start = self.info.data_start_row
@@ -342,7 +342,8 @@ class SheetReader:
                                             count=f"> {limit}", limit=limit))
             return
         cells = row.cells
-        for k in [k for k in cells if k in spu_fields and k != "spu_code"]:
+        again = spu_fields.intersection(cells)      # product columns given again on a SKU row
+        for k in ([k for k in cells if k in again] if again else ()):
             first = spu_values.get(k)
             if first is None:
                 spu_values[k] = cells[k]            # first given on a later row: it counts

@@ -411,6 +411,9 @@ def _price_order(ck: _Checker, rn: int, fen: dict[str, int], cap: int | None, ca
 
 
 def _refs(ck: _Checker, name: str, row, text: str, exts, seps: str) -> list[str]:
+    plain = V.plain_refs(text, exts)
+    if plain is not None:
+        return plain
     out: list[str] = []
     seen: set[str] = set()
     for ref in V.split_list(text, seps):

@@ -224,3 +224,21 @@ FEN = Memo(to_fen)
 WEIGHT = Memo(_weight)
 DIMS = Memo(lambda t: tuple(to_dims(t)))
 SPEC_KV = Memo(split_kv)
+
+
+_REFS_CACHE: dict[frozenset, re.Pattern] = {}
+
+
+def plain_refs(text: str, exts: frozenset[str]) -> list[str] | None:
+    """The common shape of a media cell, "a.jpg;b.jpg;c.jpg" (plain names, the allowed types,
+    ';' between, no repeats), checked by one regex; None for anything else (then each reference
+    goes through ``check_ref``, which gives the reasons)."""
+    r = _REFS_CACHE.get(exts)
+    if r is None:
+        name = r"[\w\u4e00-\u9fff][\w\u4e00-\u9fff .()-]*\.(?i:%s)" % "|".join(
+            re.escape(e[1:]) for e in sorted(exts, key=len, reverse=True))
+        r = _REFS_CACHE[exts] = re.compile(r"%s(?:;%s)*" % (name, name))
+    if not r.fullmatch(text):
+        return None
+    refs = text.split(";")
+    return refs if len(set(refs)) == len(refs) else None

@@ -211,8 +211,8 @@ def main(argv: list[str]) -> int:
     print(f"banned-term scan alone (title + description): {scan['rate']:,.0f} texts/s")
     print(f"goals: parse+validate ≥ 0.5× calamine (now {full['rate'] / base['rate']:.2f}× on one core, "
           f"{two['rate'] / base['rate']:.2f}× on two cores), "
-          f"peak RSS ≤ 300 MB (now {full['peak_rss_mb']:.0f} MB; two processes "
-          f"≤ {two['peak_rss_mb'] + 2 * two['worker_rss_mb']:.0f} MB together)")
+          f"peak RSS ≤ 300 MB (now {full['peak_rss_mb']:.0f} MB on one core; on two cores "
+          f"≤ {two['peak_rss_mb'] + 2 * two['worker_rss_mb']:.0f} MB for all three processes)")
     return 0
 
 

@@ -71,6 +71,10 @@ def test_error_report_highlights_comments_lists_and_summarises(tmp_path, ctx):
         for c in range(1, 11):
             v = errs.cell(r, c).value
             assert not (isinstance(v, str) and v[:1] in "=+-@"), v
+    # rows whose messages wrap are tall enough (LibreOffice and WPS do not grow them themselves)
+    banned = next(r for r in range(2, errs.max_row + 1) if errs.cell(r, 4).value == "BANNED_TERM")
+    assert (errs.row_dimensions[banned].height or 15) >= 30
+    assert (ws.row_dimensions[2].height or 15) >= 30                 # its result cell wraps too
     # fixing cells in the report and uploading it again works: the report is a valid upload
     assert len(list(open_sheet(out, "report.xlsx").products())) == 2
 

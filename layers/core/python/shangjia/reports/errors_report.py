@@ -115,6 +115,7 @@ class _Formats:
         self.header = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True,
                                      "valign": "top"})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        self.top = wb.add_format({"valign": "top"})
         self.center = wb.add_format({"align": "center", "valign": "top"})
         self.ok = wb.add_format({"font_color": "#006100", "bg_color": "#C6EFCE"})
         self.bad = wb.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE", "text_wrap": True, "valign": "top"})
@@ -214,6 +215,7 @@ def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols, types, col_in
                 msg = "；".join(dict.fromkeys(f.message_zh for f in fs))[:2000]
                 label = f"✗ {len(errs)} 个错误: " if errs else "! 提醒: "
                 ws.write_string(row0, result_col, _n(label + msg), F.bad if errs else F.warn_wrap)
+                _fit_row(ws, row0, [(label + msg, 48)], F.top)
             elif cells:
                 ws.write_string(row0, result_col, "✓", F.ok)
 
@@ -229,6 +231,23 @@ def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols, types, col_in
         pi += 1
     if width:
         ws.autofilter(info.header_row - 1, 0, info.header_row - 1, result_col)
+
+
+def _text_lines(text: str, width: float) -> int:
+    """Lines a wrapped cell of ``width`` character units needs (CJK characters are two units)."""
+    lines = 0
+    for part in (text or "").split("\n"):
+        units = sum(2 if ord(ch) > 0x2E7F else 1 for ch in part)
+        lines += max(1, -(-units // max(1, int(width * 0.95))))
+    return lines
+
+
+def _fit_row(ws, row0: int, texts: list[tuple[str, float]], fmt=None) -> None:
+    """Set the row tall enough for its wrapped cells. Excel grows such rows itself, but
+    LibreOffice and WPS keep the default height and draw the lines over the next row."""
+    lines = max((_text_lines(t, w) for t, w in texts), default=1)
+    if lines > 1:
+        ws.set_row(row0, min(409, 15 * lines), fmt)
 
 
 def _errors_sheet(wb, F: _Formats, findings: list[Finding]) -> None:
@@ -255,6 +274,8 @@ def _errors_sheet(wb, F: _Formats, findings: list[Finding]) -> None:
         ws.write_string(r, 7, _n(f.hint_zh), F.wrap)
         ws.write_string(r, 8, _n(f.hint_en), F.wrap)
         ws.write_string(r, 9, _n(f.value or ""))
+        _fit_row(ws, r, [(f.message_zh, widths[5]), (f.message_en, widths[6]), (f.hint_zh, widths[7]),
+                         (f.hint_en, widths[8])])
     ws.autofilter(0, 0, max(1, len(ordered)), len(heads) - 1)
 
 

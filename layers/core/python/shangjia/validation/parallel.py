@@ -52,7 +52,11 @@ def default_jobs(rows: int | None) -> int:
     """Every core for a sheet big enough to repay starting workers (≥ 2,000 rows)."""
     if not rows or rows < 2_000 or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return max(1, min(os.cpu_count() or 1, 8))
+    try:
+        cores = len(os.sched_getaffinity(0))      # the cores this process may run on (containers)
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
 
 
 def _validate(raw: RawProduct, ctx) -> list[Finding]:

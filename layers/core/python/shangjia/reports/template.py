@@ -119,8 +119,10 @@ def write_template(path, *, shipping_templates: Iterable[str] | None = None,
     def lay_out(ws, rows: list[dict], n_rows: int) -> None:
         ws.freeze_panes(1, 1)
         ws.set_landscape()
-        ws.fit_to_pages(1, 0)
+        # printed across pages with the header row and the product code on each (fitting 31
+        # wide columns to one page made them unreadably small)
         ws.repeat_rows(0)
+        ws.repeat_columns(0)
         ws.set_row(0, 36)
         for c, f in enumerate(fields):
             width = 40 if f.type in ("text", "images", "kv", "category") else 16

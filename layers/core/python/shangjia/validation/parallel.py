@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 import traceback
 from collections import deque
@@ -105,6 +106,7 @@ def _serve(tasks, results) -> None:
     # What the worker inherited (the shared strings, the context) stays put: the collector
     # neither scans it nor, by touching it, copies its pages (the CPython advice after fork).
     gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the reader's to handle; it stops us
     inbox: queue.Queue = queue.Queue()
 
     def receive():
@@ -157,12 +159,15 @@ class _Worker:
             raise RuntimeError(f"a validation worker failed:\n{body}")
         return body
 
-    def close(self) -> None:
-        try:
-            self.tasks_w.send_bytes(b"")
-        except OSError:
-            pass
-        self.proc.join(5)
+    def close(self, finished: bool) -> None:
+        """``finished``: every reply was taken, so the worker is idle and ends on its own;
+        otherwise (stopped early, or failing) it may be busy or blocked on a reply: killed."""
+        if finished:
+            try:
+                self.tasks_w.send_bytes(b"")
+            except OSError:
+                pass
+            self.proc.join(5)
         if self.proc.is_alive():
             self.proc.kill()
             self.proc.join()
@@ -188,14 +193,16 @@ def check_sheet(reader: SheetReader, ctx, *, jobs: int = 1, block_rows: int = 10
     # blocks: every process but this one reads (this one only inflates and cuts);
     # products: this one reads, the others validate
     workers = [_Worker(mp) for _ in range(jobs if blocks is not None else jobs - 1)]
+    finished = False
     try:
         if blocks is not None:
             yield from _by_blocks(reader, blocks, workers, AcrossBlocks(reader.info.columns))
         else:
             yield from _by_products(reader, workers, batch)
+        finished = True
     finally:
         for w in workers:
-            w.close()
+            w.close(finished)
         _CTX = _READER = None
 
 

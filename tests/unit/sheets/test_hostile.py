@@ -124,3 +124,23 @@ def test_xlsm_is_read_and_its_macros_are_never_run():
     r = open_sheet(xlsm, "macro.xlsm")
     assert r.info.format == "xlsm" and [f.code for f in r.findings] == ["SHEET_MACROS_IGNORED"]
     assert [p.spu_code for p in r.products()] == ["V1"]
+
+
+@pytest.mark.parametrize("stored", ["1E+5000", "1E+99999999", "sNaN", "Infinity"])
+def test_a_code_stored_as_an_absurd_number_is_reported_not_expanded(stored):
+    """Excel would never write these, a hostile file can: an 11-character cell must not make
+    the reader build a 100-million-digit number."""
+    import re
+    data = to_xlsx(product_rows("H1", grid=(("红色", "M"),)), numbers=("stock",))
+    z = zipfile.ZipFile(io.BytesIO(data))
+    parts = {n: z.read(n) for n in z.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = re.sub(rb'<c r="W2" t="s"><v>\d+</v></c>',
+                                               b'<c r="W2"><v>' + stored.encode() + b'</v></c>',
+                                               parts["xl/worksheets/sheet1.xml"])
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as w:
+        for n, b in parts.items():
+            w.writestr(n, b)
+    p = list(open_sheet(out.getvalue(), "h.xlsx").products())[0]
+    assert p.rows[0].cells["sku_code"] == stored
+    assert [f.code for f in p.findings if f.row == 2] == ["CODE_PRECISION_LOST"]

@@ -169,3 +169,73 @@ def test_stopping_early_leaves_no_worker_running(sample, ctx):
 def test_small_sheets_stay_in_one_process():
     assert default_jobs(None) == 1 and default_jobs(500) == 1
     assert default_jobs(100_000) >= 1
+
+
+# ---- found in review: every shape where blocks once differed from one reader -------------------
+
+def _outcome(data, ctx, limits=None, **kw):
+    got = []
+    try:
+        with open_sheet(data, "t.xlsx") as r:
+            if limits:
+                r.limits = limits
+            for c in check_sheet(r, ctx, **kw):
+                got.append(c)
+        err = None
+    except FindingError as e:
+        err = (e.finding.code, e.finding.message_en)
+    return _summary(got), err
+
+
+def _same_everywhere(data, ctx, limits=None, configs=((2, 1), (3, 2), (2, 3))):
+    one = _outcome(data, ctx, limits, jobs=1)
+    for jobs, block_rows in configs:
+        assert _outcome(data, ctx, limits, jobs=jobs, block_rows=block_rows) == one, (jobs, block_rows)
+    return one
+
+
+def _six_products():
+    return to_xlsx([r for i in range(6) for r in product_rows(f"P{i}")])
+
+
+@pytest.mark.parametrize("shape", [
+    lambda x: re.sub(r'(<c r="A6" t="s"><v>)\d+(</v>)', r"\g<1>x\2", x),                 # index not a number
+    lambda x: x.replace('<row r="7" spans="1:31">', '<row r="7" spans="1:31"><c r="A7" t="s"><v>0</v></c>', 1),
+    lambda x: x.replace('<row r="6" ', '<row r="x6" ', 1).replace('<row r="7" ', '<row r="" ', 1),
+    lambda x: x.replace('<row r="14" ', '<row r="10" ', 1),                               # two rows numbered 10
+    lambda x: re.sub(r'<row r="(1[0-3])" ', lambda m: f'<row r="{int(m.group(1)) + 40}" ', x),  # numbers jump back
+], ids=["code index not a number", "code cell twice", "r not a number", "duplicate r", "r going back"])
+def test_unusual_row_and_code_shapes_check_the_same(ctx, shape):
+    rows = [r for i in range(6) for r in product_rows(f"P{i}")]
+    rows[12]["sku_code"] = rows[0]["sku_code"]               # a SKU code again, far away
+    rows[16:16] = product_rows("P0")                          # a product resumed after others
+    _same_everywhere(_rewrite_sheet(to_xlsx(rows), shape), ctx)
+
+
+def test_damage_anywhere_gives_the_same_products_before_the_same_refusal(ctx, monkeypatch):
+    monkeypatch.setattr("shangjia.sheets.xlsx.CHUNK", 4096)
+    base = to_xlsx([r for i in range(30) for r in product_rows(f"D{i}")])
+    outcomes = set()
+    for row in range(40, 60):                                 # every place relative to chunks and blocks
+        data = _rewrite_sheet(base, lambda x: x.replace(f'<row r="{row}"', f'</row><row r="{row}"', 1))
+        products, err = _same_everywhere(data, ctx, configs=((2, 1), (2, 4), (3, 3)))
+        assert err and err[0] == "SHEET_CORRUPT"
+        outcomes.add(len(products))
+    assert len(outcomes) > 3                                  # the refusal lands at different products
+    cut_short = _rewrite_sheet(base, lambda x: x[: x.index("</sheetData>")])
+    assert _same_everywhere(cut_short, ctx)[1][0] == "SHEET_CORRUPT"
+    assert _same_everywhere(cut_short, ctx, limits=Limits(max_rows=45))[1][0] == "SHEET_TOO_MANY_ROWS"
+
+
+def test_a_sheet_with_no_place_to_cut_is_read_here_as_it_streams(ctx):
+    """Code cells as inline strings (as Apache POI's streaming writer saves them): the cutter
+    never reads them, so after MAX_BLOCK × the target it hands the rest to this process."""
+    from shangjia.sheets.blocks import Rest, product_blocks
+    rows = [r for i in range(40) for r in product_rows(f"N{i}")]
+    rows[100]["sku_code"] = rows[3]["sku_code"]
+    data = _rewrite_sheet(to_xlsx(rows), lambda x: re.sub(
+        r'<c r="(A(?:[2-9]|\d\d+))" t="s"><v>(\d+)</v></c>', r'<c r="\1" t="inlineStr"><is><t>code-\2</t></is></c>', x))
+    with open_sheet(data, "n.xlsx") as r:
+        items = list(product_blocks(r, 2))
+        assert isinstance(items[-1], Rest) and sum(1 for _ in items[-1].texts) >= 1
+    _same_everywhere(data, ctx, configs=((2, 2), (3, 5)))

@@ -128,3 +128,11 @@ def test_row_breaks_after_the_data_are_not_mistaken_for_a_cut():
     book = _book('<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"/></sheetData>',
                  tail='<rowBreaks count="1"><brk id="1"/></rowBreaks>')
     assert [n for n, _ in book.rows(book.sheets[0][1])] == [1]
+
+
+@pytest.mark.parametrize("data,rows", [
+    ('<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="5"/><row><c r="A6" t="s"><v>1</v></c></row></sheetData>', [1, 6]),
+    ('<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row/><row><c t="s"><v>1</v></c></row></sheetData>', [1, 3]),
+])
+def test_empty_rows_written_self_closed_still_count(data, rows):
+    assert [n for n, _ in _both(_book(data))] == rows

@@ -139,6 +139,8 @@ def _code_from_number(v: str) -> tuple[str, str | None]:
         d = Decimal(v)
     except InvalidOperation:
         return v, None
+    if not d.is_finite() or d.adjusted() > 30:      # NaN, Infinity, 1E+99999999: not a code's digits
+        return v, "CODE_PRECISION_LOST"
     if d == d.to_integral_value():
         s = str(int(d))
         if len(s.lstrip("-")) > 15:
@@ -220,9 +222,10 @@ class SheetReader:
     def products(self, start_after_row: int = 0, sku_log: list | None = None) -> Iterator[RawProduct]:
         """Products in sheet order. ``start_after_row``: resume after a checkpoint (the last row
         of the last product handed on); earlier products are read but not yielded, so codes
-        seen before the checkpoint still count for uniqueness. ``sku_log``: (row, SKU code) of
-        every row is appended to it (a reader of a part of a sheet reports them for the checks
-        across parts; see ``shangjia.validation.parallel``).
+        seen before the checkpoint still count for uniqueness. ``sku_log``: (row, SKU code, the
+        index in its product's findings where a SKU_DUPLICATE of that row goes) is appended for
+        every row with a SKU code (a reader of part of a sheet reports them for the checks
+        across parts: ``shangjia.sheets.blocks.AcrossBlocks``).
 
         May raise ``FindingError`` mid-stream (a row limit, a corrupt part discovered late)."""
         spec = load_spec()
@@ -320,8 +323,8 @@ class SheetReader:
                 cur.findings.extend(notes)
             sku = mapped.get("sku_code") if sku_letter else None
             if sku is not None:
-                if sku_log is not None:
-                    sku_log.append((rownum, sku))
+                if sku_log is not None:                # where this row's SKU_DUPLICATE goes, if any
+                    sku_log.append((rownum, sku, len(cur.findings)))
                 first = seen_sku.get(sku)
                 if first is None:
                     seen_sku[sku] = rownum

@@ -15,18 +15,41 @@ code the current one; not cutting is always safe, blocks just grow.
 
 from __future__ import annotations
 
+import itertools
 import re
+from dataclasses import dataclass
 from typing import Iterator
 
-from shangjia.errors import Finding
+from shangjia.errors import Finding, FindingError
 from shangjia.sheets import SheetReader, _Cleaner, duplicate_sku_finding, split_product_finding
 
 _UNKNOWN = object()
 
 
-def product_blocks(reader: SheetReader, target_rows: int = 1000) -> Iterator[tuple[int, str]] | None:
-    """(row number before the block, block text) of about ``target_rows`` rows each, or None
-    when the sheet cannot be cut (not an .xlsx in the canonical shape, or no product-code column)."""
+class Damaged(tuple):
+    """(before, text) of the rows read before the sheet turned out damaged: their last product
+    is unfinished (one reader would not have handed it on)."""
+
+    def __new__(cls, before: int, text: str):
+        return super().__new__(cls, (before, text))
+
+
+@dataclass
+class Rest:
+    """The cutter found no place to cut for ``MAX_BLOCK`` × the target rows (every code cell
+    in a shape it does not read, say, or one enormous product): the rest of the sheet, to be
+    read in this process as it streams (``before``: the row before ``texts``)."""
+    before: int
+    texts: Iterator[str]
+
+
+MAX_BLOCK = 10           # a block may grow to this many times the target before the cutter gives up
+
+
+def product_blocks(reader: SheetReader, target_rows: int = 1000) -> Iterator[tuple[int, str] | Rest] | None:
+    """(row number before the block, block text) of about ``target_rows`` rows each, then
+    possibly one ``Rest``; or None when the sheet cannot be cut (not an .xlsx in the canonical
+    shape, or no product-code column)."""
     if reader.xlsx is None or "spu_code" not in reader.info.columns:
         return None
     book, part = reader.xlsx
@@ -36,15 +59,16 @@ def product_blocks(reader: SheetReader, target_rows: int = 1000) -> Iterator[tup
     return _cut(reader, book, blocks, max(1, target_rows))
 
 
-def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Iterator[tuple[int, str]]:
+def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Iterator[tuple[int, str] | Rest]:
     """Rows are counted, not read, until a block has ``target`` of them; from there each row's
     code cell is read until one starts a new product, and the block is cut before it. So most
     rows cost this process nothing but the inflating."""
-    from shangjia.sheets.xlsx import _ROWNUM_RE, Num
+    from shangjia.sheets.xlsx import _ROWNUM_RE, Num, count_on
 
     letter = reader.info.columns["spu_code"]
     code_cell = re.compile(r'<c r="%s\d+"([^>/]*)(?:/>|>(?:<v>([^<]*)</v>)?</c>)' % letter)
     any_code_cell = re.compile(r'<c\b[^>]*\br="%s\d+"' % letter)
+    numbered_row = re.compile(r'<row r="\d')
     rownum_at = _ROWNUM_RE.search
     strings = book.strings
     shared, plain = book.fast_kinds()
@@ -52,49 +76,68 @@ def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Itera
     start = reader.info.data_start_row
 
     def code_of(row: str):
-        """The row's cleaned product code: "" blank, _UNKNOWN when not read here, or None for
-        a row before the data."""
+        """(the row's cleaned product code, its number): the code is "" when blank, None for a
+        row before the data, _UNKNOWN when this process cannot tell exactly as products() would."""
         i = row.rfind("<row")
         j = row.find(">", i) if i >= 0 else -1
         if j < 0:
             return _UNKNOWN, None
         rm = rownum_at(row, i, j)
-        n = int(rm.group(1)) if rm else None
-        if n is None or n < start:
+        if rm is None:                   # no usable number: the reader counts on; we do not guess
+            return _UNKNOWN, None
+        n = int(rm.group(1))
+        if n < start:
             return None, n
         m = code_cell.search(row, j + 1)
-        if m is None:
+        if m is None or any_code_cell.search(row, m.end()):
+            # no code cell (blank), or one we do not read, or the cell twice (the reader keeps the last)
             return (_UNKNOWN if any_code_cell.search(row, j + 1) else ""), n
         attrs, v = m.groups()
         if not v:
             return "", n
+        raw = None
         if attrs in shared:
-            raw = strings[int(v)] if int(v) < len(strings) else None
-        else:
-            raw = Num(v) if attrs in plain else None
+            if v.isdigit() and int(v) < len(strings):
+                raw = strings[int(v)]
+        elif attrs in plain:
+            raw = Num(v)
         return (_UNKNOWN if raw is None else clean(raw, "code")[0]), n
 
     pending: list[str] = []          # texts of the block so far (each: rows joined by </row>)
     rows = 0                         # rows in them
     before = 0                       # the row before the block
     last = 0                         # the last row number seen
-    for text in blocks:
-        # the row numbers: every row numbered (every writer we know) -> only cut points matter
-        numbered = text.count("<row") == text.count('<row r="')
+    texts = iter(blocks)
+    while True:
+        try:
+            text = next(texts)
+        except StopIteration:
+            break
+        except FindingError:
+            # the sheet is damaged further on: the rows before it are read first (a refusal
+            # they hold comes first, as reading in one process), the last product unfinished
+            if pending:
+                yield Damaged(before, "</row>".join(pending))
+            raise
+        # every row numbered (every writer we know): only the rows near a cut are read
+        numbered = text.count("<row") == len(numbered_row.findall(text))
         while text:
             here = text.count("</row>") + 1
             if rows + here < target or not numbered:
                 pending.append(text)
                 rows += here
-                if not numbered:     # rows without r count on from the one before: no cut in this text
+                if numbered:
+                    rm = rownum_at(text, text.rfind("<row"))
+                    last = int(rm.group(1)) if rm else last
+                else:                    # rows without r count on from the one before: no cut here
                     for piece in text.split("</row>"):
                         i = piece.rfind("<row")
                         j = piece.find(">", i) if i >= 0 else -1
                         rm = rownum_at(piece, i, j) if j >= 0 else None
-                        last = int(rm.group(1)) if rm else last + 1
-                else:
-                    rm = rownum_at(text, text.rfind("<row"))
-                    last = int(rm.group(1)) if rm else last
+                        last = int(rm.group(1)) if rm else count_on(piece, max(i, 0), last)
+                if rows >= MAX_BLOCK * target:
+                    yield Rest(before, itertools.chain(["</row>".join(pending)], texts))
+                    return
                 break
             # skip to the row that fills the block, then read codes until a product starts
             pos = 0
@@ -102,6 +145,7 @@ def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Itera
                 pos = text.index("</row>", pos) + 6
             cur = _UNKNOWN
             cut = None
+            prev_last = last
             while True:
                 end = text.find("</row>", pos)
                 row = text[pos:] if end < 0 else text[pos:end]
@@ -120,6 +164,9 @@ def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Itera
             if cut is None:              # no product starts in the rest of this text
                 pending.append(text)
                 rows += here
+                if rows >= MAX_BLOCK * target:
+                    yield Rest(before, itertools.chain(["</row>".join(pending)], texts))
+                    return
                 break
             pending.append(text[:cut - 6])
             yield before, "</row>".join(pending)
@@ -132,40 +179,43 @@ def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Itera
 
 class AcrossBlocks:
     """The checks a block's reader cannot make alone: a product code or SKU code already seen
-    in an earlier block. Fed every block's products in sheet order, it rewrites their findings
-    to what one reader of the whole sheet gives."""
+    in an earlier block. Fed every product in sheet order, it rewrites their findings to what
+    one reader of the whole sheet gives. Occurrences are told apart by their place in the
+    sheet, not their row number (a sheet may number two rows alike)."""
 
     def __init__(self, columns: dict[str, str]) -> None:
         self.spu_col = columns.get("spu_code")
         self.sku_col = columns.get("sku_code")
-        self.spus: dict[str, int] = {}
-        self.skus: dict[str, int] = {}
+        self.spus: dict[str, tuple[int, int]] = {}      # code -> (first row, place)
+        self.skus: dict[str, tuple[int, int]] = {}
+        self.places = 0
 
-    def settle(self, first_row: int, spu: str, findings: list[Finding], n_raw: int,
-               skus: list[tuple[int, str]]) -> tuple[list[Finding], int]:
-        """One product: its findings (the reader's ``n_raw`` first, then validation's) and the
-        (row, SKU code) of its rows. Returns the findings as a single reader would give them."""
+    def settle(self, first_row: int, spu: str, findings: list[Finding],
+               skus: list[tuple[int, str, int]]) -> list[Finding]:
+        """One product: its findings as its block's reader and validation gave them, and its
+        rows' (row, SKU code, where in the findings that row's SKU_DUPLICATE goes). Returns
+        the findings as one reader of the whole sheet gives them."""
+        self.places += 1
+        shift = 0
         if spu:
-            first = self.spus.setdefault(spu, first_row)
-            if first != first_row:                   # a product resumed after another: findings[0]
+            first, place = self.spus.setdefault(spu, (first_row, self.places))
+            if place != self.places:                 # a product resumed after another: findings[0]
                 f = split_product_finding(first_row, self.spu_col, spu, first)
-                if n_raw and findings[0].code == "ROW_SPLIT_PRODUCT" and findings[0].row == first_row:
+                if findings and findings[0].code == "ROW_SPLIT_PRODUCT":
                     findings[0] = f
                 else:
                     findings.insert(0, f)
-                    n_raw += 1
-        for row, sku in skus:
-            first = self.skus.setdefault(sku, row)
-            if first == row:
+                    shift = 1
+        for row, sku, pos in skus:
+            self.places += 1
+            first, place = self.skus.setdefault(sku, (row, self.places))
+            if place == self.places:
                 continue
             f = duplicate_sku_finding(row, self.sku_col, sku, first)
-            at = next((k for k in range(n_raw) if findings[k].code == "SKU_DUPLICATE" and findings[k].row == row), None)
-            if at is not None:
+            at = pos + shift
+            if at < len(findings) and findings[at].code == "SKU_DUPLICATE" and findings[at].row == row:
                 findings[at] = f
-            else:                                    # the last of its row's reader findings
-                k = n_raw
-                while k > 0 and (findings[k - 1].row or 0) > row:
-                    k -= 1
-                findings.insert(k, f)
-                n_raw += 1
-        return findings, n_raw
+            else:
+                findings.insert(at, f)
+                shift += 1
+        return findings

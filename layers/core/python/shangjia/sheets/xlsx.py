@@ -137,6 +137,19 @@ def _local(name: str) -> str:
     return name.rpartition(":")[2] if ":" in name else name
 
 
+_ROW_TAG_RE = re.compile(r'<row\b[^>]*>')
+
+
+def count_on(piece: str, i: int, prev: int) -> int:
+    """The number of a row written without ``r`` that starts at ``piece[i]``: one after the row
+    before it, counting the empty rows written as ``<row r="5"/>`` earlier in the piece."""
+    if piece.find("<row", 0, i) >= 0:
+        for m in _ROW_TAG_RE.finditer(piece, 0, i):
+            rm = _ROWNUM_RE.search(m.group())
+            prev = int(rm.group(1)) if rm else prev + 1
+    return prev + 1
+
+
 def col_letters(idx: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA."""
     s = ""
@@ -458,8 +471,10 @@ class XlsxBook:
     def _rows_fast(self, first: bytes, chunks: Iterator[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
         rownum = 0
         for block in self._fast_blocks(first, chunks):
-            rows, rownum = self.parse_block(block, rownum)
+            rows, rownum, damage = self.read_block(block, rownum)
             yield from rows
+            if damage:
+                raise damage
 
     def fast_blocks(self, path: str) -> Iterator[str] | None:
         """The part's rows as text, in blocks of whole rows (each block is rows joined by
@@ -507,9 +522,26 @@ class XlsxBook:
         return kinds
 
     def parse_block(self, block: str, rownum: int = 0) -> tuple[list[tuple[int, dict[str, str]]], int]:
-        """The non-empty rows of a block from ``fast_blocks`` and the last row number seen.
-        ``rownum``: the row before the block (rows without ``r`` count on from it). Each row's
-        cells are read with one C-level ``findall``; a row in another shape goes to ``_row_slow``."""
+        """The non-empty rows of a block from ``fast_blocks`` and the last row number seen;
+        raises the block's damage, if any."""
+        rows, rownum, damage = self.read_block(block, rownum)
+        if damage:
+            raise damage
+        return rows, rownum
+
+    def read_block(self, block: str, rownum: int = 0) -> tuple[list[tuple[int, dict[str, str]]], int, FindingError | None]:
+        """The non-empty rows of a block from ``fast_blocks`` up to any damage, the last row
+        number seen, and the damage (a FindingError) or None: a reader hands on the rows before
+        a broken one, as it would reading row by row. ``rownum``: the row before the block
+        (rows without ``r`` count on from it). Each row's cells are read with one C-level
+        ``findall``; a row in another shape goes to ``_row_slow``."""
+        try:
+            out: list = []
+            return out, self._read_block(block, rownum, out), None
+        except FindingError as e:
+            return out, rownum, e
+
+    def _read_block(self, block: str, rownum: int, out: list) -> int:
         strings = self.strings
         max_cells = self.limits.max_cells_per_row
         cells_of = _CELL_FAST_RE.findall
@@ -518,7 +550,6 @@ class XlsxBook:
         conv = self._convert_attrs
         shared, plain = self.fast_kinds()
         slow = self._row_slow
-        out = []
         for piece in block.split("</row>"):
             i = piece.rfind("<row")
             if i < 0:
@@ -527,7 +558,7 @@ class XlsxBook:
             if j < 0:
                 raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="a broken <row> tag"))
             rm = rownum_at(piece, i, j)
-            rownum = int(rm.group(1)) if rm else rownum + 1
+            rownum = int(rm.group(1)) if rm else count_on(piece, i, rownum)
             if j + 1 == len(piece):
                 continue
             found = cells_of(piece, j + 1)
@@ -544,7 +575,7 @@ class XlsxBook:
                     raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
                                                count=len(cells), limit=max_cells))
                 out.append((rownum, cells))
-        return out, rownum
+        return rownum
 
     def _convert_attrs(self, attrs: str, v: str):
         """A fast-path cell that is not a plain shared string: its type and style from its attributes."""

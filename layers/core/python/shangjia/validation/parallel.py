@@ -87,17 +87,30 @@ def _check_products(batch: list[tuple]) -> list[tuple]:
     return out
 
 
-def _check_block(before: int, text: str) -> tuple:
-    """A block read as a sheet of its own: its products checked, its SKU codes listed."""
-    reader = _READER
-    book, _part = reader.xlsx
-    rows, _ = book.parse_block(text, before)
+def _block_products(reader: SheetReader, rows, ctx) -> Iterator[tuple]:
+    """Products of some rows read as a sheet of their own, checked: (first row, code, SKUs,
+    findings, its rows' SKU log, rows read when it was handed on)."""
     part = SheetReader(reader.info, lambda: iter(rows), [], reader.limits, reader.filename)
-    sku_log: list[tuple[int, str]] = []
-    out = []
+    sku_log: list[tuple[int, str, int]] = []
+    k = 0
     for raw in part.products(sku_log=sku_log):
-        out.append((raw.first_row, raw.spu_code, len(raw.rows), _validate(raw, _CTX) or None, len(raw.findings)))
-    return out, sku_log, part.rows_read
+        mine = sku_log[k:]          # handed on before the next product's first SKU is logged
+        k = len(sku_log)
+        yield raw.first_row, raw.spu_code, len(raw.rows), _validate(raw, ctx) or None, mine, part.rows_read
+
+
+def _check_block(before: int, text: str, unfinished: bool) -> tuple:
+    """A block read as a sheet of its own (worker side): (its products, the data rows read,
+    the damage that stopped it or None). Rows are read up to any damage; a product still open
+    then (or when the sheet is damaged after the block: ``unfinished``) is left out, as one
+    reader would never have handed it on."""
+    book, _part = _READER.xlsx
+    rows, _, damage = book.read_block(text, before)
+    start = _READER.info.data_start_row
+    products = list(_block_products(_READER, rows, _CTX))
+    if (damage or unfinished) and products:
+        products.pop()
+    return products, sum(1 for n, _c in rows if n >= start), damage.finding if damage else None
 
 
 def _serve(tasks, results) -> None:
@@ -171,11 +184,15 @@ class _Worker:
         if self.proc.is_alive():
             self.proc.kill()
             self.proc.join()
+        self.proc.close()                             # its sentinel pipe
         self.tasks_w.close()
         self.results_r.close()
 
 
 # ---- caller side -------------------------------------------------------------------------------
+
+_FORKING = threading.Lock()      # the globals above hold one call's context while its workers fork
+
 
 def check_sheet(reader: SheetReader, ctx, *, jobs: int = 1, block_rows: int = 1000,
                 batch: int = 64) -> Iterator[Checked]:
@@ -188,30 +205,45 @@ def check_sheet(reader: SheetReader, ctx, *, jobs: int = 1, block_rows: int = 10
     from shangjia.sheets.blocks import AcrossBlocks, product_blocks
 
     blocks = product_blocks(reader, block_rows)
-    _CTX, _READER = ctx, reader
     mp = multiprocessing.get_context("fork")
-    # blocks: every process but this one reads (this one only inflates and cuts);
-    # products: this one reads, the others validate
-    workers = [_Worker(mp) for _ in range(jobs if blocks is not None else jobs - 1)]
+    with _FORKING:
+        _CTX, _READER = ctx, reader
+        try:
+            # blocks: every process but this one reads (this one inflates and cuts);
+            # products: this one reads, the others validate
+            workers = [_Worker(mp) for _ in range(jobs if blocks is not None else jobs - 1)]
+        finally:
+            _CTX = _READER = None
     finished = False
     try:
         if blocks is not None:
-            yield from _by_blocks(reader, blocks, workers, AcrossBlocks(reader.info.columns))
+            yield from _by_blocks(reader, ctx, blocks, workers, AcrossBlocks(reader.info.columns))
         else:
             yield from _by_products(reader, workers, batch)
         finished = True
     finally:
         for w in workers:
             w.close(finished)
-        _CTX = _READER = None
 
 
 def _round_robin(workers: list[_Worker], messages, take):
     """Send each message to the next worker, at most two in flight per worker; hand each
-    reply, in the order sent, to ``take(reply, tag)`` and yield what it yields."""
+    reply, in the order sent, to ``take(reply, tag)`` and yield what it yields. When making
+    the next message fails (the sheet refused further on), the replies already due come
+    first: an earlier refusal in a worker wins, as it would reading in one process."""
     pending: deque = deque()
     turn = 0
-    for msg, tag in messages:
+    messages = iter(messages)
+    while True:
+        try:
+            msg, tag = next(messages)
+        except StopIteration:
+            break
+        except BaseException:
+            while pending:
+                w, t = pending.popleft()
+                yield from take(w.recv(), t)
+            raise
         if len(pending) >= 2 * len(workers):
             w, t = pending.popleft()
             yield from take(w.recv(), t)
@@ -241,28 +273,65 @@ def _by_products(reader: SheetReader, workers: list[_Worker], batch: int) -> Ite
     yield from _round_robin(workers, batches(), take)
 
 
-def _by_blocks(reader: SheetReader, blocks, workers: list[_Worker], across) -> Iterator[Checked]:
-    limits = reader.limits
+def _by_blocks(reader: SheetReader, ctx, blocks, workers: list[_Worker], across) -> Iterator[Checked]:
+    """Blocks to workers, replies settled in sheet order. The last product of each block is
+    held back until the next block is known to have read a row: if the sheet turns out damaged
+    right there, one reader would never have handed that product on."""
+    from shangjia.sheets.blocks import Damaged, Rest
+
+    limit = reader.limits.max_rows
     progress = reader.on_progress
     total = reader.info.total_rows
-    seen = [0]
+    done = [0]                       # data rows read in the blocks settled so far
+    held: list[Checked] = []
+    rest: list[Rest] = []
 
-    def take(reply, _tag):
-        results, sku_log, rows = reply
-        seen[0] += rows
-        if seen[0] > limits.max_rows:
-            raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limits.max_rows))
-        k = 0
-        for i, (first_row, spu, skus, findings, n_raw) in enumerate(results):
-            end = results[i + 1][0] if i + 1 < len(results) else None
-            mine = []
-            while k < len(sku_log) and (end is None or sku_log[k][0] < end):
-                mine.append(sku_log[k])
-                k += 1
-            findings, _ = across.settle(first_row, spu, list(findings or ()), n_raw, mine)
-            yield Checked(first_row, spu, skus, findings)
-        reader.rows_read = seen[0]
+    def release():
+        while held:
+            yield held.pop()
+
+    def settle(products, block_rows: int, damage):
+        if block_rows and done[0] < limit:           # the next product's first row was read
+            yield from release()
+        for first_row, spu, skus, findings, sku_log, rows_read in products:
+            if done[0] + rows_read > limit:          # where one reader would have stopped
+                raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limit))
+            yield from release()
+            held.append(Checked(first_row, spu, skus, across.settle(first_row, spu, list(findings or ()), sku_log)))
+        done[0] += block_rows
+        reader.rows_read = done[0]
+        if done[0] > limit:                          # rows past the limit read before any damage
+            raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limit))
         if progress:
-            progress(seen[0], total)
+            progress(done[0], total)
+        if damage:
+            yield from release()
+            raise FindingError(damage)
 
-    yield from _round_robin(workers, ((("block", before, text), None) for before, text in blocks), take)
+    def messages():
+        for item in blocks:
+            if isinstance(item, Rest):
+                rest.append(item)
+                return
+            yield ("block", item[0], item[1], isinstance(item, Damaged)), None
+
+    try:
+        yield from _round_robin(workers, messages(), lambda reply, _t: settle(*reply))
+    except FindingError:
+        yield from release()
+        raise
+    yield from release()
+    if rest:                         # no place to cut: the rest is read here, as it streams
+        book, _part = reader.xlsx
+
+        def rows():
+            n = rest[0].before
+            for text in rest[0].texts:
+                got, n, damage = book.read_block(text, n)
+                yield from got
+                if damage:
+                    raise damage
+        for first_row, spu, skus, findings, sku_log, rows_read in _block_products(reader, rows(), ctx):
+            if done[0] + rows_read > limit:
+                raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limit))
+            yield Checked(first_row, spu, skus, across.settle(first_row, spu, list(findings or ()), sku_log))

@@ -67,7 +67,7 @@ def to_decimal(text: str, unit: str = "") -> Decimal:
         d = Decimal(s.replace(",", ""))
     except InvalidOperation:
         raise ValueError("not a number") from None
-    if not d.is_finite():
+    if not d.is_finite() or abs(d.adjusted()) > 18:    # 1E+99999999 would take minutes to print
         raise ValueError("not a number")
     return d
 

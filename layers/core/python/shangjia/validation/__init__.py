@@ -127,10 +127,11 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
     first_row = rows[0].row if rows else None
 
     # SPU-level values: the first non-blank value down the product's rows.
-    spu: dict[str, str] = {}
-    src_row = ck.src_row
+    src_row = ck.src_row                  # where a value came from, when not the first row
     spu_names = plan.spu_names
-    for r in rows:
+    spu: dict[str, str] = {k: v if v.__class__ is str else str(v) for k, v in rows[0].cells.items()
+                           if k in spu_names and v is not None and v != ""} if rows else {}
+    for r in rows[1:]:                    # a SKU row's product values count where the first row left blanks
         for k, v in r.cells.items():
             if k in spu_names and k not in spu and v is not None and v != "":
                 spu[k] = v if v.__class__ is str else str(v)

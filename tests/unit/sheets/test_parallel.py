@@ -239,3 +239,14 @@ def test_a_sheet_with_no_place_to_cut_is_read_here_as_it_streams(ctx):
         items = list(product_blocks(r, 2))
         assert isinstance(items[-1], Rest) and sum(1 for _ in items[-1].texts) >= 1
     _same_everywhere(data, ctx, configs=((2, 2), (3, 5)))
+
+
+def test_damage_in_a_sheet_read_as_it_streams_gives_the_same_refusal(ctx, monkeypatch):
+    monkeypatch.setattr("shangjia.sheets.xlsx.CHUNK", 4096)
+    rows = [r for i in range(30) for r in product_rows(f"S{i}")]
+    inline = _rewrite_sheet(to_xlsx(rows), lambda x: re.sub(
+        r'<c r="(A(?:[2-9]|\d\d+))" t="s"><v>(\d+)</v></c>', r'<c r="\1" t="inlineStr"><is><t>code-\2</t></is></c>', x))
+    for row in range(36, 70, 3):
+        data = _rewrite_sheet(inline, lambda x: x.replace(f'<row r="{row}"', f'</row><row r="{row}"', 1))
+        products, err = _same_everywhere(data, ctx, configs=((2, 2), (2, 3)))
+        assert err and err[0] == "SHEET_CORRUPT"

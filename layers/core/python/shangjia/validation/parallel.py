@@ -320,18 +320,35 @@ def _by_blocks(reader: SheetReader, ctx, blocks, workers: list[_Worker], across)
     except FindingError:
         yield from release()
         raise
-    yield from release()
-    if rest:                         # no place to cut: the rest is read here, as it streams
-        book, _part = reader.xlsx
+    if not rest:
+        yield from release()
+        return
+    # no place to cut: the rest is read here, as it streams
+    book, _part = reader.xlsx
+    start = reader.info.data_start_row
+    streamed = [0]                   # data rows of the rest read so far
 
-        def rows():
-            n = rest[0].before
-            for text in rest[0].texts:
-                got, n, damage = book.read_block(text, n)
-                yield from got
-                if damage:
-                    raise damage
+    def rows():
+        n = rest[0].before
+        for text in rest[0].texts:
+            got, n, damage = book.read_block(text, n)
+            for row in got:
+                if row[0] >= start:
+                    streamed[0] += 1
+                    if streamed[0] == 1 and done[0] < limit:
+                        held_ok.append(True)         # the held product's successor has been read
+                yield row
+            if damage:
+                raise damage
+    held_ok: list[bool] = []
+    try:
         for first_row, spu, skus, findings, sku_log, rows_read in _block_products(reader, rows(), ctx):
             if done[0] + rows_read > limit:
                 raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limit))
+            yield from release()
             yield Checked(first_row, spu, skus, across.settle(first_row, spu, list(findings or ()), sku_log))
+    except FindingError:
+        if held_ok:
+            yield from release()
+        raise
+    yield from release()

@@ -61,7 +61,7 @@ def test_progress_is_reported_with_a_total():
     seen = []
     r.on_progress = lambda n, total: seen.append((n, total))
     assert sum(1 for _ in r.products()) == 600
-    assert seen[0] == (2000, 2401) and seen[-1] == (2400, 2401)
+    assert seen[0] == (2000, 2400) and seen[-1] == (2400, 2400)      # data rows: the header is not counted
 
 
 def test_records_from_a_webhook_go_through_the_same_mapping_and_grouping(ctx):

@@ -112,6 +112,13 @@ class SheetInfo:
     header_labels: dict[str, str] = dc_field(default_factory=dict)   # column letter -> header text
     data_start_row: int = 0
 
+    @property
+    def data_rows(self) -> int | None:
+        """Rows below the header, when the total is known (the progress total)."""
+        if self.total_rows is None:
+            return None
+        return max(0, self.total_rows - max(0, self.data_start_row - 1))
+
 
 # ---- cell cleaning ---------------------------------------------------------------------------
 
@@ -242,7 +249,7 @@ class SheetReader:
         max_rows = self.limits.max_rows
         per_product = self.limits.max_rows_per_product
         progress = self.on_progress
-        total = self.info.total_rows
+        total = self.info.data_rows
         seen_spu: dict[str, int] = {}
         seen_sku: dict[str, int] = {}
         cur: RawProduct | None = None

@@ -281,7 +281,7 @@ def _by_blocks(reader: SheetReader, ctx, blocks, workers: list[_Worker], across)
 
     limit = reader.limits.max_rows
     progress = reader.on_progress
-    total = reader.info.total_rows
+    total = reader.info.data_rows
     done = [0]                       # data rows read in the blocks settled so far
     held: list[Checked] = []
     rest: list[Rest] = []

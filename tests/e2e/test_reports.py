@@ -18,17 +18,21 @@ def _batch_for(deps, merchant, key):
     return None
 
 
-def test_check_only_upload_returns_an_annotated_report(cloud, deps, tmp_path):
+@pytest.mark.parametrize("inline_max", [None, 2], ids=["written by validate", "written by the report function"])
+def test_check_only_upload_returns_an_annotated_report(cloud, deps, tmp_path, monkeypatch, inline_max):
     import openpyxl
 
+    from shangjia.pipeline import batches
     from shangjia.pipeline.merchants import put_merchant
     from shangjia.sheets.samples import write_sample_workbook
 
+    if inline_max is not None:               # a "big" batch: through the reports queue
+        monkeypatch.setattr(batches, "INLINE_REPORT_MAX", inline_max)
     put_merchant(deps.store, "chk1", name="Checker", annual_sales_cny=300_000)
     path = tmp_path / "check me.xlsx"
     write_sample_workbook(path, 6, seed=11, invalid_ratio=0.5)
     s3 = cloud.client("s3")
-    key = "chk1/check me.xlsx"
+    key = f"chk1/check me {inline_max}.xlsx"
     s3.upload_file(str(path), cloud.resources.buckets["drop"], key,
                    ExtraArgs={"Metadata": {"shangjia-mode": "check_only"}})
 

@@ -117,13 +117,13 @@ def test_publish_has_no_s3_access(synth):
     assert not [p for p in pairs_of_role(synth, role) if p[0].startswith("s3:")]
 
 
-def test_only_ingest_validate_and_media_read_the_drop_bucket(synth):
-    """ingest parses uploads, media reads images, validate re-reads the sheet to annotate the
-    merchant's error report; nothing else reads what merchants upload."""
+def test_only_ingest_validate_media_and_report_read_the_drop_bucket(synth):
+    """ingest parses uploads, media reads images, validate (small batches) and report (big ones)
+    re-read the sheet to annotate the merchant's error report; nothing else reads uploads."""
     drop = synth.logical_id(synth.stack.storage.buckets["drop"])
     readers = {fn.key for fn in TOPOLOGY.functions
                if ("s3:GetObject*", f"{drop}.Arn/*") in pairs_of_role(synth, synth.logical_id(synth.stack.functions.roles[fn.key]))}
-    assert readers == {"ingest", "validate", "media"}
+    assert readers == {"ingest", "validate", "media", "report"}
 
 
 def test_state_machine_role_invokes_and_sends_only_what_it_substitutes(synth):

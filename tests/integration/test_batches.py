@@ -287,3 +287,35 @@ def test_a_claimant_that_died_writing_retakes_on_redelivery_and_others_just_succ
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-25T02:31:00+00:00")               # its redelivery, later
     assert batches.maybe_finalise(m1, out.batch_id, "product:P-died") is True
     assert _batch(m1, out.batch_id)["report_at"]
+
+
+def test_a_big_batchs_report_is_written_by_the_report_function_once(m1, aws, tmp_path, monkeypatch):
+    """Over INLINE_REPORT_MAX products the last validate hands the report to the reports queue;
+    the report function writes it once, however many finishers sent it and however often
+    it is delivered."""
+    from tests.support.events import load_event
+
+    monkeypatch.setattr(batches, "INLINE_REPORT_MAX", 3)
+    _, out = _upload(m1, aws, "m1/big.xlsx", _sheet(tmp_path, 6, seed=7, invalid_ratio=0.5))
+    msgs = _drain(aws)
+    for m in msgs + msgs[:2]:                                  # duplicates finish it again
+        validate_message(m1, m)
+    assert not _batch(m1, out.batch_id).get("report_at") and not _report_puts(m1)
+    due = _drain(aws, ("reports",))
+    assert due and all(b == {"batch_id": out.batch_id} for b in due)
+
+    from functions.report.handler import lambda_handler
+    event = load_event("report/batch.json")
+    record = event["Records"][0]
+    event["Records"] = [dict(record, messageId=f"m{i}", body=json.dumps(b)) for i, b in enumerate(due + due)]
+    resp = lambda_handler(event, type("Ctx", (), {"function_name": "report", "memory_limit_in_mb": 1769,
+                                                  "invoked_function_arn": "arn", "aws_request_id": "r"})())
+    assert resp == {"batchItemFailures": []}
+    batch = _batch(m1, out.batch_id)
+    assert batch["report_at"] and _report(m1, aws, batch)["products"] == 6
+    xlsx = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=aws.buckets["reports"], Key=batch["report_key"])["Body"].read()
+    assert xlsx[:2] == b"PK"
+    # later deliveries find it written and write nothing
+    assert [batches.report_message(m1, b, "late") for b in due] == ["done"] * len(due)
+    assert not _report_puts(m1)

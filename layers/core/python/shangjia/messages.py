@@ -59,5 +59,9 @@ class ReviewStepEvent(BaseModel):
     vip: bool = False
 
 
+class ReportMessage(_Msg):
+    batch_id: str                 # a batch every product of which has been validated
+
+
 BODY_MODELS = {"validate": ValidateMessage, "media": MediaMessage, "review_tasks": ReviewTaskMessage,
-               "publish": PublishMessage}
+               "publish": PublishMessage, "report": ReportMessage}

@@ -36,7 +36,10 @@ META_MODE = "shangjia-mode"                      # x-amz-meta-shangjia-mode
 META_MAX_ERROR_RATE = "shangjia-max-error-rate"  # x-amz-meta-shangjia-max-error-rate
 CHECK_FOLDER = "check"                           # <merchant>/check/<file> = check_only
 SHARD_SIZE = 20_000                              # products per tally item (a number set stays ~150 KB)
-REPORT_LEASE = timedelta(minutes=5)              # a claimed report not written by then may be taken over
+# Batches of up to this many products get their report from the validate call that finishes
+# them (~1 s of CPU); bigger ones from the report function (topology: sized for 100k rows).
+INLINE_REPORT_MAX = 2_000
+REPORT_LEASE = timedelta(minutes=6)              # a claimed report not written by then may be taken over (> the report function's 5 min timeout)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -219,15 +222,36 @@ def maybe_finalise(deps: Deps, batch_id: str, claimant: str) -> bool:
     if counts.validated < total:
         return False
     judge(deps, batch, counts, final=True)
+    if total > INLINE_REPORT_MAX:
+        # Too big to write here: the report function writes it (duplicates of this message are
+        # harmless, the claim below lets one writer through).
+        deps.queues.send_batch("reports", [{"batch_id": batch_id}])
+        return False
+    return write_report(deps, batch_id, claimant)
+
+
+def write_report(deps: Deps, batch_id: str, claimant: str) -> bool:
+    """Write the batch's report unless it is written or another claimant is writing it.
+    Returns True when this call wrote it."""
     if not _claim_report(deps, batch_id, claimant):
         return False
+    pk, sk = keys.batch(batch_id)
     try:
-        batch = deps.store.get(pk, sk) or batch
-        _write_report(deps, batch, counts)
+        batch = deps.store.get(pk, sk)
+        _write_report(deps, batch)
     except BaseException:
         _release_claim(deps, batch_id)
         raise
     return True
+
+
+def report_message(deps: Deps, body: Mapping[str, Any], message_id: str) -> str:
+    """The report function: one batch's report, once; a redelivery of this message retakes
+    its own claim (it may have died writing)."""
+    batch = deps.store.get(*keys.batch(str(body["batch_id"])))
+    if not batch or batch.get("report_at"):
+        return "done"
+    return "written" if write_report(deps, batch["batch_id"], f"report:{message_id}") else "left"
 
 
 def _products(deps: Deps, batch_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -241,7 +265,7 @@ def _products(deps: Deps, batch_id: str) -> tuple[list[dict[str, Any]], list[dic
     return products, refused
 
 
-def _write_report(deps: Deps, batch: dict[str, Any], counts: Counts) -> None:
+def _write_report(deps: Deps, batch: dict[str, Any]) -> None:
     batch_id, key = batch["batch_id"], batch["key"]
     products, refused = _products(deps, batch_id)
     products.sort(key=lambda p: min((f.get("row") or 0 for f in p.get("findings", [])), default=0) or

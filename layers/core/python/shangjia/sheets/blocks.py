@@ -63,7 +63,7 @@ def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Itera
     """Rows are counted, not read, until a block has ``target`` of them; from there each row's
     code cell is read until one starts a new product, and the block is cut before it. So most
     rows cost this process nothing but the inflating."""
-    from shangjia.sheets.xlsx import _ROWNUM_RE, Num, count_on
+    from shangjia.sheets.xlsx import _ROWNUM_RE, Num
 
     letter = reader.info.columns["spu_code"]
     code_cell = re.compile(r'<c r="%s\d+"([^>/]*)(?:/>|>(?:<v>([^<]*)</v>)?</c>)' % letter)
@@ -103,6 +103,28 @@ def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Itera
             raw = Num(v)
         return (_UNKNOWN if raw is None else clean(raw, "code")[0]), n
 
+    def find_cut(text: str, skip: int, last: int) -> tuple[int | None, int, int]:
+        """Skip ``skip`` rows, then read codes until a row starts a product: (where it starts
+        or None, the row number before it, the last row number seen)."""
+        pos = 0
+        for _ in range(skip):
+            pos = text.index("</row>", pos) + 6
+        cur = _UNKNOWN
+        prev_last = last
+        while True:
+            end = text.find("</row>", pos)
+            code, n = code_of(text[pos:] if end < 0 else text[pos:end])
+            if code and code is not _UNKNOWN and cur is not _UNKNOWN and code != cur and pos > 0:
+                return pos, prev_last, last
+            if code:                     # a product code (or one not read here) is now current
+                cur = code
+            if n is not None:
+                last = n
+            if end < 0:
+                return None, prev_last, last
+            prev_last = last
+            pos = end + 6
+
     pending: list[str] = []          # texts of the block so far (each: rows joined by </row>)
     rows = 0                         # rows in them
     before = 0                       # the row before the block
@@ -123,45 +145,15 @@ def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Itera
         numbered = text.count("<row") == len(numbered_row.findall(text))
         while text:
             here = text.count("</row>") + 1
-            if rows + here < target or not numbered:
-                pending.append(text)
-                rows += here
-                if numbered:
-                    rm = rownum_at(text, text.rfind("<row"))
-                    last = int(rm.group(1)) if rm else last
-                else:                    # rows without r count on from the one before: no cut here
-                    for piece in text.split("</row>"):
-                        i = piece.rfind("<row")
-                        j = piece.find(">", i) if i >= 0 else -1
-                        rm = rownum_at(piece, i, j) if j >= 0 else None
-                        last = int(rm.group(1)) if rm else count_on(piece, max(i, 0), last)
-                if rows >= MAX_BLOCK * target:
-                    yield Rest(before, itertools.chain(["</row>".join(pending)], texts))
-                    return
-                break
-            # skip to the row that fills the block, then read codes until a product starts
-            pos = 0
-            for _ in range(max(0, target - rows - 1)):
-                pos = text.index("</row>", pos) + 6
-            cur = _UNKNOWN
             cut = None
-            prev_last = last
-            while True:
-                end = text.find("</row>", pos)
-                row = text[pos:] if end < 0 else text[pos:end]
-                code, n = code_of(row)
-                if code and code is not _UNKNOWN and cur is not _UNKNOWN and code != cur and pos > 0:
-                    cut = pos
-                    break
-                if code:                 # a product code (or one not read here) is now current
-                    cur = code
-                if n is not None:
-                    last = n
-                if end < 0:
-                    break
-                prev_last = last
-                pos = end + 6
-            if cut is None:              # no product starts in the rest of this text
+            if numbered and rows + here >= target:
+                cut, cut_before, last = find_cut(text, max(0, target - rows - 1), last)
+            elif numbered:
+                rm = rownum_at(text, text.rfind("<row"))
+                last = int(rm.group(1)) if rm else last
+            else:                        # rows without r count on from the one before: no cut here
+                _rows, last, _damage = book.read_block(text, last)
+            if cut is None:
                 pending.append(text)
                 rows += here
                 if rows >= MAX_BLOCK * target:
@@ -170,7 +162,7 @@ def _cut(reader: SheetReader, book, blocks: Iterator[str], target: int) -> Itera
                 break
             pending.append(text[:cut - 6])
             yield before, "</row>".join(pending)
-            before = prev_last
+            before = cut_before
             pending, rows = [], 0
             text = text[cut:]
     if pending:

@@ -140,7 +140,7 @@ def _local(name: str) -> str:
 _ROW_TAG_RE = re.compile(r'<row\b[^>]*>')
 
 
-def count_on(piece: str, i: int, prev: int) -> int:
+def _count_on(piece: str, i: int, prev: int) -> int:
     """The number of a row written without ``r`` that starts at ``piece[i]``: one after the row
     before it, counting the empty rows written as ``<row r="5"/>`` earlier in the piece."""
     if piece.find("<row", 0, i) >= 0:
@@ -521,14 +521,6 @@ class XlsxBook:
             kinds = self._kinds = (shared, plain)
         return kinds
 
-    def parse_block(self, block: str, rownum: int = 0) -> tuple[list[tuple[int, dict[str, str]]], int]:
-        """The non-empty rows of a block from ``fast_blocks`` and the last row number seen;
-        raises the block's damage, if any."""
-        rows, rownum, damage = self.read_block(block, rownum)
-        if damage:
-            raise damage
-        return rows, rownum
-
     def read_block(self, block: str, rownum: int = 0) -> tuple[list[tuple[int, dict[str, str]]], int, FindingError | None]:
         """The non-empty rows of a block from ``fast_blocks`` up to any damage, the last row
         number seen, and the damage (a FindingError) or None: a reader hands on the rows before
@@ -558,7 +550,7 @@ class XlsxBook:
             if j < 0:
                 raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="a broken <row> tag"))
             rm = rownum_at(piece, i, j)
-            rownum = int(rm.group(1)) if rm else count_on(piece, i, rownum)
+            rownum = int(rm.group(1)) if rm else _count_on(piece, i, rownum)
             if j + 1 == len(piece):
                 continue
             found = cells_of(piece, j + 1)

@@ -228,32 +228,29 @@ def check_sheet(reader: SheetReader, ctx, *, jobs: int = 1, block_rows: int = 10
 
 def _round_robin(workers: list[_Worker], messages, take):
     """Send each message to the next worker, at most two in flight per worker; hand each
-    reply, in the order sent, to ``take(reply, tag)`` and yield what it yields. When making
-    the next message fails (the sheet refused further on), the replies already due come
-    first: an earlier refusal in a worker wins, as it would reading in one process."""
+    reply, in the order sent, to ``take(reply)`` and yield what it yields. When making the
+    next message fails (the sheet refused further on), the replies already due come first:
+    an earlier refusal in a worker wins, as it would reading in one process."""
     pending: deque = deque()
     turn = 0
     messages = iter(messages)
     while True:
         try:
-            msg, tag = next(messages)
+            msg = next(messages)
         except StopIteration:
             break
         except BaseException:
             while pending:
-                w, t = pending.popleft()
-                yield from take(w.recv(), t)
+                yield from take(pending.popleft().recv())
             raise
         if len(pending) >= 2 * len(workers):
-            w, t = pending.popleft()
-            yield from take(w.recv(), t)
+            yield from take(pending.popleft().recv())
         w = workers[turn % len(workers)]
         turn += 1
         w.send(msg)
-        pending.append((w, tag))
+        pending.append(w)
     while pending:
-        w, t = pending.popleft()
-        yield from take(w.recv(), t)
+        yield from take(pending.popleft().recv())
 
 
 def _by_products(reader: SheetReader, workers: list[_Worker], batch: int) -> Iterator[Checked]:
@@ -262,12 +259,12 @@ def _by_products(reader: SheetReader, workers: list[_Worker], batch: int) -> Ite
         for raw in reader.products():
             cur.append(raw)
             if len(cur) >= batch:
-                yield ("products", _encode(cur)), None
+                yield "products", _encode(cur)
                 cur = []
         if cur:
-            yield ("products", _encode(cur)), None
+            yield "products", _encode(cur)
 
-    def take(reply, _tag):
+    def take(reply):
         for first_row, spu, skus, findings in reply:
             yield Checked(first_row, spu, skus, findings or [])
     yield from _round_robin(workers, batches(), take)
@@ -286,22 +283,29 @@ def _by_blocks(reader: SheetReader, ctx, blocks, workers: list[_Worker], across)
     held: list[Checked] = []
     rest: list[Rest] = []
 
+    def too_many() -> FindingError:
+        return FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limit))
+
     def release():
         while held:
             yield held.pop()
 
+    def accept(products):
+        """Checked products in order, each held until the next one arrives."""
+        for first_row, spu, skus, findings, sku_log, rows_read in products:
+            if done[0] + rows_read > limit:          # where one reader would have stopped
+                raise too_many()
+            yield from release()
+            held.append(Checked(first_row, spu, skus, across.settle(first_row, spu, list(findings or ()), sku_log)))
+
     def settle(products, block_rows: int, damage):
         if block_rows and done[0] < limit:           # the next product's first row was read
             yield from release()
-        for first_row, spu, skus, findings, sku_log, rows_read in products:
-            if done[0] + rows_read > limit:          # where one reader would have stopped
-                raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limit))
-            yield from release()
-            held.append(Checked(first_row, spu, skus, across.settle(first_row, spu, list(findings or ()), sku_log)))
+        yield from accept(products)
         done[0] += block_rows
         reader.rows_read = done[0]
         if done[0] > limit:                          # rows past the limit read before any damage
-            raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limit))
+            raise too_many()
         if progress:
             progress(done[0], total)
         if damage:
@@ -313,42 +317,32 @@ def _by_blocks(reader: SheetReader, ctx, blocks, workers: list[_Worker], across)
             if isinstance(item, Rest):
                 rest.append(item)
                 return
-            yield ("block", item[0], item[1], isinstance(item, Damaged)), None
+            yield "block", item[0], item[1], isinstance(item, Damaged)
 
     try:
-        yield from _round_robin(workers, messages(), lambda reply, _t: settle(*reply))
+        yield from _round_robin(workers, messages(), lambda reply: settle(*reply))
     except FindingError:
         yield from release()
         raise
-    if not rest:
-        yield from release()
-        return
-    # no place to cut: the rest is read here, as it streams
-    book, _part = reader.xlsx
-    start = reader.info.data_start_row
-    streamed = [0]                   # data rows of the rest read so far
+    if rest:                         # no place to cut: the rest is read here, as it streams
+        book, _part = reader.xlsx
+        start = reader.info.data_start_row
+        successor_read = [False]     # a data row of the rest: the held product was complete
 
-    def rows():
-        n = rest[0].before
-        for text in rest[0].texts:
-            got, n, damage = book.read_block(text, n)
-            for row in got:
-                if row[0] >= start:
-                    streamed[0] += 1
-                    if streamed[0] == 1 and done[0] < limit:
-                        held_ok.append(True)         # the held product's successor has been read
-                yield row
-            if damage:
-                raise damage
-    held_ok: list[bool] = []
-    try:
-        for first_row, spu, skus, findings, sku_log, rows_read in _block_products(reader, rows(), ctx):
-            if done[0] + rows_read > limit:
-                raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=reader.filename, limit=limit))
-            yield from release()
-            yield Checked(first_row, spu, skus, across.settle(first_row, spu, list(findings or ()), sku_log))
-    except FindingError:
-        if held_ok:
-            yield from release()
-        raise
+        def rows():
+            n = rest[0].before
+            for text in rest[0].texts:
+                got, n, damage = book.read_block(text, n)
+                for row in got:
+                    if row[0] >= start and not successor_read[0] and done[0] < limit:
+                        successor_read[0] = True
+                    yield row
+                if damage:
+                    raise damage
+        try:
+            yield from accept(_block_products(reader, rows(), ctx))
+        except FindingError:
+            if successor_read[0]:
+                yield from release()
+            raise
     yield from release()

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotF
 
 from shangjia.lambda_kit import deps
 from shangjia.observability import logger
-from shangjia.pipeline import keys, review
+from shangjia.pipeline import keys, products, review
 from shangjia.pipeline.views import batch_summary
 
 app = APIGatewayHttpResolver()
@@ -45,7 +45,7 @@ def get_batch(batch_id: str):
 @app.get("/api/products/<merchant_id>/<spu>")
 def get_product(merchant_id: str, spu: str):
     _scope(merchant_id)
-    p = deps().store.get(*keys.product(merchant_id, spu))
+    p = products.get_product(deps(), merchant_id, spu)
     if not p:
         raise NotFoundError("no such product")
     return {k: v for k, v in p.items() if not k.startswith(("pk", "sk", "gsi"))}

@@ -26,7 +26,7 @@ def test_every_corpus_sheet_ends_as_a_reasoned_batch(cloud, deps, corpus_dir):
         return {b["key"]: b for b in views.merchant_batches(deps, "corpus1")}
 
     from shangjia.sheets import SHEET_SUFFIXES
-    from shangjia.pipeline.bundles import is_bundle
+    from shangjia.pipeline.ingest import is_bundle
 
     expected = {k for k in keys if any(k.lower().endswith(s) for s in SHEET_SUFFIXES) or is_bundle(k)}
 

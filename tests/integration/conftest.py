@@ -1,7 +1,6 @@
 """Handlers on moto (in process): the same provisioning as the local cloud, no server, no pollers."""
 
 import importlib.util
-import os
 
 import pytest
 from moto import mock_aws

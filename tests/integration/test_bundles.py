@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 import random
 import zipfile
 from urllib.parse import quote_plus
@@ -10,7 +9,7 @@ from urllib.parse import quote_plus
 import pytest
 
 from shangjia.localcloud.demo import make_image
-from shangjia.pipeline import keys, views
+from shangjia.pipeline import views
 from shangjia.pipeline.merchants import put_merchant
 from tests.support.events import load_event
 

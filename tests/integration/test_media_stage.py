@@ -1,7 +1,6 @@
 """The media stage on moto: images rendered once, videos probed, review started exactly once."""
 
 import io
-import json
 
 import boto3
 import pytest

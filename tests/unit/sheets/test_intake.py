@@ -1,4 +1,3 @@
-import io
 import json
 
 import pytest
@@ -6,7 +5,7 @@ import pytest
 from shangjia.errors import FindingError
 from shangjia.sheets import SHEET_SUFFIXES, RawProduct, open_sheet
 
-from .kit import GOOD_SPU, product_rows, sku, to_csv, to_xlsx
+from .kit import GOOD_SPU, product_rows, to_csv, to_xlsx
 
 
 def products(data: bytes, name: str):

@@ -1,7 +1,6 @@
 import json
 
 import openpyxl
-import pytest
 
 from shangjia.cli import main
 from shangjia.reports import neutralise, write_error_report, write_template

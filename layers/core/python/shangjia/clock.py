@@ -23,16 +23,5 @@ class SystemClock:
         return datetime.now(timezone.utc) + timedelta(seconds=offset)
 
 
-class FixedClock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, **kw) -> None:
-        self.t += timedelta(**kw)
-
-
 def iso(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,14 +1,13 @@
-"""Logger and Tracer, created once. Logs are structured JSON carrying batch, product and SKU ids."""
+"""The logger, created once. Logs are structured JSON carrying batch, product and SKU ids."""
 
 from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "shangjia")
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, auto_patch=False)
 
 
 def correlate(**ids: object) -> None:

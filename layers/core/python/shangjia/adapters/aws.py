@@ -147,10 +147,7 @@ class DynamoStore:
         (throttling), and still unprocessed after that is a Transient failure."""
         import time
 
-        wanted: list[tuple[str, str]] = []
-        for k in keys:
-            if tuple(k) not in wanted:
-                wanted.append(tuple(k))
+        wanted: list[tuple[str, str]] = list(dict.fromkeys(map(tuple, keys)))     # once each, in order
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for start in range(0, len(wanted), 100):
             request = {self.table: {"Keys": [self._enc({"pk": pk, "sk": sk}) for pk, sk in wanted[start:start + 100]],

@@ -13,7 +13,7 @@ from typing import Any
 
 from shangjia.localcloud.channels_sim import ChannelSimulator
 from shangjia.localcloud.meter import Meter
-from shangjia.localcloud.provision import REGION, Resources, provision
+from shangjia.localcloud.provision import ACCOUNT, REGION, Resources, provision
 from shangjia.localcloud.runtime import LambdaRuntime, SqsPoller, patch_moto_task_failure_cause
 from shangjia.localcloud.server import MotoServer
 from shangjia.topology import CHANNELS, TOPOLOGY, Topology
@@ -162,8 +162,8 @@ class LocalCloud:
         while not self.stop_event.wait(self.schedule_interval_s):
             for fn in fns:
                 event = {"version": "0", "id": str(time.monotonic_ns()), "detail-type": "Scheduled Event",
-                         "source": "aws.events", "account": "123456789012", "time": "1970-01-01T00:00:00Z",
-                         "region": REGION, "resources": [f"arn:aws:events:{REGION}:123456789012:rule/{fn.key}"],
+                         "source": "aws.events", "account": ACCOUNT, "time": "1970-01-01T00:00:00Z",
+                         "region": REGION, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{fn.key}"],
                          "detail": {}}
                 try:
                     self.runtime.invoke(fn.key, event)
@@ -180,7 +180,7 @@ class LocalCloud:
         event = {"version": "2.0", "routeKey": "ANY /api/{proxy+}", "rawPath": path, "rawQueryString": qs,
                  "queryStringParameters": dict(query) if query else None,
                  "headers": {"content-type": "application/json"},
-                 "requestContext": {"accountId": "123456789012", "apiId": "local", "domainName": "localhost",
+                 "requestContext": {"accountId": ACCOUNT, "apiId": "local", "domainName": "localhost",
                                     "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
                                              "sourceIp": "127.0.0.1", "userAgent": "shangjia"},
                                     "requestId": str(time.monotonic_ns()), "routeKey": "ANY /api/{proxy+}",

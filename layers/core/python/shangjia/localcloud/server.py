@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import posixpath
 import re
 import threading
 from typing import Callable
@@ -15,12 +16,12 @@ from urllib.parse import unquote
 
 from shangjia.localcloud.meter import (DDB_READ_OPS, DDB_WRITE_OPS, Meter, index_write_units, item_size,
                                        read_units, write_units)
+from shangjia.sheets import SHEET_SUFFIXES
 
 _CRED = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/")
 _DDB_OPS = DDB_WRITE_OPS | DDB_READ_OPS
 _UNLOCKED = {"lambda", "states", "moto"}
-SHEET_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".tsv", ".xls", ".txt")
 
 
 def classify(environ: dict) -> tuple[str, str]:
@@ -222,7 +223,7 @@ class CountingMiddleware:
                 path = unquote(environ.get("PATH_INFO", ""))
                 parts = [p for p in path.split("/") if p]
                 s3_media = bool(parts) and (parts[0] == self.media_bucket() or
-                                            (len(parts) > 1 and not path.lower().endswith(SHEET_SUFFIXES)))
+                                            (len(parts) > 1 and posixpath.splitext(path.lower())[1] not in SHEET_SUFFIXES))
             self.meter.request(service, op, req_bytes, len(body), s3_media=s3_media, caller=who,
                                ddb_units=ddb_units)
         return [body]

@@ -16,7 +16,7 @@ import re
 import struct
 import warnings
 
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageOps
 
 from shangjia.errors import Finding, finding, has_errors
 

@@ -347,11 +347,3 @@ def write_refusal_report(deps: Deps, batch: Mapping[str, Any], f: Finding, data:
         _release_claim(deps, batch_id)
         raise
     return True
-
-
-def read_report(deps: Deps, batch_id: str) -> dict[str, Any] | None:
-    """The report JSON of a batch (None while it is not written)."""
-    batch = deps.store.get(*keys.batch(batch_id)) or {}
-    if not batch.get("report_json_key"):
-        return None
-    return json.loads(deps.blobs.get("reports", batch["report_json_key"]))

@@ -76,10 +76,6 @@ CONTENT_TYPES = {
 }
 
 
-def is_bundle(key: str) -> bool:
-    return key.lower().endswith(".zip")
-
-
 @dataclass
 class BundleOutcome(IngestOutcome):
     written: list[str] = field(default_factory=list)      # drop-bucket keys put by this run

@@ -51,6 +51,11 @@ def merchant_of(key: str) -> str | None:
     return parts[0] if len(parts) >= 2 and parts[0] else None
 
 
+def is_bundle(key: str) -> bool:
+    """A zip of images/videos uploaded beside a sheet (unpacked by pipeline/bundles.py)."""
+    return key.lower().endswith(".zip")
+
+
 def is_sheet(key: str) -> bool:
     from shangjia.sheets import SHEET_SUFFIXES
 
@@ -63,8 +68,7 @@ def _queue_for(product: dict[str, Any] | None) -> str:
 
 def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = lambda: 10**9,
                   options: dict[str, Any] | None = None) -> IngestOutcome:
-    if up.key.lower().endswith(".zip"):
-        # a zip of images/videos beside the sheet: unpacked into the drop bucket (pipeline/bundles.py)
+    if is_bundle(up.key):
         from shangjia.pipeline.bundles import unpack_bundle
 
         return unpack_bundle(deps, up, time_left_ms=time_left_ms)

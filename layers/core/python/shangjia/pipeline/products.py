@@ -8,7 +8,7 @@ from shangjia.clock import iso
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
 from shangjia.ports import ConditionFailed
-from shangjia.status import ProductStatus, can_transition, sources_of
+from shangjia.status import ProductStatus, sources_of
 
 
 def get_product(deps: Deps, merchant_id: str, spu: str) -> dict[str, Any] | None:

@@ -49,7 +49,7 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
     import xlsxwriter
 
     from shangjia.sheets import open_sheet
-    from shangjia.sheets.xlsx import DateVal, ErrVal, Num, col_index
+    from shangjia.sheets.xlsx import col_index
 
     all_f = list(findings)
     reader = None
@@ -94,7 +94,7 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
 
     if reader is not None:
         with reader:
-            _their_sheet(wb, F, reader, cell_f, row_f, row_cols, (Num, DateVal, ErrVal), col_index)
+            _their_sheet(wb, F, reader, cell_f, row_f, row_cols)
     _errors_sheet(wb, F, all_f)
     _summary_sheet(wb, F, summary, all_f)
     wb.close()
@@ -104,7 +104,6 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
 class _Formats:
     def __init__(self, wb) -> None:
         base = {"valign": "top"}
-        self.plain = None
         self.quoted = wb.add_format({"quote_prefix": True})
         self.err = wb.add_format({**base, "bg_color": "#FFC7CE", "font_color": "#9C0006", "border": 1,
                                   "border_color": "#C00000"})
@@ -154,8 +153,9 @@ def _comment(fs: list[Finding]) -> str:
     return _n("\n".join(lines))
 
 
-def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols, types, col_index) -> None:
-    Num, DateVal, ErrVal = types
+def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols) -> None:
+    from shangjia.sheets.xlsx import Num, col_index
+
     info = reader.info
     ws = wb.add_worksheet(_sheet_name(info.sheet_name, {ERRORS_SHEET, SUMMARY_SHEET}))
     ws.activate()

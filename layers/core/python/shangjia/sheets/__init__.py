@@ -448,7 +448,7 @@ def _open(fh: BinaryIO, size: int, filename: str, limits: Limits, closer) -> She
     if head.startswith(b"PK"):
         return _open_zip(fh, filename, limits, closer, suffix)
     if head.startswith(_OLE2):
-        raise _with(_ole2_reason(fh), filename)
+        raise _ole2_reason(fh)
     if suffix in (".xlsx", ".xlsm", ".ods"):
         sample = fh.read(64).decode("utf-8", "replace").strip().splitlines()
         shown = (sample[0][:40] if sample else "")
@@ -469,10 +469,6 @@ def _open(fh: BinaryIO, size: int, filename: str, limits: Limits, closer) -> She
         raise FindingError(finding("SHEET_NOT_SPREADSHEET", file=filename,
                                    reason="named .xls but holds plain text without a product header"))
     return SheetReader(info, ts.rows, findings, limits, filename, closer)
-
-
-def _with(e: FindingError, filename: str) -> FindingError:
-    return FindingError(_with_file(e.finding, filename))
 
 
 def _open_zip(fh: BinaryIO, filename: str, limits: Limits, closer, suffix: str) -> SheetReader:

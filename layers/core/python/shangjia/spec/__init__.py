@@ -105,12 +105,6 @@ class FieldSpec:
         """The header the template writes: Chinese, then English in brackets."""
         return f"{self.zh}\n{self.en}"
 
-    @property
-    def always_required(self) -> bool:
-        return self.required is True
-
-    def label(self, lang: str = "zh") -> str:
-        return self.zh if lang == "zh" else self.en
 
 
 @dataclass(frozen=True)
@@ -148,10 +142,6 @@ class ProductSpec:
     @property
     def spu_fields(self) -> list[str]:
         return [f.name for f in self.fields if f.level == "spu"]
-
-    @property
-    def sku_fields(self) -> list[str]:
-        return [f.name for f in self.fields if f.level == "sku"]
 
     def match_header(self, cell: Any) -> str | None:
         """The spec field a header cell names, or None. Template headers are "中文\\nEnglish"."""
@@ -258,10 +248,6 @@ class CategoryTree:
 
     def __len__(self) -> int:
         return len(self.leaves)
-
-
-def category_tree_from_json(text: str | bytes) -> CategoryTree:
-    return CategoryTree(json.loads(text))
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,6 @@ Uniqueness within the file is checked by the sheet reader (it sees every row).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field as dc_field
 from decimal import Decimal
 from itertools import product as cartesian

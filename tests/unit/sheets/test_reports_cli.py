@@ -122,3 +122,27 @@ def test_sample_workbook_is_valid_and_lists_its_images(tmp_path, ctx):
     referenced = {ref for r in results for refs in r.product["images"].values() for ref in refs}
     assert referenced == set(imgs) and len(imgs) == 25 * 5
     assert write_sample_workbook(tmp_path / "b.xlsx", 25, seed=1) == write_sample_workbook(tmp_path / "c.xlsx", 25, seed=1)
+
+
+def test_a_sheet_damaged_further_down_gets_a_report_that_says_so(tmp_path, monkeypatch):
+    """The file opens (its header is fine) but is broken at row 300: validate refuses it with
+    exit 2, and the report copies their rows up to the damage and names it."""
+    import io
+    import re
+    import zipfile
+
+    monkeypatch.setattr("shangjia.sheets.xlsx.CHUNK", 4096)      # the damage arrives after the header
+    sheet = tmp_path / "s.xlsx"
+    write_sample_workbook(sheet, 150, seed=7)
+    z = zipfile.ZipFile(io.BytesIO(sheet.read_bytes()))
+    parts = {n: z.read(n) for n in z.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = re.sub(rb'<row r="300"', b'</row><row r="300"', parts["xl/worksheets/sheet1.xml"])
+    with zipfile.ZipFile(sheet, "w") as w:
+        for n, b in parts.items():
+            w.writestr(n, b)
+    rep = tmp_path / "rep.xlsx"
+    assert main(["validate", str(sheet), "--report", str(rep), "--quiet"]) == 2
+    wb = openpyxl.load_workbook(rep)
+    errs = wb["错误明细 Errors"]
+    assert [errs.cell(r, 4).value for r in range(2, errs.max_row + 1)].count("SHEET_CORRUPT") == 1
+    assert wb.worksheets[0].max_row > 200                                 # their rows up to the damage

@@ -132,7 +132,7 @@ def _validate(args) -> int:
             print(f"\n{name}: refused — {f.message_zh} / {f.message_en}\n  → {f.hint_zh} / {f.hint_en}", file=err)
         if args.report:
             from shangjia.reports import write_error_report
-            write_error_report(args.report, args.file, name, findings)
+            write_error_report(args.report, args.file, name, findings + [f])
             show and print(f"report written: {args.report}", file=err)
         return 2
     if args.report:

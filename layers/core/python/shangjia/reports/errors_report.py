@@ -68,12 +68,6 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
             seen.add(k)
             uniq.append(f)
     all_f = uniq
-    for f in all_f:
-        if f.is_error:
-            summary.errors += 1
-        else:
-            summary.warnings += 1
-    summary.by_code = dict(Counter(f.code for f in all_f).most_common())
 
     cell_f: dict[tuple[int, int], list[Finding]] = defaultdict(list)
     row_f: dict[int, list[Finding]] = defaultdict(list)
@@ -94,7 +88,15 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
 
     if reader is not None:
         with reader:
-            _their_sheet(wb, F, reader, cell_f, row_f, row_cols)
+            damage = _their_sheet(wb, F, reader, cell_f, row_f, row_cols)
+        if damage is not None and (damage.code, damage.row, damage.column, damage.message_en) not in seen:
+            all_f.insert(0, damage)          # the file is damaged further down: say so, once
+    for f in all_f:
+        if f.is_error:
+            summary.errors += 1
+        else:
+            summary.warnings += 1
+    summary.by_code = dict(Counter(f.code for f in all_f).most_common())
     _errors_sheet(wb, F, all_f)
     _summary_sheet(wb, F, summary, all_f)
     wb.close()
@@ -153,7 +155,9 @@ def _comment(fs: list[Finding]) -> str:
     return _n("\n".join(lines))
 
 
-def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols) -> None:
+def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols) -> Finding | None:
+    """Their sheet, annotated; the rows are copied up to any damage further down the file,
+    which is returned (the report still tells the merchant what is wrong)."""
     from shangjia.sheets.xlsx import Num, col_index
 
     info = reader.info
@@ -219,18 +223,23 @@ def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols) -> None:
             elif cells:
                 ws.write_string(row0, result_col, "✓", F.ok)
 
-    for r, cells in reader.raw_rows():
-        while pi < len(pending) and pending[pi] < r:      # findings on rows the file has no cells in
-            write_row(pending[pi], {})
-            pi += 1
-        if pi < len(pending) and pending[pi] == r:
-            pi += 1
-        write_row(r, cells)
+    damage = None
+    try:
+        for r, cells in reader.raw_rows():
+            while pi < len(pending) and pending[pi] < r:      # findings on rows the file has no cells in
+                write_row(pending[pi], {})
+                pi += 1
+            if pi < len(pending) and pending[pi] == r:
+                pi += 1
+            write_row(r, cells)
+    except FindingError as e:
+        damage = e.finding
     while pi < len(pending):
         write_row(pending[pi], {})
         pi += 1
     if width:
         ws.autofilter(info.header_row - 1, 0, info.header_row - 1, result_col)
+    return damage
 
 
 def _text_lines(text: str, width: float) -> int:

@@ -5,7 +5,7 @@ validation alone (with a 5,000-term banned list) in SKUs/s on one core.
 Each reader runs in its own process so peak RSS is its own. Figures are ratios against the
 baseline measured here; nothing is asserted.
 
-    python -m bench.bench_sheets [--rows 100000] [--keep]
+    python -m bench.bench_sheets [--rows 100000] [--repeat 3]
 """
 
 from __future__ import annotations

@@ -76,27 +76,3 @@ def test_encrypted_and_legacy_files_say_what_to_do(corpus_dir):
     assert "密码" in f.message_zh and "password" in f.hint_en
     _, _, f = _outcome(corpus_dir / "sheets" / "issue_271.xls")
     assert "97-2003" in f.message_en and ".xlsx" in f.hint_en
-
-
-def test_every_file_checks_the_same_on_several_processes(corpus_dir, ctx):
-    """Real files through check_sheet: cut into one-row blocks on three processes, the findings
-    are exactly those of one process, or the file is refused the same way (today every corpus
-    file is another platform's or library's sheet, so all are refused)."""
-    import multiprocessing
-
-    from shangjia.validation.parallel import check_sheet
-    if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("multi-process checking needs fork")
-
-    def run(path, jobs):
-        try:
-            with open_sheet(path, path.name) as r:
-                return [(c.first_row, c.spu_code, c.skus, [(f.code, f.row, f.column, f.message_en) for f in c.findings])
-                        for c in check_sheet(r, ctx, jobs=jobs, block_rows=1, batch=2)]
-        except FindingError as e:
-            return e.finding.code
-    files = _files(corpus_dir)
-    for path in files:
-        one = run(path, 1)
-        assert run(path, 3) == one, path.name
-    assert len(files) >= 50

@@ -210,7 +210,8 @@ def test_unusual_row_and_code_shapes_check_the_same(ctx, shape):
     rows = [r for i in range(6) for r in product_rows(f"P{i}")]
     rows[12]["sku_code"] = rows[0]["sku_code"]               # a SKU code again, far away
     rows[16:16] = product_rows("P0")                          # a product resumed after others
-    _same_everywhere(_rewrite_sheet(to_xlsx(rows), shape), ctx)
+    products, err = _same_everywhere(_rewrite_sheet(to_xlsx(rows), shape), ctx)
+    assert err is None and len(products) >= 6
 
 
 def test_damage_anywhere_gives_the_same_products_before_the_same_refusal(ctx, monkeypatch):
@@ -247,7 +248,10 @@ def test_damage_in_a_sheet_read_as_it_streams_gives_the_same_refusal(ctx, monkey
     rows = [r for i in range(30) for r in product_rows(f"S{i}")]
     inline = _rewrite_sheet(to_xlsx(rows), lambda x: re.sub(
         r'<c r="(A(?:[2-9]|\d\d+))" t="s"><v>(\d+)</v></c>', r'<c r="\1" t="inlineStr"><is><t>code-\2</t></is></c>', x))
+    counts = set()
     for row in range(36, 70, 3):
         data = _rewrite_sheet(inline, lambda x: x.replace(f'<row r="{row}"', f'</row><row r="{row}"', 1))
         products, err = _same_everywhere(data, ctx, configs=((2, 2), (2, 3)))
         assert err and err[0] == "SHEET_CORRUPT"
+        counts.add(len(products))
+    assert len(counts) > 3                                    # the refusal lands at different products

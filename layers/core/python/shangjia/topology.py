@@ -181,7 +181,7 @@ TOPOLOGY = Topology(
                  grants=(_state_rw, Grant("queue:media", "send"), *_start_review,
                          Grant("bucket:drop", "read"), Grant("bucket:reports", "write"), Grant("queue:reports", "send")),
                  purpose="apply the product spec; claim SKU codes; fan out images; write a small batch's report"),
-        # A 100k-row sheet's report is ~23 s of CPU (XlsxWriter, ~8 µs a cell): more than the
+        # A 100k-row sheet's report is ~23 s of CPU on a full core (docs/merchant-answers.md): more than the
         # validate function's 30 s at 512 MB. Big batches' reports get a function sized for them.
         Function("report", "report.handler.lambda_handler", memory_mb=1769, timeout_s=300,
                  reserved_concurrency=5,

@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 ARGS ?=
 
-.PHONY: setup demo test test-fast bench synth cdk lint docs clean up
+.PHONY: setup demo test test-fast bench mutate synth cdk lint docs clean up
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,8 +27,8 @@ demo: setup
 up: setup
 	$(BIN)/shangjia cloud up $(ARGS)
 
-## make test: every layer but perf (unit, integration, e2e, infra)
-test: setup
+## make test: lint, then every layer but perf (unit, integration, e2e, infra)
+test: setup lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(ARGS)
 
 test-fast: setup
@@ -38,6 +38,10 @@ test-fast: setup
 bench: setup
 	$(BIN)/python -m bench $(ARGS)
 
+## make mutate: mutation score per pure-core module (mutmut; not part of make test). One module: make mutate ARGS=status
+mutate: setup
+	$(BIN)/python tools/mutate.py $(ARGS)
+
 ## make synth: the CloudFormation template, from the same topology the local cloud uses
 synth: setup
 	$(BIN)/python infra/app.py
@@ -46,6 +50,10 @@ synth: setup
 cdk: setup
 	test -x .tools/node_modules/.bin/cdk || npm install --silent --prefix .tools aws-cdk@2
 	PATH="$(CURDIR)/$(BIN):$$PATH" .tools/node_modules/.bin/cdk $(ARGS)
+
+## make lint: unused imports and names, undefined names (ruff, pyflakes' rules)
+lint: setup
+	$(BIN)/ruff check --no-cache layers functions infra tests bench tools
 
 docs: setup
 	$(BIN)/shangjia codes > docs/error-codes.md

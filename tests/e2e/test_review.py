@@ -1,7 +1,8 @@
-"""Two-stage review on moto's Step Functions interpreter, with the real definition files."""
+"""Two-stage review on moto's Step Functions interpreter, with the real definition files.
 
-import os
-import time
+Every wait here has a deadline and fails with what it was waiting for; "nothing happens before X"
+is asserted on state with the injectable clock (``SHANGJIA_CLOCK``), never by sleeping. Each row of
+docs/review.md's "Transitions and cost" table is asserted by the test of that path."""
 
 import pytest
 
@@ -37,15 +38,28 @@ def status(deps, merchant, spu):
     return (deps.store.get(*keys.product(merchant, spu)) or {}).get("status")
 
 
-def open_task(cloud, deps, merchant, spu, stage, state="open", timeout_s=30):
+def wait_for_status(cloud, deps, merchant, spu, want, *, timeout_s=30):
+    """Poll until the product is ``want``; past the deadline, fail saying where it is instead."""
+    if not cloud.wait_until(lambda: status(deps, merchant, spu) == want, timeout_s=timeout_s):
+        item = deps.store.get(*keys.product(merchant, spu)) or {}
+        pytest.fail(f"{merchant}/{spu} is {item.get('status')!r} after {timeout_s} s, expected {want!r} "
+                    f"(history {[h.get('status') for h in item.get('history', [])]}, "
+                    f"failure {item.get('failure')}, handler errors {cloud.runtime.errors[-1:]})")
+
+
+def open_task(cloud, deps, merchant, spu, stage, state="open", *, escalated=None, timeout_s=30):
+    """The product's review task at ``stage`` in ``state`` (and, when given, escalated or not)."""
     found = []
 
     def look():
         found[:] = [t for t in review.list_tasks(deps, stage, state) if t["spu_code"] == spu
-                    and t["merchant_id"] == merchant]
+                    and t["merchant_id"] == merchant and (escalated is None or bool(t.get("escalated")) == escalated)]
         return bool(found)
 
-    assert cloud.wait_until(look, timeout_s=timeout_s), f"no {state} {stage} task for {spu}"
+    if not cloud.wait_until(look, timeout_s=timeout_s):
+        kind = {None: "", True: "escalated ", False: "reviewer's "}[escalated]
+        pytest.fail(f"no {state} {kind}{stage} task for {merchant}/{spu} after {timeout_s} s "
+                    f"(product {status(deps, merchant, spu)!r})")
     return found[0]
 
 
@@ -55,10 +69,26 @@ def decide(cloud, task, body, claims=REVIEWER):
 
 
 def transitions(cloud, merchant, spu, batch):
-    return cloud.count_state_transitions()[f"review_manual:{keys.execution_name(merchant, spu, batch)}"]
+    """Billed Standard state transitions of the product's review_manual execution (0: none ran)."""
+    return cloud.count_state_transitions().get(f"review_manual:{keys.execution_name(merchant, spu, batch)}", 0)
+
+
+def express_executions(cloud, merchant, spu, batch):
+    """How many review_auto (Express) executions the product's review started."""
+    sfn = cloud.client("stepfunctions")
+    name = keys.execution_name(merchant, spu, batch)
+    arn = cloud.resources.state_machines["review_auto"]
+    return sum(1 for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+               for ex in page["executions"] if ex["name"] == name)
+
+
+def review_cost(cloud, merchant, spu, batch):
+    """One row of docs/review.md's table: (Standard transitions, Express executions)."""
+    return transitions(cloud, merchant, spu, batch), express_executions(cloud, merchant, spu, batch)
 
 
 def test_manual_path_takes_two_transitions_and_a_duplicate_decision_is_refused(cloud, deps, merchants):
+    """docs/review.md: ordinary, approved -> 2 Standard transitions, no Express execution."""
     product_ready_for_review(deps, "rv-std", "M1", "b-m1")
     assert review.start_review(deps, "rv-std", "M1", "b-m1")
     assert review.start_review(deps, "rv-std", "M1", "b-m1") is None, "a duplicate start is a no-op"
@@ -72,19 +102,21 @@ def test_manual_path_takes_two_transitions_and_a_duplicate_decision_is_refused(c
                                                   Prefix="previews/rv-std/M1/")["Contents"]
     assert {o["Key"].rsplit("/", 1)[1] for o in previews} == {"mobile.html", "pc.html"}
     assert decide(cloud, final, {"decision": "approve"})[0] == 200
-    assert cloud.wait_until(lambda: status(deps, "rv-std", "M1") == "published", timeout_s=30)
-    assert transitions(cloud, "rv-std", "M1", "b-m1") == 2
+    wait_for_status(cloud, deps, "rv-std", "M1", "published")
+    assert review_cost(cloud, "rv-std", "M1", "b-m1") == (2, 0)
 
 
 def test_reject_then_fixed_upload_gets_a_fresh_review_and_history_keeps_both(cloud, deps, merchants):
+    """docs/review.md: ordinary, rejected at pre-review -> 2 Standard transitions."""
     product_ready_for_review(deps, "rv-std", "R1", "b-r1")
     review.start_review(deps, "rv-std", "R1", "b-r1")
     pre = open_task(cloud, deps, "rv-std", "R1", "pre")
     assert decide(cloud, pre, {"decision": "reject", "reasons": ["TITLE_MISLEADING"], "note": "标题夸大"})[0] == 200
-    assert cloud.wait_until(lambda: status(deps, "rv-std", "R1") == "needs_fix", timeout_s=30)
+    wait_for_status(cloud, deps, "rv-std", "R1", "needs_fix")
     item = deps.store.get(*keys.product("rv-std", "R1"))
     assert item["rejection"]["reasons"] == ["TITLE_MISLEADING"] and item["rejection"]["stage"] == "pre"
     assert any(f["code"] == "PIPE_REVIEW_REJECTED" and "TITLE_MISLEADING" in f["message_en"] for f in item["findings"])
+    assert review_cost(cloud, "rv-std", "R1", "b-r1") == (2, 0)
     # The merchant's fixed upload is a new batch: a fresh review, the old one kept.
     product_ready_for_review(deps, "rv-std", "R1", "b-r1-fixed", title="纯棉圆领T恤 男款 夏季 修正")
     deps.store.update(*keys.product("rv-std", "R1"), "SET history = :h", values={":h": item["history"] + [
@@ -94,22 +126,38 @@ def test_reject_then_fixed_upload_gets_a_fresh_review_and_history_keeps_both(clo
     assert pre2["task_id"] != pre["task_id"] and pre2["batch_id"] == "b-r1-fixed"
     decide(cloud, pre2, {"decision": "approve"})
     decide(cloud, open_task(cloud, deps, "rv-std", "R1", "final"), {"decision": "approve"})
-    assert cloud.wait_until(lambda: status(deps, "rv-std", "R1") == "published", timeout_s=30)
+    wait_for_status(cloud, deps, "rv-std", "R1", "published")
     history = deps.store.get(*keys.product("rv-std", "R1"))["history"]
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1"][-1] == "needs_fix"
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1-fixed"][-1] == "published"
     assert deps.store.get(*keys.task(pre["task_id"]))["decision"]["reasons"] == ["TITLE_MISLEADING"]
 
 
+def test_a_rejection_at_final_review_sends_the_product_back_naming_the_final_stage(cloud, deps, merchants):
+    """docs/review.md: ordinary, rejected at final review -> 3 Standard transitions."""
+    product_ready_for_review(deps, "rv-std", "RF1", "b-rf1")
+    review.start_review(deps, "rv-std", "RF1", "b-rf1")
+    assert decide(cloud, open_task(cloud, deps, "rv-std", "RF1", "pre"), {"decision": "approve"})[0] == 200
+    final = open_task(cloud, deps, "rv-std", "RF1", "final")
+    code, _ = decide(cloud, final, {"decision": "reject", "reasons": ["DETAIL_PAGE_MISMATCH"], "note": "详情与标题不符"})
+    assert code == 200
+    wait_for_status(cloud, deps, "rv-std", "RF1", "needs_fix")
+    item = deps.store.get(*keys.product("rv-std", "RF1"))
+    assert item["rejection"]["stage"] == "final" and item["rejection"]["reasons"] == ["DETAIL_PAGE_MISMATCH"]
+    assert item["rejection"]["reviewer"] == REVIEWER["sub"]
+    [f] = [f for f in item["findings"] if f["code"] == "PIPE_REVIEW_REJECTED"]
+    assert "final" in f["message_en"] and "DETAIL_PAGE_MISMATCH" in f["message_en"]
+    assert "approved" not in [h["status"] for h in item["history"] if h.get("batch_id") == "b-rf1"]
+    assert review_cost(cloud, "rv-std", "RF1", "b-rf1") == (3, 0)
+
+
 def test_an_undecided_task_escalates_to_ops_on_time_out(cloud, deps, merchants, monkeypatch):
+    """docs/review.md: time-out escalation -> +1 Standard transition (3 for an approved product)."""
     monkeypatch.setenv("SHANGJIA_REVIEW_SLA_PRE_S", "2")      # hours on AWS; seconds here
     product_ready_for_review(deps, "rv-std", "T1", "b-t1")
     review.start_review(deps, "rv-std", "T1", "b-t1")
-    first = open_task(cloud, deps, "rv-std", "T1", "pre")
-    esc = open_task(cloud, deps, "rv-std", "T1", "pre", timeout_s=30)
-    while not esc.get("escalated"):
-        time.sleep(0.5)
-        esc = next((t for t in review.list_tasks(deps, "pre") if t["spu_code"] == "T1" and t.get("escalated")), esc)
+    first = open_task(cloud, deps, "rv-std", "T1", "pre", escalated=False)
+    esc = open_task(cloud, deps, "rv-std", "T1", "pre", escalated=True, timeout_s=30)
     assert esc["queue"] == "ops" and esc["task_id"] != first["task_id"]
     code, out = decide(cloud, esc, {"decision": "approve"})                # a reviewer may not
     assert code == 409 and "ops" in out["error"]
@@ -117,25 +165,32 @@ def test_an_undecided_task_escalates_to_ops_on_time_out(cloud, deps, merchants, 
     assert code == 409 and "lapsed" in out["error"]
     assert decide(cloud, esc, {"decision": "approve"}, claims=OPS)[0] == 200
     decide(cloud, open_task(cloud, deps, "rv-std", "T1", "final"), {"decision": "approve"})
-    assert cloud.wait_until(lambda: status(deps, "rv-std", "T1") == "published", timeout_s=30)
+    wait_for_status(cloud, deps, "rv-std", "T1", "published")
+    assert review_cost(cloud, "rv-std", "T1", "b-t1") == (2 + 1, 0)
 
 
 def test_key_product_waits_for_the_publishing_window(cloud, deps, merchants, monkeypatch):
+    """docs/review.md: VIP, approved -> no Standard transitions, one Express execution."""
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T00:00:00+00:00")     # 08:00 Asia/Shanghai
     product_ready_for_review(deps, "rv-vip", "W1", "b-w1", key_product=True)
     review.start_review(deps, "rv-vip", "W1", "b-w1")                    # VIP: the Express workflow
-    assert cloud.wait_until(lambda: status(deps, "rv-vip", "W1") == "scheduled", timeout_s=30)
+    wait_for_status(cloud, deps, "rv-vip", "W1", "scheduled")
     item = deps.store.get(*keys.product("rv-vip", "W1"))
     assert item["publish_at"].startswith("2026-11-26T02:00:00")           # 10:00 Asia/Shanghai
-    time.sleep(2.5)                                                      # the scheduler ticks every second
-    assert status(deps, "rv-vip", "W1") == "scheduled", "nothing publishes before the window opens"
+    # The scheduler runs at 09:59:59: the product is not due yet and stays scheduled.
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T01:59:59+00:00")
+    cloud.runtime.invoke("publish_scheduler", {"source": "aws.events", "detail-type": "Scheduled Event",
+                                               "detail": {}})
+    item = deps.store.get(*keys.product("rv-vip", "W1"))
+    assert item["status"] == "scheduled" and "channels_requested" not in item, \
+        "nothing publishes before the window opens"
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T02:00:01+00:00")
-    assert cloud.wait_until(lambda: status(deps, "rv-vip", "W1") == "published", timeout_s=30)
-    assert not [k for k in cloud.count_state_transitions() if k.endswith(keys.execution_name("rv-vip", "W1", "b-w1"))], \
-        "the VIP path bills no Standard transitions"
+    wait_for_status(cloud, deps, "rv-vip", "W1", "published")
+    assert review_cost(cloud, "rv-vip", "W1", "b-w1") == (0, 1), "the VIP path bills no Standard transitions"
 
 
 def test_vip_audit_sample_goes_to_reviewers(cloud, deps, merchants):
+    """docs/review.md: VIP audit sample, approved -> 2 Standard transitions and the Express execution."""
     deps.store.update(*keys.merchant("rv-vip"), "SET vip_sample_rate = :r", values={":r": 1.0})
     try:
         product_ready_for_review(deps, "rv-vip", "S1", "b-s1")
@@ -144,16 +199,28 @@ def test_vip_audit_sample_goes_to_reviewers(cloud, deps, merchants):
         assert deps.store.get(*keys.product("rv-vip", "S1"))["audit_sample"]
         decide(cloud, pre, {"decision": "approve"})
         decide(cloud, open_task(cloud, deps, "rv-vip", "S1", "final"), {"decision": "approve"})
-        assert cloud.wait_until(lambda: status(deps, "rv-vip", "S1") == "published", timeout_s=30)
+        wait_for_status(cloud, deps, "rv-vip", "S1", "published")
+        assert review_cost(cloud, "rv-vip", "S1", "b-s1") == (2, 1)
     finally:
         deps.store.update(*keys.merchant("rv-vip"), "SET vip_sample_rate = :r", values={":r": 0})
 
 
 def test_a_failing_step_ends_failed_with_its_cause_not_running_forever(cloud, deps, merchants):
+    """A corrupt product record makes the pre-review check raise (not ``Transient``: no retry); the
+    state machine catches it into RecordFailure, which records the error and its cause."""
     product_ready_for_review(deps, "rv-vip", "F1", "b-f1")
-    deps.store.update(*keys.product("rv-vip", "F1"), "REMOVE product")      # a broken record: checks raise
+    deps.store.update(*keys.product("rv-vip", "F1"), "SET #p = :p", names={"#p": "product"},
+                      values={":p": "<corrupt record>"})              # not a product: checks raise
     review.start_review(deps, "rv-vip", "F1", "b-f1")
-    assert cloud.wait_until(lambda: status(deps, "rv-vip", "F1") in ("failed", "needs_fix"), timeout_s=30)
+    wait_for_status(cloud, deps, "rv-vip", "F1", "failed")
     item = deps.store.get(*keys.product("rv-vip", "F1"))
-    assert item["status"] == "needs_fix" or item["failure"]["cause"]
-    assert os.environ.get("SHANGJIA_CLOCK")
+    assert item["failure"]["error"] == "AttributeError"
+    assert "'str' object has no attribute 'get'" in item["failure"]["cause"]
+    assert [h["status"] for h in item["history"]][-2:] == ["in_review", "failed"]
+    sfn = cloud.client("stepfunctions")
+    name = keys.execution_name("rv-vip", "F1", "b-f1")
+    [ex] = [e for page in sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=cloud.resources.state_machines["review_auto"]) for e in page["executions"] if e["name"] == name]
+    assert cloud.wait_until(lambda: sfn.describe_execution(executionArn=ex["executionArn"])["status"] != "RUNNING",
+                            timeout_s=30), "the execution is still RUNNING"
+    assert sfn.describe_execution(executionArn=ex["executionArn"])["status"] == "FAILED"

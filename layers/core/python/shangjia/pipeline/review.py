@@ -56,6 +56,8 @@ def sampled(name: str, rate: float) -> bool:
     """Deterministic sampling: the same execution is always in or out of the manual audit sample."""
     if rate <= 0:
         return False
+    if rate >= 1:          # the top hash value (0xFFFFFFFF / 0xFFFFFFFF == 1.0) is sampled too
+        return True
     return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < rate
 
 

@@ -11,7 +11,7 @@ from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant
 from shangjia.pipeline.products import set_status
 from shangjia.ports import ConditionFailed
-from shangjia.status import RESUBMITTABLE, ProductStatus as PS
+from shangjia.status import ProductStatus as PS, can_transition, sources_of
 
 SLOTS = ("main", "gallery", "detail")
 
@@ -47,7 +47,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     if existing and existing.get("batch_id") == batch_id and existing["status"] not in (PS.UPLOADED, PS.VALIDATING):
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")        # the first delivery may have died before it
         return "duplicate"
-    if existing and existing.get("batch_id") != batch_id and existing["status"] not in RESUBMITTABLE:
+    if existing and existing.get("batch_id") != batch_id and not can_transition(existing["status"], PS.UPLOADED):
         return _busy(deps, msg, seq, existing["status"])
 
     record = {
@@ -60,14 +60,14 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         "revision": int((existing or {}).get("revision", 0)) + (0 if existing and existing.get("batch_id") == batch_id else 1),
     }
     try:
-        resub = sorted(RESUBMITTABLE)
-        deps.store.put(record, condition="attribute_not_exists(pk) OR batch_id = :b OR #s IN ("
-                       + ", ".join(f":r{i}" for i in range(len(resub))) + ")",
-                       names={"#s": "status"},
-                       values={":b": batch_id, **{f":r{i}": s.value for i, s in enumerate(resub)}})
+        condition, values = _admission_condition(batch_id)
+        deps.store.put(record, condition=condition, names={"#s": "status"}, values=values)
     except ConditionFailed:
-        # Another upload of this product took it in between: refused as busy, like above.
         holder = deps.store.get(pk, sk) or {}
+        if holder.get("batch_id") == batch_id:          # a duplicate delivery moved it on in between
+            batches.maybe_finalise(deps, batch_id, f"product:{spu}")
+            return "duplicate"
+        # Another upload of this product took it in between: refused as busy, like above.
         return _busy(deps, msg, seq, holder.get("status", "?"))
 
     raw = RawProduct.from_dict(msg["raw"])
@@ -115,6 +115,29 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra)
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return outcome
+
+
+def _admission_condition(batch_id: str) -> tuple[str, dict[str, Any]]:
+    """The store condition for writing this revision as ``validating``, from the transition table
+    (status.py: every status write goes through ``can_transition``). A new upload moves the product
+    ``current -> uploaded -> validating`` in one write: allowed when there is no record yet or its
+    status may become ``uploaded`` (a settled one). A redelivery of this batch's message may write
+    it again only while it is still being admitted (``uploaded``/``validating``)."""
+    if not can_transition(PS.UPLOADED, PS.VALIDATING):
+        raise AssertionError("the transition table no longer lets an upload be validated")
+    values: dict[str, Any] = {":b": batch_id}
+    admitting = [PS.UPLOADED, PS.VALIDATING]
+    for i, s in enumerate(admitting):
+        values[f":a{i}"] = s.value
+    parts = [f"(batch_id = :b AND #s IN ({', '.join(f':a{i}' for i in range(len(admitting)))}))"]
+    if can_transition(None, PS.UPLOADED):
+        parts.append("attribute_not_exists(pk)")
+    replaceable = sorted(s.value for s in sources_of(PS.UPLOADED))
+    if replaceable:
+        for i, s in enumerate(replaceable):
+            values[f":r{i}"] = s
+        parts.append(f"#s IN ({', '.join(f':r{i}' for i in range(len(replaceable)))})")
+    return " OR ".join(parts), values
 
 
 def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dict[str, Any],

@@ -1,0 +1,153 @@
+"""The review workflows' Lambda steps as the state machines call them (the real ``review_step``
+handler on moto): a failure is recorded with its cause, a final-review rejection sends the product
+back to the merchant, and approval publishes now or waits for the 10:00-12:00 window by the rules
+in docs/review.md ("Publishing window")."""
+
+import json
+
+import boto3
+import pytest
+
+from shangjia.pipeline import keys, review
+from shangjia.pipeline.merchants import put_merchant
+
+M, B = "m-step-001", "b-steps-0000000000001"
+BEFORE_WINDOW = "2026-11-26T00:00:00+00:00"          # 08:00 Asia/Shanghai
+WINDOW_OPENS = "2026-11-26T02:00:00"                 # 10:00 Asia/Shanghai, as stored (UTC)
+IN_WINDOW = "2026-11-26T02:30:00+00:00"              # 10:30 Asia/Shanghai
+
+
+def _product(deps, spu, status, *, key_product=False, priority=False, main_image=True, batch=B):
+    pk, sk = keys.product(M, spu)
+    media = {"main#00": {"ok": True, "renditions": [{"name": "main", "key": f"r/{spu}/main.webp", "width": 800}]}} \
+        if main_image else {}
+    deps.store.put({
+        "pk": pk, "sk": sk, "merchant_id": M, "spu_code": spu, "batch_id": batch, "status": status,
+        "history": [{"status": status, "batch_id": batch}], "review_execution": keys.execution_name(M, spu, batch),
+        "product": {"spu_code": spu, "title": "纯棉圆领T恤 男款 夏季", "category": "服饰鞋包/男装/T恤", "brand": "无品牌",
+                    "key_product": key_product, "priority": priority,
+                    "skus": [{"sku_code": f"{spu}-1", "spec": {"颜色": "白色"}, "price_fen": 5900, "stock": 10}]},
+        "media": media,
+    })
+
+
+def _get(deps, spu):
+    return deps.store.get(*keys.product(M, spu))
+
+
+def _event(action, spu, **more):
+    return {"action": action, "merchant_id": M, "spu_code": spu, "batch_id": B, "vip": True, **more}
+
+
+@pytest.fixture
+def step(deps, handler):
+    put_merchant(deps.store, M, name="Steps", annual_sales_cny=9_000_000, channels=["own_shop"])
+    return handler("review_step")
+
+
+def _published_messages(aws, spu):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    msgs = sqs.receive_message(QueueUrl=aws.queues["publish_own_shop"], MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in msgs if json.loads(m["Body"])["spu_code"] == spu]
+
+
+# --- RecordFailure -------------------------------------------------------------------------------
+
+def test_record_failure_marks_the_product_failed_with_the_steps_error_and_cause(deps, step):
+    """What RecordFailure sends after a step raised: the Catch's ``$.error`` (Error + Cause)."""
+    _product(deps, "F1", "in_review")
+    cause = json.dumps({"errorMessage": "product F1 of m-step-001 not found", "errorType": "LookupError"})
+    assert step(_event("fail", "F1", error={"Error": "LookupError", "Cause": cause})) == {"failed": True}
+    item = _get(deps, "F1")
+    assert item["status"] == "failed"
+    assert item["failure"] == {"error": "LookupError", "cause": cause}
+    assert item["history"][-1]["status"] == "failed" and item["history"][-1]["batch_id"] == B
+
+
+def test_a_failure_after_approval_is_recorded_too(deps, step):
+    _product(deps, "F2", "approved")
+    step(_event("fail", "F2", error={"Error": "States.Timeout", "Cause": "escalated task not decided in time"}))
+    item = _get(deps, "F2")
+    assert item["status"] == "failed" and item["failure"]["cause"] == "escalated task not decided in time"
+
+
+def test_a_late_failure_of_an_older_upload_leaves_the_new_upload_alone(deps, step):
+    _product(deps, "F3", "in_review", batch="b-a-newer-upload-000001")
+    step(_event("fail", "F3", error={"Error": "X", "Cause": "old"}))
+    item = _get(deps, "F3")
+    assert item["status"] == "in_review" and "failure" not in item
+
+
+# --- rejection at final review ---------------------------------------------------------------------
+
+def test_a_reviewer_rejection_at_final_review_sends_the_product_back_with_the_reasons(deps, step):
+    _product(deps, "R1", "in_review")
+    cause = json.dumps({"decision": "reject", "reasons": ["DETAIL_PAGE_BLURRY"], "note": "详情页模糊",
+                        "reviewer": "rev-9"}, ensure_ascii=False)
+    state = {"pre_decision": {"decision": "approve"}, "rejection": {"Error": "Rejected", "Cause": cause}}
+    assert step(_event("reject", "R1", stage="final", state=state)) == {"rejected": True, "stage": "final"}
+    item = _get(deps, "R1")
+    assert item["status"] == "needs_fix"
+    assert item["rejection"] == {"stage": "final", "reasons": ["DETAIL_PAGE_BLURRY"], "note": "详情页模糊",
+                                 "reviewer": "rev-9"}
+    [f] = [f for f in item["findings"] if f["code"] == "PIPE_REVIEW_REJECTED"]
+    assert "final" in f["message_en"] and "DETAIL_PAGE_BLURRY" in f["message_en"]
+    assert [h["status"] for h in item["history"]][-2:] == ["rejected", "needs_fix"]
+
+
+def test_final_checks_reject_a_product_without_a_main_image_and_say_why(deps, step):
+    """review_auto: FinalReviewChecks -> RejectFinal, the state carrying the checks' findings."""
+    _product(deps, "R2", "in_review", main_image=False)
+    checks = step(_event("final_check", "R2"))
+    assert checks["outcome"] == "reject"
+    step(_event("reject", "R2", stage="final", state={"final": checks}))
+    item = _get(deps, "R2")
+    assert item["status"] == "needs_fix"
+    assert item["rejection"]["stage"] == "final" and "PIPE_IMAGE_MISSING" in item["rejection"]["reasons"]
+
+
+# --- the publishing window on approval ---------------------------------------------------------------
+
+@pytest.mark.parametrize("key_product,priority,merchant_setting,waits", [
+    (True, False, False, True),      # key products (重点商品) wait for the window
+    (False, True, True, True),       # priority categories wait when the merchant asks for it
+    (False, True, False, False),     # ... and publish at once when it does not
+    (False, False, True, False),     # the setting alone does not hold other categories
+    (False, False, False, False),
+])
+def test_approval_outside_the_window_schedules_only_key_products_and_opted_in_priority_categories(
+        deps, step, aws, monkeypatch, key_product, priority, merchant_setting, waits):
+    monkeypatch.setenv("SHANGJIA_CLOCK", BEFORE_WINDOW)
+    put_merchant(deps.store, M, name="Steps", annual_sales_cny=9_000_000, channels=["own_shop"],
+                 priority_window_for_categories=merchant_setting)
+    _product(deps, "W1", "in_review", key_product=key_product, priority=priority)
+    step(_event("approve", "W1"))
+    item = _get(deps, "W1")
+    if waits:
+        assert item["status"] == "scheduled" and item["publish_at"].startswith(WINDOW_OPENS)
+        assert not _published_messages(aws, "W1")
+    else:
+        assert item["status"] == "publishing" and "publish_at" not in item
+        assert _published_messages(aws, "W1") == [{"merchant_id": M, "spu_code": "W1", "batch_id": B,
+                                                   "channel": "own_shop"}]
+
+
+def test_inside_the_window_a_key_product_publishes_at_once(deps, step, aws, monkeypatch):
+    monkeypatch.setenv("SHANGJIA_CLOCK", IN_WINDOW)
+    _product(deps, "W2", "in_review", key_product=True)
+    step(_event("approve", "W2"))
+    assert _get(deps, "W2")["status"] == "publishing"
+    assert len(_published_messages(aws, "W2")) == 1
+
+
+def test_the_scheduler_releases_a_scheduled_product_when_the_window_opens_not_before(deps, step, aws, monkeypatch):
+    monkeypatch.setenv("SHANGJIA_CLOCK", BEFORE_WINDOW)
+    _product(deps, "W3", "in_review", key_product=True)
+    step(_event("approve", "W3"))
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T01:59:59+00:00")      # 09:59:59
+    assert review.release_due(deps) == 0
+    assert _get(deps, "W3")["status"] == "scheduled" and not _published_messages(aws, "W3")
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T02:00:00+00:00")      # 10:00:00
+    assert review.release_due(deps) == 1
+    assert _get(deps, "W3")["status"] == "publishing" and len(_published_messages(aws, "W3")) == 1
+    assert review.release_due(deps) == 0, "released once"

@@ -1,0 +1,109 @@
+"""A new upload of a product re-admits it only through the status table (status.py: every status
+write goes through ``can_transition``), both in validate's first look and in the store condition
+that guards the write against a concurrent upload."""
+
+import json
+
+import pytest
+
+from tests.support.events import load_event
+from shangjia.pipeline import keys
+from shangjia.pipeline.merchants import put_merchant
+from shangjia.pipeline.validate import validate_message
+from shangjia.status import TRANSITIONS, ProductStatus as S
+
+MERCHANT = "m-vip-001"
+SETTLED = {S.PUBLISHED, S.CHECKED, S.HELD, S.NEEDS_FIX, S.REJECTED, S.FAILED}    # written out, not derived
+
+
+@pytest.fixture
+def msg(deps):
+    put_merchant(deps.store, MERCHANT, name="V", annual_sales_cny=9_000_000)
+    body = json.loads(load_event("validate/product.json")["Records"][0]["body"])
+    body["options"] = {"seq": 0}
+    return body
+
+
+def _earlier(deps, spu, status, batch="an-earlier-batch"):
+    pk, sk = keys.product(MERCHANT, spu)
+    item = {"pk": pk, "sk": sk, "merchant_id": MERCHANT, "spu_code": spu, "batch_id": batch,
+            "status": status.value, "history": [{"status": status.value, "batch_id": batch}]}
+    deps.store.put(item)
+    return item
+
+
+def _product(deps, spu):
+    return deps.store.get(*keys.product(MERCHANT, spu))
+
+
+@pytest.mark.parametrize("status", list(S))
+def test_a_new_upload_replaces_a_settled_product_and_is_refused_while_one_is_in_flight(deps, msg, status):
+    _earlier(deps, msg["spu_code"], status)
+    outcome = validate_message(deps, msg)
+    now = _product(deps, msg["spu_code"])
+    if status in SETTLED:
+        assert outcome in ("media", "review", "needs_fix"), outcome
+        assert now["batch_id"] == msg["batch_id"] and now["status"] != status.value
+    else:
+        assert outcome == "busy"
+        assert now["batch_id"] == "an-earlier-batch" and now["status"] == status.value, "in-flight work untouched"
+
+
+def test_readmission_asks_the_transition_table(deps, msg, monkeypatch):
+    """With the table changed so a published product may not be uploaded again, validate refuses it."""
+    monkeypatch.setitem(TRANSITIONS, S.PUBLISHED, frozenset())
+    _earlier(deps, msg["spu_code"], S.PUBLISHED)
+    assert validate_message(deps, msg) == "busy"
+    assert _product(deps, msg["spu_code"])["status"] == "published"
+
+
+class StaleFirstRead:
+    """The store, but the first read of the product returns what it was before a concurrent write."""
+
+    def __init__(self, inner, key, stale):
+        self.inner, self.key, self.stale, self.served = inner, key, stale, False
+
+    def get(self, pk, sk, **kw):
+        if (pk, sk) == self.key and not self.served:
+            self.served = True
+            return self.stale
+        return self.inner.get(pk, sk, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_the_store_condition_comes_from_the_table_too(deps, msg, monkeypatch):
+    """A concurrent upload wins between validate's read (nothing there) and its write: the
+    conditional write itself refuses a status the table does not let become uploaded."""
+    monkeypatch.setitem(TRANSITIONS, S.PUBLISHED, frozenset())
+    key = keys.product(MERCHANT, msg["spu_code"])
+    _earlier(deps, msg["spu_code"], S.PUBLISHED)
+    deps.store = StaleFirstRead(deps.store, key, None)
+    assert validate_message(deps, msg) == "busy"
+    assert _product(deps, msg["spu_code"])["status"] == "published"
+
+
+def test_a_concurrent_upload_in_flight_is_not_overwritten(deps, msg):
+    key = keys.product(MERCHANT, msg["spu_code"])
+    stale = _earlier(deps, msg["spu_code"], S.NEEDS_FIX)
+    _earlier(deps, msg["spu_code"], S.IN_REVIEW, batch="a-concurrent-batch")
+    deps.store = StaleFirstRead(deps.store, key, stale)
+    assert validate_message(deps, msg) == "busy"
+    now = _product(deps, msg["spu_code"])
+    assert now["status"] == "in_review" and now["batch_id"] == "a-concurrent-batch"
+
+
+def test_a_duplicate_delivery_never_drags_its_own_revision_back_to_validating(deps, msg):
+    """Two deliveries of one message: the second read the product while the first was still
+    validating it, and writes after the first moved it on. The table has no way back to
+    validating, so the second is a duplicate and the product stays where the first left it."""
+    key = keys.product(MERCHANT, msg["spu_code"])
+    first = validate_message(deps, msg)
+    assert first in ("media", "review")
+    moved_on = _product(deps, msg["spu_code"])
+    stale = {**moved_on, "status": "validating"}
+    deps.store = StaleFirstRead(deps.store, key, stale)
+    assert validate_message(deps, msg) == "duplicate"
+    now = _product(deps, msg["spu_code"])
+    assert now["status"] == moved_on["status"] and now["product"] == moved_on["product"]

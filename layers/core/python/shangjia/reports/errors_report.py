@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO, Iterable
 
 from shangjia.errors import CODES, Finding, FindingError
+from shangjia.reports import is_dangerous, neutralise
 
 RESULT_HEADER = "校验结果 Result"
 ERRORS_SHEET = "错误明细 Errors"
@@ -37,7 +38,6 @@ class ReportSummary:
 
 
 def _n(s: Any) -> str:
-    from shangjia.reports import neutralise
     return neutralise(s)
 
 
@@ -193,7 +193,7 @@ def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols) -> Finding | 
             fs = cell_f.get((r, c))
             bad = fs and any(f.is_error for f in fs)
             s = "" if v is None else str(v)
-            dangerous = s.startswith(("=", "+", "-", "@", "\t", "\r"))
+            dangerous = is_dangerous(s)
             fmt = ((F.err_q if dangerous else F.err) if bad else (F.warn_q if dangerous else F.warn)) if fs else (
                 F.quoted if dangerous else None)
             if r == info.header_row:

@@ -88,10 +88,18 @@ class BannedTerms:
 
     def scan(self, text: str, category_path: str | None = None, per_position: bool = False) -> list[Hit]:
         """Hits in ``text``; groups exempt for the category are skipped. Empty list when clean.
-        Each term is reported once, unless ``per_position`` (then every occurrence)."""
+        Each term is reported once, unless ``per_position`` (then every occurrence).
+        ``start``/``end`` index ``text`` as given, even where matching dropped characters."""
         if not text or self._ac is None:
             return []
         t = text.lower() if text.isascii() else to_halfwidth(text).lower()
+        back: list[int] | None = None
+        if len(t) != len(text):
+            # Zero-width characters were dropped (or a lower-case form is longer): match the
+            # same normalised text, built per character so a hit maps back to where it is.
+            parts = [to_halfwidth(ch).lower() for ch in text]
+            t = "".join(parts)
+            back = [i for i, p in enumerate(parts) for _ in p]
         matches = self._ac.find_matches_as_indexes(t, overlapping=True)
         if not matches:
             return []
@@ -112,7 +120,7 @@ class BannedTerms:
                 if orig in seen:
                     continue
                 seen.add(orig)
-            out.append(Hit(orig, s, e, grp))
+            out.append(Hit(orig, s, e, grp) if back is None else Hit(orig, back[s], back[e - 1] + 1, grp))
         return out
 
 

@@ -34,6 +34,9 @@ def to_fen(text: str) -> int:
         s = s.replace(",", ".")
     else:
         raise ValueError("not an amount")
+    dot = s.find(".")
+    if dot >= 0 and len(s) - dot - 1 > 2:        # "1.200": 1,200 or 1.20? Refused, not guessed
+        raise ValueError("more than two decimals")
     try:
         d = Decimal(s)
     except InvalidOperation:

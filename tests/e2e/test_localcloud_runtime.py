@@ -45,3 +45,40 @@ def test_one_bad_record_goes_to_the_dlq_and_its_batch_mates_are_processed(cloud,
     task = deps.store.get(*keys.task(tasks[0]["task_id"]))
     assert task["decision"]["reasons"] == ["PIPE_PRODUCT_GONE"] and task["expired"], \
         "the (fake) token was refused by Step Functions and the task says so"
+
+
+def test_a_record_whose_invocation_outlasts_the_visibility_timeout_is_not_delivered_again(cloud, monkeypatch):
+    """On AWS the queue's visibility timeout is at least the function's timeout, so a running
+    invocation never sees its own records again. Locally the timeout is 1 s (fast retries); a slow
+    invocation (a loaded machine) must still not be redelivered, counted and dead-lettered."""
+    import threading
+
+    runtime = cloud.runtime
+    real_invoke = runtime.invoke
+    seen: list[str] = []
+    lock = threading.Lock()
+    finished = threading.Event()
+
+    def slow_invoke(key, event, **kw):
+        if key == "review_tasks":
+            bodies = [json.loads(r["body"]) for r in event.get("Records", [])]
+            if any(b.get("slow_marker") for b in bodies):
+                with lock:
+                    seen.extend(r["messageId"] for r in event["Records"])
+                threading.Event().wait(4.5)   # a slow handler: over four visibility timeouts
+                finished.set()
+                return {"batchItemFailures": []}
+        return real_invoke(key, event, **kw)
+
+    monkeypatch.setattr(runtime, "invoke", slow_invoke)
+    sqs = cloud.client("sqs")
+    q = cloud.resources.queues["review_tasks"]
+    sqs.send_message(QueueUrl=q, MessageBody=json.dumps({"slow_marker": True, "stage": "pre"}))
+    assert cloud.wait_until(finished.is_set, timeout_s=60), "the slow invocation never finished"
+    # a redelivery would have started a second (equally slow) invocation while the first ran
+    dlq = cloud.resources.queues["review_tasks_dlq"]
+    depth = int(sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+                ["Attributes"]["ApproximateNumberOfMessages"])
+    assert len(seen) == 1, f"delivered {len(seen)} times while its first invocation was still running"
+    assert depth == 0
+    assert cloud.wait_until(lambda: not cloud.queue_depths()["review_tasks"], timeout_s=30)

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -52,12 +53,22 @@ class LambdaRuntime:
         self.arns = arns
         self._handlers: dict[str, Any] = {}
         self._import_lock = threading.Lock()
-        self.semaphores = {f.key: threading.BoundedSemaphore(min(f.reserved_concurrency or max_concurrency,
-                                                                 max_concurrency))
-                           for f in topology.functions}
+        # How many invocations of each function may run at once: its reserved concurrency, within
+        # what this machine runs (``max_concurrency``).
+        self.concurrency = {f.key: min(f.reserved_concurrency or max_concurrency, max_concurrency)
+                            for f in topology.functions}
+        self.semaphores = {k: threading.BoundedSemaphore(n) for k, n in self.concurrency.items()}
         self.in_flight = 0
         self._count_lock = threading.Lock()
         self.errors: list[tuple[str, str]] = []
+        # Units of work that failed and will be retried, by function: SQS records reported in
+        # batchItemFailures or in a batch whose invocation raised (each returns after the
+        # visibility timeout), and direct invocations (Step Functions tasks, schedules) that raised.
+        self.retried: Counter[str] = Counter()
+
+    def count_retried(self, key: str, n: int = 1) -> None:
+        with self._count_lock:
+            self.retried[key] += n
 
     def handler(self, key: str):
         with self._import_lock:
@@ -71,8 +82,9 @@ class LambdaRuntime:
                 self._handlers[key] = getattr(mod, attr)
             return self._handlers[key]
 
-    def invoke(self, key: str, event: dict[str, Any], *, acquire: bool = True) -> Any:
-        """Invoke synchronously; raise ``InvocationError`` with Lambda's error payload on failure."""
+    def invoke(self, key: str, event: dict[str, Any], *, acquire: bool = True, count_failure: bool = True) -> Any:
+        """Invoke synchronously; raise ``InvocationError`` with Lambda's error payload on failure.
+        ``count_failure``: count a failure in ``retried`` (an SQS poller counts its records instead)."""
         fn: Function = self.topology.function(key)
         sem = self.semaphores[key]
         if acquire:
@@ -96,6 +108,8 @@ class LambdaRuntime:
         except Exception as e:  # noqa: BLE001 — Lambda turns any exception into an error payload
             error = True
             self.errors.append((key, traceback.format_exc(limit=8)))
+            if count_failure:
+                self.count_retried(key)
             raise InvocationError({"errorMessage": str(e), "errorType": type(e).__name__,
                                    "stackTrace": traceback.format_exc(limit=5).splitlines()}) from e
         finally:
@@ -152,11 +166,18 @@ class SqsPoller(threading.Thread):
         self.runtime, self.sqs, self.fn, self.trigger = runtime, sqs, fn, trigger
         self.url, self.arn, self.region, self.stop_event = queue_url, queue_arn, region, stop
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"fn-{fn.key}")
+        # The ESM's maximum concurrency (ScalingConfig.MaximumConcurrency on AWS): how many
+        # invocations this mapping drives at once, within the function's own (reserved) bound.
+        cap = trigger.max_concurrency or runtime.concurrency[fn.key]
+        self.esm_semaphore = threading.BoundedSemaphore(max(1, cap))
         self.busy = 0
         from shangjia.adapters.aws import CALLER_HEADER
 
+        self._emulator = threading.local()
+
         def tag(request, **_kw):   # Lambda's pollers bill to the function they feed
-            request.headers[CALLER_HEADER] = f"esm:{fn.key}"
+            emulator = getattr(self._emulator, "on", False)   # the in-flight keeper has no AWS cost
+            request.headers[CALLER_HEADER] = "emulator" if emulator else f"esm:{fn.key}"
 
         sqs.meta.events.register("before-sign", tag)
 
@@ -168,8 +189,12 @@ class SqsPoller(threading.Thread):
     def run(self) -> None:
         idle = 0.02
         sem = self.runtime.semaphores[self.fn.key]
+        esm = self.esm_semaphore
         while not self.stop_event.is_set():
+            if not esm.acquire(timeout=0.2):
+                continue
             if not sem.acquire(timeout=0.2):
+                esm.release()
                 continue
             try:
                 msgs = self._receive(self.trigger.batch_size)
@@ -182,12 +207,14 @@ class SqsPoller(threading.Thread):
                         msgs += more
             except Exception:  # noqa: BLE001 — the emulator shutting down
                 sem.release()
+                esm.release()
                 if self.stop_event.is_set():
                     return
                 time.sleep(0.2)
                 continue
             if not msgs:
                 sem.release()
+                esm.release()
                 self.stop_event.wait(idle)
                 idle = min(idle * 2, 0.3)
                 continue
@@ -195,27 +222,64 @@ class SqsPoller(threading.Thread):
             self.busy += 1
             self.pool.submit(self._deliver, msgs, sem)
 
+    def _keep_invisible(self, msgs: list[dict[str, Any]]) -> threading.Event:
+        """While an invocation runs its messages stay invisible, as on AWS, where the queue's
+        visibility timeout is at least the function's timeout. Locally the timeout is 1-2 s so that
+        failed records return quickly; without this a slow invocation (a loaded machine) would see
+        its own messages delivered again and counted toward maxReceiveCount, and dead-lettered."""
+        done = threading.Event()
+        vt = max(1, int(self._visibility_s()))
+
+        def keep() -> None:
+            self._emulator.on = True
+            while not done.wait(vt / 2):
+                try:
+                    self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": vt}
+                        for i, m in enumerate(msgs)])
+                except Exception:  # noqa: BLE001 — the emulator shutting down
+                    return
+
+        threading.Thread(target=keep, name=f"vis-{self.fn.key}", daemon=True).start()
+        return done
+
+    def _visibility_s(self) -> float:
+        if getattr(self, "_vt", None) is None:
+            attrs = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["VisibilityTimeout"])
+            self._vt = float(attrs["Attributes"]["VisibilityTimeout"])
+        return self._vt
+
     def _deliver(self, msgs: list[dict[str, Any]], sem) -> None:
+        counted = 0
         try:
             event = {"Records": [{
                 "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                 "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
                 "md5OfBody": m.get("MD5OfBody"), "eventSource": "aws:sqs", "eventSourceARN": self.arn,
                 "awsRegion": self.region} for m in msgs]}
+            keeper = self._keep_invisible(msgs)
             try:
-                result = self.runtime.invoke(self.fn.key, event, acquire=False) or {}
+                result = self.runtime.invoke(self.fn.key, event, acquire=False, count_failure=False) or {}
                 failed_ids = {f.get("itemIdentifier") for f in result.get("batchItemFailures", [])}
                 ids = {m["MessageId"] for m in msgs}
                 if not failed_ids <= ids:   # Lambda treats a malformed response as a whole-batch failure
                     failed_ids = ids
             except InvocationError:
                 failed_ids = {m["MessageId"] for m in msgs}
+            finally:
+                keeper.set()
+            if failed_ids:        # each comes back after the visibility timeout: a retry
+                counted = len(failed_ids)
+                self.runtime.count_retried(self.fn.key, counted)
             done = [m for m in msgs if m["MessageId"] not in failed_ids]
             if done:
                 self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
         except Exception:  # noqa: BLE001 — never let a poller die; the messages will reappear
             self.runtime.errors.append((self.fn.key, traceback.format_exc(limit=8)))
+            if len(msgs) > counted:     # the rest were not deleted either: they come back too
+                self.runtime.count_retried(self.fn.key, len(msgs) - counted)
         finally:
             self.busy -= 1
             sem.release()
+            self.esm_semaphore.release()

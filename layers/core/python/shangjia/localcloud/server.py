@@ -217,7 +217,7 @@ class CountingMiddleware:
             # The Step Functions interpreter's own clients sign with the key "ak"; anything else
             # untagged is an observer (the demo's progress display, tests, the CLI).
             who = "states" if "Credential=ak/" in environ.get("HTTP_AUTHORIZATION", "") else "observer"
-        if service != "moto":
+        if service != "moto" and who != "emulator":   # the emulator's own upkeep costs nothing on AWS
             s3_media = False
             if service == "s3":
                 path = unquote(environ.get("PATH_INFO", ""))

@@ -1,7 +1,6 @@
 """A sheet dropped into the bucket through the S3 API ends as published listings."""
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -69,12 +68,34 @@ def test_ordinary_sheet_waits_for_a_reviewer_and_bad_rows_come_back_located(clou
 
     from shangjia.pipeline import views
 
+    from shangjia.pipeline import review
+
     key = _upload(cloud, tmp_path, "std1", 6, seed=2, invalid_ratio=0.34, name="第二批 上新.xlsx")
-    # Nothing is published before a human decides.
-    assert cloud.wait_until(lambda: (_batch_for(deps, "std1", key) or {}).get("status") == "processing", timeout_s=60)
-    time.sleep(1.0)
+    # Nothing is published before a human decides: wait (bounded) until the pipeline has done all
+    # it can without one (every product sent back or in review with an open pre-review task, the
+    # queues drained), then look. Statuses past review count as "done" so a premature publish is
+    # seen at once rather than waited out.
+    past_review = {"approved", "scheduled", "publishing", "published"}
+
+    def waiting_for_a_reviewer() -> bool:
+        b = _batch_for(deps, "std1", key)
+        if not b or b.get("products_total") is None:
+            return False
+        s = views.batch_summary(deps, b, with_products=True)
+        if s["products_seen"] < s["products_total"]:
+            return False
+        if not all(p["status"] in {"needs_fix", "in_review", *past_review} for p in s["products"]):
+            return False
+        in_review = {p["spu_code"] for p in s["products"] if p["status"] == "in_review"}
+        open_pre = {t["spu_code"] for t in review.list_tasks(deps, "pre") if t.get("batch_id") == b["batch_id"]}
+        return in_review <= open_pre and cloud.idle()
+
+    assert cloud.wait_until(waiting_for_a_reviewer, timeout_s=90)
     s = views.batch_summary(deps, _batch_for(deps, "std1", key))
-    assert "published" not in s["by_status"]
+    assert s["by_status"].get("in_review", 0) >= 1, s
+    assert not past_review & set(s["by_status"]), s
+    assert not [x for c in ("own_shop", "wechat") for x in views.channel_listings(deps, c)
+                if x["merchant_id"] == "std1"], "nothing listed before a reviewer decided"
     stop = threading.Event()
     reviewer = SimulatedReviewer(cloud, stop, reject_rate=0.0, poll_s=0.3)
     reviewer.start()

@@ -26,27 +26,58 @@ def _definition_file(sm):
     return path
 
 
+# Written by hand, not derived from the topology: what each placeholder must deploy as, named by
+# the Lambda handler it belongs to. The review step's function ARN; the queue the review_tasks
+# function consumes (its URL).
+REVIEW_STEP = "review_step.handler.lambda_handler"
+REVIEW_TASKS = "review_tasks.handler.lambda_handler"
+EXPECTED_SUBSTITUTIONS = {
+    "review_auto": {"ReviewStepFunctionArn": ("arn of function", REVIEW_STEP)},
+    "review_manual": {"ReviewStepFunctionArn": ("arn of function", REVIEW_STEP),
+                      "ReviewTasksQueueUrl": ("url of the queue consumed by", REVIEW_TASKS)},
+}
+
+
+def _function_id(synth, handler: str) -> str:
+    [lid] = [k for k, v in synth.of_type("AWS::Lambda::Function").items() if v["Properties"].get("Handler") == handler]
+    return lid
+
+
+def _expected(synth, what: str, handler: str) -> str:
+    lid = _function_id(synth, handler)
+    if what == "arn of function":
+        return f"{lid}.Arn"
+    [queue_arn] = [ref(m["Properties"]["EventSourceArn"]) for m in synth.of_type("AWS::Lambda::EventSourceMapping").values()
+                   if ref(m["Properties"]["FunctionName"]) == lid]
+    assert synth.resources[queue_arn.removesuffix(".Arn")]["Type"] == "AWS::SQS::Queue"
+    return queue_arn.removesuffix(".Arn")          # a queue's Ref is its URL
+
+
 @pytest.mark.parametrize("sm", TOPOLOGY.state_machines, ids=lambda s: s.key)
 def test_definition_after_substitution_equals_the_file(synth, sm):
     text = _definition_file(sm).read_text(encoding="utf-8")
     props = synth.resources[synth.logical_id(synth.stack.workflow.state_machines[sm.key])]["Properties"]
     assert props["DefinitionString"] == text
     deployed = {name: ref(value) for name, value in props["DefinitionSubstitutions"].items()}
-    expected = {name: DEPLOYED_AS[kind](synth.logical_id(synth.stack.resources.get(kind, key)))
-                for name, (kind, key) in sm.substitutions.items()}
+    expected = {name: _expected(synth, *what) for name, what in EXPECTED_SUBSTITUTIONS[sm.key].items()}
     assert deployed == expected
+    # the topology's own description agrees (CDK builds from it)
+    assert {name: DEPLOYED_AS[kind](synth.logical_id(synth.stack.resources.get(kind, key)))
+            for name, (kind, key) in sm.substitutions.items()} == expected
 
-    # What Step Functions runs: every ${Placeholder} replaced, and the result is a valid definition.
+    # What Step Functions runs: every ${Placeholder} replaced, and the result is a valid definition
+    # whose tasks call the review step's function and send to the review tasks' queue, and nothing else.
     used = set(PLACEHOLDER.findall(text))
-    assert used <= set(deployed), f"placeholders without a substitution: {used - set(deployed)}"
+    assert used == set(EXPECTED_SUBSTITUTIONS[sm.key]), f"placeholders: {used}"
     resolved = PLACEHOLDER.sub(lambda m: f"<{deployed[m.group(1)]}>", text)
     assert "${" not in resolved
     definition = json.loads(resolved)
     assert definition["StartAt"] in definition["States"]
-    expected_text = text
-    for name, value in expected.items():
-        expected_text = expected_text.replace("${" + name + "}", f"<{value}>")
-    assert resolved == expected_text
+    tasks = [s for s in definition["States"].values() if s["Type"] == "Task"]
+    lambdas = {t["Resource"] for t in tasks if not t["Resource"].startswith("arn:aws:states:::")}
+    queues = {t["Parameters"]["QueueUrl"] for t in tasks if t["Resource"].startswith("arn:aws:states:::sqs:")}
+    assert lambdas == {f"<{_function_id(synth, REVIEW_STEP)}.Arn>"}
+    assert queues == ({f"<{expected['ReviewTasksQueueUrl']}>"} if sm.key == "review_manual" else set())
 
 
 @pytest.mark.parametrize("sm", TOPOLOGY.state_machines, ids=lambda s: s.key)

@@ -246,3 +246,131 @@ def test_the_status_cli_lists_the_bundle(deps, handler, aws, s3, merchant, capsy
     assert main(["status", "--merchant", MERCHANT, "--json"]) == 0
     [s] = json.loads(capsys.readouterr().out)
     assert s["key"] == ZIP_KEY and s["status"] == "unpacked" and s["settled"]
+
+
+# ---- each refusal the docs promise (docs/bundles.md, "What is written, what is refused") ---------
+
+def _raw_zip(entries: list[tuple[str, bytes, int, int, int]]) -> bytes:
+    """A zip written by hand from already-deflated entries: (name, deflated bytes, crc32, inflated
+    size, extra flag bits). Lets a test declare what it likes (an encryption flag) and reuse one
+    compressed body many times without inflating hundreds of MB to build the archive."""
+    import struct
+
+    local, central = bytearray(), bytearray()
+    for name, raw, crc, size, flags in entries:
+        n = name.encode()
+        flags |= 0x800                                               # UTF-8 name
+        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, 8, 0, 0x21, crc, len(raw), size,
+                               len(n), 0, 0, 0, 0, 0, len(local)) + n
+        local += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, 8, 0, 0x21, crc, len(raw), size, len(n), 0) + n + raw
+    count = len(entries)
+    return bytes(local + central + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(central),
+                                               len(local), 0))
+
+
+def _deflated(body: bytes) -> tuple[bytes, int, int]:
+    import zlib
+
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return c.compress(body) + c.flush(), zlib.crc32(body), len(body)
+
+
+def _refused(deps) -> dict[str, dict]:
+    [b] = _bundles(deps)
+    assert b["status"] == "unpacked", b
+    return {r["path"]: r["finding"] for r in b["refused_entries"]}
+
+
+def test_an_encrypted_entry_is_refused_and_the_rest_written(deps, handler, aws, s3, merchant):
+    secret = _deflated(_jpeg("secret"))
+    plain = _deflated(IMAGES["款式A/主图.jpg"])
+    body = _raw_zip([("款式A/主图.jpg", *plain, 0), ("款式A/加密.jpg", *secret, 0x1)])
+    assert handler("ingest")(_upload(s3, aws, ZIP_KEY, body)) == {"batchItemFailures": []}
+    refused = _refused(deps)
+    assert list(refused) == ["款式A/加密.jpg"] and refused["款式A/加密.jpg"]["code"] == "MEDIA_ZIP_ENCRYPTED"
+    assert set(_versions(s3, aws)) == {ZIP_KEY, f"{MERCHANT}/款式A/主图.jpg"}
+
+
+def test_the_same_path_twice_keeps_the_first_and_refuses_the_rest(deps, handler, aws, s3, merchant):
+    import warnings
+
+    first, second, third = _jpeg("first"), _jpeg("second"), _jpeg("third")
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buf, "w") as z:
+        warnings.simplefilter("ignore")                              # zipfile warns of the duplicate name
+        z.writestr("款式A/主图.jpg", first)
+        z.writestr("款式A/主图.jpg", second)
+        z.writestr("./款式A/主图.jpg", third)                         # the same path, spelled otherwise
+    handler("ingest")(_upload(s3, aws, ZIP_KEY, buf.getvalue()))
+    [b] = _bundles(deps)
+    assert b["status"] == "unpacked" and b["files"] == [f"{MERCHANT}/款式A/主图.jpg"] and b["refused_count"] == 2
+    assert [(r["path"], r["finding"]["code"]) for r in b["refused_entries"]] == [("款式A/主图.jpg", "MEDIA_ZIP_INVALID")] * 2
+    assert "twice" in b["refused_entries"][0]["finding"]["message_en"]
+    got = s3.get_object(Bucket=aws.buckets["drop"], Key=f"{MERCHANT}/款式A/主图.jpg")["Body"].read()
+    assert got == first
+
+
+def test_a_path_that_makes_a_key_over_1024_bytes_is_refused(deps, handler, aws, s3, merchant):
+    # "m-vip-001/" (10 bytes) + "款式A/" (8) + 334 × "长" (1,002) + ".jpg" (4) = 1,024 bytes: allowed
+    at_limit = "款式A/" + "长" * 334 + ".jpg"
+    over = "款式A/" + "长" * 334 + "x.jpg"
+    assert len(f"{MERCHANT}/{at_limit}".encode()) == 1024 and len(f"{MERCHANT}/{over}".encode()) == 1025
+    handler("ingest")(_upload(s3, aws, ZIP_KEY, _zip({at_limit: _jpeg("a"), over: _jpeg("b")})))
+    [b] = _bundles(deps)
+    assert b["files"] == [f"{MERCHANT}/{at_limit}"]
+    [r] = b["refused_entries"]
+    assert r["finding"]["code"] == "MEDIA_ZIP_INVALID" and "1024 bytes" in r["finding"]["message_en"]
+    assert set(_versions(s3, aws)) == {ZIP_KEY, f"{MERCHANT}/{at_limit}"}
+
+
+def _entries(n: int) -> bytes:
+    """n entries: n - 1 folders (skipped quietly, but entries all the same) and one image."""
+    return _zip({**{f"d{i:04d}/": b"" for i in range(n - 1)}, "款式A/主图.jpg": IMAGES["款式A/主图.jpg"]})
+
+
+def test_1000_entries_are_unpacked_and_1001_reject_the_bundle(deps, handler, aws, s3, merchant):
+    from shangjia.pipeline.bundles import unpack_bundle
+    from shangjia.pipeline.ingest import Upload
+
+    drop = aws.buckets["drop"]
+    for n, key in ((1000, f"{MERCHANT}/千/图.zip"), (1001, f"{MERCHANT}/千零一/图.zip")):
+        body = _entries(n)
+        put = s3.put_object(Bucket=drop, Key=key, Body=body)
+        unpack_bundle(deps, Upload(drop, key, len(body), put["VersionId"]))
+    by_key = {b["key"]: b for b in _bundles(deps)}
+    ok, bomb = by_key[f"{MERCHANT}/千/图.zip"], by_key[f"{MERCHANT}/千零一/图.zip"]
+    assert ok["status"] == "unpacked" and ok["files"] == [f"{MERCHANT}/千/款式A/主图.jpg"]
+    assert bomb["status"] == "rejected" and bomb["rejection"]["code"] == "MEDIA_ZIP_TOO_LARGE"
+    assert "1001 entries" in bomb["rejection"]["message_en"]
+    assert not any(k.startswith(f"{MERCHANT}/千零一/") and not k.endswith(".zip") for k in _versions(s3, aws))
+
+
+MiB = 1024 * 1024
+
+
+def _compressible(size: int, seed: int) -> tuple[bytes, int, int]:
+    """``size`` bytes deflating at ~130:1, under the 200:1 ratio that marks a single-entry bomb."""
+    noise = random.Random(seed).randbytes(size // 150)
+    return _deflated(noise + bytes(size - len(noise)))
+
+
+def test_over_512_mb_inflated_in_all_rejects_the_bundle_before_writing(deps, handler, aws, s3, merchant):
+    """20 entries of 25 MiB (the per-file cap, each ~130:1) and one of 12 MiB + 1 byte: 512 MiB + 1
+    inflated from a ~4 MB zip. No entry is a bomb by itself; together they are."""
+    from shangjia.media import DEFAULT_LIMITS
+    from shangjia.pipeline import bundles
+
+    assert DEFAULT_LIMITS.zip_max_total_bytes == 512 * MiB and DEFAULT_LIMITS.zip_max_entry_bytes == 25 * MiB
+    big, rest = _compressible(25 * MiB, 1), _compressible(12 * MiB + 1, 2)
+    entries = [(f"款式{i:02d}/大图.jpg", *big, 0) for i in range(20)] + [("款式99/大图.jpg", *rest, 0)]
+    body = _raw_zip(entries)
+    assert len(body) < 6 * MiB
+    assert handler("ingest")(_upload(s3, aws, ZIP_KEY, body)) == {"batchItemFailures": []}
+    b = _assert_rejected(deps, s3, aws, "MEDIA_ZIP_TOO_LARGE")
+    assert str(512 * MiB) in b["rejection"]["message_en"]
+
+    # one byte less is within the limit: the verify pass accepts every entry (nothing written here)
+    exact = _raw_zip(entries[:-1] + [("款式99/大图.jpg", *_compressible(12 * MiB, 2), 0)])
+    with zipfile.ZipFile(io.BytesIO(exact)) as zf:
+        plan = bundles._plan(zf, DEFAULT_LIMITS, MERCHANT, ZIP_KEY)
+        assert bundles._verify(zf, plan, DEFAULT_LIMITS, ZIP_KEY) == [] and len(plan.entries) == 21

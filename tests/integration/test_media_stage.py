@@ -97,3 +97,76 @@ def test_a_late_duplicate_of_validate_never_refills_the_pending_set(deps, produc
                       {"product": item["product"]})
     pending = deps.store.get(*keys.pending_media("m1", "P1", "b1"))["pending"]
     assert "main:0" not in pending and len(pending) == 4
+
+
+def _missing_image_product(deps, aws):
+    put_merchant(deps.store, "m2", name="M", annual_sales_cny=9_000_000)
+    pk, sk = keys.product("m2", "P9")
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": "m2", "spu_code": "P9", "batch_id": "b9", "status": "media",
+                    "source_key": "m2/上新/sheet.xlsx", "product": {"spu_code": "P9", "title": "t", "skus": []}})
+    ppk, psk = keys.pending_media("m2", "P9", "b9")
+    deps.store.put({"pk": ppk, "sk": psk, "pending": {"main:0"}, "total": 1})
+    return {"merchant_id": "m2", "spu_code": "P9", "batch_id": "b9", "slot": "main", "index": 0, "ref": "主图.jpg"}
+
+
+def _deliver_until_done(aws, handler, *, before_each=None) -> list[tuple[int, bool]]:
+    """The media queue on moto (visibility 0: a failed record is visible again at once) feeding the
+    media handler as Lambda's event source mapping does. (receive count, failed?) per delivery."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url, fn, deliveries = aws.queues["media"], handler("media"), []
+    for _ in range(8):                                 # the queue's maxReceiveCount is 5: this is a bound
+        got = sqs.receive_message(QueueUrl=url, AttributeNames=["All"], MaxNumberOfMessages=1).get("Messages", [])
+        if not got:
+            break
+        m = got[0]
+        if before_each:
+            before_each(len(deliveries) + 1)
+        event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                              "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                              "eventSource": "aws:sqs", "eventSourceARN": aws.queue_arns["media"],
+                              "awsRegion": "us-east-1"}]}
+        try:
+            failed = bool(fn(event)["batchItemFailures"])
+        except BatchProcessingError:     # every record failed: the invocation fails, Lambda returns them all
+            failed = True
+        deliveries.append((int(m["Attributes"]["ApproximateReceiveCount"]), failed))
+        if not failed:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return deliveries
+
+
+def test_a_missing_image_is_tried_three_times_then_reported_missing(deps, aws, handler):
+    """docs/bundles.md: the sheet may arrive before its zip. The first two receives fail (the
+    message returns), the third records PIPE_IMAGE_MISSING and sends the product back."""
+    import json
+
+    msg = _missing_image_product(deps, aws)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.send_message(QueueUrl=aws.queues["media"], MessageBody=json.dumps(msg, ensure_ascii=False))
+    assert _deliver_until_done(aws, handler) == [(1, True), (2, True), (3, False)]
+    p = deps.store.get(*keys.product("m2", "P9"))
+    assert p["status"] == "needs_fix"
+    # the image's own finding (product-level checks follow from it: no usable main image, ...)
+    [f] = [f for f in p["findings"] if f["code"] == "PIPE_IMAGE_MISSING"]
+    assert (f["code"], f["field"], f["value"]) == ("PIPE_IMAGE_MISSING", "main", "主图.jpg")
+    assert f["message_zh"] and f["message_en"]
+    dlq = sqs.get_queue_attributes(QueueUrl=aws.queues["media_dlq"], AttributeNames=["ApproximateNumberOfMessages"])
+    assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_an_image_uploaded_between_tries_is_rendered(deps, aws, handler):
+    import json
+
+    msg = _missing_image_product(deps, aws)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.send_message(QueueUrl=aws.queues["media"], MessageBody=json.dumps(msg, ensure_ascii=False))
+
+    def upload_before_the_third(n):
+        if n == 3:
+            boto3.client("s3", region_name="us-east-1").put_object(
+                Bucket=aws.buckets["drop"], Key="m2/上新/主图.jpg", Body=_jpeg("red"))
+    assert _deliver_until_done(aws, handler, before_each=upload_before_the_third) == [(1, True), (2, True), (3, False)]
+    image = deps.store.get(*keys.image("m2", "P9", "b9", "main", 0))
+    assert image["ok"] and not [f for f in image["findings"] if f["code"] == "PIPE_IMAGE_MISSING"]

@@ -1,21 +1,41 @@
-"""fetch_url against a real HTTP server on loopback (allowed explicitly) and resolvers that lie."""
+"""fetch_url against a real HTTP server on loopback (allowed explicitly) and resolvers that lie.
+
+Time is a fake clock handed to ``fetch_url``: the server and the resolvers advance it, so the
+deadline tests assert what was cut off and which time-outs were handed to the socket, never how
+long the test took."""
 
 from __future__ import annotations
 
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from shangjia.errors import FindingError
 from shangjia.media import fetch_url
+from shangjia.media import fetch as fetch_module
 from shangjia.media.fetch import address_allowed
 
 from .conftest import encode, product_photo
 
 JPEG = encode(product_photo(400, 400), "JPEG")
 LOOPBACK = ["127.0.0.1/32"]
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to (thread-safe: the server advances it)."""
+
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.t
+
+    def advance(self, s: float) -> None:
+        with self._lock:
+            self.t += s
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -47,14 +67,19 @@ class Handler(BaseHTTPRequestHandler):
             self._redirect("http://169.254.169.254/latest/meta-data/")
         elif p == "/to-file":
             self._redirect("file:///etc/passwd")
-        elif p == "/slow":
+        elif p == "/trickle":       # 40 bytes, each "0.1 s" apart on the test's clock: 4 s in all
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", "40")
             self.end_headers()
             for _ in range(40):
+                self.server.clock.advance(0.1)
                 self.wfile.write(b"\xff")
                 self.wfile.flush()
-                time.sleep(0.05)
+        elif p.startswith("/slowhop/"):  # every hop costs "0.4 s" on the test's clock
+            self.server.clock.advance(0.4)
+            n = int(p.rsplit("/", 1)[1])
+            self._redirect(f"/slowhop/{n + 1}" if n < 2 else "/img.jpg")
         elif p == "/missing":
             self._send(404, b"no", "text/plain")
 
@@ -73,20 +98,34 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server():
+def http_server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.clock = FakeClock()
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
+    yield srv
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture
+def server(http_server):
+    return f"http://127.0.0.1:{http_server.server_port}"
+
+
+@pytest.fixture
+def clock(http_server):
+    """A fresh fake clock, shared by the server (which advances it) and fetch_url (which reads it)."""
+    http_server.clock = FakeClock()
+    return http_server.clock
 
 
 def get(url, **kw):
     opts = dict(max_bytes=20_000, timeout_s=3, allow_http=True, allowed_networks=LOOPBACK,
                 resolver=lambda host: {"internal.example": ["10.1.2.3"]}[host])
     opts.update(kw)
-    return fetch_url(url, **opts)
+    # the clock is a seam of the implementation; the public facade (shangjia.media) reads real time
+    return (fetch_module.fetch_url if "clock" in opts else fetch_url)(url, **opts)
 
 
 def code_of(fn) -> str:
@@ -120,10 +159,37 @@ def test_refusals(server, path, code):
     assert code_of(lambda: get(server + path)) == code
 
 
-def test_one_deadline_for_the_whole_download(server):
-    t0 = time.monotonic()
-    assert code_of(lambda: get(server + "/slow", timeout_s=0.5)) == "MEDIA_URL_TIMEOUT"
-    assert time.monotonic() - t0 < 1.5
+def test_one_deadline_for_the_whole_download(server, clock):
+    """Every byte arrives well within a per-read time-out, but the body as a whole takes 4 s on
+    the clock: a 0.5 s budget is spent part-way and the download is refused."""
+    assert get(server + "/trickle", timeout_s=10, clock=clock) == b"\xff" * 40     # within budget: all of it
+    assert code_of(lambda: get(server + "/trickle", timeout_s=0.5, clock=clock)) == "MEDIA_URL_TIMEOUT"
+
+
+def test_one_deadline_across_redirects(server, clock):
+    """Three hops at 0.4 s each: within 2 s they are followed; within 1 s the third hop is refused
+    (a deadline restarted per hop would let a chain of redirects run forever)."""
+    assert get(server + "/slowhop/0", timeout_s=2, clock=clock) == JPEG
+    assert code_of(lambda: get(server + "/slowhop/0", timeout_s=1, clock=clock)) == "MEDIA_URL_TIMEOUT"
+
+
+def test_the_socket_gets_what_is_left_of_the_budget(http_server, clock, monkeypatch):
+    """DNS took 0.75 s of a 2 s budget: the connection is opened with 1.25 s, not 2 s."""
+    real = fetch_module.socket.create_connection
+    asked: list[float] = []
+
+    def spy(address, timeout=None, *a, **k):
+        asked.append(timeout)
+        return real(address, timeout, *a, **k)
+
+    def resolver(host):
+        clock.advance(0.75)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(fetch_module.socket, "create_connection", spy)
+    url = f"http://shop.example:{http_server.server_port}/img.jpg"
+    assert get(url, timeout_s=2, resolver=resolver, clock=clock) == JPEG
+    assert asked == [pytest.approx(1.25)]
 
 
 def test_loopback_is_refused_unless_allowed(server):
@@ -161,14 +227,24 @@ def test_public_addresses_are_allowed():
 
 
 def test_slow_dns_counts_against_the_deadline():
-    def stuck(host):
-        time.sleep(3)
-        return ["93.184.216.34"]
+    """getaddrinfo has no time-out: a resolver that spends the budget and then hangs is abandoned
+    (the fetch gives up while the resolver is still stuck), not waited for."""
+    clock = FakeClock()
+    release, returned = threading.Event(), threading.Event()
 
-    t0 = time.monotonic()
-    assert code_of(lambda: fetch_url("https://slow-dns.example/a.jpg", max_bytes=10, timeout_s=0.3,
-                                     resolver=stuck)) == "MEDIA_URL_TIMEOUT"
-    assert time.monotonic() - t0 < 1.5
+    def stuck(host):
+        clock.advance(5)                 # the whole 0.3 s budget and more
+        release.wait(10)                 # then hangs until the test lets go
+        returned.set()
+        return ["127.0.0.1"]
+
+    try:
+        assert code_of(lambda: fetch_module.fetch_url("http://slow-dns.example/a.jpg", max_bytes=10, timeout_s=0.3,
+                                                       resolver=stuck, clock=clock, allow_http=True)
+                       ) == "MEDIA_URL_TIMEOUT"
+        assert not returned.is_set(), "the fetch waited for the resolver instead of giving up"
+    finally:
+        release.set()
 
 
 def test_dns_failure_is_unreachable():

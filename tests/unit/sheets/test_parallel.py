@@ -166,10 +166,24 @@ def test_stopping_early_leaves_no_worker_running(sample, ctx):
     assert multiprocessing.active_children() == []
 
 
-def test_small_sheets_stay_in_one_process():
-    assert default_jobs(None) == 1 and default_jobs(500) == 1
-    import os
-    assert default_jobs(100_000) == min(len(os.sched_getaffinity(0)), 8)     # every core it may use, at most 8
+@pytest.mark.parametrize("rows, cores, jobs", [
+    (None, 4, 1), (0, 4, 1), (500, 4, 1), (1_999, 4, 1),    # small sheets: one process, whatever the machine
+    (2_000, 4, 4), (100_000, 3, 3), (100_000, 1, 1),        # big ones: every core this process may use ...
+    (100_000, 16, 8), (2_000, 64, 8),                       # ... at most 8
+])
+def test_small_sheets_stay_in_one_process(monkeypatch, rows, cores, jobs):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert default_jobs(rows) == jobs
+
+
+def test_jobs_fall_back_to_the_cpu_count_without_affinity(monkeypatch):
+    def unsupported(pid):
+        raise OSError("no affinity here")
+    monkeypatch.setattr("os.sched_getaffinity", unsupported, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    assert default_jobs(50_000) == 6
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert default_jobs(50_000) == 1
 
 
 # ---- found in review: every shape where blocks once differed from one reader -------------------

@@ -8,7 +8,8 @@
 - redirects are followed by hand, at most ``max_redirects``, each hop checked again;
 - one deadline for the whole download, a byte cap (Content-Length and the bytes actually read),
   and the Content-Type must be an image.
-Every refusal is a ``FindingError`` with a ``MEDIA_URL_*`` code.
+Every refusal is a ``FindingError`` with a ``MEDIA_URL_*`` code. The deadline is read from
+``clock`` (``time.monotonic`` by default; tests inject a fake one).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 from shangjia.errors import FindingError, finding
 
 Resolver = Callable[[str], Sequence[str]]
+Clock = Callable[[], float]
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CHUNK = 64 * 1024
 USER_AGENT = "shangjia-media/1 (+product image fetcher)"
@@ -54,13 +56,15 @@ def address_allowed(addr: str, allowed_networks: Sequence[str] = ()) -> bool:
 
 def fetch_url(url: str, *, max_bytes: int, timeout_s: float, max_redirects: int = 3,
               resolver: Resolver | None = None, accept: Sequence[str] = ("image/",),
-              allow_http: bool = False, allowed_networks: Sequence[str] = ()) -> bytes:
+              allow_http: bool = False, allowed_networks: Sequence[str] = (),
+              clock: Clock = time.monotonic) -> bytes:
     resolver = resolver or default_resolver
-    deadline = time.monotonic() + timeout_s
+    deadline = clock() + timeout_s
     for _hop in range(max_redirects + 1):
         scheme, host, port, target = _check_url(url, allow_http)
-        addr = _resolve(host, resolver, allowed_networks, deadline, timeout_s)
-        status, location, body = _get(scheme, host, port, target, addr, deadline, timeout_s, max_bytes, accept)
+        addr = _resolve(host, resolver, allowed_networks, deadline, timeout_s, clock)
+        status, location, body = _get(scheme, host, port, target, addr, deadline, timeout_s, max_bytes, accept,
+                                      clock)
         if status in _REDIRECTS:
             if not location:
                 raise FindingError(finding("MEDIA_URL_HTTP_STATUS", value=url, status=status))
@@ -96,13 +100,13 @@ def _check_url(url: str, allow_http: bool) -> tuple[str, str, int, str]:
 
 
 def _resolve(host: str, resolver: Resolver, allowed_networks: Sequence[str], deadline: float,
-             timeout_s: float) -> str:
+             timeout_s: float, clock: Clock = time.monotonic) -> str:
     try:
         ipaddress.ip_address(host)
         addrs = [host]
     except ValueError:
         try:
-            addrs = _within(deadline, resolver, host)
+            addrs = _within(deadline, resolver, host, clock)
         except TimeoutError:
             raise FindingError(finding("MEDIA_URL_TIMEOUT", value=host, timeout_s=timeout_s)) from None
         except (OSError, UnicodeError) as e:
@@ -115,7 +119,7 @@ def _resolve(host: str, resolver: Resolver, allowed_networks: Sequence[str], dea
     return addrs[0]
 
 
-def _within(deadline: float, fn: Resolver, host: str) -> list[str]:
+def _within(deadline: float, fn: Resolver, host: str, clock: Clock = time.monotonic) -> list[str]:
     """Run a (blocking) resolver within the download's deadline: getaddrinfo has no timeout."""
     box: dict[str, object] = {}
 
@@ -127,7 +131,7 @@ def _within(deadline: float, fn: Resolver, host: str) -> list[str]:
 
     t = threading.Thread(target=run, name="resolve", daemon=True)
     t.start()
-    t.join(max(0.0, deadline - time.monotonic()))
+    t.join(max(0.0, deadline - clock()))
     if t.is_alive():
         raise TimeoutError(host)
     if "err" in box:
@@ -156,8 +160,8 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
 
 def _get(scheme: str, host: str, port: int, target: str, addr: str, deadline: float, timeout_s: float,
-         max_bytes: int, accept: Sequence[str]) -> tuple[int, str | None, bytes]:
-    remaining = deadline - time.monotonic()
+         max_bytes: int, accept: Sequence[str], clock: Clock = time.monotonic) -> tuple[int, str | None, bytes]:
+    remaining = deadline - clock()
     if remaining <= 0:
         raise FindingError(finding("MEDIA_URL_TIMEOUT", value=host, timeout_s=timeout_s))
     cls = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
@@ -179,7 +183,7 @@ def _get(scheme: str, host: str, port: int, target: str, addr: str, deadline: fl
         chunks: list[bytes] = []
         got = 0
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - clock()
             if remaining <= 0:
                 raise FindingError(finding("MEDIA_URL_TIMEOUT", value=host, timeout_s=timeout_s))
             if conn.sock is not None:

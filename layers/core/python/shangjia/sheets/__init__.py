@@ -51,6 +51,12 @@ class Limits:
     max_rows_per_product: int = 200
     header_scan_rows: int = 30
     precount: bool = True                     # find the row count at open (progress total, early refusal)
+    # What one piece of a workbook's XML may be, in characters (the readers hold one at a time):
+    # a row: 200 columns of 10,000 characters, markup included, fit twice over; 16,384 cells fit.
+    max_row_xml: int = 4 * 2**20
+    # a shared string or a cell: Excel's own 32,767 characters, escaped (``&amp;``, ``_x000D_``)
+    # and in rich-text runs, fit several times over.
+    max_string_xml: int = 2**20
 
 
 @dataclass(slots=True)
@@ -161,11 +167,16 @@ class _Cleaner:
 
     def __init__(self, limits: Limits) -> None:
         from shangjia.sheets.xlsx import DateVal, ErrVal, Num
+        from shangjia.sheets.text import FlaggedText
         self.Num, self.DateVal, self.ErrVal = Num, DateVal, ErrVal
+        self.Flagged = FlaggedText
         self.max_chars = limits.max_cell_chars
 
     def __call__(self, v: Any, ftype: str, warn_number: bool = True) -> tuple[str, str | None]:
         cls = v.__class__
+        if cls is self.Flagged:           # the text reader found something (cleaned text + its code)
+            s, _code = self(str(v), ftype, warn_number)
+            return s, v.code
         if cls is str:
             if ftype == "text" or ftype == "list" or ftype == "kv":
                 s = v.strip()

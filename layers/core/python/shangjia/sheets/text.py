@@ -4,6 +4,12 @@ The encoding is decided from a sample (BOM, then strict UTF-8, then NUL-byte pat
 UTF-16 without BOM, then strict GB18030, then Windows-1252); the delimiter from Excel's
 ``sep=`` line or the counts of tab, comma, semicolon and bar in the first lines. Rows stream
 through ``csv.reader``; a row number is the record number, which is what Excel shows.
+
+A cell gets what the same cell gets from an .xlsx: one longer than ``Limits.max_cell_chars`` is
+read whole (up to the file's own size limit, not ``csv``'s 128 KiB field limit, which refused the
+whole file) and cut with CELL_TOO_LONG where products are built; a cell holding C0 control
+characters XML 1.0 cannot carry (NUL, ESC, ...: an .xlsx cannot hold them as text) is handed on
+cleaned, as ``FlaggedText`` carrying CELL_CONTROL_CHAR, and reported at its row and column.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from typing import IO, Iterator
 
 from shangjia.errors import FindingError, finding
@@ -18,6 +25,30 @@ from shangjia.sheets.xlsx import col_letters
 
 SAMPLE = 1 << 16
 _COLS = [col_letters(i) for i in range(1024)]
+# C0 controls but tab, line feed and carriage return: what XML 1.0 (so an .xlsx) cannot hold.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_C_LONG_MAX = 2**31 - 1
+
+
+class FlaggedText(str):
+    """A cell's text, already cleaned, with the finding code the reader found for it. The sheet
+    reader's cleaning (``shangjia.sheets._Cleaner``) reports the code at the cell's row and column."""
+
+    code: str = ""
+
+
+def _flag_control(v: str) -> FlaggedText:
+    t = FlaggedText(_CONTROL.sub("", v))
+    t.code = "CELL_CONTROL_CHAR"
+    return t
+
+
+def _allow_fields_up_to(chars: int) -> None:
+    """``csv``'s field limit (process-wide, 128 KiB by default) raised to what the file size limit
+    allows: an over-long cell is the cell's problem (cut and located), not the file's."""
+    want = min(max(chars, 1), _C_LONG_MAX)
+    if csv.field_size_limit() < want:
+        csv.field_size_limit(want)
 
 
 def detect_encoding(sample: bytes) -> tuple[str, int]:
@@ -95,9 +126,11 @@ class TextSheet:
     def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
         self.fh.seek(self.bom)
         stream = io.TextIOWrapper(self.fh, encoding=self.encoding, errors="replace", newline="")
+        _allow_fields_up_to(self.limits.max_bytes + 1)      # a field is never larger than its file
         reader = csv.reader(stream, delimiter=self.delimiter)
         max_cells = self.limits.max_cells_per_row
         cols = _COLS
+        control = _CONTROL.search
         n = 0
         try:
             for rec in reader:
@@ -107,9 +140,12 @@ class TextSheet:
                 if len(rec) > max_cells:
                     raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
                                                count=len(rec), limit=max_cells))
+                dirty = control("".join(rec)) is not None       # one search per record, cells only if found
                 cells = {}
                 for i, v in enumerate(rec):
                     if v:
+                        if dirty and control(v):
+                            v = _flag_control(v)
                         cells[cols[i] if i < 1024 else col_letters(i)] = v
                 if cells:
                     yield n - (1 if self.skip_sep else 0), cells

@@ -57,20 +57,82 @@ def _unescape_x(s: str) -> str:
 # re-read with expat, and a part that is not UTF-8 or uses prefixes is read with expat whole.
 _ROWNUM_RE = re.compile(r'\br="(\d+)"')
 _CELL_RE = re.compile(
-    r'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?'
-    r'(?:<v>([^<]*)</v>|<is>(.*?)</is>)?\s*</c>)', re.S)
+    r'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>\s*(?:<f\b[^<>]*?(?:/>|>[^<]*</f>)\s*)?'
+    r'(?:<v>([^<]*)</v>|<is>((?:[^<]*+<(?!/is>|/?c[\s>/]))*+[^<]*+)</is>)?\s*</c>)')
+# Element content is matched as runs of text and tags that cannot be the element's end or the
+# start of the next one, possessively: a piece never closed fails at the next cell, string or
+# run instead of rescanning the rest of the row, and no backtracking state is kept per character.
 # The lean form every mainstream writer uses for values: (column, attributes, value). A row with
 # a formula, an inline string or spacing between tags does not match it and takes _CELL_RE.
-_CELL_FAST_RE = re.compile(r'<c r="([A-Z]{1,3})\d+"([^>/]*)(?:/>|>(?:<v>([^<]*)</v>)?</c>)')
-_COMMENT_RE = re.compile(r'<!--.*?-->', re.S)
-_OPEN_ROW_RE = re.compile(r'<row\b[^>]*(?<!/)>')          # a row opened and never closed
-_T_RE = re.compile(r'<t\b[^>]*?(?:/>|>(.*?)</t>)', re.S)
-_RPH_RE = re.compile(r'<rPh\b.*?</rPh>', re.S)
+_CELL_FAST_RE = re.compile(r'<c r="([A-Z]{1,3})\d+"([^<>/]*)(?:/>|>(?:<v>([^<]*)</v>)?</c>)')
+_ROW_START_RE = re.compile(r'<row\b')
+_T_RE = re.compile(r'<t\b[^<>]*?(?:/>|>((?:[^<]*+<(?!/?t[\s>/]))*+[^<]*+)</t>)')
+_RPH_RE = re.compile(r'<rPh\b(?:[^<]*+<(?!/rPh>|rPh\b))*+[^<]*+</rPh>')
 _TYPE_RE = re.compile(r'\bt="(\w+)"')
 _STYLE_RE = re.compile(r'\bs="(\d+)"')
-_SI_FAST_RE = re.compile(r'<si><t>([^<]*)</t></si>|<si>(.*?)</si>|<si/>', re.S)
+_SI_FAST_RE = re.compile(r'<si><t>([^<]*)</t></si>|<si>((?:[^<]*+<(?!/si>|si[\s>/]))*+[^<]*+)</si>|<si/>')
 _ROOT_RE = re.compile(r'<(?:([\w.-]+):)?(worksheet|sst)\b')
 _ENC_RE = re.compile(r'encoding=["\']([\w.-]+)["\']')
+
+
+_END_RE = re.compile(r'</sheetData>|<sheetData/>')
+_ROW_AT_RE = re.compile(r'<row\b[^<>]{0,200}?\br="(\d+)"')      # a row's number, from its start
+_CELL_AT_RE = re.compile(r'<c\b[^<>]{0,200}?\br="([A-Z]{1,3})\d*"[^<>]*?(/?)>')
+_ANY_ROW_RE = re.compile(r'<row[\s>/]|</row>')
+
+# Characters searched by the streaming cuts (rows at </row>, shared strings at </si>): each
+# chunk's new text is searched once, so this grows with the part, not with its square. A
+# meter for tests; the cost is one addition per 256 KB chunk.
+SCANNED = [0]
+
+
+def _rfind(buf: str, tag: str, start: int) -> int:
+    """``buf.rfind(tag, start)``, metered."""
+    SCANNED[0] += len(buf) - start
+    return buf.rfind(tag, start)
+
+
+def _search(rx: re.Pattern, buf: str, start: int):
+    SCANNED[0] += len(buf) - start
+    return rx.search(buf, start)
+
+
+def _size(chars: int) -> str:
+    return f"{chars / 2**20:g} MB" if chars >= 2**20 else f"{chars / 1024:g} KB"
+
+
+def _strip_comments(s: str) -> str:
+    """``<!--.*?-->`` removed, in one pass (the regex rescans the rest for every unclosed one)."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        i = s.find("<!--", pos)
+        j = s.find("-->", i + 4) if i >= 0 else -1
+        if j < 0:
+            break
+        out.append(s[pos:i])
+        pos = j + 3
+    if not out:
+        return s
+    out.append(s[pos:])
+    return "".join(out)
+
+
+def _open_row(s: str, end: int | None = None) -> bool:
+    """Whether ``s[:end]`` opens a row it never closes (``<row\\b[^>]*(?<!/)>``, in one pass:
+    the regex rescans the rest for every ``<row`` without a ``>``)."""
+    end = len(s) if end is None else end
+    pos = 0
+    while True:
+        m = _ROW_START_RE.search(s, pos, end)
+        if m is None:
+            return False
+        j = s.find(">", m.end(), end)
+        if j < 0:
+            return False
+        if s[j - 1] != "/":
+            return True
+        pos = j + 1          # every "<row" before this ">" ends the same way
 
 
 def _xml_text(s: str) -> str:
@@ -137,7 +199,7 @@ def _local(name: str) -> str:
     return name.rpartition(":")[2] if ":" in name else name
 
 
-_ROW_TAG_RE = re.compile(r'<row\b[^>]*>')
+_ROW_TAG_RE = re.compile(r'<row\b[^<>]*>')
 
 
 def _count_on(piece: str, i: int, prev: int) -> int:
@@ -361,23 +423,29 @@ class XlsxBook:
         return self._shared_strings_expat(path)
 
     def _shared_strings_fast(self, first: bytes, chunks: Iterator[bytes]) -> list[str]:
+        """Strings cut after the last ``</si>`` of each chunk, only the new text searched; one
+        string that outgrows ``Limits.max_string_xml`` is refused without reading further."""
         out: list[str] = []
         dec = codecs.getincrementaldecoder("utf-8")("strict")
+        limit = self.limits.max_string_xml
         buf = ""
         si = _SI_FAST_RE.findall
         text = _xml_text
         rich = self._rich_text
         try:
             for chunk in _chain(first, chunks):
+                old = len(buf)
                 buf += dec.decode(chunk)
-                cut = buf.rfind("</si>")
-                cut2 = buf.rfind("<si/>")
+                cut = _rfind(buf, "</si>", max(0, old - 4))
+                cut2 = _rfind(buf, "<si/>", max(0, old - 4))
                 end = max(cut + 5 if cut >= 0 else 0, cut2 + 5 if cut2 >= 0 else 0)
-                if not end:
-                    continue
-                # plain <si><t>text</t></si> in C; rich runs and phonetic guides one by one
-                out.extend([text(t) if t else rich(r) for t, r in si(buf, 0, end)])
-                buf = buf[end:]
+                if end:
+                    # plain <si><t>text</t></si> in C; rich runs and phonetic guides one by one
+                    out.extend([text(t) if t else rich(r) for t, r in si(buf, 0, end)])
+                    buf = buf[end:]
+                if len(buf) > limit:
+                    raise FindingError(finding("SHEET_STRING_TOO_LARGE", file=self.filename,
+                                               index=len(out) + 1, limit=_size(limit)))
             buf += dec.decode(b"", final=True)
         except UnicodeDecodeError as e:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason=f"sharedStrings: {e}")) from e
@@ -396,7 +464,8 @@ class XlsxBook:
     def _shared_strings_expat(self, path: str) -> list[str]:
         out: list[str] = []
         buf: list[str] = []
-        st = {"t": False, "rph": False}
+        st = {"t": False, "rph": False, "n": 0}
+        limit = self.limits.max_string_xml
 
         def start(name, a):
             ln = _local(name)
@@ -404,6 +473,7 @@ class XlsxBook:
                 st["t"] = not st["rph"]
             elif ln == "si":
                 buf.clear()
+                st["n"] = 0
             elif ln == "rPh":
                 st["rph"] = True
 
@@ -419,6 +489,10 @@ class XlsxBook:
         def chars(d):
             if st["t"]:
                 buf.append(d)
+                st["n"] += len(d)
+                if st["n"] > limit:
+                    raise FindingError(finding("SHEET_STRING_TOO_LARGE", file=self.filename,
+                                               index=len(out) + 1, limit=_size(limit)))
         self._parse(path, start, end, chars)
         return out
 
@@ -488,28 +562,91 @@ class XlsxBook:
 
     def _fast_blocks(self, first: bytes, chunks: Iterator[bytes]) -> Iterator[str]:
         """Inflated, decoded text cut after the last ``</row>`` of each chunk; a part cut short
-        (no ``</sheetData>``, or a row never closed) is refused at its end."""
+        (no ``</sheetData>``, or a row never closed) is refused at its end.
+
+        Only each chunk's new text is searched (backed up by a tag's length less one, for a tag
+        cut across chunks), so time is linear in the part. What waits for its ``</row>`` is one
+        row: past ``Limits.max_row_xml`` it is refused (``SHEET_ROW_TOO_LARGE``, where it
+        starts) without reading further; the rows before it have been handed on. A run of empty
+        rows (``<row r="7"/>``) is folded to its last; after ``</sheetData>`` the rest of the
+        part (hyperlinks, validations ...) is read through, not kept, once it passes the bound."""
         dec = codecs.getincrementaldecoder("utf-8")("strict")
+        limit = self.limits.max_row_xml
         buf = ""
+        row_at = -1              # where the last "<row" in buf starts
         ended = False
+        drained = None           # past the bound after </sheetData>: whether a row was left open
+        carry = ""
         try:
             for chunk in _chain(first, chunks):
-                buf += dec.decode(chunk)
-                cut = buf.rfind("</row>")
+                text = dec.decode(chunk)
+                if drained is not None:            # rows after </sheetData> would be read; none may be
+                    text = carry + text
+                    if _search(_ANY_ROW_RE, text, 0):
+                        raise FindingError(finding("SHEET_CORRUPT", file=self.filename,
+                                                   reason="rows after the end of the sheet data"))
+                    carry = text[-8:]
+                    continue
+                old = len(buf)
+                buf += text
+                cut = _rfind(buf, "</row>", max(0, old - 5))
                 if cut >= 0:
                     block, buf = buf[:cut], buf[cut + 6:]
                     if "<!--" in block:
-                        block = _COMMENT_RE.sub("", block)
+                        block = _strip_comments(block)
                     yield block
-                if not ended and ("</sheetData>" in buf or "<sheetData/>" in buf):
+                    old, row_at = 0, -1            # what is left is new text, searched from its start
+                k = _rfind(buf, "<row", max(0, old - 3))
+                if k >= 0:
+                    row_at = k
+                if not ended and _search(_END_RE, buf, max(0, old - 11)):
                     ended = True
+                if len(buf) > limit:
+                    if ended:
+                        drained = _open_row(buf)
+                        carry, buf = buf[-8:], ""
+                    elif (k := self._fold_at(buf, row_at)) > 0 and len(buf) - k <= limit:
+                        buf, row_at = buf[k:], row_at - k   # empty rows before a numbered one: nothing to read
+                    else:
+                        raise self._row_too_large(buf, row_at)
             buf += dec.decode(b"", final=True)
         except UnicodeDecodeError as e:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason=f"sheet XML: {e}")) from e
-        if not ended and ("</sheetData>" in buf or "<sheetData/>" in buf):
+        if not ended and _END_RE.search(buf):
             ended = True
-        if not ended or _OPEN_ROW_RE.search(buf):
+        if not ended or (drained if drained is not None else _open_row(buf)):
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="the sheet XML is cut short"))
+
+    @staticmethod
+    def _fold_at(buf: str, row_at: int) -> int:
+        """Where the text before the last whole numbered row tag can go (0: it cannot): when it
+        holds only rows that are closed (``<row r="7"/>``) and no comment, nothing in it is read."""
+        if row_at <= 0 or "<!--" in buf:
+            return 0
+        k = row_at
+        if not _ROW_AT_RE.match(buf, k) or buf.find(">", k) < 0:   # the last tag may be cut off
+            k = buf.rfind("<row", 0, k)
+            if k <= 0 or not _ROW_AT_RE.match(buf, k):
+                return 0
+        return 0 if _open_row(buf, k) else k
+
+    def _row_too_large(self, buf: str, row_at: int) -> FindingError:
+        """The refusal of a row that outgrew ``max_row_xml``: its number and, when the bound was
+        passed inside one cell, that cell's column."""
+        limit = _size(self.limits.max_row_xml)
+        if row_at < 0:
+            return FindingError(finding("SHEET_CORRUPT", file=self.filename,
+                                        reason=f"the sheet XML holds more than {limit} before its first row"))
+        m = _ROW_AT_RE.match(buf, row_at)
+        row = int(m.group(1)) if m else None
+        column = None
+        c = buf.rfind("<c ", row_at)
+        if c >= 0:
+            cm = _CELL_AT_RE.match(buf, c)
+            if cm and not cm.group(2) and buf.find("</c>", cm.end()) < 0:
+                column = cm.group(1)               # the cell still open when the bound was passed
+        return FindingError(finding("SHEET_ROW_TOO_LARGE", file=self.filename, row=row, column=column,
+                                    at=row if row is not None else "?", limit=limit))
 
     def fast_kinds(self) -> tuple[frozenset[str], frozenset[str]]:
         """Attribute strings of (a shared-string cell, a plain-number cell) in the fast path."""
@@ -536,6 +673,7 @@ class XlsxBook:
     def _read_block(self, block: str, rownum: int, out: list) -> int:
         strings = self.strings
         max_cells = self.limits.max_cells_per_row
+        max_cell = self.limits.max_string_xml
         cells_of = _CELL_FAST_RE.findall
         rownum_at = _ROWNUM_RE.search
         num = Num
@@ -566,8 +704,18 @@ class XlsxBook:
                 if len(cells) > max_cells:
                     raise FindingError(finding("SHEET_TOO_MANY_COLUMNS", file=self.filename,
                                                count=len(cells), limit=max_cells))
+                if len(piece) - j > max_cell:      # only a row this long can hold a cell too long
+                    self._check_cells(cells, rownum)
                 out.append((rownum, cells))
         return rownum
+
+    def _check_cells(self, cells: dict[str, str], rownum: int) -> None:
+        """A cell over ``Limits.max_string_xml`` is refused at its row and column, as expat does."""
+        limit = self.limits.max_string_xml
+        for col, v in cells.items():
+            if len(v) > limit:
+                raise FindingError(finding("SHEET_ROW_TOO_LARGE", file=self.filename, row=rownum, column=col,
+                                           at=rownum, limit=_size(limit)))
 
     def _convert_attrs(self, attrs: str, v: str):
         """A fast-path cell that is not a plain shared string: its type and style from its attributes."""
@@ -619,9 +767,11 @@ class XlsxBook:
         strings = self.strings
         date_styles = self.date_styles
         max_cells = self.limits.max_cells_per_row
+        max_cell, max_row = self.limits.max_string_xml, self.limits.max_row_xml
         out: list[tuple[int, dict[str, str]]] = []
         cells: dict[str, str] = {}
         vbuf: list[str] = []
+        size = [0, 0]             # characters of the cell's text, of the row's
         rownum = first_row - 1 if first_row else 0
         col = ""
         ctype = None
@@ -644,6 +794,7 @@ class XlsxBook:
                 ctype = a.get("t")
                 cstyle = a.get("s")
                 vbuf.clear()
+                size[0] = 0
             elif name == "v" or name == "t":
                 in_v = True
             elif name == "row":
@@ -651,6 +802,7 @@ class XlsxBook:
                 rownum = int(r) if r else rownum + 1
                 cells = {}
                 col = ""
+                size[1] = 0
 
         def end(name):
             nonlocal in_v
@@ -690,6 +842,12 @@ class XlsxBook:
         def chars(d):
             if in_v:
                 vbuf.append(d)
+                size[0] += len(d)
+                size[1] += len(d)
+                if size[0] > max_cell or size[1] > max_row:
+                    raise FindingError(finding(
+                        "SHEET_ROW_TOO_LARGE", file=self.filename, row=rownum, column=col or None, at=rownum,
+                        limit=_size(max_cell if size[0] > max_cell else max_row)))
 
         p = make_parser()
         p.StartElementHandler = start
@@ -697,7 +855,11 @@ class XlsxBook:
         p.CharacterDataHandler = chars
         try:
             for chunk in chunks:
-                p.Parse(chunk, False)
+                try:
+                    p.Parse(chunk, False)
+                except FindingError:
+                    yield from out             # the rows before the damage, as the fast path does
+                    raise
                 if out:
                     yield from out
                     out.clear()

@@ -4,9 +4,14 @@ Identity comes from the authorizer's claims only: ``cognito:groups`` gives the r
 reviewer, ops, merchant) and ``custom:merchant_id`` scopes a merchant to its own data.
 """
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError, UnauthorizedError
+import base64
+import binascii
+import json
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, UnauthorizedError
+
+from shangjia.errors import finding
 from shangjia.lambda_kit import deps
 from shangjia.observability import logger
 from shangjia.pipeline import keys, products, review
@@ -31,6 +36,82 @@ def _scope(merchant_id: str) -> None:
     a = actor()
     if a["role"] not in STAFF and a.get("merchant_id") != merchant_id:
         raise NotFoundError("not found")     # never confirm another merchant's data exists
+
+
+class BadRequestBody(Exception):
+    """A body the API cannot use: answered 400 with its code and message (zh/en), never a 500."""
+
+    def __init__(self, code: str, **params) -> None:
+        self.finding = finding(code, **params)
+        super().__init__(self.finding.message_en)
+
+
+@app.exception_handler(BadRequestBody)
+def bad_body(e: BadRequestBody) -> Response:
+    f = e.finding
+    return Response(400, "application/json", {"code": f.code, "message": f.message_en, "message_zh": f.message_zh,
+                                              "error": f.message_en})
+
+
+_BODY = "shangjia.body"
+_KIND = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "null"}
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_body() -> dict:
+    """The request body as a JSON object ({} when there is none). HTTP APIs base64-encode a body
+    that is not text; either way it must be UTF-8 JSON whose top level is an object."""
+    event = app.current_event
+    raw = event.body
+    if raw is None or raw == "":
+        return {}
+    if event.is_base64_encoded:
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequestBody("API_BODY_NOT_UTF8", reason="invalid base64") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise BadRequestBody("API_BODY_NOT_UTF8", reason=f"invalid byte at offset {e.start}") from None
+    else:
+        text = raw
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:       # a lone surrogate: no UTF-8 text carries one
+            raise BadRequestBody("API_BODY_NOT_UTF8", reason=f"invalid character at offset {e.start}") from None
+    if not text.strip():
+        return {}
+    try:
+        doc = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise BadRequestBody("API_BODY_NOT_JSON", reason=f"{e.msg} at line {e.lineno} column {e.colno}") from None
+    except (ValueError, RecursionError) as e:
+        raise BadRequestBody("API_BODY_NOT_JSON",
+                             reason="nested too deeply" if isinstance(e, RecursionError) else str(e)[:100]) from None
+    if not isinstance(doc, dict):
+        raise BadRequestBody("API_BODY_NOT_OBJECT", kind=_KIND.get(type(doc), type(doc).__name__))
+    return doc
+
+
+def json_body() -> dict:
+    """The parsed body of this request (parsed once)."""
+    if _BODY not in app.context:
+        app.context[_BODY] = _parse_body()
+    return app.context[_BODY]
+
+
+def _check_body(app_, next_middleware):
+    """Every request that carries a body has a usable one, whichever route takes it."""
+    if app_.current_event.body not in (None, ""):
+        json_body()
+    return next_middleware(app_)
+
+
+app.use(middlewares=[_check_body])
 
 
 @app.get("/api/batches/<batch_id>")
@@ -85,11 +166,18 @@ def heartbeat(task_id: str):
 
 @app.post("/api/review/tasks/<task_id>/decision")
 def decide(task_id: str):
-    body = app.current_event.json_body or {}
+    body = json_body()
     if body.get("decision") not in ("approve", "reject"):
-        raise BadRequestError("decision must be approve or reject")
-    return review.decide(deps(), task_id, actor(), body["decision"], reasons=body.get("reasons") or [],
-                         note=str(body.get("note") or "")[:2000])
+        raise BadRequestBody("API_BODY_FIELD", field="decision", reason="must be approve or reject")
+    reasons = body.get("reasons")
+    if reasons is None:
+        reasons = []
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise BadRequestBody("API_BODY_FIELD", field="reasons", reason="must be a list of reason codes (strings)")
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise BadRequestBody("API_BODY_FIELD", field="note", reason="must be text")
+    return review.decide(deps(), task_id, actor(), body["decision"], reasons=reasons, note=(note or "")[:2000])
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from shangjia.topology import Function, Topology, function_environment
+from shangjia.topology import Function, Topology, concurrency_problems, function_environment
 
 from .layers import ARCHITECTURE, RUNTIME, Layers
 from .settings import FUNCTIONS_DIR, Settings, asset_excludes, camel, retention
@@ -23,7 +23,10 @@ from .settings import FUNCTIONS_DIR, Settings, asset_excludes, camel, retention
 GRANTS: dict[tuple[str, str], Callable[[object, iam.IGrantable], iam.Grant]] = {
     ("bucket", "read"): lambda b, g: b.grant_read(g),
     ("bucket", "write"): lambda b, g: b.grant_put(g),            # put only: no delete, no read
-    ("bucket", "readwrite"): lambda b, g: b.grant_read_write(g),
+    # read + put. Not grant_read_write: that adds s3:DeleteObject*, and nothing deletes (a function
+    # that does says so with the "delete" access).
+    ("bucket", "readwrite"): lambda b, g: (b.grant_read(g), b.grant_put(g)),
+    ("bucket", "delete"): lambda b, g: b.grant_delete(g),
     ("queue", "send"): lambda q, g: q.grant_send_messages(g),
     ("queue", "read"): lambda q, g: q.grant_consume_messages(g),
     ("table", "read"): lambda t, g: t.grant_read_data(g),
@@ -33,6 +36,18 @@ GRANTS: dict[tuple[str, str], Callable[[object, iam.IGrantable], iam.Grant]] = {
     ("statemachine", "read"): lambda s, g: s.grant_read(g),
     ("statemachine", "task_response"): lambda s, g: s.grant_task_response(g),
 }
+
+# The "actions" access: exactly the named actions (kind -> their IAM service prefix). A table's grant
+# covers the table and its indexes.
+ACTION_PREFIX: dict[str, str] = {"table": "dynamodb"}
+
+
+def _grant_actions(kind: str, actions: tuple[str, ...]) -> Callable[[object, iam.IGrantable], iam.Grant] | None:
+    prefix = ACTION_PREFIX.get(kind)
+    if prefix is None:
+        return None
+    return lambda r, g: r.grant(g, *(f"{prefix}:{a}" for a in actions))
+
 
 # kind -> what a function is told about the resource in its SHANGJIA_<KIND>_<KEY> variable
 ENV_VALUES: dict[str, Callable[[object], str]] = {
@@ -99,19 +114,11 @@ class Functions(Construct):
     def _check_concurrency(self, fn: Function) -> None:
         """Reserved concurrency below what the SQS pollers may drive throttles deliveries, and a
         throttled delivery still counts toward the queue's maxReceiveCount: messages could reach the
-        DLQ without ever running. The ESM's maximum concurrency is the tool for that; say so."""
-        if fn.reserved_concurrency is None or not fn.triggers:
-            return
-        caps = [t.max_concurrency for t in fn.triggers]
-        if None in caps:
-            Annotations.of(self).add_warning_v2(
-                f"shangjia:throttledDeliveries:{fn.key}",
-                f"{fn.key}: reserved concurrency {fn.reserved_concurrency} but trigger(s) without max_concurrency; "
-                f"throttled SQS deliveries count toward maxReceiveCount (set SqsTrigger.max_concurrency so their "
-                f"sum is <= the reservation)")
-        elif sum(caps) > fn.reserved_concurrency:
-            raise ValueError(f"{fn.key}: triggers' max_concurrency {sum(caps)} exceeds reserved concurrency "
-                             f"{fn.reserved_concurrency}")
+        DLQ without ever running. Every trigger carries the ESM's maximum concurrency
+        (ScalingConfig.MaximumConcurrency), within the reservation: a topology without is refused."""
+        problems = [p for p in concurrency_problems(self._topology) if p.startswith(f"{fn.key}:")]
+        if problems:
+            raise ValueError("; ".join(problems) + " (set SqsTrigger.max_concurrency in topology.py)")
 
     def _function(self, fn: Function) -> lambda_.Function:
         name = camel(fn.key)
@@ -155,7 +162,7 @@ class Functions(Construct):
                 kind, key = g.resource.split(":", 1)
                 if (fn.key, g.resource, g.access) in self._wired or not resources.has(kind, key):
                     continue
-                grant = GRANTS.get((kind, g.access))
+                grant = _grant_actions(kind, g.actions) if g.access == "actions" else GRANTS.get((kind, g.access))
                 if grant is None:
                     raise ValueError(f"function {fn.key}: no CDK grant for {g.access} on {kind} (add it to GRANTS)")
                 resource = resources.get(kind, key)

@@ -17,7 +17,8 @@ PACK = "AwsSolutions"
 S3_GRANT_ACTIONS = {
     "read": ("s3:GetObject*", "s3:GetBucket*", "s3:List*"),
     "write": ("s3:Abort*",),
-    "readwrite": ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*"),
+    "readwrite": ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*"),     # read + put, no delete
+    "delete": ("s3:DeleteObject*",),
 }
 
 

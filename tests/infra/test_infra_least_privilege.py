@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from infra_support import as_list, ref
 
-from shangjia.topology import TOPOLOGY
+from shangjia.topology import REPO_ROOT, TOPOLOGY
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -26,7 +26,8 @@ SQS_CONSUME = {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueu
 ACCESS = {
     ("bucket", "read"): [(S3_READ, (".Arn", ".Arn/*"))],
     ("bucket", "write"): [(S3_PUT, (".Arn/*",))],
-    ("bucket", "readwrite"): [(S3_READ | S3_PUT | {"s3:DeleteObject*"}, (".Arn", ".Arn/*"))],
+    ("bucket", "readwrite"): [(S3_READ, (".Arn", ".Arn/*")), (S3_PUT, (".Arn/*",))],   # read and put: no delete
+    ("bucket", "delete"): [({"s3:DeleteObject*"}, (".Arn/*",))],
     ("queue", "send"): [(SQS_SEND, (".Arn",))],
     ("table", "read"): [(DDB_READ, (".Arn", ".Arn/index/*"))],
     ("table", "write"): [(DDB_WRITE, (".Arn", ".Arn/index/*"))],
@@ -76,6 +77,9 @@ def expected_pairs(synth, fn) -> set[tuple[str, str]]:
             lid = ref(synth.stack.resolve(res.get(kind, key).state_machine_arn))
         else:
             lid = synth.logical_id(res.get(kind, key))
+        if g.access == "actions":          # exactly the named item actions (table and its indexes)
+            pairs |= {(f"dynamodb:{a}", lid + sfx) for a in g.actions for sfx in (".Arn", ".Arn/index/*")}
+            continue
         for actions, suffixes in ACCESS[(kind, g.access)]:
             pairs |= {(a, lid + sfx) for a in actions for sfx in suffixes}
     for t in fn.triggers:
@@ -168,3 +172,77 @@ def test_only_ingest_writes_the_drop_bucket(synth):
                if any(a.startswith("s3:PutObject") and r == f"{drop}.Arn/*"
                       for a, r in pairs_of_role(synth, synth.logical_id(synth.stack.functions.roles[fn.key])))}
     assert writers == {"ingest"}
+
+
+# --- what the code really calls -------------------------------------------------------------------
+
+CODE_DIRS = [REPO_ROOT / "layers" / "core" / "python" / "shangjia", REPO_ROOT / "functions"]
+
+
+def _code_calls(*names: str) -> dict[str, list[str]]:
+    """Which source files (outside the local cloud, which never runs on AWS) call any of ``names``."""
+    hits: dict[str, list[str]] = {}
+    for root in CODE_DIRS:
+        for path in root.rglob("*.py"):
+            if "localcloud" in path.parts:
+                continue
+            text = path.read_text(encoding="utf-8")
+            for n in names:
+                if f".{n}(" in text:
+                    hits.setdefault(n, []).append(str(path.relative_to(REPO_ROOT)))
+    return hits
+
+
+def test_no_role_may_delete_objects_unless_the_code_deletes(synth):
+    """Nothing in the product deletes an S3 object (renditions are content-addressed and kept;
+    reports expire by lifecycle rule). So no function role holds s3:DeleteObject* on any bucket
+    (the media bucket above all: three roles once held it through a "readwrite" grant). If the code
+    starts deleting, it says so with Grant(bucket, "delete") and this test names who may."""
+    deleters_in_code = _code_calls("delete_object", "delete_objects")
+    assert deleters_in_code == {}, f"the code deletes S3 objects now: {deleters_in_code}; grant it explicitly"
+    may_delete = {fn.key for fn in TOPOLOGY.functions for g in fn.grants if g.access == "delete"}
+    assert may_delete == set()
+    media = synth.logical_id(synth.stack.storage.buckets["media"])
+    buckets = {synth.logical_id(b) for b in synth.stack.storage.buckets.values()}
+    for fn in TOPOLOGY.functions:
+        role = synth.logical_id(synth.stack.functions.roles[fn.key])
+        deletes = {(a, r) for a, r in pairs_of_role(synth, role)
+                   if a.startswith("s3:DeleteObject") and r.split(".", 1)[0] in buckets}
+        on_media = {p for p in deletes if p[1].startswith(media + ".")}
+        assert not on_media, f"{fn.key} may delete media objects but never does: {on_media}"
+        assert not deletes, f"{fn.key} may delete objects but never does: {deletes}"
+
+
+def test_media_bucket_writers_and_readers_are_the_ones_that_use_it(synth):
+    """media renders into it (and checks a rendition exists before writing: HeadObject);
+    review_step and review_tasks write the detail previews (pipeline/review.py render_previews),
+    never read. Nobody else touches it."""
+    media = synth.logical_id(synth.stack.storage.buckets["media"])
+    access: dict[str, set[str]] = {}
+    for fn in TOPOLOGY.functions:
+        role = synth.logical_id(synth.stack.functions.roles[fn.key])
+        for a, r in pairs_of_role(synth, role):
+            if r.startswith(media + "."):
+                access.setdefault(fn.key, set()).add(
+                    "read" if a.startswith(("s3:Get", "s3:List")) else "write" if a.startswith(("s3:Put", "s3:Abort"))
+                    else a)
+    assert access == {"media": {"read", "write"}, "review_step": {"write"}, "review_tasks": {"write"}}
+
+
+# The DynamoDB calls the ops API makes (functions/api/handler.py and what it calls: pipeline/review.py
+# claim/heartbeat/decide/list_tasks/tasks_of, products.get_product/set_status, views.batch_summary):
+# Store.get -> GetItem, Store.get_many -> BatchGetItem, Store.query -> Query (table and gsi1/gsi2),
+# Store.update -> UpdateItem (claim, heartbeat, decision, product status), Store.put -> PutItem
+# (the decision's audit record). No Scan, no DeleteItem, no BatchWriteItem, no stream reads.
+API_TABLE_ACTIONS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem",
+                     "dynamodb:PutItem"}
+
+
+def test_api_role_table_actions_are_exactly_those_it_uses(synth):
+    table = synth.logical_id(synth.stack.storage.tables["state"])
+    role = synth.logical_id(synth.stack.functions.roles["api"])
+    pairs = {(a, r) for a, r in pairs_of_role(synth, role) if r.split(".", 1)[0] == table}
+    assert {a for a, _ in pairs} == API_TABLE_ACTIONS
+    # on the table, and Query on its indexes (the task lists and a batch's products are gsi queries)
+    assert {r for _, r in pairs} == {f"{table}.Arn", f"{table}.Arn/index/*"}
+

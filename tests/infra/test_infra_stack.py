@@ -278,15 +278,70 @@ def test_outputs_tell_a_user_where_to_upload_and_sign_in(synth):
     assert outputs["DropBucketName"]["Value"] == {"Ref": synth.logical_id(synth.stack.storage.buckets["drop"])}
 
 
-def test_reserved_functions_without_esm_caps_are_flagged(synth):
-    """Throttled SQS deliveries count toward maxReceiveCount: the synth warns where that can happen."""
+def test_every_sqs_event_source_is_capped_within_its_functions_reservation(synth):
+    """Throttled SQS deliveries count toward maxReceiveCount and send messages to the DLQ without
+    ever running them. Every ESM carries ScalingConfig.MaximumConcurrency (AWS's minimum is 2),
+    and a reserved function's ESMs together never drive more than its reservation."""
+    fns = synth.of_type("AWS::Lambda::Function")
+    caps_by_fn: dict[str, list[int]] = {}
+    for lid, esm in synth.of_type("AWS::Lambda::EventSourceMapping").items():
+        props = esm["Properties"]
+        cap = props.get("ScalingConfig", {}).get("MaximumConcurrency")
+        assert isinstance(cap, int) and 2 <= cap <= 1000, (lid, props.get("EventSourceArn"), cap)
+        caps_by_fn.setdefault(props["FunctionName"]["Ref"], []).append(cap)
+    assert caps_by_fn, "no SQS event source mappings synthesized"
+    for fn_lid, caps in caps_by_fn.items():
+        reserved = fns[fn_lid]["Properties"].get("ReservedConcurrentExecutions")
+        if reserved is not None:
+            assert sum(caps) <= reserved, (fn_lid, caps, reserved)
+            assert max(caps) <= reserved, (fn_lid, caps, reserved)
+    # the functions the issue named are among them, each capped
+    for key in ("ingest", "validate", "media", "publish"):
+        assert synth.logical_id(synth.stack.functions.functions[key]) in caps_by_fn, key
+
+
+def test_no_throttled_delivery_warnings(synth):
     from aws_cdk.assertions import Annotations, Match
 
     warnings = Annotations.from_stack(synth.stack).find_warning("*", Match.string_like_regexp("throttled SQS"))
-    flagged = {w.entry.data.split(":", 1)[0] for w in warnings}
-    at_risk = {fn.key for fn in TOPOLOGY.functions if fn.reserved_concurrency is not None and fn.triggers
-               and any(t.max_concurrency is None for t in fn.triggers)}
-    assert flagged == at_risk
+    assert not warnings, [w.entry.data for w in warnings]
+
+
+def test_a_topology_with_an_uncapped_or_overcommitted_trigger_is_refused():
+    """The topology says what is wrong; the stack refuses to build it (functions.Functions)."""
+    from dataclasses import replace
+
+    from shangjia.topology import SqsTrigger, concurrency_problems
+
+    assert concurrency_problems(TOPOLOGY) == []
+    ingest = TOPOLOGY.function("ingest")
+    cases = {
+        "without max_concurrency": (SqsTrigger("intake", batch_size=1),),
+        "below 2": (SqsTrigger("intake", batch_size=1, max_concurrency=1),),
+        "exceeds": (SqsTrigger("intake", batch_size=1, max_concurrency=ingest.reserved_concurrency + 1),),
+    }
+    for words, triggers in cases.items():
+        bad = replace(TOPOLOGY, functions=tuple(replace(f, triggers=triggers) if f.key == "ingest" else f
+                                                for f in TOPOLOGY.functions))
+        problems = concurrency_problems(bad)
+        assert len(problems) == 1 and problems[0].startswith("ingest") and words in problems[0], problems
+
+
+def test_the_stack_refuses_a_topology_with_an_uncapped_trigger(synth, tmp_path):   # synth: infra/ on sys.path
+    from dataclasses import replace
+
+    from aws_cdk import App
+
+    from shangjia.topology import SqsTrigger
+    from shangjia_infra.app import FEATURE_FLAGS
+    from shangjia_infra.stack import ShangjiaStack
+
+    bad = replace(TOPOLOGY, functions=tuple(
+        replace(f, triggers=(SqsTrigger("intake", batch_size=1),)) if f.key == "ingest" else f
+        for f in TOPOLOGY.functions))
+    app = App(outdir=str(tmp_path), context={**FEATURE_FLAGS, "shangjia:depsLayer": "placeholder"})
+    with pytest.raises(Exception, match="max_concurrency"):
+        ShangjiaStack(app, "Bad", topology=bad)
 
 
 def _asset_dir(synth, construct) -> Path:

@@ -39,13 +39,24 @@ class SqsTrigger:
     queue: str
     batch_size: int
     batching_window_s: int = 0
-    max_concurrency: int | None = None   # the ESM's maximum concurrency (>= 2 on AWS)
+    # The ESM's maximum concurrency (ScalingConfig.MaximumConcurrency, 2..1000 on AWS): every trigger
+    # has one, and a reserved function's triggers together stay within its reservation, so the
+    # pollers never drive more invocations than may run (a throttled delivery still counts toward
+    # maxReceiveCount: messages would reach the DLQ without ever running). See concurrency_problems.
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
 class Grant:
     resource: str               # "bucket:drop", "queue:validate", "table:state", "statemachine:review"
-    access: str                 # "read", "write", "readwrite", "send", "start", "task_response"
+    # "read", "write" (put, no delete), "readwrite" (read + put, no delete), "delete", "send", "start",
+    # "task_response", or "actions": exactly the item-level ``actions`` named (a table: "GetItem", ...)
+    access: str
+    actions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.access == "actions") != bool(self.actions):
+            raise ValueError(f"grant on {self.resource}: 'actions' access names its actions, and only it does")
 
 
 @dataclass(frozen=True)
@@ -169,15 +180,15 @@ TOPOLOGY = Topology(
     functions=(
         Function("ingest", "ingest.handler.lambda_handler", memory_mb=1024, timeout_s=300,
                  reserved_concurrency=10,
-                 triggers=(SqsTrigger("intake", batch_size=1),),
+                 triggers=(SqsTrigger("intake", batch_size=1, max_concurrency=10),),
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:drop", "write"), Grant("bucket:reports", "write"),
                          _state_rw, Grant("queue:validate", "send"), Grant("queue:validate_priority", "send"),
                          Grant("queue:reports", "send")),
                  purpose="stream a sheet into one message per product"),
         Function("validate", "validate.handler.lambda_handler", memory_mb=512, timeout_s=30,
                  reserved_concurrency=20,
-                 triggers=(SqsTrigger("validate_priority", batch_size=10, batching_window_s=0),
-                           SqsTrigger("validate", batch_size=10, batching_window_s=1)),
+                 triggers=(SqsTrigger("validate_priority", batch_size=10, batching_window_s=0, max_concurrency=10),
+                           SqsTrigger("validate", batch_size=10, batching_window_s=1, max_concurrency=10)),
                  grants=(_state_rw, Grant("queue:media", "send"), *_start_review,
                          Grant("bucket:drop", "read"), Grant("bucket:reports", "write"), Grant("queue:reports", "send")),
                  purpose="apply the product spec; claim SKU codes; fan out images; write a small batch's report"),
@@ -190,17 +201,19 @@ TOPOLOGY = Topology(
                  purpose="write a big batch's merchant report (workbook and JSON twin), exactly once"),
         Function("media", "media.handler.lambda_handler", memory_mb=1769, timeout_s=60,
                  reserved_concurrency=50,
-                 triggers=(SqsTrigger("media", batch_size=5, batching_window_s=1),),
+                 triggers=(SqsTrigger("media", batch_size=5, batching_window_s=1, max_concurrency=50),),
+                 # reads: a rendition's HeadObject before writing it (content-addressed); never deletes
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:media", "readwrite"), _state_rw,
                          *_start_review),
                  purpose="render 800x800 WebP and checks; start review when the last image is done"),
         Function("review_step", "review_step.handler.lambda_handler", memory_mb=512, timeout_s=30,
-                 grants=(_state_rw, Grant("bucket:media", "readwrite"), Grant("statemachine:review_manual", "start"),
+                 # media: writes the detail previews (pipeline/review.py render_previews), never reads them
+                 grants=(_state_rw, Grant("bucket:media", "write"), Grant("statemachine:review_manual", "start"),
                          *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS)),
                  purpose="the review workflows' Lambda tasks"),
         Function("review_tasks", "review_tasks.handler.lambda_handler", memory_mb=512, timeout_s=30,
-                 triggers=(SqsTrigger("review_tasks", batch_size=10),),
-                 grants=(_state_rw, Grant("bucket:media", "readwrite"),
+                 triggers=(SqsTrigger("review_tasks", batch_size=10, max_concurrency=5),),
+                 grants=(_state_rw, Grant("bucket:media", "write"),      # the final stage's previews
                          Grant("statemachine:review_manual", "task_response")),
                  purpose="run a stage's automated checks, then record the manual review task (or reject)"),
         Function("publish_scheduler", "publish_scheduler.handler.lambda_handler", memory_mb=256, timeout_s=60,
@@ -209,11 +222,17 @@ TOPOLOGY = Topology(
                  purpose="hand products whose publishing window has opened to the channel queues"),
         Function("publish", "publish.handler.lambda_handler", memory_mb=256, timeout_s=60,
                  reserved_concurrency=10,
-                 triggers=tuple(SqsTrigger(f"publish_{c}", batch_size=10, batching_window_s=1) for c in CHANNELS),
+                 # three channel queues share the reservation: 3 each (9 <= 10)
+                 triggers=tuple(SqsTrigger(f"publish_{c}", batch_size=10, batching_window_s=1, max_concurrency=3)
+                                for c in CHANNELS),
                  grants=(_state_rw,),
                  purpose="push listings to a sales channel; record them"),
         Function("api", "api.handler.lambda_handler", memory_mb=512, timeout_s=29,
-                 grants=(_state_rw, Grant("statemachine:review_manual", "task_response")),
+                 # exactly the Store calls the routes make: get, get_many, query (task lists, a batch's
+                 # products), update (claim, heartbeat, decision, status), put (the decision's audit)
+                 grants=(Grant("table:state", "actions",
+                               actions=("GetItem", "BatchGetItem", "Query", "UpdateItem", "PutItem")),
+                         Grant("statemachine:review_manual", "task_response")),
                  http_routes=("ANY /api/{proxy+}",),
                  purpose="ops API: batches, products, review decisions"),
     ),
@@ -228,6 +247,32 @@ TOPOLOGY = Topology(
     ),
     notifications=(("drop", "intake"),),
 )
+
+
+ESM_MIN_CONCURRENCY, ESM_MAX_CONCURRENCY = 2, 1000     # what AWS accepts for MaximumConcurrency
+
+
+def concurrency_problems(topology: Topology) -> list[str]:
+    """What is wrong with the SQS triggers' concurrency, one line per function (empty: nothing).
+    The CDK stack refuses a topology with problems; the local cloud's pollers honour the caps."""
+    problems = []
+    for fn in topology.functions:
+        if not fn.triggers:
+            continue
+        caps = [t.max_concurrency for t in fn.triggers]
+        missing = [t.queue for t in fn.triggers if t.max_concurrency is None]
+        low = [t.queue for t in fn.triggers
+               if t.max_concurrency is not None and not ESM_MIN_CONCURRENCY <= t.max_concurrency <= ESM_MAX_CONCURRENCY]
+        if missing:
+            problems.append(f"{fn.key}: trigger(s) {', '.join(missing)} without max_concurrency (throttled SQS "
+                            f"deliveries count toward maxReceiveCount)")
+        elif low:
+            problems.append(f"{fn.key}: trigger(s) {', '.join(low)} with max_concurrency below 2 or above 1000 "
+                            f"(what AWS accepts)")
+        elif fn.reserved_concurrency is not None and sum(caps) > fn.reserved_concurrency:
+            problems.append(f"{fn.key}: triggers' max_concurrency {sum(caps)} exceeds reserved concurrency "
+                            f"{fn.reserved_concurrency}")
+    return problems
 
 
 def env_name(kind: str, key: str) -> str:

@@ -3,12 +3,13 @@
 A ``Finding`` is what a merchant or an operator sees: a code, a severity, where (row, column,
 field, file), the offending value, and a message in Chinese and English with a fix hint.
 Codes are declared once, in the per-area tables of this package (``sheet``, ``media``,
-``pipeline``), and ``CODES`` merges them. ``shangjia codes`` prints the table and
+``pipeline``, ``api``), and ``CODES`` merges them. ``shangjia codes`` prints the table and
 ``docs/error-codes.md`` is generated from it.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field as dc_field
 from typing import Any, Literal
 
@@ -81,15 +82,23 @@ class _Registry:
 
 CODES = _Registry()
 _LOADED = False
+# Re-entrant: a table being imported may itself look a code up (same thread, nested call).
+_LOAD_LOCK = threading.RLock()
 
 
 def _load_all() -> None:
+    """Import the code tables once. Threads (the local cloud runs handlers on many) that arrive
+    while another is importing wait for it; the flag is set only once every table is declared,
+    and a failed import leaves it unset so the next lookup tries again."""
     global _LOADED
-    if _LOADED:
+    if _LOADED:                   # the fast path: set only after the tables are complete
         return
-    _LOADED = True
-    # Importing each table declares its codes. Keep this list the only place that knows them.
-    from . import media, pipeline, sheet  # noqa: F401
+    with _LOAD_LOCK:
+        if _LOADED:
+            return
+        # Importing each table declares its codes. Keep this list the only place that knows them.
+        from . import api, media, pipeline, sheet  # noqa: F401
+        _LOADED = True
 
 
 class _SafeDict(dict):

@@ -246,6 +246,7 @@ def test_products_refused_as_busy_are_in_the_report(m1, aws, tmp_path):
     _drain(aws, ("media",))
     _, out = _upload(m1, aws, "m1/second.xlsx", data)
     for m in _drain(aws):
+        m["raw"]["rows"][0]["cells"]["stock"] = "4321"      # changed (identical content is "unchanged")
         assert validate_message(m1, m) == "busy"
     rep = _report(m1, aws, _batch(m1, out.batch_id))
     assert rep["refused_products"] == 3 and rep["products"] == 3

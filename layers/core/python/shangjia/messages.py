@@ -48,6 +48,11 @@ class PublishMessage(_Msg):
     spu_code: str
     batch_id: str
     channel: Literal["own_shop", "wechat", "douyin"]
+    action: Literal["publish", "delist"] = "publish"   # delist: SKUs a re-upload dropped
+    sku_codes: list[str] = []                          # with delist
+    # set by publish itself when it re-sends the message delayed (pipeline/publish.py):
+    attempt: int = 0                                   # transient failures so far (backoff with jitter)
+    slot_at: float | None = None                       # a reserved quota slot (epoch s): send then, no new token
 
 
 class ReviewStepEvent(BaseModel):

@@ -11,6 +11,15 @@ class ConditionFailed(Exception):
     """A conditional write lost: the item was not in the state the write required."""
 
 
+class TransactionCanceled(Exception):
+    """A transaction wrote nothing: ``reasons[i]`` is why action ``i`` failed (``None``: it did not),
+    e.g. ``"ConditionalCheckFailed"``."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(f"transaction canceled: {reasons}")
+        self.reasons = reasons
+
+
 class Transient(Exception):
     """A failure worth retrying (throttling, time-out, a source not there yet)."""
 
@@ -21,6 +30,9 @@ class ExecutionExists(Exception):
 
 class TaskGone(Exception):
     """A task token that already completed or timed out."""
+
+
+MAX_TRANSACTION = 100     # DynamoDB's TransactWriteItems limit
 
 
 class Store(Protocol):
@@ -40,10 +52,18 @@ class Store(Protocol):
         ...
     def delete(self, pk: str, sk: str, *, condition: str | None = None,
                names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> None: ...
+    def transact(self, actions: list[dict[str, Any]]) -> None:
+        """All or nothing (at most ``MAX_TRANSACTION`` actions): each action is ``{"put": item}`` or
+        ``{"delete": (pk, sk)}``, with optional ``condition``/``names``/``values``. Raises
+        ``TransactionCanceled`` (nothing written) when any condition fails."""
+        ...
 
 
 class Queues(Protocol):
-    def send_batch(self, queue_key: str, bodies: Iterable[dict[str, Any]]) -> None: ...
+    def send_batch(self, queue_key: str, bodies: Iterable[dict[str, Any]], *, delay_s: int = 0) -> None:
+        """``delay_s`` (0..900, SQS DelaySeconds): the messages become visible that much later
+        (publishing's backoff and quota waits re-send a message delayed instead of failing it)."""
+        ...
 
 
 class Blobs(Protocol):
@@ -62,6 +82,20 @@ class Workflows(Protocol):
     def task_success(self, token: str, output: dict[str, Any]) -> None: ...
     def task_failure(self, token: str, error: str, cause: str) -> None: ...
     def heartbeat(self, token: str) -> None: ...
+
+
+class SecretNotFound(KeyError):
+    """No secret by that name."""
+
+
+class Secrets(Protocol):
+    """Named secrets (AWS Secrets Manager): a channel shop's app secret and push token."""
+    def get(self, name: str) -> str:
+        """The secret's string value; raises ``SecretNotFound``."""
+        ...
+    def put(self, name: str, value: str, *, description: str = "") -> None:
+        """Create the secret, or store ``value`` as its new current version."""
+        ...
 
 
 class Clock(Protocol):

@@ -13,7 +13,7 @@ import threading
 from decimal import Decimal
 from typing import Any, Iterable
 
-from shangjia.ports import ConditionFailed, ExecutionExists, TaskGone, Transient
+from shangjia.ports import ConditionFailed, ExecutionExists, TaskGone, TransactionCanceled, Transient
 from shangjia.topology import env_name
 
 _local = threading.local()
@@ -191,6 +191,29 @@ class DynamoStore:
         except Exception as e:  # noqa: BLE001
             _raise_mapped(e)
 
+    def transact(self, actions) -> None:
+        """TransactWriteItems: every action or none (``ports.Store.transact``)."""
+        items = []
+        for a in actions:
+            kw = {"TableName": self.table, **self._kw(a.get("condition"), a.get("names"), a.get("values"))}
+            if "put" in a:
+                items.append({"Put": {"Item": self._enc(a["put"]), **kw}})
+            else:
+                pk, sk = a["delete"]
+                items.append({"Delete": {"Key": self._enc({"pk": pk, "sk": sk}), **kw}})
+        if not items:
+            return
+        try:
+            client("dynamodb").transact_write_items(TransactItems=items)
+        except Exception as e:  # noqa: BLE001
+            if _code(e) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in getattr(e, "response", {}).get("CancellationReasons") or []]
+                reasons = [None if r in (None, "None") else r for r in reasons]
+                if any(r in _TRANSIENT_CODES or r == "TransactionConflict" for r in reasons):
+                    raise Transient(str(e)) from e
+                raise TransactionCanceled(reasons) from e
+            _raise_mapped(e)
+
     def query(self, pk, *, sk_prefix=None, sk_lte=None, index=None, limit=None, forward=True):
         pk_attr, sk_attr = ("pk", "sk") if index is None else (f"{index}pk", f"{index}sk")
         expr = "#p = :p"
@@ -229,21 +252,20 @@ class SqsQueues:
     def url(self, queue_key: str) -> str:
         return resource_name("queue", queue_key)
 
-    def send_batch(self, queue_key: str, bodies: Iterable[dict[str, Any]]) -> None:
-        """Send in batches of 10; retry only the entries SQS failed; raise if any still fail."""
-        url = self.url(queue_key)
-        chunk: list[dict[str, Any]] = []
-        for body in bodies:
-            chunk.append(body)
-            if len(chunk) == 10:
-                self._send(url, chunk)
-                chunk = []
-        if chunk:
-            self._send(url, chunk)
+    def send_batch(self, queue_key: str, bodies: Iterable[dict[str, Any]], *, delay_s: int = 0) -> None:
+        """Send in requests of at most 10 messages and SQS's byte budget (``shangjia.limits``:
+        UTF-8 bytes, 1 MiB a message and a request); retry only the entries SQS failed; raise if
+        any still fail. A single message over the limit raises ``limits.MessageTooLarge``."""
+        from shangjia.limits import message_body, sqs_batches
 
-    def _send(self, url: str, chunk: list[dict[str, Any]]) -> None:
-        entries = [{"Id": str(i), "MessageBody": json.dumps(b, ensure_ascii=False, separators=(",", ":"))}
-                   for i, b in enumerate(chunk)]
+        url = self.url(queue_key)
+        delay = max(0, min(900, int(delay_s)))          # SQS DelaySeconds: 0..900
+        for chunk in sqs_batches(message_body(b) for b in bodies):
+            self._send(url, chunk, delay)
+
+    def _send(self, url: str, chunk: list[str], delay_s: int = 0) -> None:
+        entries = [{"Id": str(i), "MessageBody": text, **({"DelaySeconds": delay_s} if delay_s else {})}
+                   for i, text in enumerate(chunk)]
         for _attempt in range(3):
             try:
                 r = client("sqs").send_message_batch(QueueUrl=url, Entries=entries)
@@ -328,3 +350,53 @@ class StepFunctions:
             if _code(e) in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
                 raise TaskGone(_code(e)) from e
             _raise_mapped(e)
+
+
+# --- Secrets Manager --------------------------------------------------------------------------
+
+class SecretsManagerSecrets:
+    """``ports.Secrets`` on AWS Secrets Manager. Values are cached per container for ``ttl_s``
+    (a rotated secret is seen within that time; each read would otherwise cost a call)."""
+
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> str:
+        import time
+
+        from shangjia.ports import SecretNotFound
+
+        with self._lock:
+            hit = self._cache.get(name)
+        if hit and time.monotonic() - hit[0] < self.ttl_s:
+            return hit[1]
+        try:
+            r = client("secretsmanager").get_secret_value(SecretId=name)
+        except Exception as e:  # noqa: BLE001
+            if _code(e) == "ResourceNotFoundException":
+                raise SecretNotFound(name) from e
+            _raise_mapped(e)
+        value = r.get("SecretString")
+        if value is None:
+            value = r["SecretBinary"].decode()
+        with self._lock:
+            self._cache[name] = (time.monotonic(), value)
+        return value
+
+    def put(self, name: str, value: str, *, description: str = "") -> None:
+        sm = client("secretsmanager")
+        try:
+            sm.put_secret_value(SecretId=name, SecretString=value)
+        except Exception as e:  # noqa: BLE001
+            if _code(e) != "ResourceNotFoundException":
+                _raise_mapped(e)
+            try:
+                sm.create_secret(Name=name, SecretString=value, Description=description)
+            except Exception as e2:  # noqa: BLE001
+                if _code(e2) != "ResourceExistsException":     # created meanwhile: store as its new version
+                    _raise_mapped(e2)
+                sm.put_secret_value(SecretId=name, SecretString=value)
+        with self._lock:
+            self._cache.pop(name, None)

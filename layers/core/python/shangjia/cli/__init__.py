@@ -18,6 +18,10 @@ SUBCOMMAND_MODULES = (
     "shangjia.cli.cloud",     # cloud up, demo, status, redrive
     "shangjia.cli.review",    # review tasks, claim, approve, reject
     "shangjia.cli.codes",     # codes
+    "shangjia.cli.ops",       # product reset
+    "shangjia.cli.settings",  # settings show|set, banned show|set
+    "shangjia.cli.channels",  # channels sign
+    "shangjia.cli.shops",     # shops add|show (channel credentials)
 )
 
 

@@ -43,6 +43,9 @@ def register(sub) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--annual-sales", type=int, required=True, help="CNY; over 5,000,000 makes a VIP (auto review)")
     add.add_argument("--channels", default="own_shop,wechat,douyin")
+    add.add_argument("--promo-below-cost", action="append", default=[], metavar="CATEGORY_PREFIX=error|warning",
+                     help="a promo price below cost in that category is an error or a warning (default warning); "
+                          "repeatable")
     add.set_defaults(func=_merchant_add)
 
     r = sub.add_parser("redrive", help="move a dead-letter queue's messages back to its source queue")
@@ -153,8 +156,13 @@ def _merchant_add(args) -> int:
     from shangjia.pipeline.deps import aws_deps
     from shangjia.pipeline.merchants import put_merchant
 
-    p = put_merchant(aws_deps().store, args.merchant_id, name=args.name, annual_sales_cny=args.annual_sales,
-                     channels=[c for c in args.channels.split(",") if c])
+    promo = dict(x.rpartition("=")[::2] for x in args.promo_below_cost)     # no "=": refused below
+    try:
+        p = put_merchant(aws_deps().store, args.merchant_id, name=args.name, annual_sales_cny=args.annual_sales,
+                         channels=[c for c in args.channels.split(",") if c], promo_below_cost=promo)
+    except ValueError as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
     print(json.dumps({k: v for k, v in p.items() if k not in ("pk", "sk")}, ensure_ascii=False))
     return 0
 
@@ -163,6 +171,7 @@ def _redrive(args) -> int:
     """Runbook step: after fixing the cause, move DLQ messages back to the source queue."""
     _use_endpoint(args)
     from shangjia.adapters.aws import client
+    from shangjia.limits import sqs_batches
     from shangjia.localcloud.provision import PREFIX
 
     sqs = client("sqs")
@@ -172,11 +181,14 @@ def _redrive(args) -> int:
         QueueName=f"{PREFIX}-local-{q.dlq_key}")["QueueUrl"]
     moved = 0
     while moved < args.max:
-        msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=min(10, args.max - moved),
+                                   WaitTimeSeconds=0).get("Messages", [])
         if not msgs:
             break
-        sqs.send_message_batch(QueueUrl=src, Entries=[{"Id": str(i), "MessageBody": m["Body"]}
-                                                       for i, m in enumerate(msgs)])
+        # ten messages may be up to 10 MiB: sent back in requests under SQS's byte budget
+        for chunk in sqs_batches(m["Body"] for m in msgs):
+            sqs.send_message_batch(QueueUrl=src, Entries=[{"Id": str(i), "MessageBody": body}
+                                                           for i, body in enumerate(chunk)])
         sqs.delete_message_batch(QueueUrl=dlq, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                                                          for i, m in enumerate(msgs)])
         moved += len(msgs)

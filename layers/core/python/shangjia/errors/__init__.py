@@ -97,7 +97,7 @@ def _load_all() -> None:
         if _LOADED:
             return
         # Importing each table declares its codes. Keep this list the only place that knows them.
-        from . import api, media, pipeline, sheet  # noqa: F401
+        from . import api, channel, media, pipeline, sheet  # noqa: F401
         _LOADED = True
 
 

@@ -195,7 +195,12 @@ def _summary(cloud, deps, summaries, reviewer, elapsed, transitions, done) -> di
             "orchestration_total": round(sum(cost["orchestration"].values()) * per_m, 2),
             "media_total": round(sum(cost["media"].values()) * per_m, 2)},
         "dlq_depths": {k: v for k, v in cloud.queue_depths(dlq=True).items() if v},
-        "handler_errors": len(cloud.runtime.errors),
+        # Every failed unit of work, retried: SQS records a handler reported failed (batchItemFailures:
+        # Powertools catches the record's exception) or whose batch raised, and direct invocations
+        # (Step Functions tasks, schedules) that raised. Exceptions escaping a handler alone miss
+        # the first kind, the common one.
+        "handler_errors": sum(cloud.runtime.retried.values()),
+        "handler_errors_by_function": dict(sorted(cloud.runtime.retried.items())),
         # How the DynamoDB figure was arrived at: requests priced from item sizes (measured) or
         # from request/response sizes (estimated, docs/cost-model.md), and the units by function.
         "dynamodb": _ddb_breakdown(snap),
@@ -240,4 +245,6 @@ def _print_summary(s: dict[str, Any], say) -> None:
         say(f"dynamodb: {d['wru']:g} WRU, {d['rru']:g} RRU over {total} requests, {d['measured_requests']} measured "
             f"from item sizes, {d['estimated_requests']} estimated; WRU by function: "
             + ", ".join(f"{k} {v['wru']:g}" for k, v in d["by_function"].items() if v["wru"]))
-    say(f"dead-letter queues: {s['dlq_depths'] or 'all empty'}   handler errors (retried): {s['handler_errors']}")
+    by_fn = s.get("handler_errors_by_function") or {}
+    say(f"dead-letter queues: {s['dlq_depths'] or 'all empty'}   handler errors (retried): {s['handler_errors']}"
+        + (f" ({', '.join(f'{k} {v}' for k, v in by_fn.items())})" if by_fn else ""))

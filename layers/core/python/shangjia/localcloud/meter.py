@@ -9,10 +9,11 @@ measure falls back to an estimate from the request/response size and is counted 
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+
+from shangjia.limits import item_size  # noqa: F401 - the one copy (DynamoDB's item size), used here and re-exported
 
 # USD, us-east-1 list prices (2026): per unit named
 PRICES = {
@@ -35,60 +36,6 @@ DDB_WRITE_OPS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteIte
 DDB_READ_OPS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
 WRITE_UNIT_BYTES = 1024
 READ_UNIT_BYTES = 4096
-
-
-def _number_size(text: str) -> int:
-    """1 byte per two significant digits (leading and trailing zeroes trimmed) + 1 byte; a
-    negative number takes one byte more. AWS calls this approximate; so is this."""
-    t = text.strip()
-    negative = t.startswith("-")
-    mantissa = re.split(r"[eE]", t.lstrip("+-"), maxsplit=1)[0]
-    digits = mantissa.replace(".", "").strip("0")
-    return (len(digits) + 1) // 2 + 1 + (1 if negative else 0)
-
-
-def _value_size(value: dict) -> int:
-    """Size of one AttributeValue in DynamoDB JSON ({"S": ...}, {"N": ...}, {"L": [...]} ...)."""
-    (kind, v), = value.items()
-    if kind == "S":
-        return len(v.encode("utf-8"))
-    if kind == "N":
-        return _number_size(v)
-    if kind == "B":
-        return len(_raw_bytes(v))
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "SS":
-        return sum(len(x.encode("utf-8")) for x in v)
-    if kind == "NS":
-        return sum(_number_size(x) for x in v)
-    if kind == "BS":
-        return sum(len(_raw_bytes(x)) for x in v)
-    if kind == "L":
-        return 3 + sum(1 + _value_size(x) for x in v)
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode("utf-8")) + _value_size(x) for k, x in v.items())
-    raise ValueError(f"unknown DynamoDB type {kind!r}")
-
-
-def _raw_bytes(v) -> bytes:
-    if isinstance(v, (bytes, bytearray)):
-        return bytes(v)
-    import base64   # over the wire (and in moto's backend) binary is base64 text
-
-    return base64.b64decode(v)
-
-
-def item_size(item: dict | None) -> int:
-    """An item's size in bytes as DynamoDB counts it for capacity ("Item sizes and formats" in
-    the DynamoDB developer guide): per attribute, the UTF-8 length of its name plus its value:
-    strings their UTF-8 bytes, numbers ~1 byte per two significant digits + 1, binary its raw
-    bytes, null and booleans 1 byte, lists and maps 3 bytes + 1 byte per element + the elements
-    (a map element's name counts), sets the sum of their elements. ``item`` is the attribute map
-    in DynamoDB JSON; None (no item) is 0."""
-    if not item:
-        return 0
-    return sum(len(name.encode("utf-8")) + _value_size(value) for name, value in item.items())
 
 
 def write_units(before: int, after: int, transactional: bool = False) -> int:

@@ -157,6 +157,29 @@ def patch_moto_task_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure
 
 
+def patch_moto_s3_event_version() -> None:
+    """moto 5.2.5's S3 notifications carry the key, size and eTag only. AWS adds ``sequencer``
+    always and ``versionId`` when the bucket is versioned, and ingest keys a batch on the version:
+    without it a retried PutObject of the same bytes (a new version on AWS, the same eTag here)
+    would look like a duplicate event locally while AWS runs it as a new upload. Private API,
+    guarded by tests/e2e/test_reupload.py (a second PutObject arrives as a new version)."""
+    from moto.s3 import notifications
+
+    original = getattr(notifications._get_s3_event, "__wrapped__", notifications._get_s3_event)
+
+    def _get_s3_event(event_name, bucket, key, notification_id):
+        event = original(event_name, bucket, key, notification_id)
+        obj = event["Records"][0]["s3"]["object"]
+        if getattr(bucket, "is_versioned", False) and getattr(key, "version_id", None) not in (None, "null"):
+            obj["versionId"] = key.version_id
+        # a hex string that grows with each event for a key, as AWS's does
+        obj["sequencer"] = f"{int(time.time_ns()):016X}"
+        return event
+
+    _get_s3_event.__wrapped__ = original
+    notifications._get_s3_event = _get_s3_event
+
+
 class SqsPoller(threading.Thread):
     """One event source mapping: an SQS queue feeding one function."""
 

@@ -88,12 +88,14 @@ class Counts:
     validated: int = 0     # products validated (or refused) in this batch, each once
     invalid: int = 0
     refused: int = 0       # refused as busy: not judged, but reported
+    unchanged: int = 0     # content identical to the product's current revision: kept, not judged
 
     def __add__(self, o: "Counts") -> "Counts":
-        return Counts(self.validated + o.validated, self.invalid + o.invalid, self.refused + o.refused)
+        return Counts(self.validated + o.validated, self.invalid + o.invalid, self.refused + o.refused,
+                      self.unchanged + o.unchanged)
 
     def tally(self) -> BatchTally:
-        judged = self.validated - self.refused
+        judged = self.validated - self.refused - self.unchanged
         return BatchTally(products=judged, invalid=self.invalid)
 
 
@@ -110,18 +112,22 @@ def _ordinal(seq: Any, spu: str) -> int:
 
 def _counts(item: Mapping[str, Any] | None) -> Counts:
     item = item or {}
-    return Counts(int(item.get("validated", 0)), int(item.get("invalid", 0)), int(item.get("refused", 0)))
+    return Counts(int(item.get("validated", 0)), int(item.get("invalid", 0)), int(item.get("refused", 0)),
+                  int(item.get("unchanged", 0)))
 
 
-def tally_product(deps: Deps, batch_id: str, seq: Any, spu: str, *, valid: bool, refused: bool = False) -> bool:
-    """Count one product once. Returns True when this call counted it (False: already counted)."""
+def tally_product(deps: Deps, batch_id: str, seq: Any, spu: str, *, valid: bool, refused: bool = False,
+                  unchanged: bool = False) -> bool:
+    """Count one product once. Returns True when this call counted it (False: already counted).
+    ``unchanged``: its content is its current revision's (kept as it is, not judged)."""
     n = _ordinal(seq, spu)
     shard = min(n // SHARD_SIZE, 1_000) if isinstance(seq, int) else 0
     pk, sk = _tally_key(batch_id, shard)
     try:
-        deps.store.update(pk, sk, "ADD validated :one, invalid :inv, refused :ref, members :m",
+        deps.store.update(pk, sk, "ADD validated :one, invalid :inv, refused :ref, unchanged :unc, members :m",
                           condition="NOT contains(members, :n)",
-                          values={":one": 1, ":inv": 0 if valid or refused else 1, ":ref": 1 if refused else 0,
+                          values={":one": 1, ":inv": 0 if valid or refused or unchanged else 1,
+                                  ":ref": 1 if refused else 0, ":unc": 1 if unchanged else 0,
                                   ":m": {n}, ":n": n})
         return True
     except ConditionFailed:
@@ -255,13 +261,16 @@ def report_message(deps: Deps, body: Mapping[str, Any], message_id: str) -> str:
 
 
 def _products(deps: Deps, batch_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from shangjia.pipeline.views import batch_products, batch_refusals
+    from shangjia.pipeline.views import batch_products, batch_refusals, batch_unchanged
 
     products = [p for p in batch_products(deps, batch_id) if p.get("batch_id") == batch_id]
     refused = batch_refusals(deps, batch_id)
     if any("valid" not in p for p in products):
         # A product counted but its result not yet visible (index lag): come back shortly.
         raise Transient(f"batch {batch_id}: a product's result is not visible yet")
+    # Unchanged products (content identical to their current revision) are kept as they are:
+    # listed with the status they keep, valid as they were judged when they were accepted.
+    products += [{**u, "valid": True, "findings": [], "unchanged": True} for u in batch_unchanged(deps, batch_id)]
     return products, refused
 
 
@@ -281,12 +290,15 @@ def _write_report(deps: Deps, batch: dict[str, Any]) -> None:
         fs = [Finding.from_dict(d) for d in p.get("findings", [])]
         all_f += fs
         rows.append({"spu_code": p["spu_code"], "valid": bool(p.get("valid")), "status": p["status"],
+                     "unchanged": bool(p.get("unchanged")),
+                     "changes": list(p.get("changes") or []), "dropped_skus": list(p.get("dropped_skus") or []),
                      "errors": [_f_json(f) for f in fs if f.is_error],
                      "warnings": [_f_json(f) for f in fs if not f.is_error]})
     for r in refused:
         fs = [Finding.from_dict(d) for d in r.get("findings", [])]
         all_f += fs
-        rows.append({"spu_code": r["spu_code"], "valid": False, "status": "refused",
+        # refused as busy; or "needs_fix": a revision too big to store (validate._unstorable)
+        rows.append({"spu_code": r["spu_code"], "valid": False, "status": r.get("status") or "refused",
                      "errors": [_f_json(f) for f in fs if f.is_error],
                      "warnings": [_f_json(f) for f in fs if not f.is_error]})
     invalid = sum(1 for r in rows if not r["valid"])
@@ -295,12 +307,18 @@ def _write_report(deps: Deps, batch: dict[str, Any]) -> None:
 
     buf = io.BytesIO()
     source = deps.blobs.get("drop", key)
-    write_error_report(buf, source, posixpath.basename(key), all_f, products=len(rows), invalid_products=invalid)
+    changes = [{"spu_code": r["spu_code"], **c} for r in rows for c in r.get("changes") or []]
+    unchanged = sum(1 for r in rows if r.get("unchanged"))
+    write_error_report(buf, source, posixpath.basename(key), all_f, products=len(rows), invalid_products=invalid,
+                       changes=changes, unchanged_products=unchanged)
     doc = {
         "batch_id": batch_id, "merchant_id": batch.get("merchant_id"), "file": key, "stage": "validation",
         "policy": batch.get("policy"), "refused": False, "stopped": bool(batch.get("stopped")),
         "products": len(rows), "valid_products": len(rows) - invalid, "invalid_products": invalid,
-        "refused_products": len(refused),
+        "refused_products": sum(1 for r in refused if not r.get("status")),
+        # A re-upload: products whose content is identical keep their state (no review, no channel
+        # call); the rest were processed again. ``changes`` per product: which values changed.
+        "unchanged_products": unchanged, "reprocessed_products": len(rows) - len(refused) - unchanged,
         "batch_findings": [_f_json(f) for f in batch_findings],
         "product_results": rows,
         "note": "Validation only: review rejections and media errors come later (shangjia status BATCH).",

@@ -3,7 +3,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shangjia.clock import SystemClock
-from shangjia.ports import Blobs, Clock, Queues, Store, Workflows
+from shangjia.pipeline.config import ConfigCache
+from shangjia.ports import Blobs, Clock, Queues, Secrets, Store, Workflows
 
 
 @dataclass
@@ -13,10 +14,15 @@ class Deps:
     blobs: Blobs | None = None
     workflows: Workflows | None = None
     clock: Clock = field(default_factory=SystemClock)
+    # settings and the banned-term list ops change without a deploy, read at most once a minute
+    config: ConfigCache = field(default_factory=ConfigCache)
+    # channel shops' credentials (shangjia/shops/<merchant>/<channel>; shangjia.channels.credentials)
+    secrets: Secrets | None = None
 
 
 def aws_deps() -> Deps:
     """The AWS-backed bundle every handler uses (built lazily, once per container)."""
-    from shangjia.adapters.aws import DynamoStore, S3Blobs, SqsQueues, StepFunctions
+    from shangjia.adapters.aws import DynamoStore, S3Blobs, SecretsManagerSecrets, SqsQueues, StepFunctions
 
-    return Deps(store=DynamoStore(), queues=SqsQueues(), blobs=S3Blobs(), workflows=StepFunctions())
+    return Deps(store=DynamoStore(), queues=SqsQueues(), blobs=S3Blobs(), workflows=StepFunctions(),
+                secrets=SecretsManagerSecrets())

@@ -155,6 +155,7 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
         for raw in reader.products(start_after_row=checkpoint):
             body = {**common, "spu_code": raw.spu_code, "raw": raw.to_dict(),
                     "options": {**opts, "seq": sent + len(chunk)}}
+            body = _within_message_limit(body, raw)
             chunk.append((_queue_for(_peek_priority(raw)), body))
             if len(chunk) >= SEND_CHUNK:
                 flush()
@@ -175,6 +176,23 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
     # The last validate may already have run: whichever of us sees every product counted finalises.
     batches.maybe_finalise(deps, batch_id, "ingest")
     return IngestOutcome(batch_id, "resumed" if resumed else "ingested", sent)
+
+
+def _within_message_limit(body: dict[str, Any], raw) -> dict[str, Any]:
+    """A product whose message would be over SQS's limit (``limits.SQS_MESSAGE_MAX_BYTES``, UTF-8
+    bytes) is sent without its rows: its first row and the size, in ``options["oversize"]``, and
+    validate answers it with a located ``PIPE_PRODUCT_TOO_LARGE`` (it could not be stored either:
+    a DynamoDB item is at most 400 KB). Everything else in the file goes on."""
+    from shangjia.limits import SQS_MESSAGE_MAX_BYTES, message_bytes
+
+    size = message_bytes(body)
+    if size <= SQS_MESSAGE_MAX_BYTES:
+        return body
+    # The first row locates the error; the last keeps ingest's checkpoint after the whole product.
+    ends = [raw.rows[0], raw.rows[-1]] if len(raw.rows) > 1 else list(raw.rows)
+    slim = {"spu_code": raw.spu_code, "rows": [{"row": r.row, "cells": {}, "columns": dict(r.columns)} for r in ends]}
+    options = {**body["options"], "oversize": {"bytes": size, "rows": len(raw.rows)}}
+    return {**body, "raw": slim, "options": options}
 
 
 def _peek_priority(raw) -> dict[str, Any] | None:

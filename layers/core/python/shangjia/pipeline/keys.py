@@ -51,6 +51,11 @@ def listing(merchant_id: str, spu: str, channel: str) -> tuple[str, str]:
     return product_pk(merchant_id, spu), f"LISTING#{channel}"
 
 
+def config(name: str) -> tuple[str, str]:
+    """Settings ops change without a deploy (``shangjia settings``, ``shangjia banned``)."""
+    return "CONFIG", name.upper()
+
+
 def task(task_id: str) -> tuple[str, str]:
     return f"TASK#{task_id}", "META"
 

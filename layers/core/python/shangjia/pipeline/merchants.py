@@ -19,7 +19,12 @@ def is_vip(profile: dict[str, Any]) -> bool:
 
 def put_merchant(store: Store, merchant_id: str, *, name: str, annual_sales_cny: int,
                  shipping_templates: list[str] | None = None, channels: list[str] | None = None,
-                 priority_window_for_categories: bool = False) -> dict[str, Any]:
+                 priority_window_for_categories: bool = False,
+                 promo_below_cost: dict[str, str] | None = None) -> dict[str, Any]:
+    """``promo_below_cost``: per category prefix, whether a promo price below cost is an "error"
+    (the product is refused) or a "warning" (the default for every category not named)."""
+    from shangjia.validation import check_promo_below_cost
+
     if not merchant_id or "/" in merchant_id or "#" in merchant_id:
         raise ValueError(f"bad merchant id {merchant_id!r}")
     channels = list(channels or CHANNELS)
@@ -34,6 +39,7 @@ def put_merchant(store: Store, merchant_id: str, *, name: str, annual_sales_cny:
         "shipping_templates": list(shipping_templates or DEFAULT_SHIPPING_TEMPLATES),
         "channels": channels,
         "priority_window_for_categories": priority_window_for_categories,
+        "promo_below_cost": check_promo_below_cost(promo_below_cost),
     }
     store.put(profile)
     return profile

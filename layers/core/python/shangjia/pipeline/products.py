@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from shangjia.clock import iso
@@ -49,3 +50,61 @@ def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *,
         return True
     except ConditionFailed:
         return False
+
+
+# --- ops: a product stuck in flight -------------------------------------------------------------
+
+# How long a product may stay in an in-flight status before ops may reset it without --force:
+# longer than every retry its queue or workflow would still make (validate: 3 receives of a 3-minute
+# visibility timeout; media: 5; publishing: 8; review: the SLA time-outs escalate to ops first).
+STUCK_AFTER = {
+    ProductStatus.UPLOADED: timedelta(minutes=15),
+    ProductStatus.VALIDATING: timedelta(minutes=15),
+    ProductStatus.MEDIA: timedelta(hours=1),
+    ProductStatus.IN_REVIEW: timedelta(days=2),
+    ProductStatus.APPROVED: timedelta(hours=1),
+    ProductStatus.SCHEDULED: timedelta(days=2),
+    ProductStatus.PUBLISHING: timedelta(hours=2),
+}
+
+
+class ResetRefused(Exception):
+    """The product may not be reset (unknown, settled, not stuck yet, or it moved meanwhile)."""
+
+
+def reset_product(deps: Deps, merchant_id: str, spu: str, *, actor: str, reason: str,
+                  force: bool = False) -> dict[str, Any]:
+    """Ops moves a product stuck in flight to ``failed`` (``status.can_transition``: every
+    in-flight status may fail), with a located ``PIPE_PRODUCT_RESET`` finding naming who, from
+    what and why. A product reset before it was counted in its batch (uploaded/validating) is
+    counted now as invalid, so the batch can finish and write its report; a redelivery of its
+    message later (a DLQ redrive) counts nothing twice and re-checks the report. ``failed`` is
+    settled: the merchant's next upload of the product is taken, never refused as busy."""
+    from shangjia.errors import finding
+    from shangjia.pipeline import batches
+    from shangjia.status import can_transition
+
+    item = get_product(deps, merchant_id, spu)
+    if not item:
+        raise ResetRefused(f"no product {spu!r} for merchant {merchant_id!r}")
+    status = ProductStatus(item["status"])
+    if status not in STUCK_AFTER or not can_transition(status, ProductStatus.FAILED):
+        raise ResetRefused(f"{spu} is {status.value}: settled, a new upload moves it")
+    now = deps.clock.now()
+    since = datetime.fromisoformat(str(item.get("updated_at")).replace("Z", "+00:00"))
+    if now - since < STUCK_AFTER[status] and not force:
+        raise ResetRefused(f"{spu} has been {status.value} for {now - since}, under {STUCK_AFTER[status]}: "
+                           "its retries may still move it (use --force to reset anyway)")
+    f = finding("PIPE_PRODUCT_RESET", row=item.get("first_row"), field="spu_code", value=spu,
+                actor=actor, status=status.value, reason=reason)
+    extra = {"findings": list(item.get("findings") or []) + [f.to_dict()], "valid": False,
+             "reset": {"by": actor, "at": iso(now), "from": status.value, "reason": reason}}
+    batch_id = item.get("batch_id")
+    if not set_status(deps, merchant_id, spu, ProductStatus.FAILED, batch_id=batch_id, extra=extra):
+        raise ResetRefused(f"{spu} moved on meanwhile: look again")
+    counted = False
+    if batch_id and status in (ProductStatus.UPLOADED, ProductStatus.VALIDATING) and item.get("seq") is not None:
+        counted = batches.tally_product(deps, batch_id, item["seq"], spu, valid=False)
+        batches.maybe_finalise(deps, batch_id, f"reset:{spu}")
+    return {"merchant_id": merchant_id, "spu_code": spu, "from": status.value, "to": ProductStatus.FAILED.value,
+            "batch_id": batch_id, "counted_in_batch": counted, "finding": f.to_dict()}

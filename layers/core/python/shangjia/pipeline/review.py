@@ -21,11 +21,12 @@ import hashlib
 import json
 import os
 from datetime import datetime, time, timedelta, timezone
+from html import escape
 from typing import Any
 
 from shangjia.clock import SHANGHAI, iso
 from shangjia.errors import finding
-from shangjia.pipeline import keys
+from shangjia.pipeline import config, keys
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant, is_vip
 from shangjia.pipeline.products import set_status
@@ -117,8 +118,11 @@ def auto_checks(deps: Deps, item: dict[str, Any], stage: str) -> list:
         if not any(k.startswith("main") and v.get("ok") for k, v in media.items()):
             findings.append(finding("PIPE_IMAGE_MISSING", field="main_image", value="main"))
         pages = render_previews(deps, item)
+        # The page holds the title as HTML (escaped, as render_previews writes it): compare like with
+        # like, or a title with & ' " < > ("Men's 纯棉T恤") is never "shown".
+        shown_title = escape(product.get("title") or "")
         for layout, html in pages.items():
-            if (product.get("title") or "") not in html or "<img" not in html:
+            if shown_title not in html or "<img" not in html:
                 findings.append(finding("PIPE_PREVIEW_INCOMPLETE", layout=layout))
     if item.get("review_stage") != stage:      # already recorded (start_review sets "pre"): a write saved
         deps.store.update(item["pk"], item["sk"], "SET review_stage = :s", values={":s": stage})
@@ -128,8 +132,6 @@ def auto_checks(deps: Deps, item: dict[str, Any], stage: str) -> list:
 def render_previews(deps: Deps, item: dict[str, Any]) -> dict[str, str]:
     """The detail page as the buyer will see it, on mobile (375 px) and PC (1200 px), stored beside
     the renditions for the final reviewer."""
-    from html import escape
-
     p = item.get("product") or {}
     media = item.get("media") or {}
     imgs = "".join(f'<img src="/{escape(r["key"])}" width="{r["width"]}" alt="">'
@@ -166,10 +168,22 @@ def _checks(deps: Deps, event: dict[str, Any], stage: str) -> dict[str, Any]:
     elif not event.get("vip"):
         outcome = "manual"
     else:
-        rate = float((get_merchant(deps.store, event["merchant_id"]) or {}).get(
-            "vip_sample_rate", os.environ.get("SHANGJIA_VIP_SAMPLE_RATE", "0")))
+        rate = audit_sample_rate(deps, get_merchant(deps.store, event["merchant_id"]) or {})
         outcome = "manual" if stage == "pre" and sampled(item.get("review_execution", ""), rate) else "pass"
     return {"outcome": outcome, "findings": [f.to_dict() for f in findings]}
+
+
+def audit_sample_rate(deps: Deps, merchant: dict[str, Any]) -> float:
+    """The share of a VIP merchant's products also sent to reviewers: the merchant's own
+    ``vip_sample_rate`` if set, else the ``audit_sample_rate`` setting ops set without a deploy
+    (``shangjia settings set audit_sample_rate 0.05``; default 5 %)."""
+    own = merchant.get("vip_sample_rate")
+    if own is not None:
+        try:
+            return config.SETTINGS["audit_sample_rate"].parse(own)
+        except (TypeError, ValueError):
+            pass                          # a bad profile value: the deployment's setting applies
+    return deps.config.setting(deps.store, "audit_sample_rate")
 
 
 def _handoff(deps: Deps, event) -> dict[str, Any]:
@@ -244,13 +258,19 @@ def release_due(deps: Deps, *, limit: int = 500) -> int:
     """The every-minute job: products a reviewer approved go on (published now, or scheduled), and
     scheduled products whose window has opened go to their channels."""
     released = 0
-    now = iso(deps.clock.now())
+    at = deps.clock.now()
+    now = iso(at)
     for item in deps.store.query(f"STATUS#{PS.APPROVED.value}", index="gsi2", sk_lte=now, limit=limit):
         if item.get("status") == PS.APPROVED:
             out = publish_or_schedule(deps, item["merchant_id"], item["spu_code"], item["batch_id"])
             released += int(out.get("scheduled") is False)
+    opens = next_window_start(at)
     for item in deps.store.query(f"STATUS#{PS.SCHEDULED.value}", index="gsi2", sk_lte=now, limit=limit):
         if item.get("status") != PS.SCHEDULED:
+            continue
+        if opens > at:
+            # Due, but the window has closed (a late run, an outage): it waits for the next one.
+            _reschedule(deps, item, opens, due=item.get("gsi2sk"))
             continue
         try:
             fan_out(deps, item["merchant_id"], item["spu_code"], item["batch_id"], from_status=PS.SCHEDULED)
@@ -258,6 +278,24 @@ def release_due(deps: Deps, *, limit: int = 500) -> int:
         except ConditionFailed:
             continue        # another run released it first
     return released
+
+
+def _reschedule(deps: Deps, item: dict[str, Any], publish_at: datetime, *, due: str | None) -> bool:
+    """Move a scheduled product that missed its window to the next one (still ``scheduled``).
+    Conditional on the status and the due time read, so a concurrent release or move wins."""
+    when = iso(publish_at)
+    names = {"#s": "status"}
+    values: dict[str, Any] = {":p": when, ":s": PS.SCHEDULED.value, ":b": item["batch_id"]}
+    condition = "#s = :s AND batch_id = :b"
+    if due:
+        condition += " AND gsi2sk = :d"
+        values[":d"] = due
+    try:
+        deps.store.update(*keys.product(item["merchant_id"], item["spu_code"]),
+                          "SET publish_at = :p, gsi2sk = :p", condition=condition, names=names, values=values)
+        return True
+    except ConditionFailed:
+        return False
 
 
 def _reject(deps: Deps, event) -> dict[str, Any]:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from shangjia.clock import iso
 from shangjia.errors import finding, has_errors
+from shangjia.limits import (PRODUCT_ITEM_MAX_BYTES, SQS_MESSAGE_MAX_BYTES, key_breaches, native_item_size,
+                             safe_key_part)
 from shangjia.pipeline import batches, keys, review
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant
 from shangjia.pipeline.products import set_status
-from shangjia.ports import ConditionFailed
+from shangjia.ports import MAX_TRANSACTION, ConditionFailed, TransactionCanceled
 from shangjia.status import ProductStatus as PS, can_transition, sources_of
 
 SLOTS = ("main", "gallery", "detail")
+# A re-upload whose content is the product's current revision's keeps the product as it is (its
+# state, review and listings: no new review or channel call) when that revision was accepted and
+# is on sale or on its way there. Anything else (needs_fix, rejected, failed, held) goes through
+# again: an image uploaded since, a new shipping template or a fresh review may change the answer.
+KEEP_UNCHANGED = frozenset({PS.PUBLISHED, PS.SCHEDULED, PS.PUBLISHING, PS.APPROVED, PS.IN_REVIEW, PS.MEDIA})
 
 
 def image_refs(product: dict[str, Any]) -> list[tuple[str, int, str]]:
@@ -31,6 +39,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     Order matters for exactly-once counting: the result is stored on the product (still
     ``validating``), then counted in the batch tally (once per product ordinal), then the product
     moves on; a crash in between is redone by the redelivery, which finds it still validating."""
+    from shangjia.revisions import content_hash, legacy_snapshot, merge_revision
     from shangjia.sheets import RawProduct
     from shangjia.validation import ValidationContext, validate_product
     from shangjia.validation.policy import decide_product
@@ -43,10 +52,36 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     # A check-only upload never touches the catalog's product: its result lives with its batch.
     pk, sk = keys.checked_product(batch_id, merchant_id, spu) if check_only else keys.product(merchant_id, spu)
     now = iso(deps.clock.now())
+    # Keys over DynamoDB's limits fail every write and even the read: answered before either.
+    too_long = key_breaches({"pk": pk, "sk": sk, "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"PRODUCT#{spu}",
+                             "gsi2pk": f"STATUS#{PS.VALIDATING.value}", "gsi2sk": now})
+    if too_long:
+        return _unstorable(deps, msg, seq, [_code_too_long(msg, too_long)])
+    if options.get("oversize"):               # ingest could not send its rows (over SQS's limit)
+        return _unstorable(deps, msg, seq, [_too_large(msg, options["oversize"]["bytes"], SQS_MESSAGE_MAX_BYTES,
+                                                       options["oversize"].get("rows"))])
     existing = deps.store.get(pk, sk)
     if existing and existing.get("batch_id") == batch_id and existing["status"] not in (PS.UPLOADED, PS.VALIDATING):
+        if existing["status"] == PS.FAILED:
+            # Ops reset it while it was stuck (products.reset_product): count it now (once, by its
+            # ordinal) so its batch can finish and answer.
+            batches.tally_product(deps, batch_id, seq, spu, valid=False)
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")        # the first delivery may have died before it
         return "duplicate"
+    # The upload meets the product's current revision (revisions.py: a blank cell keeps the
+    # current value, [清空]/[clear] clears it). A redelivery merges over the same revision it did
+    # the first time (``cells_before``, kept at admission).
+    same = bool(existing and existing.get("batch_id") == batch_id)
+    current = existing if not check_only else deps.store.get(*keys.product(merchant_id, spu))
+    if same and not check_only:
+        base = existing.get("cells_before")
+    else:
+        base = (current.get("cells") or legacy_snapshot(current.get("product"))) if current else None
+    merged = merge_revision(RawProduct.from_dict(msg["raw"]), base)
+    digest = content_hash(merged.snapshot, context=posixpath.dirname(msg.get("source_key") or ""))
+    if (not check_only and existing and not same and existing.get("content_hash") == digest
+            and existing.get("status") in KEEP_UNCHANGED):
+        return _unchanged(deps, msg, seq, existing)
     if existing and existing.get("batch_id") != batch_id and not can_transition(existing["status"], PS.UPLOADED):
         return _busy(deps, msg, seq, existing["status"])
 
@@ -58,6 +93,9 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         "history": (existing or {}).get("history", []) + [{"status": PS.VALIDATING.value, "at": now,
                                                              "batch_id": batch_id}],
         "revision": int((existing or {}).get("revision", 0)) + (0 if existing and existing.get("batch_id") == batch_id else 1),
+        "cells_before": base,
+        "seq": seq,                           # its ordinal in the batch tally (an ops reset counts it)
+        "first_row": _first_cell(msg)[0],     # where an ops reset's finding points, before the result says
     }
     try:
         condition, values = _admission_condition(batch_id)
@@ -70,25 +108,40 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         # Another upload of this product took it in between: refused as busy, like above.
         return _busy(deps, msg, seq, holder.get("status", "?"))
 
-    raw = RawProduct.from_dict(msg["raw"])
+    raw = merged.raw
     merchant = get_merchant(deps.store, merchant_id) or {}
     ctx = ValidationContext(merchant_id=merchant_id,
-                            shipping_templates=frozenset(merchant.get("shipping_templates") or []) or None)
+                            shipping_templates=frozenset(merchant.get("shipping_templates") or []) or None,
+                            banned_terms=deps.config.banned_terms(deps.store),
+                            promo_below_cost=merchant.get("promo_below_cost") or None)
     result = validate_product(raw, ctx)
     findings = list(result.findings)          # already includes the rows' parse-level findings
     product = result.product
+    # Too big to store (limits.py: a DynamoDB item is at most 400 KB) or to send (ingest sent it
+    # without its rows): a located error, decided before anything of the result is written.
+    findings, product, snapshot, degraded = _fit_item(msg, record, merged, findings, product)
     if not has_errors(findings):
         # A check-only upload goes no further, so it claims nothing; it still sees taken codes.
         findings += _taken_sku_codes(deps, merchant_id, spu, product) if check_only else \
-            _claim_sku_codes(deps, merchant_id, spu, product)
+            _claim_sku_codes(deps, merchant_id, spu, product, release=merged.dropped_skus)
     valid = not has_errors(findings)
+    if valid and not check_only and merged.dropped_skus:
+        _retire_dropped(deps, merchant_id, spu, batch_id, merged.dropped_skus)
     product["key_product"] = bool(product.get("key_product"))
     first_row = min((r.row for r in raw.rows), default=None)
-    extra = {"product": product, "findings": [f.to_dict() for f in findings], "valid": valid}
+    changes = [] if degraded else [c.to_dict() for c in merged.changes]
+    # The revision's content goes with the result and again with the status move (``extra``): a
+    # concurrent duplicate's admission write in between must not leave the product without it.
+    extra = {"product": product, "findings": [f.to_dict() for f in findings], "valid": valid,
+             "cells": snapshot, "content_hash": digest, "changes": changes,
+             "dropped_skus": merged.dropped_skus if valid else []}
     try:                                      # the result first: the report reads it
-        deps.store.update(pk, sk, "SET #p = :p, findings = :f, #v = :v, first_row = :r",
+        deps.store.update(pk, sk, "SET #p = :p, findings = :f, #v = :v, first_row = :r, cells = :c, "
+                                  "content_hash = :h, changes = :ch, dropped_skus = :d",
                           condition="#s = :s AND batch_id = :b", names={"#p": "product", "#v": "valid", "#s": "status"},
                           values={":p": product, ":f": extra["findings"], ":v": valid, ":r": first_row,
+                                  ":c": snapshot, ":h": digest, ":ch": changes,
+                                  ":d": merged.dropped_skus if valid else [],
                                   ":s": PS.VALIDATING.value, ":b": batch_id})
     except ConditionFailed:
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")   # a duplicate delivery already moved it on
@@ -168,6 +221,19 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
     return "media"
 
 
+def _unchanged(deps: Deps, msg: dict[str, Any], seq: Any, existing: dict[str, Any]) -> str:
+    """The upload changes nothing: the product keeps its state, review and listings. Recorded
+    under the batch (the report lists it as unchanged) and counted, so the batch completes."""
+    merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
+    rows = (msg.get("raw") or {}).get("rows") or [{}]
+    deps.store.put({"pk": f"BATCH#{batch_id}", "sk": f"UNCHANGED#{spu}", "merchant_id": merchant_id,
+                    "spu_code": spu, "status": existing["status"], "current_batch_id": existing.get("batch_id"),
+                    "first_row": rows[0].get("row"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"UNCHANGED#{spu}"})
+    batches.tally_product(deps, batch_id, seq, spu, valid=True, unchanged=True)
+    batches.maybe_finalise(deps, batch_id, f"product:{spu}")
+    return "unchanged"
+
+
 def _busy(deps: Deps, msg: dict[str, Any], seq: Any, status: str) -> str:
     """An earlier upload of the product is in flight: this revision is refused, recorded under
     the batch (so the report lists it) and counted, so the batch still completes."""
@@ -190,24 +256,151 @@ def _taken_sku_codes(deps: Deps, merchant_id: str, spu: str, product: dict[str, 
     return out
 
 
-def _claim_sku_codes(deps: Deps, merchant_id: str, spu: str, product: dict[str, Any]) -> list:
-    """Atomically claim each SKU code for this product across the merchant's catalog.
+def _claim_sku_codes(deps: Deps, merchant_id: str, spu: str, product: dict[str, Any],
+                     release: list[str] | tuple[str, ...] = ()) -> list:
+    """Claim the product's SKU codes across the merchant's catalog, all or nothing, and release
+    the codes of SKUs this revision dropped (``release``), in one DynamoDB transaction.
 
-    A conditional put wins only if nobody owns the code or this product already does, so two
-    batches racing for one code cannot both win."""
+    Codes this product already owns need no write. A code another product owns is reported and
+    nothing is claimed or released; a code taken by a racing batch in between cancels the
+    transaction (each put is conditioned on the code being free), and nothing is written either.
+    A product needing more than ``MAX_TRANSACTION`` writes (a first upload of over 100 SKUs) is
+    claimed in transactions of 100, and the earlier ones are undone if a later one is canceled."""
+    skus = product.get("skus", [])
+    wanted = [keys.sku_claim(merchant_id, s["sku_code"]) for s in skus]
+    freed = [keys.sku_claim(merchant_id, c) for c in release]
+    held = {(h["pk"], h["sk"]): h for h in deps.store.get_many(wanted + freed, consistent=True)}
     out = []
-    for s in product.get("skus", []):
-        code = s["sku_code"]
-        pk, sk = keys.sku_claim(merchant_id, code)
-        try:
-            deps.store.put({"pk": pk, "sk": sk, "owner": spu, "merchant_id": merchant_id},
-                           condition="attribute_not_exists(pk) OR #o = :o", names={"#o": "owner"},
-                           values={":o": spu})
-        except ConditionFailed:
-            holder = deps.store.get(pk, sk) or {}
-            out.append(finding("PIPE_SKU_CODE_TAKEN", row=s.get("row"), field="sku_code", value=code,
-                               owner=holder.get("owner", "?")))
+    for s, key in zip(skus, wanted):
+        owner = (held.get(key) or {}).get("owner")
+        if owner not in (None, spu):
+            out.append(finding("PIPE_SKU_CODE_TAKEN", row=s.get("row"), field="sku_code", value=s["sku_code"],
+                               owner=owner))
+    if out:
+        return out
+    mine = {"names": {"#o": "owner"}, "values": {":o": spu}}
+    # (a concurrent duplicate delivery of this product may claim the same codes first: still ours)
+    actions: list[dict[str, Any]] = [
+        {"put": {"pk": pk, "sk": sk, "owner": spu, "merchant_id": merchant_id},
+         "condition": "attribute_not_exists(pk) OR #o = :o", **mine}
+        for pk, sk in wanted if (pk, sk) not in held]
+    actions += [{"delete": key, "condition": "attribute_not_exists(pk) OR #o = :o", **mine}
+                for key in freed if (held.get(key) or {}).get("owner") == spu]
+    try:
+        _transact_all(deps, actions, spu)
+    except TransactionCanceled as e:
+        by_key = {(a["put"]["pk"], a["put"]["sk"]): r for a, r in zip(actions, e.reasons) if "put" in a}
+        for s, key in zip(skus, wanted):
+            holder = deps.store.get(*key) or {} if by_key.get(key) else {}
+            if holder.get("owner") not in (None, spu):
+                out.append(finding("PIPE_SKU_CODE_TAKEN", row=s.get("row"), field="sku_code",
+                                   value=s["sku_code"], owner=holder["owner"]))
+        if not out:
+            raise       # not a taken code: retried by the message's redelivery
     return out
+
+
+def _transact_all(deps: Deps, actions: list[dict[str, Any]], spu: str) -> None:
+    """One transaction; past ``MAX_TRANSACTION`` actions, several, the earlier undone if a later
+    is canceled (puts come first: they are what can lose a race)."""
+    done: list[dict[str, Any]] = []
+    for start in range(0, len(actions), MAX_TRANSACTION):
+        chunk = actions[start:start + MAX_TRANSACTION]
+        try:
+            deps.store.transact(chunk)
+        except TransactionCanceled as e:
+            for a in done:
+                if "put" in a:
+                    try:
+                        deps.store.delete(a["put"]["pk"], a["put"]["sk"], condition="#o = :o",
+                                          names={"#o": "owner"}, values={":o": spu})
+                    except ConditionFailed:
+                        pass
+            raise TransactionCanceled([None] * start + list(e.reasons)) from e
+        done += chunk
+
+
+def _retire_dropped(deps: Deps, merchant_id: str, spu: str, batch_id: str, codes: list[str]) -> None:
+    """SKUs the new revision dropped: their items go, and every channel the product is listed on
+    is told to delist them (through the publish queues, like every channel call). Their codes were
+    released with this revision's claims."""
+    pk = keys.product_pk(merchant_id, spu)
+    for code in codes:
+        deps.store.delete(pk, f"SKU#{code}")
+    for listing in deps.store.query(pk, sk_prefix="LISTING#"):
+        channel = listing.get("channel") or listing["sk"].split("#", 1)[1]
+        deps.queues.send_batch(f"publish_{channel}", [{"merchant_id": merchant_id, "spu_code": spu,
+                                                       "batch_id": batch_id, "channel": channel,
+                                                       "action": "delist", "sku_codes": list(codes)}])
+
+
+def _first_cell(msg: dict[str, Any]) -> tuple[int | None, str | None]:
+    """The product's first row and its product-code column, from the message's rows."""
+    raw = msg.get("raw") or {}
+    rows = raw.get("rows") or []
+    if not rows:
+        return None, None
+    first = min(rows, key=lambda r: int(r["row"]))
+    return int(first["row"]), (first.get("columns") or raw.get("columns") or {}).get("spu_code")
+
+
+def _code_too_long(msg: dict[str, Any], breaches: list[tuple[str, int, int]]) -> Any:
+    row, column = _first_cell(msg)
+    spu = msg["spu_code"]
+    # The key's limit less what the key adds around the code: the most the code itself may take.
+    attr, size, limit = max(breaches, key=lambda b: b[1] - b[2])
+    code_bytes = len(spu.encode("utf-8"))
+    return finding("PIPE_CODE_TOO_LONG", row=row, column=column, field="spu_code", value=spu,
+                   size=code_bytes, limit=max(0, limit - (size - code_bytes)))
+
+
+def _too_large(msg: dict[str, Any], size: int, limit: int, rows: Any) -> Any:
+    row, column = _first_cell(msg)
+    return finding("PIPE_PRODUCT_TOO_LARGE", row=row, column=column, field="spu_code", value=msg["spu_code"],
+                   size=int(size), limit=int(limit), rows=rows if rows is not None else len((msg.get("raw") or {}).get("rows") or []))
+
+
+def _unstorable(deps: Deps, msg: dict[str, Any], seq: Any, findings: list) -> str:
+    """A product revision that cannot be stored as a product (its code is over DynamoDB's key
+    limits, or it was too large to send): recorded under its batch with a key that fits, as
+    ``needs_fix`` (the merchant's to fix; any earlier revision of it stays as it is), counted as
+    invalid, and the batch may finish. Nothing is written under the product's own keys."""
+    merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
+    sk = "REFUSED#" + safe_key_part(spu)
+    row, _ = _first_cell(msg)
+    deps.store.put({"pk": f"BATCH#{batch_id}", "sk": sk, "merchant_id": merchant_id,
+                    "spu_code": spu if len(spu) <= 256 else spu[:256] + "…", "status": PS.NEEDS_FIX.value,
+                    "first_row": row, "findings": [f.to_dict() for f in findings],
+                    "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": sk})
+    batches.tally_product(deps, batch_id, seq, spu, valid=False)
+    batches.maybe_finalise(deps, batch_id, f"product:{safe_key_part(spu, 200)}")
+    return "needs_fix"
+
+
+def _fit_item(msg: dict[str, Any], record: dict[str, Any], merged: Any, findings: list,
+              product: dict[str, Any]) -> tuple[list, dict[str, Any], Any, bool]:
+    """The result as it will be stored, measured as DynamoDB does (``limits.native_item_size``).
+    Under ``PRODUCT_ITEM_MAX_BYTES`` it is returned as it is. Over it, the product cannot be
+    kept: it is answered with a located ``PIPE_PRODUCT_TOO_LARGE`` and as many of its own errors
+    (then warnings) as fit, without its parsed values. Returns (findings, product, cells, degraded)."""
+    dicts = [f.to_dict() for f in findings]
+    stored = {**record, "product": product, "findings": dicts, "valid": True, "first_row": 0,
+              "cells": merged.snapshot, "content_hash": "0" * 64, "changes": [c.to_dict() for c in merged.changes],
+              "dropped_skus": list(merged.dropped_skus or [])}
+    size = native_item_size(stored)
+    if size <= PRODUCT_ITEM_MAX_BYTES:
+        return findings, product, merged.snapshot, False
+    too_large = _too_large(msg, size, PRODUCT_ITEM_MAX_BYTES, len(merged.raw.rows))
+    kept = [too_large]
+    budget = PRODUCT_ITEM_MAX_BYTES - native_item_size({**stored, "product": {}, "cells": {}, "changes": [],
+                                                        "dropped_skus": [], "findings": [too_large.to_dict()]})
+    for f in sorted(findings, key=lambda f: not f.is_error):
+        n = native_item_size({"f": [f.to_dict()]}) - 4        # the finding as one more list element
+        if n > budget:
+            break
+        kept.append(f)
+        budget -= n
+    return kept, {}, {}, True
 
 
 def _store_findings(deps, merchant_id, spu, batch_id, msg, findings, superseded) -> None:

@@ -34,20 +34,28 @@ def batch_refusals(deps: Deps, batch_id: str) -> list[dict[str, Any]]:
     return listed(deps, f"BATCH#{batch_id}", sk_prefix="REFUSED#")
 
 
+def batch_unchanged(deps: Deps, batch_id: str) -> list[dict[str, Any]]:
+    """Products of the batch whose content was their current revision's: kept as they were."""
+    return listed(deps, f"BATCH#{batch_id}", sk_prefix="UNCHANGED#")
+
+
 def batch_summary(deps: Deps, batch: dict[str, Any], *, with_products: bool = False) -> dict[str, Any]:
     """``batch`` may be the META item or an index entry of it (keys only): then it is fetched."""
     if "merchant_id" not in batch or "status" not in batch:
         batch = deps.store.get(batch["pk"], batch["sk"], consistent=False) or batch
     products = [p for p in batch_products(deps, batch["batch_id"]) if p.get("batch_id") == batch["batch_id"]]
     refused = batch_refusals(deps, batch["batch_id"])
+    unchanged = batch_unchanged(deps, batch["batch_id"])
     by_status = Counter(p["status"] for p in products)
     total = batch.get("products_total")
-    settled = sum(n for s, n in by_status.items() if s in TERMINAL_FOR_BATCH) + len(refused)
+    settled = sum(n for s, n in by_status.items() if s in TERMINAL_FOR_BATCH) + len(refused) + len(unchanged)
     out = {
         "batch_id": batch["batch_id"], "merchant_id": batch["merchant_id"], "key": batch.get("key"),
         "status": batch["status"], "layout": batch.get("layout"), "products_total": total,
-        "products_sent": batch.get("products_sent", 0), "products_seen": len(products) + len(refused),
+        "products_sent": batch.get("products_sent", 0),
+        "products_seen": len(products) + len(refused) + len(unchanged),
         "by_status": dict(sorted(by_status.items())), "refused": len(refused),
+        "unchanged": len(unchanged), "reprocessed": len(products),
         "skus": sum(len((p.get("product") or {}).get("skus", [])) for p in products),
         "settled": total is not None and settled >= total,
         "rejection": batch.get("rejection"), "created_at": batch.get("created_at"),

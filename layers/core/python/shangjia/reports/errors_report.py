@@ -22,6 +22,7 @@ from shangjia.reports import is_dangerous, neutralise
 RESULT_HEADER = "校验结果 Result"
 ERRORS_SHEET = "错误明细 Errors"
 SUMMARY_SHEET = "汇总 Summary"
+CHANGES_SHEET = "变更 Changes"
 MAX_COMMENTS = 3000
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
@@ -32,6 +33,8 @@ class ReportSummary:
     refused: bool = False
     products: int | None = None
     invalid_products: int | None = None
+    unchanged_products: int | None = None
+    changes: int = 0
     errors: int = 0
     warnings: int = 0
     by_code: dict[str, int] = dc_field(default_factory=dict)
@@ -43,9 +46,13 @@ def _n(s: Any) -> str:
 
 def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | os.PathLike | BinaryIO,
                        filename: str, findings: Iterable[Finding], *, products: int | None = None,
-                       invalid_products: int | None = None, limits=None) -> ReportSummary:
+                       invalid_products: int | None = None, limits=None,
+                       changes: Iterable[dict[str, Any]] | None = None,
+                       unchanged_products: int | None = None) -> ReportSummary:
     """Write the report for ``source`` (the uploaded file, re-read here) and its ``findings``
-    (file-level, parse-level and validation findings, any order)."""
+    (file-level, parse-level and validation findings, any order). ``changes``: on a re-upload,
+    the values that changed (``{"spu_code", "sku_code", "field", "old", "new", "row", "column"}``),
+    listed on a sheet of their own; ``unchanged_products``: how many were kept as they were."""
     import xlsxwriter
 
     from shangjia.sheets import open_sheet
@@ -57,7 +64,10 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
         reader = open_sheet(source, filename, limits)
     except FindingError as e:
         all_f.insert(0, e.finding)
-    summary = ReportSummary(filename, refused=reader is None, products=products, invalid_products=invalid_products)
+    summary = ReportSummary(filename, refused=reader is None, products=products, invalid_products=invalid_products,
+                            unchanged_products=unchanged_products)
+    changes = list(changes or [])
+    summary.changes = len(changes)
     if reader is not None:
         all_f = list(reader.findings) + all_f
     seen: set = set()
@@ -98,6 +108,8 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
             summary.warnings += 1
     summary.by_code = dict(Counter(f.code for f in all_f).most_common())
     _errors_sheet(wb, F, all_f)
+    if changes:
+        _changes_sheet(wb, F, changes)
     _summary_sheet(wb, F, summary, all_f)
     wb.close()
     return summary
@@ -115,6 +127,8 @@ class _Formats:
         self.warn_q = wb.add_format({**base, "bg_color": "#FFEB9C", "font_color": "#9C5700", "quote_prefix": True})
         self.header = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True,
                                      "valign": "top"})
+        self.header_q = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True,
+                                       "valign": "top", "quote_prefix": True})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
         self.top = wb.add_format({"valign": "top"})
         self.center = wb.add_format({"align": "center", "valign": "top"})
@@ -196,8 +210,8 @@ def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols) -> Finding | 
             dangerous = is_dangerous(s)
             fmt = ((F.err_q if dangerous else F.err) if bad else (F.warn_q if dangerous else F.warn)) if fs else (
                 F.quoted if dangerous else None)
-            if r == info.header_row:
-                fmt = F.header
+            if r == info.header_row:          # their header is their text too: guarded like the data
+                fmt = F.header_q if dangerous else F.header
             if v is None:
                 ws.write_blank(row0, c, None, fmt)
             elif isinstance(v, Num) and c not in text_cols:
@@ -288,6 +302,28 @@ def _errors_sheet(wb, F: _Formats, findings: list[Finding]) -> None:
     ws.autofilter(0, 0, max(1, len(ordered)), len(heads) - 1)
 
 
+def _changes_sheet(wb, F: _Formats, changes: list[dict[str, Any]]) -> None:
+    """A re-upload's changed values: old and new, per product and SKU (a blank cell kept its value
+    and is not here; a value cleared with [清空]/[clear] shows an empty new value)."""
+    ws = wb.add_worksheet(CHANGES_SHEET)
+    heads = ["商品编码 Product", "SKU编码 SKU", "字段 Field", "原值 Old", "新值 New", "行 Row", "列 Column"]
+    widths = [20, 20, 18, 30, 30, 7, 7]
+    for c, (h, w) in enumerate(zip(heads, widths)):
+        ws.set_column(c, c, w)
+        ws.write_string(0, c, h, F.header)
+    ws.freeze_panes(1, 0)
+    for r, ch in enumerate(changes, 1):
+        ws.write_string(r, 0, _n(ch.get("spu_code") or ""))
+        ws.write_string(r, 1, _n(ch.get("sku_code") or ""))
+        ws.write_string(r, 2, _n(ch.get("field") or ""))
+        ws.write_string(r, 3, _n(ch.get("old") if ch.get("old") is not None else ""))
+        ws.write_string(r, 4, _n(ch.get("new") if ch.get("new") is not None else ""))
+        if ch.get("row") is not None:
+            ws.write_number(r, 5, ch["row"], F.center)
+        ws.write_string(r, 6, _n(ch.get("column") or ""), F.center)
+    ws.autofilter(0, 0, max(1, len(changes)), len(heads) - 1)
+
+
 def _summary_sheet(wb, F: _Formats, s: ReportSummary, findings: list[Finding]) -> None:
     ws = wb.add_worksheet(SUMMARY_SHEET)
     _print_setup(ws, None)
@@ -301,6 +337,10 @@ def _summary_sheet(wb, F: _Formats, s: ReportSummary, findings: list[Finding]) -
         rows.append(("商品数 Products", str(s.products)))
     if s.invalid_products is not None:
         rows.append(("有错误的商品 Products with errors", str(s.invalid_products)))
+    if s.unchanged_products:
+        rows.append(("内容未变的商品 Unchanged products (kept, not reprocessed)", str(s.unchanged_products)))
+    if s.changes:
+        rows.append(("变更的值 Values changed (see Changes)", str(s.changes)))
     rows += [("错误 Errors", str(s.errors)), ("提醒 Warnings", str(s.warnings))]
     for i, (k, v) in enumerate(rows, 2):
         ws.write_string(i, 0, k, F.header)

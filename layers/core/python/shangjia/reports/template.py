@@ -187,6 +187,12 @@ def write_template(path, *, shipping_templates: Iterable[str] | None = None,
         "7. 表头带 * 的列为必填；黄色列在类目要求或多 SKU 时必填。Columns marked * are required; yellow ones when the category or several SKUs need them.",
         "8. 请勿修改表头文字；可以删除选填列。Keep the header texts; optional columns may be deleted.",
         f"9. 可选类目 {len(leaf_paths)} 个，见类目列的下拉列表。{len(leaf_paths)} categories are in the category drop-down.",
+        "10. 重新上传已有商品：留空的单元格（或没有的列）保留当前值；要清空某个值，请填写 [清空] 或 [clear]。"
+        "Re-uploading a product: a blank cell (or a missing column) keeps its current value; "
+        "write [清空] or [clear] to erase a value.",
+        "11. 重新上传时未列出的 SKU 会从所有渠道下架，其 SKU 编码释放；内容未变的商品不会重新审核或发布。"
+        "SKUs a re-upload leaves out are delisted on every channel and their codes released; "
+        "products whose content did not change are not reviewed or published again.",
     ]
     for i, n in enumerate(notes, 2):
         ws_help.write_string(i, 0, n)

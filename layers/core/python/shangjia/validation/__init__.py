@@ -18,6 +18,7 @@ from itertools import product as cartesian
 from typing import Any
 
 from shangjia.errors import Finding, finding, has_errors
+from shangjia.reports import is_dangerous
 from shangjia.sheets import RawProduct
 from shangjia.spec import CategoryTree, ProductSpec, load_categories, load_spec
 from shangjia.validation import values as V
@@ -40,6 +41,40 @@ class ValidationContext:
     banned_terms: BannedTerms = dc_field(default_factory=load_banned_terms)
     spec: ProductSpec = dc_field(default_factory=load_spec)
     lang: str = "zh"                                    # field labels in messages
+    # The merchant's choice per category prefix ("服饰鞋包" or "服饰鞋包/女装"): is a promo price
+    # below cost an "error" or a "warning"? The longest matching prefix wins; default "warning".
+    promo_below_cost: dict[str, str] | None = None
+
+    def promo_below_cost_severity(self, category_path: str | None) -> str:
+        return promo_below_cost_severity(self.promo_below_cost, category_path)
+
+
+PROMO_BELOW_COST_CHOICES = ("error", "warning")
+
+
+def check_promo_below_cost(choices: dict[str, str] | None) -> dict[str, str]:
+    """A merchant's per-category setting, checked: {category prefix: "error" | "warning"}."""
+    out: dict[str, str] = {}
+    for prefix, sev in (choices or {}).items():
+        p = str(prefix).strip().strip("/")
+        if not p or sev not in PROMO_BELOW_COST_CHOICES:
+            raise ValueError(f"promo below cost: {prefix!r} -> {sev!r}; want a category prefix -> error|warning")
+        out[p] = sev
+    return out
+
+
+def promo_below_cost_severity(choices: dict[str, str] | None, category_path: str | None) -> str:
+    """The severity of PROMO_BELOW_COST for a product of ``category_path``: the merchant's choice for
+    the longest category prefix that matches it (whole path segments), else "warning"."""
+    if choices and category_path:
+        best = -1
+        sev = "warning"
+        for prefix, s in choices.items():
+            p = prefix.strip("/")
+            if (category_path == p or category_path.startswith(p + "/")) and len(p) > best:
+                best, sev = len(p), s
+        return sev
+    return "warning"
 
 
 @dataclass
@@ -237,6 +272,12 @@ def validate_product(raw: RawProduct, ctx: ValidationContext) -> ValidationResul
         elif t == "code":
             if f.max_len and len(v) > f.max_len:
                 ck.add("FIELD_LENGTH", name, srow(name), v, length=len(v), min=1, max=f.max_len)
+    # A product code or title that starts like a formula is exported to channels, reports and the
+    # merchant's own spreadsheets: refuse it where it is (the one definition: shangjia.reports).
+    for name in ("spu_code", "title"):
+        v = product[name]
+        if v and is_dangerous(v):
+            ck.add("FIELD_FORMULA_LIKE", name, srow(name), v)
     if product["fragile"]:
         d = product["description"].lower()
         if not any(k in d for k in _FRAGILE_NOTE):
@@ -407,7 +448,8 @@ def _price_order(ck: _Checker, rn: int, fen: dict[str, int], cap: int | None, ca
         if cap is not None and price > cap:
             ck.add("PRICE_OVER_CAP", "price", rn, t(price), cap=t(cap), category=cat.path)
     if promo is not None and cost is not None and promo < cost:
-        ck.add("PROMO_BELOW_COST", "promo_price", rn, t(promo), promo=t(promo), cost=t(cost))
+        ck.add("PROMO_BELOW_COST", "promo_price", rn, t(promo), promo=t(promo), cost=t(cost),
+               severity=ck.ctx.promo_below_cost_severity(cat.path if cat else None))
 
 
 def _refs(ck: _Checker, name: str, row, text: str, exts, seps: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 All terms and all allowed contexts go into one automaton; a term hit that lies inside an
 allowed-context hit (最佳 inside 最佳赏味期) is dropped. Text is matched half-width and lower
-case, with zero-width characters removed, so ＮＯ.１ and 最\u200b佳 are still found.
+case, with zero-width characters removed, so ＮＯ.１ and 最\u200b佳 are still found. A term's
+Latin end is matched as a word (no ASCII letter or digit next to it: "top10" is not TOP1);
+Chinese ends match anywhere.
 
 The list is data (``shangjia/data/banned_terms.json``) and replaceable at run time without a
 deploy: point ``SHANGJIA_BANNED_TERMS`` at another JSON file (it is re-read when the file
@@ -70,6 +72,10 @@ class BannedTerms:
                     pass    # a context equal to a term: the term wins
         self.term_count = sum(1 for k in kinds if not k[0])
         self._kinds = kinds
+        # A Latin term is a word: it must not run on into ASCII letters or digits ("top10", "stop1"
+        # and "no.10" are not TOP1 / NO.1). Per pattern: (check the character before, after).
+        # CJK ends keep substring matching (Chinese has no spaces between words).
+        self._edges = [(_word(k[0]), _word(k[-1])) for k in patterns]
         self._has_contexts = any(k[0] for k in kinds)
         self._ac = ac.AhoCorasick(patterns, matchkind=ac.MatchKind.Standard) if patterns else None
 
@@ -107,9 +113,14 @@ class BannedTerms:
         ctx = [(s, e) for i, s, e in matches if kinds[i][0]] if self._has_contexts else []
         out: list[Hit] = []
         seen: set[str] = set()
+        edges = self._edges
+        n = len(t)
         for i, s, e in matches:
             is_ctx, grp, orig = kinds[i]
             if is_ctx:
+                continue
+            lead, tail = edges[i]
+            if (lead and s > 0 and _word(t[s - 1])) or (tail and e < n and _word(t[e])):
                 continue
             if ctx and any(cs <= s and e <= ce for cs, ce in ctx):
                 continue
@@ -122,6 +133,11 @@ class BannedTerms:
                 seen.add(orig)
             out.append(Hit(orig, s, e, grp) if back is None else Hit(orig, back[s], back[e - 1] + 1, grp))
         return out
+
+
+def _word(ch: str) -> bool:
+    """An ASCII letter or digit: what a Latin term may not touch."""
+    return ch.isascii() and ch.isalnum()
 
 
 _lock = threading.Lock()

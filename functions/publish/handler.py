@@ -1,8 +1,7 @@
-"""Channel queues -> publish: one (product, channel) listing per message."""
+"""Channel queues -> publish: one (product, channel) listing per message, through the channel
+port (shangjia.channels): quota-aware, idempotent, retried by SQS (pipeline/publish.py)."""
 
-from shangjia.channels import ChannelClient
 from shangjia.lambda_kit import sqs_batch_handler
 from shangjia.pipeline.publish import publish_message
 
-_client = ChannelClient()
-lambda_handler = sqs_batch_handler(lambda deps, body, record: publish_message(deps, body, _client))
+lambda_handler = sqs_batch_handler(lambda deps, body, record: publish_message(deps, body))

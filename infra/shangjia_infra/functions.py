@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -40,6 +40,18 @@ GRANTS: dict[tuple[str, str], Callable[[object, iam.IGrantable], iam.Grant]] = {
 # The "actions" access: exactly the named actions (kind -> their IAM service prefix). A table's grant
 # covers the table and its indexes.
 ACTION_PREFIX: dict[str, str] = {"table": "dynamodb"}
+
+
+# Secrets are granted by name pattern (topology "secret:<pattern>", access "read"): the channel shops'
+# credentials are created per merchant by ops (``shangjia shops add``), not by the stack.
+SECRET_ACTIONS = {"read": ("secretsmanager:GetSecretValue",)}
+
+
+def secret_arn(scope: Construct, pattern: str) -> str:
+    """The ARN of the secrets named by ``pattern`` (``shangjia/shops/*``) in the stack's account and
+    region; Secrets Manager appends a random suffix to each name, which the trailing ``*`` covers."""
+    return Stack.of(scope).format_arn(service="secretsmanager", resource="secret", resource_name=pattern,
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
 
 
 def _grant_actions(kind: str, actions: tuple[str, ...]) -> Callable[[object, iam.IGrantable], iam.Grant] | None:
@@ -160,7 +172,16 @@ class Functions(Construct):
             env = function_environment(fn)
             for g in fn.grants:
                 kind, key = g.resource.split(":", 1)
-                if (fn.key, g.resource, g.access) in self._wired or not resources.has(kind, key):
+                if (fn.key, g.resource, g.access) in self._wired:
+                    continue
+                if kind == "secret":
+                    if g.access not in SECRET_ACTIONS:
+                        raise ValueError(f"function {fn.key}: no grant for {g.access} on secrets (add it to SECRET_ACTIONS)")
+                    function.add_to_role_policy(iam.PolicyStatement(actions=list(SECRET_ACTIONS[g.access]),
+                                                                    resources=[secret_arn(self, key)]))
+                    self._wired.add((fn.key, g.resource, g.access))
+                    continue
+                if not resources.has(kind, key):
                     continue
                 grant = _grant_actions(kind, g.actions) if g.access == "actions" else GRANTS.get((kind, g.access))
                 if grant is None:

@@ -36,6 +36,14 @@ def _arn_ref(construct: IConstruct) -> str:
     return f"<{stack.resolve(stack.get_logical_id(construct.node.default_child))}.Arn>"
 
 
+def _nag_arn(resolved) -> str:
+    """How cdk-nag spells a resolved Fn::Join ARN in a finding id: pseudo parameters as <AWS::...>."""
+    if isinstance(resolved, str):
+        return resolved
+    sep, parts = resolved["Fn::Join"]
+    return sep.join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
+
+
 def acknowledge_stack(stack, topology: Topology) -> None:
     """The reviewed exceptions of ShangjiaStack, derived from the topology's grants."""
     functions = stack.functions
@@ -57,6 +65,13 @@ def acknowledge_stack(stack, topology: Topology) -> None:
                                 f"limited to that one bucket.")
                 acknowledge(role, f"IAM5[Resource::{_arn_ref(bucket)}/*]",
                             f"Objects of the '{key}' bucket: keys are per merchant and batch, not known at deploy.")
+            elif kind == "secret":
+                from .functions import secret_arn
+
+                arn = stack.resolve(secret_arn(stack, key))
+                acknowledge(role, f"IAM5[Resource::{_nag_arn(arn)}]",
+                            f"The channel shops' secrets ({key}: one per merchant and channel, created by ops, "
+                            f"named with a random suffix); GetSecretValue only, no other secret.")
             elif kind == "table":
                 table = stack.storage.tables[key]
                 acknowledge(role, f"IAM5[Resource::{_arn_ref(table)}/index/*]",
@@ -72,6 +87,11 @@ def acknowledge_stack(stack, topology: Topology) -> None:
                 acknowledge(machine.role, f"IAM5[Resource::{_arn_ref(functions.functions[fkey])}:*]",
                             f"Versions/aliases of the '{fkey}' function the definition invokes; no other function.")
 
+    for route in stack.api.public_routes:
+        acknowledge(route, "APIG4",
+                    "The sales platforms' audit pushes (WeChat, Douyin) cannot carry a Cognito JWT: the callback "
+                    "function verifies every request's signature with the shop's secret and refuses replays by "
+                    "the platform's message id before applying anything.")
     acknowledge(stack.storage.backup_plan,
                 "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]",
                 "AWS Backup's service role needs the AWS-managed AWSBackupServiceRolePolicyForBackup.")

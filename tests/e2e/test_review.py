@@ -28,7 +28,7 @@ def product_ready_for_review(deps, merchant, spu, batch, *, key_product=False, t
         "gsi1pk": f"BATCH#{batch}", "gsi1sk": f"PRODUCT#{spu}",
         "history": [{"status": "media", "batch_id": batch}],
         "product": {"spu_code": spu, "title": title, "category": "服饰鞋包/男装/T恤", "brand": "无品牌",
-                    "key_product": key_product,
+                    "key_product": key_product, "images": {"main": ["main.jpg"]},
                     "skus": [{"sku_code": f"{spu}-1", "spec": {"颜色": "白色"}, "price_fen": 5900, "stock": 10}]},
         "media": {"main#00": {"ok": True, "renditions": [{"name": "main", "key": "r/x/main.webp", "width": 800}]}},
     })

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aws_cdk import ArnFormat
 from infra_support import as_list, ref
 
 from shangjia.topology import REPO_ROOT, TOPOLOGY
@@ -72,6 +73,13 @@ def expected_pairs(synth, fn) -> set[tuple[str, str]]:
     pairs = set()
     for g in fn.grants:
         kind, key = g.resource.split(":", 1)
+        if kind == "secret":
+            # the channel shops' secrets by name pattern: reading them, nothing else
+            assert (key, g.access) == ("shangjia/shops/*", "read"), (fn.key, g)
+            arn = ref(synth.stack.resolve(synth.stack.format_arn(
+                service="secretsmanager", resource="secret", resource_name=key, arn_format=ArnFormat.COLON_RESOURCE_NAME)))
+            pairs.add(("secretsmanager:GetSecretValue", arn))
+            continue
         if kind == "statemachine":
             # granted by name (an ARN built with format_arn): see workflow.ReviewWorkflow.references
             lid = ref(synth.stack.resolve(res.get(kind, key).state_machine_arn))
@@ -246,3 +254,17 @@ def test_api_role_table_actions_are_exactly_those_it_uses(synth):
     # on the table, and Query on its indexes (the task lists and a batch's products are gsi queries)
     assert {r for _, r in pairs} == {f"{table}.Arn", f"{table}.Arn/index/*"}
 
+
+
+def test_only_the_channel_functions_read_the_shops_secrets(synth):
+    """publish (sends), channel_callback (verifies pushes) and listing_poller (looks listings up)
+    hold the shops' credentials; nobody else reads a secret."""
+    readers = {fn.key for fn in TOPOLOGY.functions
+               if any(a == "secretsmanager:GetSecretValue"
+                      for a, _ in pairs_of_role(synth, synth.logical_id(synth.stack.functions.roles[fn.key])))}
+    assert readers == {"publish", "channel_callback", "listing_poller"}
+    for fn in TOPOLOGY.functions:
+        role = synth.logical_id(synth.stack.functions.roles[fn.key])
+        for a, r in pairs_of_role(synth, role):
+            if a.startswith("secretsmanager:"):
+                assert a == "secretsmanager:GetSecretValue" and r.endswith(":secret:shangjia/shops/*"), (fn.key, a, r)

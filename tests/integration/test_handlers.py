@@ -143,7 +143,9 @@ def test_publish_records_one_listing_per_channel_under_duplicates(deps, handler)
     pk, sk = keys.product("m-vip-001", "SPU-0001")
     deps.store.put({"pk": pk, "sk": sk, "merchant_id": "m-vip-001", "spu_code": "SPU-0001",
                     "batch_id": "4b1d0c6e2f8a9b3c5d7e", "status": "publishing", "channels_requested": ["own_shop"],
-                    "product": {"spu_code": "SPU-0001", "title": "t", "skus": []}})
+                    "product": {"spu_code": "SPU-0001", "title": "t", "skus": [], "images": {"main": ["main.jpg"]}},
+                    # the own shop shows a main image (its adapter refuses a product without one)
+                    "media": {"main#00": {"ok": True, "renditions": [{"name": "main", "key": "r/main.webp"}]}}})
     body = {"merchant_id": "m-vip-001", "spu_code": "SPU-0001", "batch_id": "4b1d0c6e2f8a9b3c5d7e",
             "channel": "own_shop"}
     ev = load_event("publish/wechat.json")

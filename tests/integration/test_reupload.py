@@ -57,7 +57,8 @@ def _publish(deps, spu, channels=("own_shop", "wechat")):
     deps.store.update(*keys.product(M, spu), "SET #s = :s", names={"#s": "status"}, values={":s": "published"})
     for c in channels:
         deps.store.put({"pk": keys.product_pk(M, spu), "sk": f"LISTING#{c}", "channel": c, "merchant_id": M,
-                        "spu_code": spu, "batch_id": item["batch_id"], "channel_item_id": f"{c}-1"})
+                        "spu_code": spu, "batch_id": item["batch_id"], "state": "live",
+                        "platform_product_id": f"{c}-1"})
 
 
 def _multi_sku(msgs):
@@ -79,17 +80,25 @@ def _again(msg, batch_id="batch-2"):
     return m
 
 
-class FakeChannels:
-    def __init__(self):
-        self.calls = []
+class FakePort:
+    """A channel port (shangjia.channels.ChannelPort) that records the delists it is asked for."""
 
-    def publish(self, channel, merchant_id, product):
-        self.calls.append(("publish", channel, product["spu_code"]))
-        return {"item_id": f"{channel}-1"}
+    def __init__(self, channel, calls):
+        self.channel, self.calls = channel, calls
 
-    def delist(self, channel, merchant_id, spu, codes):
-        self.calls.append(("delist", channel, spu, tuple(codes)))
-        return {}
+    def delist_skus(self, shop, platform_product_id, sku_codes):
+        self.calls.append(("delist", self.channel, platform_product_id, tuple(sku_codes)))
+
+
+def FakeChannels(deps):
+    from shangjia.channels import Shop
+    from shangjia.pipeline.publish import Publisher
+
+    calls = []
+    pub = Publisher(deps, ports={c: FakePort(c, calls) for c in ("own_shop", "wechat", "douyin")},
+                    shop_for=lambda m, c: Shop(m, c, shop_id=f"{c}-shop", app_id="", app_secret=""))
+    pub.calls = calls
+    return pub
 
 
 # --- blank keeps, [清空] clears --------------------------------------------------------------------
@@ -223,11 +232,13 @@ def test_dropped_skus_release_their_codes_and_are_delisted_on_every_channel(m1, 
     assert all(d["action"] == "delist" and d["sku_codes"] == [dropped] for d in delists)
     from shangjia.messages import PublishMessage
 
-    channels = FakeChannels()
+    channels = FakeChannels(m1)
     for d in delists:
         PublishMessage.model_validate(d)
         assert publish_message(m1, d, channels) == "delisted"
-    assert sorted(channels.calls) == [("delist", "own_shop", spu, (dropped,)), ("delist", "wechat", spu, (dropped,))]
+    # each channel's platform product (the listing's id) loses the dropped SKU
+    assert sorted(channels.calls) == [("delist", "own_shop", "own_shop-1", (dropped,)),
+                                      ("delist", "wechat", "wechat-1", (dropped,))]
     listing = m1.store.get(*keys.listing(M, spu, "wechat"))
     assert listing["delisted_skus"] == {dropped}
 

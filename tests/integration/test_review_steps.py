@@ -151,3 +151,146 @@ def test_the_scheduler_releases_a_scheduled_product_when_the_window_opens_not_be
     assert review.release_due(deps) == 1
     assert _get(deps, "W3")["status"] == "publishing" and len(_published_messages(aws, "W3")) == 1
     assert review.release_due(deps) == 0, "released once"
+
+
+# --- what each step records, exactly ------------------------------------------------------------------
+
+from shangjia.pipeline.products import set_status  # noqa: E402
+from shangjia.ports import ConditionFailed  # noqa: E402
+from shangjia.status import ProductStatus as PS  # noqa: E402
+
+
+def _messages(aws, queue, spu):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    msgs = sqs.receive_message(QueueUrl=aws.queues[queue], MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in msgs if json.loads(m["Body"])["spu_code"] == spu]
+
+
+def test_a_failure_without_error_details_records_blanks_and_long_details_are_cut(deps, step):
+    _product(deps, "F4", "in_review")
+    step(_event("fail", "F4", error={}))
+    assert _get(deps, "F4")["failure"] == {"error": "", "cause": ""}
+    _product(deps, "F5", "in_review")
+    step(_event("fail", "F5", error={"Error": "E" * 300, "Cause": "c" * 2500}))
+    assert _get(deps, "F5")["failure"] == {"error": "E" * 200, "cause": "c" * 2000}
+
+
+def test_a_rejection_without_a_stage_is_at_pre_review_and_a_plain_cause_is_its_note(deps, step):
+    _product(deps, "R3", "in_review")
+    prior = {"code": "OLD_WARNING", "message_en": "kept"}
+    pk, sk = keys.product(M, "R3")
+    deps.store.update(pk, sk, "SET findings = :f", values={":f": [prior]})
+    out = step(_event("reject", "R3", state={"rejection": {"Error": "Rejected", "Cause": "图片模糊 not json"}}))
+    assert out == {"rejected": True, "stage": "pre"}
+    item = _get(deps, "R3")
+    assert item["rejection"] == {"stage": "pre", "reasons": [], "note": "图片模糊 not json", "reviewer": None}
+    assert item["findings"][0] == prior
+    assert item["findings"][-1]["message_en"] == "Rejected at pre: 图片模糊 not json"
+    assert [(h["status"], h["batch_id"]) for h in item["history"]][-2:] == [("rejected", B), ("needs_fix", B)]
+
+
+def test_a_rejection_by_the_checks_lists_each_code_and_one_with_nothing_says_rejected(deps, step):
+    _product(deps, "R4", "in_review")
+    checks = {"findings": [{"code": "FIELD_REQUIRED"}, {"code": "PIPE_IMAGE_MISSING"}, {"code": ""}]}
+    step(_event("reject", "R4", stage="pre", state={"pre": checks}))
+    item = _get(deps, "R4")
+    assert item["rejection"]["reasons"] == ["FIELD_REQUIRED", "PIPE_IMAGE_MISSING", ""]
+    assert item["findings"][-1]["message_en"] == "Rejected at pre: FIELD_REQUIRED; PIPE_IMAGE_MISSING"
+    _product(deps, "R5", "in_review")
+    step(_event("reject", "R5", stage="final", state={"final": {}, "rejection": {"Error": "Rejected", "Cause": ""}}))
+    item = _get(deps, "R5")
+    assert item["rejection"] == {"stage": "final", "reasons": [], "note": None, "reviewer": None}
+    assert item["findings"][-1]["message_en"] == "Rejected at final: rejected"
+
+
+def test_a_late_rejection_or_approval_of_an_older_upload_leaves_the_new_upload_alone(deps, step):
+    _product(deps, "R6", "in_review", batch="b-a-newer-upload-000001")
+    step(_event("reject", "R6", stage="final", state={}))
+    step(_event("approve", "R6"))
+    item = _get(deps, "R6")
+    assert item["status"] == "in_review" and "rejection" not in item
+
+
+def test_approval_returns_when_it_publishes_and_records_the_batch(deps, step, aws, monkeypatch):
+    monkeypatch.setenv("SHANGJIA_CLOCK", BEFORE_WINDOW)
+    _product(deps, "W4", "in_review", key_product=True)
+    assert step(_event("approve", "W4")) == {"publish_at": WINDOW_OPENS + ".000000Z", "scheduled": True}
+    item = _get(deps, "W4")
+    assert item["gsi2sk"] == WINDOW_OPENS + ".000000Z", "listed by when it is due"
+    assert [(h["status"], h["batch_id"]) for h in item["history"]][-2:] == [("approved", B), ("scheduled", B)]
+    _product(deps, "W5", "in_review")
+    assert step(_event("approve", "W5")) == {"publish_at": "2026-11-26T00:00:00.000000Z", "scheduled": False}
+    assert [(h["status"], h["batch_id"]) for h in _get(deps, "W5")["history"]][-1] == ("publishing", B)
+
+
+def test_a_product_not_approved_or_of_another_upload_is_not_published(deps, aws):
+    _product(deps, "W6", "in_review")
+    assert review.publish_or_schedule(deps, M, "W6", B) == {"skipped": "in_review"}
+    _product(deps, "W7", "approved", batch="b-a-newer-upload-000001")
+    assert review.publish_or_schedule(deps, M, "W7", B) == {"skipped": "approved"}
+    assert _get(deps, "W7")["status"] == "approved" and not _published_messages(aws, "W7")
+
+
+def test_a_product_another_run_already_handed_on_is_skipped(deps, aws, monkeypatch):
+    _product(deps, "W8", "approved")
+
+    def raced(*_a, **_k):
+        raise ConditionFailed("fan_out")
+
+    monkeypatch.setattr(review, "fan_out", raced)
+    assert review.publish_or_schedule(deps, M, "W8", B) == {"skipped": "already handed on"}
+
+
+def test_fan_out_goes_to_the_merchants_channels_only_or_to_every_channel(deps, aws):
+    put_merchant(deps.store, M, name="Steps", annual_sales_cny=9_000_000, channels=["wechat"])
+    _product(deps, "C1", "approved")
+    assert review.fan_out(deps, M, "C1", B, from_status=PS.APPROVED) == ["wechat"]
+    assert _messages(aws, "publish_wechat", "C1") and not _messages(aws, "publish_own_shop", "C1")
+    assert _get(deps, "C1")["channels_requested"] == ["wechat"]
+    assert [(h["status"], h["batch_id"]) for h in _get(deps, "C1")["history"]][-1] == ("publishing", B)
+    other = "m-step-nochan"
+    put_merchant(deps.store, other, name="All", annual_sales_cny=9_000_000)
+    pk, sk = keys.product(other, "C2")
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": other, "spu_code": "C2", "batch_id": B, "status": "approved"})
+    assert review.fan_out(deps, other, "C2", B, from_status=PS.APPROVED) == ["own_shop", "wechat", "douyin"]
+
+
+def _approved_by_reviewer(deps, spu, **kw):
+    _product(deps, spu, "in_review", **kw)
+    set_status(deps, M, spu, PS.APPROVED, batch_id=B)
+
+
+def test_the_scheduler_hands_on_products_reviewers_approved(deps, step, aws, monkeypatch):
+    monkeypatch.setenv("SHANGJIA_CLOCK", BEFORE_WINDOW)
+    _approved_by_reviewer(deps, "A1")
+    _approved_by_reviewer(deps, "A2")
+    _approved_by_reviewer(deps, "A3", key_product=True)            # waits for the window: not counted
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T00:01:00+00:00")
+    assert review.release_due(deps) == 2
+    assert [_get(deps, s)["status"] for s in ("A1", "A2", "A3")] == ["publishing", "publishing", "scheduled"]
+    assert len(_published_messages(aws, "A1")) == 1 and not _published_messages(aws, "A3")
+
+
+def test_the_scheduler_takes_at_most_limit_products_a_run(deps, step, monkeypatch):
+    monkeypatch.setenv("SHANGJIA_CLOCK", BEFORE_WINDOW)
+    _approved_by_reviewer(deps, "L1")
+    _approved_by_reviewer(deps, "L2")
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T00:01:00+00:00")
+    assert review.release_due(deps, limit=1) == 1
+    assert sorted(_get(deps, s)["status"] for s in ("L1", "L2")) == ["approved", "publishing"]
+
+
+def test_scheduled_products_that_missed_their_window_wait_for_the_next_one(deps, step, aws, monkeypatch):
+    monkeypatch.setenv("SHANGJIA_CLOCK", BEFORE_WINDOW)
+    for spu in ("S1", "S2"):
+        _product(deps, spu, "in_review", key_product=True)
+        step(_event("approve", spu))
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T05:00:00+00:00")       # 13:00: the window has closed
+    assert review.release_due(deps) == 0
+    for spu in ("S1", "S2"):
+        item = _get(deps, spu)
+        assert item["status"] == "scheduled" and not _published_messages(aws, spu)
+        assert item["publish_at"] == item["gsi2sk"] == "2026-11-27T02:00:00.000000Z"
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-27T02:00:00+00:00")
+    assert review.release_due(deps) == 2
+    assert [_get(deps, s)["status"] for s in ("S1", "S2")] == ["publishing", "publishing"]

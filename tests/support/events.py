@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 
 from shangjia.messages import BODY_MODELS, ReviewStepEvent
+from shangjia.topology import TOPOLOGY
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -27,11 +28,13 @@ def load_event(name: str) -> dict:
     path = EVENTS / name
     doc = json.loads(path.read_text(encoding="utf-8"))
     function = path.parent.name
-    if function == "api":
+    fn = TOPOLOGY.function(function)
+    if fn.http_routes:                      # the API and the platforms' callbacks
         APIGatewayProxyEventV2Model.model_validate(doc)
+        assert doc["routeKey"] in fn.http_routes, (name, doc["routeKey"])
     elif function == "review_step":
         ReviewStepEvent.model_validate(doc)
-    elif function == "publish_scheduler":
+    elif fn.schedule:                       # EventBridge schedules
         EventBridgeModel.model_validate(doc)
     else:
         SqsModel.model_validate(doc)

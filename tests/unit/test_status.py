@@ -31,7 +31,9 @@ EXPECTED: frozenset[tuple[S | None, S]] = frozenset({
     # approved: outside the window (key products) -> scheduled, else published now
     (S.APPROVED, S.SCHEDULED), (S.APPROVED, S.PUBLISHING), (S.APPROVED, S.FAILED),
     (S.SCHEDULED, S.PUBLISHING), (S.SCHEDULED, S.FAILED),
-    (S.PUBLISHING, S.PUBLISHED), (S.PUBLISHING, S.FAILED),
+    # publishing: every channel's listing live -> published; a platform rejected or refused it for
+    # good -> needs_fix with the channel's finding (docs/channels.md, "Publishing semantics")
+    (S.PUBLISHING, S.PUBLISHED), (S.PUBLISHING, S.NEEDS_FIX), (S.PUBLISHING, S.FAILED),
     # a rejection is recorded, then the product goes to needs_fix with PIPE_REVIEW_REJECTED (docs/review.md)
     (S.REJECTED, S.NEEDS_FIX),
     # settled: only a new upload of the product moves it again

@@ -20,7 +20,7 @@ class ProductStatus(StrEnum):
     APPROVED = "approved"          # both review stages passed
     REJECTED = "rejected"          # a reviewer rejected (reason codes kept); merchant re-uploads
     SCHEDULED = "scheduled"        # waiting for the publishing window
-    PUBLISHING = "publishing"      # handed to channel queues
+    PUBLISHING = "publishing"      # handed to channel queues; each channel's listing has its own state
     PUBLISHED = "published"        # listed on every requested channel
     FAILED = "failed"              # a bug or an exhausted retry; ops looks at it
 
@@ -38,7 +38,9 @@ TRANSITIONS: dict[ProductStatus, frozenset[ProductStatus]] = {
     S.APPROVED: frozenset({S.SCHEDULED, S.PUBLISHING, S.FAILED}),
     S.REJECTED: frozenset({S.UPLOADED, S.NEEDS_FIX}),
     S.SCHEDULED: frozenset({S.PUBLISHING, S.FAILED}),
-    S.PUBLISHING: frozenset({S.PUBLISHED, S.FAILED}),
+    # every requested channel's listing settled: all live -> published; any rejected by a platform's
+    # audit or refused for good -> needs_fix with findings naming the channel (docs/channels.md)
+    S.PUBLISHING: frozenset({S.PUBLISHED, S.NEEDS_FIX, S.FAILED}),
     S.PUBLISHED: frozenset({S.UPLOADED}),   # a new upload of the same product starts over
     S.FAILED: frozenset({S.UPLOADED}),
 }

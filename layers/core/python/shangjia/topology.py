@@ -69,6 +69,9 @@ class Function:
     triggers: tuple[SqsTrigger, ...] = ()
     grants: tuple[Grant, ...] = ()
     http_routes: tuple[str, ...] = ()   # "ANY /api/{proxy+}"
+    # who may call the routes: "jwt" (the Cognito authorizer: staff and merchants) or "signature"
+    # (the sales platforms' pushes: no JWT, the function verifies each request's signature)
+    http_auth: str = "jwt"
     schedule: str | None = None         # EventBridge schedule expression, e.g. "rate(1 minute)"
     purpose: str = ""
 
@@ -149,6 +152,10 @@ CHANNELS = ("own_shop", "wechat", "douyin")
 GSI2_ATTRIBUTES = ("status", "merchant_id", "spu_code", "batch_id")
 
 _state_rw = Grant("table:state", "readwrite")
+# The channel shops' credentials: one secret per (merchant, channel), named
+# shangjia/shops/<merchant_id>/<channel> (shangjia.channels.credentials): read by name pattern.
+SHOP_SECRETS = "shangjia/shops/*"
+_shop_secrets = Grant(f"secret:{SHOP_SECRETS}", "read")
 _start_review = (Grant("statemachine:review_auto", "start"), Grant("statemachine:review_manual", "start"))
 
 TOPOLOGY = Topology(
@@ -225,8 +232,17 @@ TOPOLOGY = Topology(
                  # three channel queues share the reservation: 3 each (9 <= 10)
                  triggers=tuple(SqsTrigger(f"publish_{c}", batch_size=10, batching_window_s=1, max_concurrency=3)
                                 for c in CHANNELS),
-                 grants=(_state_rw,),
-                 purpose="push listings to a sales channel; record them"),
+                 grants=(_state_rw, _shop_secrets, *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS)),
+                 purpose="push listings to a sales channel (quota-aware, idempotent); re-send delayed on "
+                         "quota waits and transient errors; record them"),
+        Function("channel_callback", "channel_callback.handler.lambda_handler", memory_mb=256, timeout_s=10,
+                 grants=(_state_rw, _shop_secrets),
+                 http_routes=("POST /callbacks/wechat", "POST /callbacks/douyin"), http_auth="signature",
+                 purpose="the platforms' audit verdicts: signature verified, idempotent on the message id"),
+        Function("listing_poller", "listing_poller.handler.lambda_handler", memory_mb=256, timeout_s=120,
+                 reserved_concurrency=1, schedule="rate(5 minutes)",
+                 grants=(_state_rw, _shop_secrets),
+                 purpose="look up listings whose audit verdict has not arrived by callback; settle products"),
         Function("api", "api.handler.lambda_handler", memory_mb=512, timeout_s=29,
                  # exactly the Store calls the routes make: get, get_many, query (task lists, a batch's
                  # products), update (claim, heartbeat, decision, status), put (the decision's audit)
@@ -285,5 +301,7 @@ def function_environment(fn: Function) -> dict[str, tuple[str, str]]:
     env: dict[str, tuple[str, str]] = {}
     for g in fn.grants:
         kind, key = g.resource.split(":", 1)
+        if kind == "secret":
+            continue        # a name pattern: the code derives each secret's name (no variable)
         env[env_name(kind, key)] = (kind, key)
     return env

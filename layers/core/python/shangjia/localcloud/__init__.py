@@ -4,6 +4,7 @@ tests and ``shangjia cloud up`` start."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -11,10 +12,12 @@ import time
 import urllib.request
 from typing import Any
 
-from shangjia.localcloud.channels_sim import ChannelSimulator
+from shangjia.localcloud.channels_sim import Channels, Knobs
+from shangjia.localcloud.gateway import Gateway
 from shangjia.localcloud.meter import Meter
 from shangjia.localcloud.provision import ACCOUNT, REGION, Resources, provision
-from shangjia.localcloud.runtime import LambdaRuntime, SqsPoller, patch_moto_task_failure_cause
+from shangjia.localcloud.runtime import (LambdaRuntime, SqsPoller, patch_moto_s3_event_version,
+                                         patch_moto_task_failure_cause)
 from shangjia.localcloud.server import MotoServer
 from shangjia.topology import CHANNELS, TOPOLOGY, Topology
 
@@ -22,7 +25,8 @@ from shangjia.topology import CHANNELS, TOPOLOGY, Topology
 class LocalCloud:
     def __init__(self, topology: Topology = TOPOLOGY, *, visibility_timeout_s: int = 2, max_concurrency: int = 4,
                  clock: str | None = None, channel_error_rate: float = 0.0, port: int = 0,
-                 schedule_interval_s: float = 1.0, review_sla_s: dict[str, int] | None = None) -> None:
+                 schedule_interval_s: float = 1.0, review_sla_s: dict[str, int] | None = None,
+                 channel_knobs: Knobs | None = None) -> None:
         self.topology = topology
         self.visibility_timeout_s = visibility_timeout_s
         self.max_concurrency = max_concurrency
@@ -31,7 +35,10 @@ class LocalCloud:
         self.review_sla_s = review_sla_s or {}
         self.meter = Meter()
         self.server = MotoServer(self.meter, port=port)
-        self.channels = ChannelSimulator(error_rate=channel_error_rate)
+        # WeChat and Douyin simulators: real request shapes, tokens, audits and signed pushes.
+        # A merchant's shop on them: ``add_channel_shop`` (the adapters read ``Shop.base_url``).
+        self.channels = Channels(channel_knobs or Knobs(error_5xx_rate=channel_error_rate))
+        self.gateway: Gateway | None = None     # HTTP API on loopback: the platforms' pushes → channel_callback
         self.stop_event = threading.Event()
         self.pollers: list[SqsPoller] = []
         self.resources: Resources | None = None
@@ -41,15 +48,21 @@ class LocalCloud:
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> "LocalCloud":
         endpoint = self.server.start()
-        channel_url = self.channels.start()
+        channel_urls = self.channels.start()
         env = {
             "MOTO_PORT": str(self.server.port), "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
             "POWERTOOLS_SERVICE_NAME": "shangjia", "POWERTOOLS_LOG_LEVEL": os.environ.get("SHANGJIA_LOG_LEVEL", "WARNING"),
             "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-            **{f"SHANGJIA_CHANNEL_{c.upper()}_URL": channel_url for c in CHANNELS if c != "own_shop"},
+            **{f"SHANGJIA_CHANNEL_{c.upper()}_URL": channel_urls[c] for c in CHANNELS if c != "own_shop"},
         }
+        # publishing: retries in seconds (the local visibility time-outs are 1-2 s); WeChat's bucket as
+        # big as the simulator's hourly audit quota (a run's products all fit); a test may set its own
+        for var, default in (("SHANGJIA_PUBLISH_BACKOFF_S", "1"), ("SHANGJIA_QUOTA_WECHAT", "200/3600:200"),
+                             ("SHANGJIA_CIRCUIT_COOLDOWN_S", "2"), ("SHANGJIA_CIRCUIT_MAX_COOLDOWN_S", "8"),
+                             ("SHANGJIA_PUBLISH_LEASE_S", "30")):
+            env[var] = os.environ.get(var, default)
         if self.clock:
             env["SHANGJIA_CLOCK"] = self.clock
         for stage, seconds in self.review_sla_s.items():      # e.g. {"pre": 2}: escalate in seconds
@@ -68,7 +81,16 @@ class LocalCloud:
         self.runtime = LambdaRuntime(self.topology, self.meter, self.resources.functions,
                                      max_concurrency=self.max_concurrency)
         self.runtime.hook_moto({k: arn.rsplit(":", 1)[-1] for k, arn in self.resources.functions.items()})
+        routes = {("POST", f"/callbacks/{c}"): "channel_callback" for c in ("wechat", "douyin")
+                  if any(f.key == "channel_callback" for f in self.topology.functions)}
+        if routes:
+            self.gateway = Gateway(self.runtime, routes, meter=self.meter)
+            self._setenv({"SHANGJIA_GATEWAY_URL": self.gateway.start()})
         patch_moto_task_failure_cause()
+        patch_moto_s3_event_version()
+        from shangjia.localcloud.shops import auto_shops
+
+        self._undo_shops = auto_shops(self)     # a merchant's simulated shops open on first use
         for fn in self.topology.functions:
             for trig in fn.triggers:
                 sqs = session.client("sqs", endpoint_url=self.endpoint)
@@ -84,6 +106,10 @@ class LocalCloud:
         for p in self.pollers:
             p.join(timeout=2)
             p.pool.shutdown(wait=True, cancel_futures=False)
+        if self.gateway is not None:
+            self.gateway.stop()
+        if getattr(self, "_undo_shops", None):
+            self._undo_shops()
         self.channels.stop()
         self.server.stop()
         for k, v in self._saved_env.items():
@@ -111,6 +137,32 @@ class LocalCloud:
 
     def client(self, service: str):
         return self.session().client(service, endpoint_url=self.endpoint)
+
+    def add_channel_shop(self, merchant_id: str, channel: str, deps=None):
+        """A shop for the merchant on the simulated platform, its pushes going to the gateway's
+        ``/callbacks/<channel>``; with ``deps``, its credentials saved as ``shangjia shops add`` does."""
+        from shangjia.channels import Shop
+
+        callback = f"{self.gateway.url}/callbacks/{channel}" if self.gateway else None
+        if channel == "wechat":
+            reg = self.channels.wechat.register_shop(merchant_id)
+            if callback:        # a WeChat push names no app: the URL set in the console does
+                self.channels.wechat.set_callback(merchant_id, f"{callback}?appid={reg.appid}")
+            shop = Shop(merchant_id, channel, shop_id=merchant_id, app_id=reg.appid, app_secret=reg.secret,
+                        callback_token=reg.callback_token, base_url=self.channels.wechat.url)
+        elif channel == "douyin":
+            shop_id = int(hashlib.sha256(merchant_id.encode()).hexdigest()[:12], 16) % (9 * 10**9) + 10**9
+            app, _ = self.channels.douyin.register_shop(shop_id, shop_name=merchant_id, callback_url=callback)
+            shop = Shop(merchant_id, channel, shop_id=str(shop_id), app_id=app.app_key, app_secret=app.app_secret,
+                        base_url=self.channels.douyin.url)
+        else:
+            raise ValueError(f"channel {channel!r} is not simulated")
+        if deps is not None:
+            from shangjia.channels.credentials import save_shop
+            from shangjia.clock import SystemClock, iso
+
+            save_shop(deps, shop, at=iso(SystemClock().now()))
+        return shop
 
     def _setenv(self, env: dict[str, str]) -> None:
         for k, v in env.items():

@@ -174,7 +174,10 @@ def _summary(cloud, deps, summaries, reviewer, elapsed, transitions, done) -> di
                 rejected_products += 1
                 for e in p["errors"]:
                     reasons[e["code"]] += 1
-    listings = {c: len(deps.store.query(f"LISTINGS#{c}", index="gsi1")) for c in CHANNELS}
+    # each channel's listings by state (live / rejected by the platform's audit / failed / still on their way)
+    listing_states = {c: dict(Counter(x.get("state") or "live" for x in views.channel_listings(deps, c)))
+                      for c in CHANNELS}
+    listings = {c: states.get("live", 0) for c, states in listing_states.items()}
     snap = cloud.meter.snapshot()
     cost = cloud.meter.cost()
     per_m = 1e6 / skus if skus else 0
@@ -182,6 +185,7 @@ def _summary(cloud, deps, summaries, reviewer, elapsed, transitions, done) -> di
         "completed": done, "elapsed_s": round(elapsed, 2), "skus_ingested": skus,
         "products": sum(s["products_seen"] for s in summaries), "products_rejected": rejected_products,
         "rejection_reasons": dict(reasons.most_common()), "published_per_channel": listings,
+        "listings_per_channel": listing_states,
         "skus_per_s": round(skus / elapsed, 1) if elapsed else 0,
         "reviewer_decisions": dict(reviewer.decisions),
         "requests": snap["requests"], "observer_requests": snap["observer_requests"],
@@ -227,6 +231,9 @@ def _print_summary(s: dict[str, Any], say) -> None:
     say(f"products rejected: {s['products_rejected']}   reasons: "
         + (", ".join(f"{k}×{v}" for k, v in s["rejection_reasons"].items()) or "none"))
     say("published per channel: " + ", ".join(f"{k}={v}" for k, v in s["published_per_channel"].items()))
+    say("listings per channel: " + "; ".join(
+        f"{c}: " + ", ".join(f"{st}={n}" for st, n in sorted(states.items())) for c, states in
+        s.get("listings_per_channel", {}).items()))
     say(f"simulated reviewer decisions: {s['reviewer_decisions']}")
     say("AWS requests: " + ", ".join(f"{k}={v}" for k, v in sorted(s["requests"].items()))
         + f"; Lambda invocations {sum(s['lambda_invocations'].values())}, "

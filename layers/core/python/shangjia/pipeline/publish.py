@@ -1,39 +1,607 @@
-"""Publish: one (product, channel) listing, recorded once; the product is published when every
-requested channel has it."""
+"""Publish: one listing per (product, channel), through the channel port (``shangjia.channels``).
+
+Each message of a ``publish_<channel>`` queue moves one listing (``channels/listings.py`` holds
+the states and their rules); the product is ``published`` when every requested channel's listing
+is live, ``needs_fix`` (with the channel's located finding) when every one settled and any was
+rejected or refused. SQS is the retry engine:
+
+- transient (5xx, time-out, unreachable): the listing shows ``retrying`` and the message is sent
+  again delayed (exponential backoff with full jitter, SQS DelaySeconds <= 900); after
+  ``MAX_BACKOFFS`` the record fails back to SQS (visibility time-out, then its DLQ). Each counts
+  toward the channel's circuit breaker.
+- quota (our token bucket per (channel, shop), or the platform's own answer): ``waiting_quota``
+  with the reserved slot's time; the message waits for it (re-sent delayed, hop by hop).
+- circuit open: ``waiting_channel`` until the breaker's probe time; nothing is sent.
+- token refused after the adapter's one refresh, or permanent: ``failed``, with the platform's
+  code and message in Chinese and English.
+
+Idempotent: ``submitted`` (with ``sent``) is written before the platform is called, and a listing
+found so without a platform id is looked up by our product code before anything is sent again; a
+listing with a platform id is updated (a re-upload), never created twice. A re-upload that only
+changes stock goes through the stock API (no audit, no quota).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+import math
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable
 
+from shangjia.channels import listings as L
+from shangjia.channels.throttle import Circuit, Throttle
 from shangjia.clock import iso
+from shangjia.observability import logger
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.products import set_status
-from shangjia.ports import ConditionFailed
+from shangjia.ports import ConditionFailed, Transient
 from shangjia.status import ProductStatus as PS
 
+MAX_BACKOFFS = 6                 # delayed re-sends for transient errors before SQS's own retries take over
+MAX_DELAY_S = 900                # SQS DelaySeconds' ceiling
+QUOTA_PENALTY_S = 600.0          # a platform's "quota spent" without a Retry-After: wait 10 minutes
+CALLBACK_TTL_S = 30 * 24 * 3600  # how long a platform's message id is remembered (replays refused)
+HISTORY_MAX = 50
 
-def publish_message(deps: Deps, msg: dict[str, Any], channel_client) -> str:
-    merchant_id, spu, batch_id, channel = msg["merchant_id"], msg["spu_code"], msg["batch_id"], msg["channel"]
-    pk, sk = keys.product(merchant_id, spu)
-    item = deps.store.get(pk, sk)
-    if not item or item.get("batch_id") != batch_id:
+
+def backoff_base_s() -> float:
+    return float(os.environ.get("SHANGJIA_PUBLISH_BACKOFF_S", "10"))
+
+
+def lease_s() -> float:
+    """How long a send holds its listing: another delivery of the same message (SQS's visibility
+    time-out ran out, a duplicate) waits that long for its answer instead of sending too. Longer
+    than the publish function's time-out, so only a crashed attempt's lease runs out."""
+    return float(os.environ.get("SHANGJIA_PUBLISH_LEASE_S", "90"))
+
+
+def audit_poll_after_s() -> float:
+    """How long a listing may wait in audit for its verdict's callback before the poller asks."""
+    return float(os.environ.get("SHANGJIA_AUDIT_POLL_AFTER_S", "1800"))
+
+
+# --- the publisher: ports and guards -----------------------------------------------------------------
+
+@dataclass
+class Publisher:
+    """What the publish stage talks to: the channel ports, the shops' credentials, the shared
+    quota and outage guards. ``ports``/``shop_for`` are injectable (tests: fakes)."""
+    deps: Deps
+    ports: dict[str, Any] = field(default_factory=dict)
+    shop_for: Callable[[str, str], Any] | None = None
+    throttle: Throttle | None = None
+    circuit: Circuit | None = None
+    rand: Callable[[], float] = random.random
+    now_s: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.throttle = self.throttle or Throttle(self.deps.store, now=self.now_s)
+        self.circuit = self.circuit or Circuit(self.deps.store, now=self.now_s)
+        self._lock = threading.Lock()
+
+    def port(self, channel: str):
+        with self._lock:
+            if channel not in self.ports:
+                from shangjia.channels import channel_port
+
+                self.ports[channel] = channel_port(self.deps, channel)
+            return self.ports[channel]
+
+    def shop(self, merchant_id: str, channel: str):
+        if self.shop_for is not None:
+            return self.shop_for(merchant_id, channel)
+        from shangjia.channels.credentials import shop_for
+
+        return shop_for(self.deps, merchant_id, channel)
+
+
+_DEFAULT: dict[int, Publisher] = {}
+
+
+def default_publisher(deps: Deps) -> Publisher:
+    """One publisher per deps bundle (per container): adapters keep their HTTP state."""
+    pub = _DEFAULT.get(id(deps))
+    if pub is None or pub.deps is not deps:
+        pub = _DEFAULT[id(deps)] = Publisher(deps)
+    return pub
+
+
+# --- the message -------------------------------------------------------------------------------------
+
+def publish_message(deps: Deps, msg: dict[str, Any], publisher: Publisher | None = None) -> str:
+    pub = publisher or default_publisher(deps)
+    if msg.get("action") == "delist":
+        return delist_message(deps, msg, pub)
+    return _publish(deps, msg, pub)
+
+
+def content_hash(product: dict[str, Any], media: dict[str, Any] | None = None) -> str:
+    """What a listing shows besides stock: a re-upload with the same hash changes stock only."""
+    p = dict(product)
+    p["skus"] = [{k: v for k, v in s.items() if k != "stock"} for s in product.get("skus") or []]
+    doc = json.dumps({"p": p, "m": media or {}}, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(doc.encode()).hexdigest()[:32]
+
+
+def _stock(product: dict[str, Any]) -> dict[str, int]:
+    return {s["sku_code"]: int(s.get("stock") or 0) for s in product.get("skus") or []}
+
+
+def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
+    m, spu, b, ch = msg["merchant_id"], msg["spu_code"], msg["batch_id"], msg["channel"]
+    item = deps.store.get(*keys.product(m, spu))
+    if not item or item.get("batch_id") != b:
         return "stale"
-    lpk, lsk = keys.listing(merchant_id, spu, channel)
-    listing = deps.store.get(lpk, lsk)
-    if not listing or listing.get("batch_id") != batch_id:
-        result = channel_client.publish(channel, merchant_id, item["product"])   # idempotent on (merchant, spu)
+    status = item.get("status")
+    if status in (PS.APPROVED, PS.SCHEDULED):
+        # fan_out sends before it moves the product to publishing: the move is a moment away
+        raise Transient(f"{spu} is still {status}: its move to publishing has not landed yet")
+    lkey = keys.listing(m, spu, ch)
+    listing = deps.store.get(*lkey)
+    same = bool(listing) and listing.get("batch_id") == b
+    state = listing.get("state") if same else None
+    if same and state in L.SETTLED:
+        settle(deps, m, spu, b)               # a duplicate delivery: make sure the product moved
+        return state
+    if same and state == L.IN_AUDIT:
+        return state                          # the verdict arrives by callback (or the poller)
+    if status != PS.PUBLISHING:
+        return f"product_{status}"            # settled or reset by ops meanwhile: nothing to send
+    if same and float(listing.get("lease_until") or 0) > pub.now_s():
+        return _defer(deps, msg, float(listing["lease_until"]) - pub.now_s())
+    from shangjia.channels import ChannelError, channel_product
+
+    product = channel_product(item)
+    chash = content_hash(item.get("product") or {}, item.get("media"))
+    try:
+        shop = pub.shop(m, ch)
+    except ChannelError as e:
+        return _failed(deps, msg, listing, e)
+
+    # A re-upload whose listing is live and whose content is unchanged: stock only (no audit, no quota).
+    if listing and listing.get("state") == L.LIVE and listing.get("platform_product_id") \
+            and listing.get("content_hash") == chash:
+        return _stock_only(deps, msg, pub, shop, listing, item)
+
+    now = pub.now_s()
+    slot = msg.get("slot_at")
+    if slot is not None and now + 0.01 < float(slot):      # (slot times are kept to the millisecond)
+        return _wait(deps, msg, listing, L.WAITING_QUOTA, float(slot) - now, reason=listing and listing.get("reason"))
+    if slot is None:
+        wait = pub.throttle.take(ch, shop.shop_id)
+        if wait > 0:
+            return _wait(deps, {**msg, "slot_at": round(now + wait, 3)}, listing, L.WAITING_QUOTA, wait,
+                         reason={"code": "QUOTA_BUCKET", "message_zh": "店铺发布配额已用完，按顺序排队",
+                                 "message_en": "the shop's publishing quota is spent: queued for its turn"})
+    circuit = pub.circuit.check(ch)
+    if circuit.wait_s > 0:
+        return _wait(deps, msg, listing, L.WAITING_CHANNEL, circuit.wait_s,
+                     reason={"code": "CIRCUIT_OPEN", "message_zh": f"{ch} 连续失败，暂停发送",
+                             "message_en": f"{ch} keeps failing: sending paused"})
+
+    port = pub.port(ch)
+    try:
+        # An earlier send whose answer never came (time-out, crash): look it up before sending again.
+        if listing and listing.get("sent") and not listing.get("platform_product_id"):
+            found = port.lookup(shop, spu, None)
+            found_state = L.state_of_lookup(found)
+            if found_state is not None:
+                pub.circuit.success(ch, circuit)
+                if listing.get("state") != L.SUBMITTED or listing.get("batch_id") != b:
+                    _move(deps, lkey, msg, L.SUBMITTED, listing, sets={"resolved_by": "lookup"})
+                return _record_answer(deps, msg, _fresh(deps, msg), found_state, str(found["platform_product_id"]),
+                                      chash, _stock(item.get("product") or {}), reason=found.get("reason") or "")
+        if not _move(deps, lkey, msg, L.SUBMITTED, listing,
+                     sets={"sent": True, "submitted_at": iso(deps.clock.now()), "content_hash_sending": chash,
+                           "lease_until": round(pub.now_s() + lease_s(), 3)},
+                     add_attempt=True, unleased_at=pub.now_s()):
+            return _defer(deps, msg, lease_s())     # another delivery is sending it right now
+        adapter_listing = dict(listing or {})
+        submitted = port.submit(shop, product, listing=adapter_listing or None)
+    except ChannelError as e:
+        return _channel_error(deps, msg, pub, shop, listing, e)
+    except Transient as e:
+        return _transient(deps, msg, pub, listing, {"code": "CHANNEL_UNAVAILABLE", "message_zh": str(e)[:300],
+                                                    "message_en": str(e)[:300]})
+    pub.circuit.success(ch, circuit)
+    state = L.state_after_submit(submitted.state)
+    return _record_answer(deps, msg, listing, state, submitted.platform_product_id, chash,
+                          _stock(item.get("product") or {}), log_id=submitted.log_id)
+
+
+# --- outcomes of one attempt ---------------------------------------------------------------------------
+
+def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | None, state: str, ppid: str,
+                   chash: str, stock: dict[str, int], *, log_id: str = "", reason: str = "") -> str:
+    m, spu, b, ch = msg["merchant_id"], msg["spu_code"], msg["batch_id"], msg["channel"]
+    now = deps.clock.now()
+    sets: dict[str, Any] = {"platform_product_id": ppid, "content_hash": chash, "sent": False, "stock": stock}
+    if log_id:
+        sets["log_id"] = log_id
+    remove = ["next_at", "reason", "reason_class", "platform_code"]
+    if state == L.IN_AUDIT:
+        sets.update({"audit_since": iso(now), "gsi2pk": f"AUDIT#{ch}",
+                     "gsi2sk": iso(now + timedelta(seconds=audit_poll_after_s()))})
+    else:
+        remove += ["gsi2pk", "gsi2sk"]
+    if state == L.LIVE:
+        sets["live_at"] = iso(now)
+    if state == L.REJECTED:
+        from shangjia.channels import classify_reason
+
+        sets.update({"reason": reason or "rejected", "reason_class": L.reason_class(classify_reason(reason))})
+        remove = [r for r in remove if r not in ("reason", "reason_class")]
+    # the platform id -> our listing, for audit pushes that name only the platform's product
+    deps.store.put({"pk": f"PLATFORM#{ch}#{ppid}", "sk": "LISTING", "merchant_id": m, "spu_code": spu,
+                    "channel": ch})
+    _move(deps, keys.listing(m, spu, ch), msg, state, listing, sets=sets, remove=remove)
+    if state == L.IN_AUDIT:
+        # a verdict pushed before this answer was recorded (a quick audit) waits for it: apply it now
+        early = deps.store.get(*_pending_key(ch, ppid))
+        if early:
+            out = _apply(deps, m, spu, ch, ppid, early["verdict"], early.get("reason") or "",
+                         early.get("reason_class") or "", source=early.get("source") or "callback",
+                         msg_id=early.get("msg_id") or "")
+            deps.store.delete(*_pending_key(ch, ppid))
+            return out if out in (L.LIVE, L.REJECTED) else state
+    settle(deps, m, spu, b)
+    return state
+
+
+def _pending_key(channel: str, ppid: str) -> tuple[str, str]:
+    return f"PLATFORM#{channel}#{ppid}", "EARLYVERDICT"
+
+
+def _stock_only(deps: Deps, msg: dict[str, Any], pub: Publisher, shop, listing: dict[str, Any],
+                item: dict[str, Any]) -> str:
+    from shangjia.channels import ChannelError
+
+    stock = _stock(item.get("product") or {})
+    if stock != (listing.get("stock") or {}):
         try:
-            deps.store.put({"pk": lpk, "sk": lsk, "channel": channel, "merchant_id": merchant_id, "spu_code": spu,
-                            "batch_id": batch_id, "channel_item_id": result["item_id"],
-                            "published_at": iso(deps.clock.now()), "gsi1pk": f"LISTINGS#{channel}",
-                            "gsi1sk": iso(deps.clock.now())},
-                           condition="attribute_not_exists(pk) OR batch_id <> :b", values={":b": batch_id})
+            pub.port(msg["channel"]).update_stock(shop, listing["platform_product_id"], stock)
+        except ChannelError as e:
+            if e.kind == "permanent":
+                return _failed(deps, msg, listing, e)
+            return _transient(deps, msg, pub, listing, e.to_dict())
+        except Transient as e:
+            return _transient(deps, msg, pub, listing, {"code": "CHANNEL_UNAVAILABLE", "message_zh": str(e)[:300],
+                                                        "message_en": str(e)[:300]})
+    _move(deps, keys.listing(msg["merchant_id"], msg["spu_code"], msg["channel"]), msg, L.LIVE, listing,
+          sets={"stock": stock, "stock_updated_at": iso(deps.clock.now())}, new_revision_direct=True)
+    settle(deps, msg["merchant_id"], msg["spu_code"], msg["batch_id"])
+    return "stock_updated"
+
+
+def _channel_error(deps: Deps, msg: dict[str, Any], pub: Publisher, shop, listing, e) -> str:
+    reason = e.to_dict()
+    if e.kind == "transient":
+        return _transient(deps, msg, pub, listing, reason)
+    if e.kind == "quota":
+        pub.throttle.penalize(msg["channel"], shop.shop_id, e.retry_after_s or QUOTA_PENALTY_S)
+        wait = pub.throttle.take(msg["channel"], shop.shop_id) or 1.0
+        return _wait(deps, {**msg, "slot_at": round(pub.now_s() + wait, 3)}, _fresh(deps, msg), L.WAITING_QUOTA,
+                     wait, reason=reason, sets={"sent": False})
+    # token (refused after the adapter's one refresh) and permanent: the listing fails, located
+    return _failed(deps, msg, _fresh(deps, msg), e)
+
+
+def _transient(deps: Deps, msg: dict[str, Any], pub: Publisher, listing, reason: dict[str, Any]) -> str:
+    pub.circuit.failure(msg["channel"])
+    attempt = int(msg.get("attempt") or 0) + 1
+    delay = L.backoff_s(attempt, base_s=backoff_base_s(), cap_s=MAX_DELAY_S, rand=pub.rand())
+    listing = _fresh(deps, msg)
+    if attempt > MAX_BACKOFFS:
+        _move(deps, keys.listing(msg["merchant_id"], msg["spu_code"], msg["channel"]), msg, L.RETRYING, listing,
+              sets={"reason": reason, "next_step_note": "retried by the queue; then its DLQ (ops redrives)"},
+              remove=["next_at"])
+        raise Transient(f"{msg['channel']}: {reason.get('message_en')}")
+    return _wait(deps, {**msg, "attempt": attempt}, listing, L.RETRYING, delay, reason=reason)
+
+
+def _failed(deps: Deps, msg: dict[str, Any], listing, e) -> str:
+    m, spu, b, ch = msg["merchant_id"], msg["spu_code"], msg["batch_id"], msg["channel"]
+    _move(deps, keys.listing(m, spu, ch), msg, L.FAILED, listing,
+          sets={"reason": e.to_dict(), "platform_code": e.platform_code or e.code, "sent": False},
+          remove=["next_at", "gsi2pk", "gsi2sk"])
+    settle(deps, m, spu, b)
+    return L.FAILED
+
+
+def _wait(deps: Deps, msg: dict[str, Any], listing, state: str, wait_s: float, *, reason=None,
+          sets: dict[str, Any] | None = None) -> str:
+    """Record the wait (with its expected time) and send the message again, delayed (<= 900 s a hop)."""
+    next_at = deps.clock.now() + timedelta(seconds=wait_s)
+    extra = {"next_at": iso(next_at), **(sets or {})}
+    if reason:
+        extra["reason"] = reason
+    if not listing or listing.get("state") != state or listing.get("batch_id") != msg["batch_id"] \
+            or listing.get("next_at") != extra["next_at"]:
+        _move(deps, keys.listing(msg["merchant_id"], msg["spu_code"], msg["channel"]), msg, state, listing, sets=extra)
+    body = {k: msg[k] for k in ("merchant_id", "spu_code", "batch_id", "channel") if k in msg}
+    for k in ("attempt", "slot_at"):
+        if msg.get(k) is not None:
+            body[k] = msg[k]
+    deps.queues.send_batch(f"publish_{msg['channel']}", [body], delay_s=min(MAX_DELAY_S, max(0, math.ceil(round(wait_s, 3)))))
+    return state
+
+
+def _defer(deps: Deps, msg: dict[str, Any], wait_s: float) -> str:
+    """Another delivery holds the listing (mid-send): come back when its lease ends, moving nothing."""
+    body = {k: msg[k] for k in ("merchant_id", "spu_code", "batch_id", "channel") if k in msg}
+    for k in ("attempt", "slot_at"):
+        if msg.get(k) is not None:
+            body[k] = msg[k]
+    deps.queues.send_batch(f"publish_{msg['channel']}", [body],
+                           delay_s=min(MAX_DELAY_S, max(1, math.ceil(round(wait_s, 3)))))
+    return "in_flight"
+
+
+def _fresh(deps: Deps, msg: dict[str, Any]) -> dict[str, Any] | None:
+    return deps.store.get(*keys.listing(msg["merchant_id"], msg["spu_code"], msg["channel"]))
+
+
+def _move(deps: Deps, key: tuple[str, str], msg: dict[str, Any], target: str, listing: dict[str, Any] | None, *,
+          sets: dict[str, Any] | None = None, remove: list[str] | None = None, add_attempt: bool = False,
+          new_revision_direct: bool = False, unleased_at: float | None = None) -> bool:
+    """Write the listing's move to ``target`` for the message's revision, if the rules allow it
+    from what is stored (a conditional write: a concurrent or late delivery never moves it back).
+    ``new_revision_direct``: a stock-only re-upload keeps a live listing live for the new revision."""
+    b = msg["batch_id"]
+    now = iso(deps.clock.now())
+    fields: dict[str, Any] = {"state": target, "batch_id": b, "updated_at": now, "channel": msg["channel"],
+                              "merchant_id": msg["merchant_id"], "spu_code": msg["spu_code"],
+                              "gsi1pk": f"LISTINGS#{msg['channel']}", **(sets or {})}
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    exprs = []
+    for i, (k, v) in enumerate(fields.items()):
+        names[f"#a{i}"], values[f":a{i}"] = k, v
+        exprs.append(f"#a{i} = :a{i}")
+    names.update({"#h": "history", "#g1s": "gsi1sk", "#st": "state", "#b": "batch_id"})
+    values.update({":h": [{"state": target, "at": now, "batch_id": b}], ":empty": [], ":now": now, ":b": b})
+    exprs += ["#h = list_append(if_not_exists(#h, :empty), :h)", "#g1s = if_not_exists(#g1s, :now)"]
+    parts = []
+    if target in L.STARTS:           # no listing yet, or a new revision starts over
+        parts.append("attribute_not_exists(pk) OR #b <> :b")
+    if new_revision_direct:
+        values[":live"] = L.LIVE
+        parts.append("(#b <> :b AND #st = :live)")
+    same = sorted(s for s in L.sources_of(target) if s is not None)
+    if same:
+        for i, s in enumerate(same):
+            values[f":f{i}"] = s
+        parts.append(f"(#b = :b AND #st IN ({', '.join(f':f{i}' for i in range(len(same)))}))")
+    condition = " OR ".join(parts)
+    if unleased_at is not None:         # nobody else is mid-send on this listing
+        names["#lu"] = "lease_until"
+        values[":nowl"] = round(unleased_at, 3)
+        condition = f"({condition}) AND (attribute_not_exists(#lu) OR #lu < :nowl)"
+    expr = "SET " + ", ".join(exprs)
+    if add_attempt:
+        values[":one"] = 1
+        names["#n"] = "attempts"
+        expr += " ADD #n :one"
+    rm = [r for r in [*(remove or []), *([] if "lease_until" in fields else ["lease_until"])] if r not in fields]
+    if rm:
+        for i, r in enumerate(rm):
+            names[f"#r{i}"] = r
+        expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(rm)))
+    try:
+        deps.store.update(*key, expr, condition=condition, names=names, values=values)
+        return True
+    except ConditionFailed:
+        logger.info("listing move refused", extra={"target": target, "channel": msg["channel"],
+                                                   "from": (listing or {}).get("state")})
+        return False
+
+
+# --- the product's outcome --------------------------------------------------------------------------------
+
+def channel_listings(deps: Deps, m: str, spu: str, channels) -> dict[str, dict[str, Any]]:
+    got = deps.store.get_many([keys.listing(m, spu, c) for c in channels], consistent=True)
+    return {g.get("channel") or g["sk"].split("#", 1)[1]: g for g in got}
+
+
+def settle(deps: Deps, m: str, spu: str, b: str) -> str | None:
+    """Decide the product's outcome once every requested channel's listing of this revision has
+    settled: all live -> published; any rejected/failed -> needs_fix, a finding per channel.
+    Strongly consistent reads: of two channels settling at once, the later one sees both."""
+    from shangjia.errors import finding
+
+    item = deps.store.get(*keys.product(m, spu))
+    if not item or item.get("batch_id") != b or item.get("status") not in (PS.PUBLISHING, PS.APPROVED, PS.SCHEDULED):
+        return None
+    requested = list(item.get("channels_requested") or [])
+    ls = channel_listings(deps, m, spu, requested)
+    out = L.outcome(requested, ls, b)
+    if out is None or item.get("status") != PS.PUBLISHING:
+        return None
+    summary = {c: L.channel_view(ls.get(c), b) for c in requested}
+    if out == "published":
+        set_status(deps, m, spu, PS.PUBLISHED, batch_id=b, extra={"channels": summary})
+        return out
+    findings = list(item.get("findings") or [])
+    for c in requested:
+        lst = ls[c]
+        if lst["state"] == L.REJECTED:
+            cls = L.reason_class(lst.get("reason_class"))
+            f = finding("PIPE_CHANNEL_REJECTED", row=item.get("first_row"), field=L.REASON_FIELD[cls], value=spu,
+                        channel=c, reason_class=cls, reason=_text(lst.get("reason")))
+        elif lst["state"] == L.FAILED:
+            r = lst.get("reason") if isinstance(lst.get("reason"), dict) else {}
+            f = finding("PIPE_CHANNEL_FAILED", row=item.get("first_row"), field="spu_code", value=spu, channel=c,
+                        platform_code=str(r.get("platform_code") or r.get("code") or ""),
+                        message_zh=r.get("message_zh") or "", message_en=r.get("message_en") or "")
+        else:
+            continue
+        findings.append(f.to_dict())
+    set_status(deps, m, spu, PS.NEEDS_FIX, batch_id=b, extra={"channels": summary, "findings": findings})
+    return out
+
+
+def _text(reason: Any) -> str:
+    if isinstance(reason, dict):
+        return str(reason.get("message_zh") or reason.get("message_en") or reason.get("code") or "")
+    return str(reason or "")
+
+
+def publishing_view(deps: Deps, m: str, spu: str) -> dict[str, Any]:
+    """A product's channels for its current revision: which are live, which wait and why."""
+    item = deps.store.get(*keys.product(m, spu)) or {}
+    requested = list(item.get("channels_requested") or [])
+    b = item.get("batch_id")
+    ls = channel_listings(deps, m, spu, requested) if requested else {}
+    return {"status": item.get("status"), "channels": {c: L.channel_view(ls.get(c), b) for c in requested},
+            "waiting": L.waiting(requested, ls, b)}
+
+
+# --- audit verdicts: callbacks and the poller ---------------------------------------------------------------
+
+def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
+    """One audit verdict (``AuditVerdict``): idempotent on the platform's message id (a conditional
+    put; a replay is refused), applied only to a listing in audit with that platform id."""
+    ch, ppid = verdict.channel, str(verdict.platform_product_id)
+    ref = deps.store.get(f"PLATFORM#{ch}#{ppid}", "LISTING")
+    now = deps.clock.now()
+    mk = (f"CALLBACK#{ch}#{verdict.msg_id}", "MSG")
+    if verdict.msg_id:
+        try:
+            deps.store.put({"pk": mk[0], "sk": mk[1], "channel": ch, "platform_product_id": ppid,
+                            "verdict": verdict.verdict, "received_at": iso(now), "applied": False,
+                            "ttl": int(time.time()) + CALLBACK_TTL_S},
+                           condition="attribute_not_exists(pk)")
         except ConditionFailed:
-            pass   # a duplicate delivery recorded it first
-    done = deps.store.update(*keys.channels_done(merchant_id, spu, batch_id), "ADD done :c",
-                             values={":c": {channel}}, return_new=True)
-    if set(item.get("channels_requested") or []) <= set(done.get("done") or set()):
-        set_status(deps, merchant_id, spu, PS.PUBLISHED, batch_id=batch_id)
-        return "published"
-    return "listed"
+            seen = deps.store.get(*mk) or {}
+            if seen.get("applied"):
+                return "duplicate"
+    out = _apply(deps, ref["merchant_id"], ref["spu_code"], ch, ppid, verdict.verdict, verdict.reason,
+                 verdict.reason_class, source=source, msg_id=verdict.msg_id) if ref else "unknown_listing"
+    if out in ("unknown_listing", "not_yet_in_audit"):
+        # the verdict overtook the answer to our own send: kept until that answer is recorded
+        deps.store.put({"pk": _pending_key(ch, ppid)[0], "sk": _pending_key(ch, ppid)[1], "verdict": verdict.verdict,
+                        "reason": verdict.reason, "reason_class": verdict.reason_class, "msg_id": verdict.msg_id,
+                        "source": source, "received_at": iso(now), "ttl": int(time.time()) + CALLBACK_TTL_S})
+        out = "pending"
+        # recorded in audit meanwhile? then apply it now (the answer's own check may have run first)
+        listing = deps.store.get(*keys.listing(ref["merchant_id"], ref["spu_code"], ch)) if ref else None
+        if listing and listing.get("state") == L.IN_AUDIT and str(listing.get("platform_product_id")) == ppid:
+            out = _apply(deps, ref["merchant_id"], ref["spu_code"], ch, ppid, verdict.verdict, verdict.reason,
+                         verdict.reason_class, source=source, msg_id=verdict.msg_id)
+            deps.store.delete(*_pending_key(ch, ppid))
+    if verdict.msg_id:
+        deps.store.update(*mk, "SET applied = :t, outcome = :o", values={":t": True, ":o": out})
+    return out
+
+
+def _apply(deps: Deps, m: str, spu: str, ch: str, ppid: str, verdict: str, reason: str, reason_class: str, *,
+           source: str, msg_id: str = "") -> str:
+    listing = deps.store.get(*keys.listing(m, spu, ch))
+    if listing and listing.get("state") in (L.SUBMITTED, *L.WAITS) and listing.get("sent"):
+        return "not_yet_in_audit"          # our send's answer is not recorded yet
+    if not listing or listing.get("state") != L.IN_AUDIT or str(listing.get("platform_product_id")) != ppid:
+        return "not_in_audit"
+    target = L.state_of_verdict(verdict)
+    sets: dict[str, Any] = {"verdict_source": source, "verdict_at": iso(deps.clock.now())}
+    if msg_id:
+        sets["verdict_msg_id"] = msg_id
+    remove = ["gsi2pk", "gsi2sk", "next_at"]
+    if target == L.LIVE:
+        sets["live_at"] = iso(deps.clock.now())
+    else:
+        from shangjia.channels import classify_reason
+
+        sets["reason"] = reason or verdict
+        sets["reason_class"] = L.reason_class(reason_class or classify_reason(reason))
+    msg = {"merchant_id": m, "spu_code": spu, "batch_id": listing["batch_id"], "channel": ch}
+    if not _move(deps, keys.listing(m, spu, ch), msg, target, listing, sets=sets, remove=remove):
+        return "not_in_audit"
+    settle(deps, m, spu, listing["batch_id"])
+    return target
+
+
+def poll_audits(deps: Deps, publisher: Publisher | None = None, *, limit: int = 200) -> dict[str, int]:
+    """The scheduled fallback: listings whose verdict has not arrived ``audit_poll_after_s`` after
+    they went into audit are looked up; still in audit, they are asked again after as long.
+    Products whose listings all settled but which are still ``publishing`` are settled."""
+    pub = publisher or default_publisher(deps)
+    from shangjia.channels import ChannelError
+    from shangjia.topology import CHANNELS
+
+    now = deps.clock.now()
+    counts = {"polled": 0, "live": 0, "rejected": 0, "still_in_audit": 0, "errors": 0, "settled": 0}
+    for ch in CHANNELS:
+        entries = deps.store.query(f"AUDIT#{ch}", index="gsi2", sk_lte=iso(now), limit=limit)
+        for e in entries:
+            listing = deps.store.get(e["pk"], e["sk"])
+            if not listing or listing.get("state") != L.IN_AUDIT:
+                continue
+            counts["polled"] += 1
+            try:
+                shop = pub.shop(listing["merchant_id"], ch)
+                found = pub.port(ch).lookup(shop, listing["spu_code"], listing.get("platform_product_id"))
+                state = L.state_of_lookup(found)
+            except (ChannelError, Transient, ValueError) as err:
+                counts["errors"] += 1
+                logger.warning("audit poll failed", extra={"channel": ch, "spu_code": listing.get("spu_code"),
+                                                           "reason": str(err)[:300]})
+                continue
+            if state in (L.LIVE, L.REJECTED):
+                out = _apply(deps, listing["merchant_id"], listing["spu_code"], ch,
+                             str(listing.get("platform_product_id")),
+                             "approved" if state == L.LIVE else "rejected", (found or {}).get("reason") or "",
+                             "", source="poll")
+                counts[state if out == state else "still_in_audit"] += 1
+                continue
+            counts["still_in_audit"] += 1
+            try:
+                deps.store.update(e["pk"], e["sk"], "SET gsi2sk = :n, polls = if_not_exists(polls, :z) + :one",
+                                  condition="#st = :a", names={"#st": "state"},
+                                  values={":n": iso(now + timedelta(seconds=max(60.0, audit_poll_after_s()))),
+                                          ":z": 0, ":one": 1, ":a": L.IN_AUDIT})
+            except ConditionFailed:
+                pass
+    # a safety net: a product still publishing whose listings all settled (a lost settle)
+    stale_before = iso(now - timedelta(seconds=float(os.environ.get("SHANGJIA_SETTLE_AFTER_S", "900"))))
+    for e in deps.store.query(f"STATUS#{PS.PUBLISHING.value}", index="gsi2", sk_lte=stale_before, limit=limit):
+        if settle(deps, e["merchant_id"], e["spu_code"], e["batch_id"]):
+            counts["settled"] += 1
+    return counts
+
+
+# --- delist: SKUs a re-upload dropped ----------------------------------------------------------------------
+
+def delist_message(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
+    """SKUs a re-upload dropped come off the channel's listing (``sku_codes``). Not stale with its
+    batch: a dropped SKU must come off whatever revision is current, except a code the product has
+    claimed again since (a later upload brought it back). Idempotent at the channel; recorded on
+    the listing (``delisted_skus``)."""
+    from shangjia.channels import ChannelError
+
+    merchant_id, spu, channel = msg["merchant_id"], msg["spu_code"], msg["channel"]
+    codes = [c for c in msg.get("sku_codes") or []
+             if (deps.store.get(*keys.sku_claim(merchant_id, c)) or {}).get("owner") != spu]
+    if not codes:
+        return "nothing_to_delist"
+    listing = deps.store.get(*keys.listing(merchant_id, spu, channel)) or {}
+    ppid = listing.get("platform_product_id") or listing.get("channel_item_id")
+    if not ppid:
+        return "nothing_to_delist"            # never reached the platform
+    try:
+        pub.port(channel).delist_skus(pub.shop(merchant_id, channel), str(ppid), codes)
+    except ChannelError as e:
+        if e.kind == "permanent" or e.kind == "token":
+            deps.store.update(*keys.listing(merchant_id, spu, channel), "SET delist_error = :e",
+                              values={":e": e.to_dict()})
+            return "delist_failed"
+        raise Transient(str(e)) from e
+    deps.store.update(*keys.listing(merchant_id, spu, channel), "ADD delisted_skus :d SET delisted_at = :u",
+                      values={":d": set(codes), ":u": iso(deps.clock.now())})
+    return "delisted"

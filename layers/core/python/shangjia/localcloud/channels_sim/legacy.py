@@ -1,4 +1,4 @@
-"""Simulated sales-channel endpoints on loopback (WeChat channels shop, Douyin shop), with knobs
+"""(Legacy, moved here from localcloud/channels_sim.py.) Simulated sales-channel endpoints on loopback (WeChat channels shop, Douyin shop), with knobs
 for latency, error rate and rate limiting, so publishing's retries are exercised for real."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ class ChannelSimulator:
         self.latency_s, self.error_rate = latency_s, error_rate
         self.rng = random.Random(seed)
         self.listings: dict[tuple[str, str], dict] = {}
+        self.delisted: dict[tuple[str, str], set[str]] = {}    # (channel, merchant:spu) -> SKU codes
         self.calls = 0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -36,7 +37,7 @@ class ChannelSimulator:
                     fail = sim.rng.random() < sim.error_rate
                 if sim.latency_s:
                     time.sleep(sim.latency_s)
-                if len(parts) != 3 or parts[1:] != ["product", "add"]:
+                if len(parts) != 3 or parts[1:] not in (["product", "add"], ["sku", "delist"]):
                     return self._reply(404, {"errcode": 404, "errmsg": "no such api"})
                 if fail:
                     return self._reply(503, {"errcode": 503, "errmsg": "system busy"})
@@ -44,6 +45,11 @@ class ChannelSimulator:
                     doc = json.loads(body)
                 except ValueError:
                     return self._reply(400, {"errcode": 400, "errmsg": "bad json"})
+                if parts[1:] == ["sku", "delist"]:
+                    who = f"{doc.get('merchant_id')}:{doc.get('out_product_id')}"
+                    with sim._lock:
+                        sim.delisted.setdefault((parts[0], who), set()).update(doc.get("out_sku_ids") or [])
+                    return self._reply(200, {"errcode": 0})
                 key = self.headers.get("Idempotency-Key") or doc.get("out_product_id", "")
                 item_id = f"{parts[0]}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
                 with sim._lock:

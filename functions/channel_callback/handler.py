@@ -1,0 +1,46 @@
+"""API Gateway (HTTP API) POST /callbacks/wechat, /callbacks/douyin -> the platforms' audit
+verdicts. No JWT here (the platforms cannot present one): every push is verified by its
+signature first (the channel port's ``parse_callback``: WeChat's token signature, Douyin's event
+sign), then applied idempotently on the platform's message id (pipeline/publish.apply_verdict).
+
+Answers: the acknowledgement each platform expects (WeChat ``success``; Douyin
+``{"code":0,"msg":"success"}``); 401 for a push that fails verification (nothing applied);
+500 for our own failure, so the platform pushes again (applying is idempotent)."""
+
+import base64
+import json
+
+from shangjia.channels import channel_port
+from shangjia.channels.credentials import shop_lookup_for
+from shangjia.channels.signing import SignatureError
+from shangjia.lambda_kit import deps
+from shangjia.observability import logger
+from shangjia.pipeline.publish import apply_verdict
+
+CHANNELS = ("wechat", "douyin")
+ACK = {"wechat": ("text/plain", "success"), "douyin": ("application/json", json.dumps({"code": 0, "msg": "success"}))}
+
+
+def _reply(status: int, content_type: str, body: str) -> dict:
+    return {"statusCode": status, "headers": {"content-type": content_type}, "body": body}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event, context):
+    path = event.get("rawPath") or (event.get("requestContext") or {}).get("http", {}).get("path") or ""
+    channel = path.rstrip("/").rsplit("/", 1)[-1]
+    if channel not in CHANNELS:
+        return _reply(404, "application/json", json.dumps({"message": "Not Found"}))
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    query = dict(event.get("queryStringParameters") or {})
+    d = deps()
+    try:
+        verdicts = channel_port(d, channel).parse_callback(shop_lookup_for(d, channel), headers, query, raw)
+    except SignatureError as e:
+        logger.warning("callback refused", extra={"channel": channel, "code": e.code})
+        return _reply(401, "application/json", json.dumps({"message": "signature check failed", "code": e.code}))
+    outcomes = [apply_verdict(d, v) for v in verdicts]
+    logger.info("callback applied", extra={"channel": channel, "verdicts": len(verdicts), "outcomes": outcomes})
+    return _reply(200, *ACK[channel])

@@ -1,0 +1,375 @@
+"""The WeChat Channels adapter against the WeChat simulator (and a scripted server for what the
+simulator does not stage): tokens, image re-hosting, add → listing, update, errors, callbacks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+
+import pytest
+
+from shangjia.channels import ChannelError, Shop
+from shangjia.channels import signing
+from shangjia.channels.credentials import AttemptLog, token_key
+from shangjia.channels.wechat import WechatChannel, classify
+from shangjia.localcloud.channels_sim.base import Knobs
+from shangjia.localcloud.channels_sim.wechat import WechatSim
+from shangjia.ports import Transient
+
+from .adapters_support import AtomicStore, DictStore, Scripted, deps_fixture, product  # noqa: F401 — the deps fixture
+
+
+@pytest.fixture
+def sim():
+    s = WechatSim(Knobs(audit_delay_s=0.05))
+    s.start()
+    yield s
+    s.stop()
+
+
+def shop_on(sim, name="shop-a", merchant="m-1") -> Shop:
+    reg = sim.register_shop(name)
+    return Shop(merchant, "wechat", shop_id=name, app_id=reg.appid, app_secret=reg.secret,
+                callback_token=reg.callback_token, base_url=sim.url)
+
+
+def paths(sim) -> list[str]:
+    return [p for p, outcome in sim.requests]
+
+
+def test_submit_adds_then_lists_and_sends_the_platform_shape(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    got = ch.submit(shop, product(), listing=None)
+
+    assert got.state == "in_audit"
+    assert isinstance(got.platform_product_id, str) and len(got.platform_product_id) == 19
+    p = paths(sim)
+    assert p[0] == "/cgi-bin/stable_token"
+    assert p.count("/channels/ec/basics/img/upload") == 4            # 3 carousel + 1 detail
+    assert p[-2:] == ["/channels/ec/product/add", "/channels/ec/product/listing"]
+    assert "/channels/ec/product/update" not in p
+    rec = sim.products[int(got.platform_product_id)]                  # the 19-digit id, exact
+    draft = rec["draft"]
+    assert draft["out_product_id"] == "SPU-TEE-001"
+    assert len(draft["head_imgs"]) == 3 and all(u.startswith("https://mmecimage.cn/p/") for u in draft["head_imgs"])
+    assert [c["cat_id"] for c in draft["cats_v2"]] == ["100100", "1001010", "10010102"]
+    assert [(s["out_sku_id"], s["sale_price"], s["market_price"], s["stock_num"]) for s in draft["skus"]] == [
+        ("SPU-TEE-001-W-M", 9900, 12900, 10), ("SPU-TEE-001-W-L", 9900, 12900, 7)]
+    assert "listing" not in draft
+    # what was re-hosted: our renditions' URLs (main/gallery renditions, never thumbs)
+    assert all(src.startswith("https://media.example.test/r/") and "thumb" not in src for src in sim.images.values())
+    assert sim.wait_idle()
+    assert sim.products[int(got.platform_product_id)]["edit_status"] in (3, 4)   # audited
+
+
+def test_update_path_for_a_listed_product(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    first = ch.submit(shop, product(), listing=None)
+    assert sim.wait_idle()
+    before = len(sim.requests)
+    p2 = product(price_fen=8800)
+    again = ch.submit(shop, p2, listing={"platform_product_id": first.platform_product_id, "batch_id": "b2",
+                                         "state": "live"})
+    assert again.platform_product_id == first.platform_product_id
+    new = [p for p, _ in sim.requests[before:]]
+    assert new == ["/channels/ec/product/update", "/channels/ec/product/listing"]   # images cached, token cached
+    assert sim.duplicates() == {}
+    assert sim.products[int(first.platform_product_id)]["draft"]["skus"][0]["sale_price"] == 8800
+
+
+def test_a_duplicate_delivery_sends_nothing(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    listing = {"batch_id": "b1"}
+    first = ch.submit(shop, product(), listing=listing)
+    before = len(sim.requests)
+    again = ch.submit(shop, product(), listing={**listing, "platform_product_id": first.platform_product_id})
+    assert again == first
+    assert len(sim.requests) == before
+
+
+def test_images_are_uploaded_once_per_shop_and_content(deps, sim):
+    a, b = shop_on(sim, "shop-a"), shop_on(sim, "shop-b", merchant="m-2")
+    ch = WechatChannel(deps)
+    ch.submit(a, product("SPU-1"), listing=None)
+    ch.submit(a, product("SPU-1"), listing={"batch_id": "b2"})            # same images again: update path
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 4
+    ch.submit(b, product("SPU-1"), listing=None)                            # another shop uploads its own
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 8
+    ch.submit(a, product("SPU-2"), listing=None)                            # other content: 4 more
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 12
+
+
+def test_an_uncertain_add_is_resolved_by_lookup_not_added_twice(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    first = ch.submit(shop, product(), listing=None)
+    # the answer to that add was "lost": the attempt log says adding, with no product id
+    log = AttemptLog(deps.store, "wechat", shop.shop_id, "SPU-TEE-001")
+    deps.store.update(log.pk, log.sk, "SET step = :s REMOVE platform_product_id", values={":s": "adding"})
+    again = ch.submit(shop, product(), listing={"state": "submitted", "batch_id": "b1"})
+    assert again.platform_product_id == first.platform_product_id
+    assert sim.duplicates() == {}
+    assert "/channels/ec/product/list/get" in paths(sim)
+
+
+def test_lookup_reads_the_audit_state(deps, sim):
+    sim.knobs.audit_reject_rate = 1.0
+    sim.knobs.reject_reasons = {"image": 1.0}
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    got = ch.submit(shop, product(), listing=None)
+    assert sim.wait_idle()
+    found = ch.lookup(shop, "SPU-TEE-001", got.platform_product_id)
+    assert found["state"] == "rejected" and found["reason_class"] == "image"
+    assert ch.lookup(shop, "SPU-TEE-001", None)["platform_product_id"] == got.platform_product_id
+    assert ch.lookup(shop, "NO-SUCH-SPU", None) is None
+
+
+def test_update_stock_sets_each_sku_without_audit_quota(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    got = ch.submit(shop, product(), listing=None)
+    quota_before = len(sim.submissions[shop.shop_id])
+    ch.update_stock(shop, got.platform_product_id, {"SPU-TEE-001-W-M": 3})
+    rec = sim.products[int(got.platform_product_id)]
+    assert rec["stock"][rec["sku_ids"]["SPU-TEE-001-W-M"]] == 3
+    assert rec["stock"][rec["sku_ids"]["SPU-TEE-001-W-L"]] == 7
+    assert len(sim.submissions[shop.shop_id]) == quota_before
+    ch.delist_skus(shop, got.platform_product_id, ["SPU-TEE-001-W-L"])
+    assert rec["stock"][rec["sku_ids"]["SPU-TEE-001-W-L"]] == 0
+    with pytest.raises(ChannelError) as e:
+        ch.update_stock(shop, got.platform_product_id, {"NOPE": 1})
+    assert e.value.kind == "permanent"
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+def test_two_concurrent_fetchers_make_one_token_fetch(deps, sim):
+    sim.knobs.latency_s = 0.3                   # the fetch takes a while: both threads find no token
+    shop = shop_on(sim)
+    racing = dataclasses.replace(deps, store=AtomicStore(deps.store))
+    got, errors = [], []
+
+    def run():
+        try:
+            got.append(WechatChannel(racing, sleep=lambda s: time.sleep(min(s, 0.05))).access_token(shop))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert paths(sim).count("/cgi-bin/stable_token") == 1
+    assert got[0] == got[1]
+    item = deps.store.get(*token_key("wechat", shop.shop_id))
+    assert item["token"] == got[0] and "lease_owner" not in item
+
+
+def test_refreshes_with_less_than_five_minutes_left(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    ch.access_token(shop)
+    deps.store.update(*token_key("wechat", shop.shop_id), "SET expires_at = :e", values={":e": time.time() + 299})
+    ch.access_token(shop)
+    assert paths(sim).count("/cgi-bin/stable_token") == 2
+    ch.access_token(shop)                       # fresh again: no third fetch
+    assert paths(sim).count("/cgi-bin/stable_token") == 2
+
+
+def test_an_expired_token_is_dropped_and_the_call_retried_once(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    ch.submit(shop, product(), listing=None)
+    sim.expire_tokens()                         # the platform now answers 42001 to the cached token
+    got = ch.submit(shop, product("SPU-2"), listing=None)
+    assert got.platform_product_id
+    assert paths(sim).count("/cgi-bin/stable_token") == 2
+    assert ("/channels/ec/basics/img/upload", "ok") in sim.requests
+
+
+def test_a_token_refused_twice_is_a_token_error_not_a_loop():
+    def answer(path, q, body):
+        if path == "/cgi-bin/stable_token":
+            return 200, {"access_token": f"T{len(srv.seen)}", "expires_in": 7200}
+        return 200, {"errcode": 40001, "errmsg": "access_token is invalid or not latest"}
+
+    srv = Scripted(answer)
+    try:
+        from .adapters_support import MemorySecrets
+        from shangjia.pipeline.deps import Deps
+
+        store = DictStore()
+        ch = WechatChannel(Deps(store=store, secrets=MemorySecrets()))
+        shop = Shop("m", "wechat", "s1", "wxapp", "sec", base_url=srv.url)
+        with pytest.raises(ChannelError) as e:
+            ch.api(shop, "/channels/ec/product/get", {"product_id": "1"})
+        assert e.value.kind == "token" and e.value.platform_code == "40001"
+        assert srv.paths() == ["/cgi-bin/stable_token", "/channels/ec/product/get",
+                               "/cgi-bin/stable_token", "/channels/ec/product/get"]
+    finally:
+        srv.close()
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code,kind", [
+    (-1, "transient"), (40001, "token"), (40014, "token"), (42001, "token"),
+    (45009, "quota"), (45011, "quota"), (1002001, "quota"),
+    (10020035, "permanent"), (10020013, "permanent"), (10020039, "permanent"), (48001, "permanent"),
+    (99999999, "permanent"),
+])
+def test_errcode_classification(code, kind):
+    e = classify(code, "msg")
+    assert e.kind == kind
+    assert e.platform_code == str(code)
+    assert e.message_zh and e.message_en
+    assert isinstance(e, Transient) == (kind == "transient")
+    if kind == "quota":
+        assert e.retry_after_s and e.retry_after_s > 0
+
+
+@pytest.mark.parametrize("status,body,kind", [
+    (503, b"<html>503</html>", "transient"), (502, b"", "transient"), (429, b"{}", "quota"),
+    (400, b"bad", "permanent"), (200, b"<html>not json</html>", "transient"),
+    (200, {"errcode": -1, "errmsg": "system error"}, "transient"),
+    (200, {"errcode": 10020035, "errmsg": "image url"}, "permanent"),
+    (200, {"errcode": 1002001, "errmsg": "本店铺近1小时内提审次数超过限制"}, "quota"),
+])
+def test_http_and_envelope_errors_are_classified(status, body, kind):
+    def answer(path, q, raw):
+        if path == "/cgi-bin/stable_token":
+            return 200, {"access_token": "T", "expires_in": 7200}
+        return status, body
+
+    srv = Scripted(answer)
+    try:
+        from .adapters_support import MemorySecrets
+        from shangjia.pipeline.deps import Deps
+
+        ch = WechatChannel(Deps(store=DictStore(), secrets=MemorySecrets()))
+        with pytest.raises(ChannelError) as e:
+            ch.api(Shop("m", "wechat", "s1", "wx", "sec", base_url=srv.url), "/channels/ec/product/get", {})
+        assert e.value.kind == kind
+    finally:
+        srv.close()
+
+
+def test_a_time_out_is_transient():
+    def answer(path, q, raw):
+        if path == "/cgi-bin/stable_token":
+            return 200, {"access_token": "T", "expires_in": 7200}
+        time.sleep(1.0)
+        return 200, {"errcode": 0}
+
+    srv = Scripted(answer)
+    try:
+        from .adapters_support import MemorySecrets
+        from shangjia.pipeline.deps import Deps
+
+        ch = WechatChannel(Deps(store=DictStore(), secrets=MemorySecrets()), timeout_s=0.3)
+        with pytest.raises(Transient) as e:
+            ch.api(Shop("m", "wechat", "s1", "wx", "sec", base_url=srv.url), "/channels/ec/product/get", {})
+        assert e.value.kind == "transient"
+    finally:
+        srv.close()
+
+
+# --- ids ------------------------------------------------------------------------------------------
+
+def test_nineteen_digit_ids_stay_exact_strings():
+    pid = 7091800003790954036                   # a float would make it ...4000
+    assert float(pid) != pid
+
+    def answer(path, q, raw):
+        if path == "/cgi-bin/stable_token":
+            return 200, {"access_token": "T", "expires_in": 7200}
+        if path == "/channels/ec/product/get":
+            raw = ('{"errcode":0,"edit_product":{"product_id":%d,"edit_status":2,'
+                   '"skus":[{"out_sku_id":"A","sku_id":%d}]}}' % (pid, pid + 1))
+            return 200, raw.encode()
+        return 200, {"errcode": 0}
+
+    srv = Scripted(answer)
+    try:
+        from .adapters_support import MemorySecrets
+        from shangjia.pipeline.deps import Deps
+
+        ch = WechatChannel(Deps(store=DictStore(), secrets=MemorySecrets()))
+        shop = Shop("m", "wechat", "s1", "wx", "sec", base_url=srv.url)
+        found = ch.lookup(shop, "X", str(pid))
+        assert found == {"platform_product_id": "7091800003790954036", "state": "in_audit", "reason": ""}
+        assert ch.sku_ids(shop, str(pid)) == {"A": "7091800003790954037"}
+        # and on the way out: the id is sent as the exact digits
+        ch.update_stock(shop, str(pid), {"A": 1})
+        sent = json.loads(srv.seen[-1][2])
+        assert sent["product_id"] == "7091800003790954036" and sent["sku_id"] == "7091800003790954037"
+    finally:
+        srv.close()
+
+
+# --- callbacks ------------------------------------------------------------------------------------
+
+def _push(token, status=3, reason="", ts="1700000000", nonce="12345"):
+    body = json.dumps({"ToUserName": "gh_x", "FromUserName": "OPENID", "CreateTime": int(ts), "MsgType": "event",
+                       "Event": "product_spu_audit",
+                       "ProductSpuAudit": {"product_id": "3472490447010721067", "status": status, "reason": reason,
+                                           "audit_info": "{}", "product_type": 1}}, ensure_ascii=False).encode()
+    q = {"signature": signing.wechat_push_signature(token, ts, nonce), "timestamp": ts, "nonce": nonce}
+    return q, body
+
+
+def test_callback_with_a_valid_signature_gives_the_verdict(deps):
+    shop = Shop("m", "wechat", "s1", "wx", "sec", callback_token="tok-123")
+    q, body = _push("tok-123", status=2, reason="商品主图不符合规范")
+    [v] = WechatChannel(deps).parse_callback(lambda app: shop, {}, q, body)
+    assert (v.channel, v.platform_product_id, v.verdict, v.reason_class) == (
+        "wechat", "3472490447010721067", "rejected", "image")
+    assert v.msg_id == "3472490447010721067-1700000000-2"
+    [ok] = WechatChannel(deps).parse_callback(lambda app: shop, {}, *_push("tok-123", status=3))
+    assert ok.verdict == "approved" and ok.reason_class == ""
+    [w] = WechatChannel(deps).parse_callback(lambda app: shop, {}, *_push("tok-123", status=4))
+    assert w.verdict == "withdrawn"
+
+
+def test_a_forged_callback_is_refused(deps):
+    shop = Shop("m", "wechat", "s1", "wx", "sec", callback_token="tok-123")
+    ch = WechatChannel(deps)
+    q, body = _push("not-the-token")
+    with pytest.raises(signing.SignatureError):
+        ch.parse_callback(lambda app: shop, {}, q, body)
+    q, body = _push("tok-123")
+    with pytest.raises(signing.SignatureError):             # the signature is for another timestamp
+        ch.parse_callback(lambda app: shop, {}, {**q, "timestamp": "1700000001"}, body)
+    with pytest.raises(signing.SignatureError):
+        ch.parse_callback(lambda app: shop, {}, {}, body)
+    with pytest.raises(signing.SignatureError):             # no shop for it
+        ch.parse_callback(lambda app: None, {}, q, body)
+
+
+def test_the_simulators_push_is_accepted(deps, sim):
+    got = []
+
+
+    srv = Scripted(lambda path, q, raw: (200, b"success"))
+    try:
+        reg = sim.register_shop("shop-p", callback_url=srv.url + "/cb/wechat")
+        shop = Shop("m", "wechat", "shop-p", reg.appid, reg.secret, callback_token=reg.callback_token,
+                    base_url=sim.url)
+        pid = WechatChannel(deps).submit(shop, product(), listing=None).platform_product_id
+        assert sim.wait_idle()
+        deadline = time.time() + 5
+        while not srv.seen and time.time() < deadline:
+            time.sleep(0.02)
+        path, q, raw, headers = srv.seen[0]
+        got = WechatChannel(deps).parse_callback(lambda app: shop, headers, q, raw)
+        assert [(v.platform_product_id, v.verdict) for v in got] == [(pid, "approved")]
+    finally:
+        srv.close()

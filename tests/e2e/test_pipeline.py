@@ -133,8 +133,10 @@ def test_duplicate_s3_event_creates_no_second_batch(cloud, deps, merchants, tmp_
                           "eventName": "ObjectCreated:Put", "s3": {
                               "bucket": {"name": cloud.resources.buckets["drop"]},
                               # the fields the emulator's own notification carries (see moto/s3/notifications.py)
+                              # as AWS sends it for a versioned bucket (and the local cloud does too)
                               "object": {"key": quote_plus(key), "size": head["ContentLength"],
-                                         "eTag": head["ETag"].strip('"')}}}]}
+                                         "eTag": head["ETag"].strip('"'), "versionId": head["VersionId"],
+                                         "sequencer": "0055AED6DCD90281E5"}}}]}
     sqs = cloud.client("sqs")
     for _ in range(2):
         sqs.send_message(QueueUrl=cloud.resources.queues["intake"], MessageBody=json.dumps(event))

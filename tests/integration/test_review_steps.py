@@ -294,3 +294,64 @@ def test_scheduled_products_that_missed_their_window_wait_for_the_next_one(deps,
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-27T02:00:00+00:00")
     assert review.release_due(deps) == 2
     assert [_get(deps, s)["status"] for s in ("S1", "S2")] == ["publishing", "publishing"]
+
+
+def test_fan_out_for_a_merchant_without_a_profile_goes_to_every_channel(deps, aws):
+    pk, sk = keys.product("m-no-profile", "C3")
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": "m-no-profile", "spu_code": "C3", "batch_id": B,
+                    "status": "approved"})
+    assert review.fan_out(deps, "m-no-profile", "C3", B, from_status=PS.APPROVED) == ["own_shop", "wechat", "douyin"]
+
+
+def _scheduled(deps, spu, due, status="scheduled"):
+    pk, sk = keys.product(M, spu)
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": M, "spu_code": spu, "batch_id": B, "status": status,
+                    "publish_at": due, "gsi2pk": "STATUS#scheduled", "gsi2sk": due, "history": []})
+
+
+def test_the_scheduler_releases_only_what_is_due_at_most_limit_a_run(deps, step, aws):
+    _scheduled(deps, "D1", "2026-11-25T02:00:00.000000Z")
+    _scheduled(deps, "D2", "2026-11-25T02:00:01.000000Z")
+    _scheduled(deps, "D3", "2026-11-26T02:00:00.000000Z")          # tomorrow's window: not yet
+    assert review.release_due(deps, limit=1) == 1                   # the clock: 10:30 on the 25th
+    assert [_get(deps, s)["status"] for s in ("D1", "D2", "D3")] == ["publishing", "scheduled", "scheduled"]
+    assert review.release_due(deps) == 1
+    assert [_get(deps, s)["status"] for s in ("D2", "D3")] == ["publishing", "scheduled"]
+
+
+def test_a_stale_index_entry_or_a_product_another_run_released_does_not_stop_the_run(deps, step, aws, monkeypatch):
+    _scheduled(deps, "E1", "2026-11-25T01:00:00.000000Z", status="publishing")   # the index lags its item
+    _scheduled(deps, "E2", "2026-11-25T01:30:00.000000Z")
+    _scheduled(deps, "E3", "2026-11-25T02:00:00.000000Z")
+    real = review.fan_out
+
+    def racing(deps_, m, spu, b, *, from_status):
+        if spu == "E2":
+            raise ConditionFailed("released by another run")
+        return real(deps_, m, spu, b, from_status=from_status)
+
+    monkeypatch.setattr(review, "fan_out", racing)
+    assert review.release_due(deps) == 1
+    assert _get(deps, "E3")["status"] == "publishing"
+
+
+def test_a_move_made_after_the_listing_wins_over_the_rescheduling(deps, step, monkeypatch):
+    """Outside the window a due product moves to the next opening, conditional on the due time read:
+    if someone moved it in between (another run, ops), their time stays."""
+    monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T05:00:00+00:00")         # 13:00: window closed
+    _scheduled(deps, "G1", "2026-11-26T02:00:00.000000Z")
+    [listed] = list(deps.store.query("STATUS#scheduled", index="gsi2", sk_lte="2026-11-26T05:00:00.000000Z"))
+    moved = "2026-11-28T02:00:00.000000Z"
+    deps.store.update(*keys.product(M, "G1"), "SET publish_at = :p, gsi2sk = :p", values={":p": moved})
+
+    class Stale:
+        def __getattr__(self, name):
+            return getattr(deps.store, name)
+
+        def query(self, pk, **kw):
+            return [listed] if pk == "STATUS#scheduled" else deps.store.query(pk, **kw)
+
+    from shangjia.pipeline.deps import Deps
+
+    assert review.release_due(Deps(store=Stale(), queues=deps.queues, blobs=deps.blobs)) == 0
+    assert _get(deps, "G1")["publish_at"] == moved

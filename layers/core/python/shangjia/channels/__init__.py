@@ -6,17 +6,12 @@ ports in ``Deps`` (tokens and the image re-hosting cache in the state table, sho
 Secrets Manager). ``channel_port(deps, channel)`` gives the adapter for a channel.
 
 Every platform id is a ``str`` end to end (19-digit ids do not survive floats).
-
-``ChannelClient`` below is the earlier stub client the publish stage still uses until it moves
-to the port; it is kept importable and working.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -219,55 +214,3 @@ def classify_reason(reason: str) -> str:
         if any(w in text for w in words):
             return cls
     return "other"
-
-
-# --- the earlier stub client (still used by functions/publish until it moves to the port) ----------
-
-class ChannelClient:
-    """Sales-channel client of the first version: the own shop is this platform's catalog; WeChat
-    and Douyin are reached at ``SHANGJIA_CHANNEL_<NAME>_URL``. Calls are idempotent on the
-    merchant's product code, time out, and raise ``Transient`` for what should be retried."""
-
-    def __init__(self, timeout_s: float = 5.0) -> None:
-        self.timeout_s = timeout_s
-
-    def publish(self, channel: str, merchant_id: str, product: dict[str, Any]) -> dict[str, Any]:
-        if channel == "own_shop":
-            return {"item_id": f"own-{merchant_id}-{product['spu_code']}"}
-        body = {"out_product_id": product["spu_code"], "merchant_id": merchant_id,
-                "title": product.get("title"), "category": product.get("category"),
-                "skus": [{"out_sku_id": s["sku_code"], "sale_price": s["price_fen"],
-                          "stock_num": s["stock"], "spec": s.get("spec")} for s in product.get("skus", [])]}
-        data = self._post(channel, "product/add", body, f"{merchant_id}:{product['spu_code']}")
-        if "item_id" not in data:
-            raise ChannelError("permanent", None, f"{channel} 返回中没有商品编号",
-                               f"{channel} answered without an item id: {data}")
-        return data
-
-    def delist(self, channel: str, merchant_id: str, spu_code: str, sku_codes: list[str]) -> dict[str, Any]:
-        """Take SKUs off a listing (a re-upload dropped them). The own shop's listing is our catalog
-        (its SKU items are deleted by the pipeline); the others are told over HTTP."""
-        if channel == "own_shop":
-            return {"delisted": list(sku_codes)}
-        return self._post(channel, "sku/delist", {"out_product_id": spu_code, "merchant_id": merchant_id,
-                                                  "out_sku_ids": list(sku_codes)},
-                          f"{merchant_id}:{spu_code}:delist:{','.join(sorted(sku_codes))}")
-
-    def _post(self, channel: str, api: str, doc: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        base = os.environ.get(f"SHANGJIA_CHANNEL_{channel.upper()}_URL")
-        if not base:
-            raise ChannelError("permanent", "CHANNEL_NOT_CONFIGURED", f"渠道 {channel} 未配置接口地址",
-                               f"channel {channel} has no endpoint configured (SHANGJIA_CHANNEL_{channel.upper()}_URL)")
-        req = urllib.request.Request(f"{base.rstrip('/')}/{channel}/{api}", data=json.dumps(doc, ensure_ascii=False).encode(),
-                                     method="POST", headers={"Content-Type": "application/json",
-                                                             "Idempotency-Key": idempotency_key})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as r:   # noqa: S310 — configured https endpoint
-                return json.loads(r.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            if e.code == 429 or e.code >= 500:
-                raise Transient(f"{channel} answered {e.code}") from e
-            raise ChannelError("permanent", None, f"{channel} 拒绝了 {api}：HTTP {e.code}",
-                               f"{channel} refused {api}: HTTP {e.code} {e.read()[:200]!r}") from e
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            raise Transient(f"{channel} unreachable: {e}") from e

@@ -6,10 +6,6 @@ pushing verdicts to a registered callback URL (signed as the platforms sign them
 ``Knobs`` are per run (latency, 5xx/429/busy rates, time-outs that still apply the write, audit
 delay, rejection rate and reasons, lost/duplicated/reordered callbacks, WeChat quotas) and every
 random decision is deterministic for a ``seed``. ``Channels`` starts both servers.
-
-``ChannelSimulator`` (``legacy.py``) is the earlier generic-JSON stub, kept for the callers that
-still speak it (``ChannelClient`` in ``shangjia.channels``); ``Channels(legacy=...)`` runs it beside
-the platforms and folds its listings and calls into the same views.
 """
 
 from __future__ import annotations
@@ -18,35 +14,28 @@ from typing import Any, Callable
 
 from shangjia.localcloud.channels_sim.base import REJECT_REASONS, Knobs, Push
 from shangjia.localcloud.channels_sim.douyin import DouyinSim
-from shangjia.localcloud.channels_sim.legacy import ChannelSimulator
 from shangjia.localcloud.channels_sim.wechat import WechatSim
 
-__all__ = ["REJECT_REASONS", "Channels", "ChannelSimulator", "DouyinSim", "Knobs", "Push", "WechatSim"]
+__all__ = ["REJECT_REASONS", "Channels", "DouyinSim", "Knobs", "Push", "WechatSim"]
 
 
 class Channels:
     """Both simulators. ``knobs`` is shared unless a platform gets its own."""
 
     def __init__(self, knobs: Knobs | None = None, *, clock: Callable[[], float] | None = None,
-                 wechat_knobs: Knobs | None = None, douyin_knobs: Knobs | None = None,
-                 legacy: ChannelSimulator | None = None) -> None:
+                 wechat_knobs: Knobs | None = None, douyin_knobs: Knobs | None = None) -> None:
         self.knobs = knobs or Knobs()
         self.wechat = WechatSim(wechat_knobs or self.knobs, clock=clock)
         self.douyin = DouyinSim(douyin_knobs or self.knobs, clock=clock)
-        self.legacy = legacy
         self.urls: dict[str, str] = {}
 
     def start(self) -> dict[str, str]:
         self.urls = {"wechat": self.wechat.start(), "douyin": self.douyin.start()}
-        if self.legacy is not None:
-            self.urls["legacy"] = self.legacy.start()
         return dict(self.urls)
 
     def stop(self) -> None:
         self.wechat.stop()
         self.douyin.stop()
-        if self.legacy is not None:
-            self.legacy.stop()
 
     def __enter__(self) -> "Channels":
         self.start()
@@ -60,8 +49,8 @@ class Channels:
 
     @property
     def calls(self) -> int:
-        """HTTP requests received by both platforms (and the legacy stub)."""
-        return self.wechat.calls + self.douyin.calls + (self.legacy.calls if self.legacy is not None else 0)
+        """HTTP requests received by both platforms."""
+        return self.wechat.calls + self.douyin.calls
 
     @property
     def listings(self) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -70,11 +59,6 @@ class Channels:
         for name in ("wechat", "douyin"):
             for (shop, out_id), recs in self.sim(name).listings.items():
                 out[(name, shop, out_id)] = recs
-        if self.legacy is not None:                     # keyed "merchant:spu" by its Idempotency-Key
-            with self.legacy._lock:
-                for (name, key), doc in self.legacy.listings.items():
-                    merchant, _, spu = key.partition(":")
-                    out.setdefault((name, merchant, spu), []).append(doc)
         return out
 
     def duplicates(self) -> dict[tuple[str, str, str], int]:

@@ -68,12 +68,15 @@ class Handler(BaseHTTPRequestHandler):
         elif p == "/to-file":
             self._redirect("file:///etc/passwd")
         elif p == "/trickle":       # 40 bytes, each "0.1 s" apart on the test's clock: 4 s in all
+            # this request's clock, taken now: after the client gives up the handler may write on
+            # for a while, and must not advance the fresh clock of the test that runs next
+            clock = self.server.clock
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
             self.send_header("Content-Length", "40")
             self.end_headers()
             for _ in range(40):
-                self.server.clock.advance(0.1)
+                clock.advance(0.1)
                 self.wfile.write(b"\xff")
                 self.wfile.flush()
         elif p.startswith("/slowhop/"):  # every hop costs "0.4 s" on the test's clock

@@ -205,7 +205,11 @@ class SqsPoller(threading.Thread):
         sqs.meta.events.register("before-sign", tag)
 
     def _receive(self, n: int) -> list[dict[str, Any]]:
+        # Received with a long hold (the function's timeout on AWS is at most the visibility
+        # timeout, so a running invocation never sees its records again); a starved keeper
+        # thread on a loaded machine can no longer let them reappear mid-invocation.
         r = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=min(10, n), WaitTimeSeconds=0,
+                                     VisibilityTimeout=self._hold_s(),
                                      AttributeNames=["All"], MessageAttributeNames=["All"])
         return r.get("Messages", [])
 
@@ -245,26 +249,41 @@ class SqsPoller(threading.Thread):
             self.busy += 1
             self.pool.submit(self._deliver, msgs, sem)
 
+    def _hold_s(self) -> int:
+        return max(30, 10 * max(1, int(self._visibility_s())))
+
     def _keep_invisible(self, msgs: list[dict[str, Any]]) -> threading.Event:
         """While an invocation runs its messages stay invisible, as on AWS, where the queue's
         visibility timeout is at least the function's timeout. Locally the timeout is 1-2 s so that
-        failed records return quickly; without this a slow invocation (a loaded machine) would see
-        its own messages delivered again and counted toward maxReceiveCount, and dead-lettered."""
+        failed records return quickly; the records are received with a long hold (`_hold_s`) and
+        this keeper renews it well before it lapses, for invocations that outlast even that."""
         done = threading.Event()
-        vt = max(1, int(self._visibility_s()))
+        hold = self._hold_s()
 
         def keep() -> None:
             self._emulator.on = True
-            while not done.wait(vt / 2):
+            while not done.wait(hold / 3):
                 try:
                     self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": vt}
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": hold}
                         for i, m in enumerate(msgs)])
                 except Exception:  # noqa: BLE001 — the emulator shutting down
                     return
 
         threading.Thread(target=keep, name=f"vis-{self.fn.key}", daemon=True).start()
         return done
+
+    def _release(self, msgs: list[dict[str, Any]]) -> None:
+        """Failed records come back after the queue's own (short) visibility timeout, as on AWS,
+        not after the in-flight hold. Emulator upkeep: not an AWS request."""
+        vt = max(1, int(self._visibility_s()))
+        self._emulator.on = True
+        try:
+            self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": vt}
+                for i, m in enumerate(msgs)])
+        finally:
+            self._emulator.on = False
 
     def _visibility_s(self) -> float:
         if getattr(self, "_vt", None) is None:
@@ -293,6 +312,7 @@ class SqsPoller(threading.Thread):
                 keeper.set()
             if failed_ids:        # each comes back after the visibility timeout: a retry
                 counted = len(failed_ids)
+                self._release([m for m in msgs if m["MessageId"] in failed_ids])
                 self.runtime.count_retried(self.fn.key, counted)
             done = [m for m in msgs if m["MessageId"] not in failed_ids]
             if done:

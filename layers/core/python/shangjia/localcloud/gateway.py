@@ -6,10 +6,18 @@ proxy integration receives and the function's answer becomes the HTTP response.
                                  ("ANY", "/api"): "api"}, meter=cloud.meter)
     gw.start(); gw.url  ->  http://127.0.0.1:PORT
 
-Routes: ``(method, path prefix) -> function key``; ``method`` may be ``ANY``. The longest prefix
-that matches on a segment boundary wins. An exact match has route key ``"POST /callbacks/wechat"``;
-a longer path ``"ANY /api/{proxy+}"`` with ``pathParameters.proxy`` = the rest (as a greedy
-proxy route). No route: 404 ``{"message":"Not Found"}``; the function raised: 500
+Routes: either ``Route``s as the topology declares them (``Gateway.from_topology``: every
+function's ``http_routes`` with its ``http_auth``), matched as API Gateway matches them — literal
+segments, ``{name}`` one segment, ``{name+}`` the greedy rest; the most specific route wins — or
+the older ``(method, path prefix) -> function key`` dict, where the longest prefix that matches on
+a segment boundary wins, an exact match has route key ``"POST /callbacks/wechat"`` and a longer
+path ``"ANY /api/{proxy+}"`` with ``pathParameters.proxy`` = the rest. ``method`` may be ``ANY``.
+
+A ``jwt`` route runs the ``authorizer`` first (``localcloud/authorizer.py``: what API Gateway's
+JWT authorizer checks); a missing or invalid token is 401 ``{"message":"Unauthorized"}`` and the
+function is not invoked; a valid one puts its claims in ``requestContext.authorizer.jwt``.
+No route: a ``GET``/``HEAD`` is served from ``web_root`` when there is one (the file, else
+``index.html``: a single-page app), else 404 ``{"message":"Not Found"}``; the function raised: 500
 ``{"message":"Internal Server Error"}``; it ran past ``integration_timeout_s`` (API Gateway's
 30 s): 503 ``{"message":"Service Unavailable"}``.
 
@@ -27,12 +35,15 @@ from __future__ import annotations
 
 import base64
 import json
+import mimetypes
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 ACCOUNT = "123456789012"
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",
@@ -48,12 +59,81 @@ def _is_text(content_type: str) -> bool:
     return any(t in ct for t in _TEXT_TYPES)
 
 
+_JSON = [("Content-Type", "application/json")]
+UNAUTHORIZED = (401, [*_JSON, ("www-authenticate", "Bearer")], b'{"message":"Unauthorized"}')
+NOT_FOUND = (404, _JSON, b'{"message":"Not Found"}')
+# Types the browser must get right (mimetypes' table depends on the machine's /etc/mime.types)
+_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                  ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                  ".json": "application/json", ".svg": "image/svg+xml", ".png": "image/png",
+                  ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".ico": "image/x-icon",
+                  ".woff2": "font/woff2", ".txt": "text/plain; charset=utf-8", ".map": "application/json",
+                  ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route as the topology declares it: ``"POST /auth/login"`` of function ``key``."""
+    method: str
+    path: str               # a template: "/api/{proxy+}", "/erp/v1/products", "/orders/{channel}"
+    key: str
+    auth: str = "none"      # "jwt" | "signature" | "none" (topology.HTTP_AUTH)
+
+    @classmethod
+    def parse(cls, route_key: str, key: str, auth: str = "none") -> "Route":
+        method, _, path = route_key.partition(" ")
+        if not path.startswith("/"):
+            raise ValueError(f"route {route_key!r} must be '<METHOD> /path'")
+        return cls(method.upper(), path, key, auth)
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters when ``path`` matches ({} for a literal route), else None."""
+        want = [s for s in self.path.split("/") if s]
+        got = [s for s in path.split("/") if s]
+        params: dict[str, str] = {}
+        for i, seg in enumerate(want):
+            if seg.startswith("{") and seg.endswith("+}"):
+                if len(got) <= i:
+                    return None            # a greedy variable takes at least one segment
+                params[seg[1:-2]] = "/".join(got[i:])
+                return params
+            if i >= len(got):
+                return None
+            if seg.startswith("{") and seg.endswith("}"):
+                params[seg[1:-1]] = got[i]
+            elif seg != got[i]:
+                return None
+        return params if len(got) == len(want) else None
+
+    @property
+    def rank(self) -> tuple:
+        """API Gateway's order: literal routes before variables, more literal segments first,
+        a greedy variable last; a route of the request's own method before ANY."""
+        segs = [s for s in self.path.split("/") if s]
+        literal = sum(1 for s in segs if not s.startswith("{"))
+        return (literal == len(segs), literal, not any(s.endswith("+}") for s in segs), self.method != "ANY")
+
+
 class Gateway:
-    def __init__(self, runtime: Invoker, routes: dict[tuple[str, str], str], *, port: int = 0,
+    def __init__(self, runtime: Invoker, routes: dict[tuple[str, str], str] | Iterable[Route], *, port: int = 0,
                  api_id: str = "local", stage: str = "$default", meter: Any = None,
-                 integration_timeout_s: float = 30.0) -> None:
+                 integration_timeout_s: float = 30.0,
+                 authorizer: Callable[[str | None], dict[str, str]] | None = None,
+                 web_root: Path | str | None = None) -> None:
         self.runtime = runtime
-        self.routes = {(m.upper(), "/" + p.strip("/")): k for (m, p), k in routes.items()}
+        if isinstance(routes, dict):
+            self.routes = {(m.upper(), "/" + p.strip("/")): k for (m, p), k in routes.items()}
+            self.table: list[Route] = []
+        else:
+            self.routes, self.table = {}, list(routes)
+        # jwt routes: claims of a verified token, or raises (localcloud.authorizer.Unauthorized).
+        # Without an authorizer a jwt route answers 401 to everyone: never open by default.
+        self.authorizer = authorizer
+        self.web_root = Path(web_root).resolve() if web_root else None
         self.port = port
         self.api_id = api_id
         self.stage = stage
@@ -69,7 +149,26 @@ class Gateway:
         with self._lock:
             self.routes[(method.upper(), "/" + prefix.strip("/"))] = key
 
+    @classmethod
+    def from_topology(cls, runtime: Invoker, topology, **kw) -> "Gateway":
+        """Every function's ``http_routes``, each guarded by the function's ``http_auth``."""
+        return cls(runtime, [Route.parse(r, fn.key, fn.http_auth) for fn in topology.functions
+                             for r in fn.http_routes], **kw)
+
     # --- routing ---------------------------------------------------------------------------------
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The topology route a request takes, and its path parameters."""
+        best = None
+        with self._lock:
+            table = list(self.table)
+        for r in table:
+            if r.method not in (method.upper(), "ANY"):
+                continue
+            params = r.match(path)
+            if params is not None and (best is None or r.rank > best[0].rank):
+                best = (r, params)
+        return best
+
     def match(self, method: str, path: str) -> tuple[str, str, str | None] | None:
         """(function key, route key, proxy rest or None) for the longest matching prefix."""
         best = None
@@ -97,7 +196,7 @@ class Gateway:
 
     # --- events --------------------------------------------------------------------------------------
     def event(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
-              route_key: str, rest: str | None, source_ip: str = "127.0.0.1") -> dict[str, Any]:
+              route_key: str, rest: str | None | dict[str, str], source_ip: str = "127.0.0.1") -> dict[str, Any]:
         parts = urlsplit(target)
         hdrs: dict[str, str] = {}
         cookies: list[str] = []
@@ -129,7 +228,10 @@ class Gateway:
             ev["cookies"] = cookies
         if query:
             ev["queryStringParameters"] = query
-        if rest is not None:
+        if isinstance(rest, dict):
+            if rest:
+                ev["pathParameters"] = rest
+        elif rest is not None:
             ev["pathParameters"] = {"proxy": rest}
         if body:
             text = None
@@ -168,11 +270,25 @@ class Gateway:
         with self._lock:
             self.requests += 1
         path = urlsplit(target).path
-        m = self.match(method, path)
-        if m is None:
-            return 404, [("Content-Type", "application/json")], b'{"message":"Not Found"}'
-        key, route_key, rest = m
+        found = self.resolve(method, path)
+        claims = None
+        if found is not None:
+            route, params = found
+            key, route_key, rest = route.key, route.route_key, params
+            if route.auth == "jwt":
+                claims = self._authorize(headers)
+                if claims is None:
+                    return UNAUTHORIZED     # not billed by API Gateway: not metered
+        else:
+            m = self.match(method, path)
+            if m is None:
+                if method.upper() in ("GET", "HEAD") and self.web_root is not None:
+                    return self.static(path)
+                return NOT_FOUND
+            key, route_key, rest = m
         ev = self.event(method, target, headers, body, route_key, rest, source_ip)
+        if claims is not None:
+            ev["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
         with self._lock:
             self.events.append(ev)
             del self.events[:-100]
@@ -196,6 +312,38 @@ class Gateway:
         if self.meter is not None:
             self.meter.request("apigateway", route_key, len(body), len(data), caller=key)
         return status, hdrs, data
+
+    def _authorize(self, headers: list[tuple[str, str]]) -> dict[str, str] | None:
+        from shangjia.localcloud.authorizer import Unauthorized
+
+        if self.authorizer is None:
+            return None
+        values = [v for k, v in headers if k.lower() == "authorization"]
+        if len(values) > 1:
+            return None
+        try:
+            return self.authorizer(values[0] if values else None)
+        except Unauthorized:
+            return None
+
+    # --- the web app ------------------------------------------------------------------------------
+    def static(self, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A file of ``web_root`` (the file, else ``index.html``), never anything outside it."""
+        root = self.web_root
+        rel = unquote(path)
+        if "\x00" in rel or "\\" in rel or any(seg in ("..", ".") for seg in rel.split("/")):
+            return NOT_FOUND          # dot segments (also %2e%2e once decoded), backslashes, NUL
+        target = (root / rel.lstrip("/")).resolve()
+        if not target.is_relative_to(root):
+            return NOT_FOUND          # a symlink or an absolute path out of the web root
+        if not target.is_file():
+            target = root / "index.html"
+            if not target.is_file():
+                return NOT_FOUND
+        ctype = _CONTENT_TYPES.get(target.suffix.lower()) or mimetypes.guess_type(target.name)[0] \
+            or "application/octet-stream"
+        return 200, [("Content-Type", ctype), ("Cache-Control", "no-cache"),
+                     ("X-Content-Type-Options", "nosniff")], target.read_bytes()
 
     # --- server -----------------------------------------------------------------------------------------
     def start(self) -> str:

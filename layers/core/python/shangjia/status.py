@@ -68,5 +68,34 @@ class BatchStatus(StrEnum):
     RECEIVED = "received"
     INGESTING = "ingesting"
     PROCESSING = "processing"    # all products handed on; stages running
-    DONE = "done"                # every product settled
+    SETTLED = "settled"          # every product settled (or superseded): final, outcome counts kept
+    DONE = "settled"             # the old name of SETTLED (an alias: same member)
     REJECTED = "rejected"        # the file itself was refused (unreadable, hostile, over limits)
+
+
+B = BatchStatus
+
+# A batch is one upload: its final states are final (the merchant's next upload is a new batch).
+# Every other state reaches one of them; ``pipeline/batches.py`` writes each move conditioned on
+# the sources this table allows, so a late or duplicate writer can never move a batch backwards.
+BATCH_TRANSITIONS: dict[BatchStatus, frozenset[BatchStatus]] = {
+    B.RECEIVED: frozenset({B.INGESTING, B.REJECTED}),
+    B.INGESTING: frozenset({B.PROCESSING, B.REJECTED}),
+    B.PROCESSING: frozenset({B.SETTLED}),
+    B.SETTLED: frozenset(),
+    B.REJECTED: frozenset(),
+}
+BATCH_FINAL = frozenset(s for s, nexts in BATCH_TRANSITIONS.items() if not nexts)
+
+
+def can_batch_transition(current: BatchStatus | str | None, target: BatchStatus | str) -> bool:
+    """True when a batch may move ``current -> target``; ``None`` (no record yet) only to received."""
+    target = BatchStatus(target)
+    if current is None:
+        return target is B.RECEIVED
+    return target in BATCH_TRANSITIONS[BatchStatus(current)]
+
+
+def batch_sources_of(target: BatchStatus | str) -> frozenset[BatchStatus]:
+    target = BatchStatus(target)
+    return frozenset(s for s, nexts in BATCH_TRANSITIONS.items() if target in nexts)

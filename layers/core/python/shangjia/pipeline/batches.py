@@ -9,6 +9,10 @@
   validate: whichever sees ``validated >= products_total`` claims the report with a conditional
   write and writes ``<merchant>/<batch_id>/report.xlsx`` and ``report.json`` to the reports bucket.
 - ``write_refusal_report`` answers a batch refused outright (unreadable or hostile file).
+- ``settle_product`` counts a product settled in its batch exactly once (its first settled status,
+  or refused/unchanged/superseded), and ``maybe_settle`` moves the batch ``processing -> settled``
+  (status.py's batch table) with its outcome counts, once, when its report is written and every
+  product it sent has settled; the winner sends the merchant's notice (``pipeline/notices.py``).
 
 The report is about validation (``stage: "validation"``): review rejections and media errors
 come later and are seen in ``shangjia status``.
@@ -290,7 +294,8 @@ def _write_report(deps: Deps, batch: dict[str, Any]) -> None:
         fs = [Finding.from_dict(d) for d in p.get("findings", [])]
         all_f += fs
         rows.append({"spu_code": p["spu_code"], "valid": bool(p.get("valid")), "status": p["status"],
-                     "unchanged": bool(p.get("unchanged")),
+                     "unchanged": bool(p.get("unchanged")), "first_row": p.get("first_row"),
+                     "readiness": p.get("readiness") or {},
                      "changes": list(p.get("changes") or []), "dropped_skus": list(p.get("dropped_skus") or []),
                      "errors": [_f_json(f) for f in fs if f.is_error],
                      "warnings": [_f_json(f) for f in fs if not f.is_error]})
@@ -310,7 +315,8 @@ def _write_report(deps: Deps, batch: dict[str, Any]) -> None:
     changes = [{"spu_code": r["spu_code"], **c} for r in rows for c in r.get("changes") or []]
     unchanged = sum(1 for r in rows if r.get("unchanged"))
     write_error_report(buf, source, posixpath.basename(key), all_f, products=len(rows), invalid_products=invalid,
-                       changes=changes, unchanged_products=unchanged)
+                       changes=changes, unchanged_products=unchanged,
+                       readiness=[r for r in rows if r.get("readiness")])
     doc = {
         "batch_id": batch_id, "merchant_id": batch.get("merchant_id"), "file": key, "stage": "validation",
         "policy": batch.get("policy"), "refused": False, "stopped": bool(batch.get("stopped")),
@@ -339,6 +345,105 @@ def _publish(deps: Deps, batch: Mapping[str, Any], xlsx_key: str | None, xlsx: b
         expr += ", report_key = :x"
         values[":x"] = xlsx_key
     deps.store.update(pk, sk, expr, values=values)
+    if not doc.get("refused"):
+        maybe_settle(deps, batch["batch_id"])       # its products may all have settled already
+
+
+# --- settling: a batch's final state ------------------------------------------------------------------
+
+# What a product's settling counts as in its batch (``outcome`` counts on the settled batch):
+# its first settled status, or how validate answered it without keeping it as the batch's product.
+OUTCOMES = ("published", "needs_fix", "rejected", "failed", "checked", "held", "refused", "unchanged", "superseded")
+FAILURE_OUTCOMES = frozenset({"needs_fix", "rejected", "failed", "refused"})
+
+
+def _settle_key(batch_id: str, shard: int) -> tuple[str, str]:
+    return keys.batch(batch_id)[0], f"SETTLE#{shard:05d}"
+
+
+def settle_product(deps: Deps, batch_id: str, seq: Any, spu: str, outcome: str,
+                   item: Mapping[str, Any] | None = None) -> bool:
+    """Count one product of the batch as settled, once (an atomic ``ADD`` guarded by a number set of
+    the product's ordinal, like the tally), then settle the batch if it was the last. A failure
+    (``FAILURE_OUTCOMES``) is first recorded in the week's failure index (``pipeline/failures.py``,
+    create-only), so a crash between the two loses nothing and the redelivery counts nothing twice.
+    Returns True when this call counted it."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    if outcome in FAILURE_OUTCOMES and item is not None:
+        from shangjia.pipeline import failures
+
+        failures.record(deps, batch_id, spu, outcome, item)
+    n = _ordinal(seq, spu)
+    shard = min(n // SHARD_SIZE, 1_000) if isinstance(seq, int) else 0
+    pk, sk = _settle_key(batch_id, shard)
+    counted = True
+    try:
+        deps.store.update(pk, sk, "ADD settled :one, #o :one, members :m", condition="NOT contains(members, :n)",
+                          names={"#o": f"o_{outcome}"}, values={":one": 1, ":m": {n}, ":n": n})
+    except ConditionFailed:
+        counted = False
+    if counted:
+        from shangjia import metrics
+
+        metrics.product_settled(outcome, item)
+    maybe_settle(deps, batch_id)
+    return counted
+
+
+def settle_counts(deps: Deps, batch_id: str, products_sent: int) -> dict[str, int]:
+    """``{"settled": n, <outcome>: n, ...}``: the sum of the batch's settle items."""
+    shards = max(0, (max(products_sent, 1) - 1) // SHARD_SIZE) + 1
+    out = {"settled": 0, **{o: 0 for o in OUTCOMES}}
+    for shard in range(shards):
+        item = deps.store.get(*_settle_key(batch_id, shard)) or {}
+        out["settled"] += int(item.get("settled", 0))
+        for o in OUTCOMES:
+            out[o] += int(item.get(f"o_{o}", 0))
+    return out
+
+
+def maybe_settle(deps: Deps, batch_id: str) -> bool:
+    """Move the batch to ``settled`` (status.py's batch table) when its report is written and every
+    product it sent has settled: one conditional write, so of many concurrent or duplicate callers
+    exactly one wins, and the winner sends the merchant's notice. A caller that finds the batch
+    already settled makes sure the notice went (its sender may have died). Returns True when this
+    call settled it."""
+    from shangjia.pipeline import notices
+    from shangjia.status import BatchStatus, batch_sources_of
+
+    pk, sk = keys.batch(batch_id)
+    batch = deps.store.get(pk, sk)
+    if not batch:
+        return False
+    if batch.get("status") == BatchStatus.SETTLED:
+        notices.ensure_batch_notice(deps, batch)
+        return False
+    if (batch.get("status") not in {s.value for s in batch_sources_of(BatchStatus.SETTLED)}
+            or batch.get("products_total") is None or not batch.get("report_at")):
+        return False
+    total = int(batch["products_total"])
+    counts = settle_counts(deps, batch_id, int(batch.get("products_sent", total)))
+    if counts["settled"] < total:
+        return False
+    now = iso(deps.clock.now())
+    outcome = {o: counts[o] for o in OUTCOMES}
+    sources = sorted(s.value for s in batch_sources_of(BatchStatus.SETTLED))
+    values: dict[str, Any] = {":t": BatchStatus.SETTLED.value, ":n": now, ":o": outcome,
+                              **{f":s{i}": s for i, s in enumerate(sources)}}
+    try:
+        new = deps.store.update(pk, sk, "SET #s = :t, settled_at = :n, outcome = :o, updated_at = :n",
+                                condition=f"#s IN ({', '.join(f':s{i}' for i in range(len(sources)))}) "
+                                          "AND attribute_not_exists(settled_at)",
+                                names={"#s": "status"}, values=values, return_new=True)
+    except ConditionFailed:
+        again = deps.store.get(pk, sk) or {}
+        if again.get("status") == BatchStatus.SETTLED:
+            notices.ensure_batch_notice(deps, again)
+        return False
+    notices.ensure_batch_notice(deps, new or {**batch, "status": BatchStatus.SETTLED.value, "settled_at": now,
+                                              "outcome": outcome})
+    return True
 
 
 def write_refusal_report(deps: Deps, batch: Mapping[str, Any], f: Finding, data: bytes | None = None) -> bool:
@@ -364,4 +469,12 @@ def write_refusal_report(deps: Deps, batch: Mapping[str, Any], f: Finding, data:
     except BaseException:
         _release_claim(deps, batch_id)
         raise
+    notify_refused(deps, batch_id)
     return True
+
+
+def notify_refused(deps: Deps, batch_id: str) -> bool:
+    """A refused file's batch is final too (``rejected``): the merchant is told, once."""
+    from shangjia.pipeline import notices
+
+    return notices.ensure_batch_notice(deps, deps.store.get(*keys.batch(batch_id)) or {})

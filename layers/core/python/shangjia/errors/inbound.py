@@ -1,0 +1,63 @@
+"""Codes of the ERP endpoints (``POST /erp/v1/*``, shangjia.inbound) and of mapping the other
+platforms' products (Taobao, Pinduoduo, Shopify, WooCommerce) onto ours."""
+
+from . import CODES, ErrorCode as E
+
+_RESEND = ("请按文档 docs/inbound.md 重新签名后发送", "Sign the request as docs/inbound.md shows and send it again")
+
+CODES.declare(
+    "inbound",
+    # --- the request (answered with a 4xx; nothing is changed) ---------------------------------------
+    E("INBOUND_UNSIGNED", "error", "请求未签名：缺少 {header} 请求头", "The request is not signed: no {header} header", *_RESEND),
+    E("INBOUND_SIGNATURE_MALFORMED", "error", "签名请求头格式不对：{reason}", "The signature header is malformed: {reason}",
+      "格式：t=<Unix 秒>,v1=<十六进制 HMAC-SHA256>", "Format: t=<unix seconds>,v1=<hex HMAC-SHA256>"),
+    E("INBOUND_SIGNATURE_MISMATCH", "error", "签名不匹配（客户端 {client}）", "The signature does not match (client {client})",
+      "请用该客户端当前的密钥对“时间戳.原始请求体”计算 HMAC-SHA256；请求体签名后不可再改动",
+      "HMAC-SHA256 the bytes \"timestamp.raw body\" with the client's current secret; do not change the body after signing"),
+    E("INBOUND_TIMESTAMP_OUT_OF_WINDOW", "error", "签名时间戳与服务器时间相差 {skew} 秒，超出 ±{window} 秒",
+      "The signed timestamp is {skew} s from the server's clock, outside ±{window} s",
+      "请校准 ERP 服务器时钟，并对每次发送（含重试）重新签名", "Sync the ERP's clock and sign every delivery (retries too) afresh"),
+    E("INBOUND_UNKNOWN_CLIENT", "error", "未知的 ERP 客户端 {client}", "Unknown ERP client {client}",
+      "请在 X-Shangjia-Client 请求头填写 shangjia erp client add 创建的客户端名",
+      "Put the client name created by `shangjia erp client add` in the X-Shangjia-Client header"),
+    E("INBOUND_EVENT_ID_MISSING", "error", "缺少或无效的 X-Shangjia-Event-Id：{reason}", "X-Shangjia-Event-Id is missing or invalid: {reason}",
+      "每个事件一个唯一编号（1–128 个字母、数字或 -_.:），重试时沿用同一编号",
+      "One unique id per event (1–128 letters, digits or -_.:), the same id again on a retry"),
+    E("INBOUND_EVENT_REUSED", "error", "事件编号 {event_id} 已用于另一个请求体", "Event id {event_id} was already used with a different body",
+      "一个事件编号只对应一个请求体：新内容请用新的事件编号", "An event id stands for one body: send new content under a new event id"),
+    E("INBOUND_EVENT_IN_PROGRESS", "error", "事件 {event_id} 正在处理中", "Event {event_id} is being processed",
+      "稍后用同一事件编号重试，将收到第一次的答复", "Retry later with the same event id: you will get the first answer"),
+    E("INBOUND_BODY_TOO_LARGE", "error", "请求体 {size} 字节，超过上限 {limit} 字节", "The body is {size} bytes, over the limit of {limit}",
+      "大批量数据请先调用 POST /erp/v1/uploads 取得上传地址，再上传文件",
+      "For big feeds, POST /erp/v1/uploads for an upload URL and upload the file there"),
+    E("INBOUND_BODY_NOT_UTF8", "error", "请求体不是 UTF-8 编码（第 {offset} 字节）", "The body is not UTF-8 (at byte {offset})",
+      "请以 UTF-8 编码发送 JSON（GBK 导出的数据请先转码）", "Send the JSON encoded as UTF-8 (convert GBK exports first)"),
+    E("INBOUND_BODY_NOT_JSON", "error", "请求体不是合法的 JSON（{reason}）", "The body is not valid JSON ({reason})",
+      "请发送一个 JSON 对象", "Send one JSON object"),
+    E("INBOUND_UNKNOWN_SHAPE", "error", "无法识别的数据结构：{reason}", "Unrecognised payload shape: {reason}",
+      "商品：{{merchant_id, platform: taobao|pinduoduo, items: [...]}}；库存：{{merchant_id, updates: [...]}}",
+      "Products: {{merchant_id, platform: taobao|pinduoduo, items: [...]}}; stock: {{merchant_id, updates: [...]}}"),
+    E("INBOUND_MERCHANT_NOT_BOUND", "error", "客户端 {client} 无权为商家 {merchant} 发送数据",
+      "Client {client} may not post for merchant {merchant}",
+      "请运营用 shangjia erp client add 把该商家绑定到此客户端", "Ask ops to bind the merchant to this client (shangjia erp client add)"),
+    E("INBOUND_TOO_MANY_ITEMS", "error", "一次请求 {count} 个{what}，超过上限 {limit}", "{count} {what} in one request, over the limit of {limit}",
+      "请分多次发送，或用 POST /erp/v1/uploads 上传文件", "Split the call, or upload a file through POST /erp/v1/uploads"),
+    E("INBOUND_STOCK_LINE", "error", "第 {index} 条库存更新无效：{reason}", "Stock update {index} is invalid: {reason}",
+      "每条：{{sku_code, on_hand(≥0 整数)[, price(元字符串)][, seq]}}",
+      "Each: {{sku_code, on_hand (integer ≥ 0)[, price (yuan string)][, seq]}}"),
+    # --- mapping a platform's product onto ours (located findings, like a sheet's) ---------------------
+    E("INBOUND_CATEGORY_UNMAPPED", "error", "{platform} 类目 {source_category} 没有对应的本系统类目",
+      "{platform} category {source_category} has no mapping to our category tree",
+      "请在映射表 shangjia/inbound/data/ 中补充该类目，或在数据中直接给出本系统类目（category）",
+      "Add the category to the mapping table (shangjia/inbound/data/), or give our category (category) in the data"),
+    E("INBOUND_PRICE_INVALID", "error", "价格 {value} 无效（{unit}）：{reason}", "Price {value} is invalid ({unit}): {reason}",
+      "元：最多两位小数的数字字符串，如 \"99.00\"；分：非负整数", "Yuan: a number string with at most 2 decimals, e.g. \"99.00\"; fen: a non-negative integer"),
+    E("INBOUND_FIELD_INVALID", "error", "字段 {field} 的值 {value} 无效：{reason}", "Field {field} value {value} is invalid: {reason}",
+      "请按该平台的数据格式填写", "Fill it in the platform's format"),
+    E("INBOUND_NO_SKU", "error", "商品 {source_id} 没有可售的 SKU", "Product {source_id} has no SKU on sale",
+      "至少给出一个状态正常的 SKU", "Give at least one SKU that is not deleted"),
+    E("INBOUND_CURRENCY_ASSUMED", "warning", "{platform} 导出的价格没有币种，按人民币元读取", "{platform} exports carry no currency: prices were read as CNY yuan",
+      "如店铺币种不是人民币，请先换算后再导入", "If the shop's currency is not CNY, convert the prices before importing"),
+    E("INBOUND_ROW_ORPHAN", "error", "这一行属于 {parent}，但文件中找不到它", "This row belongs to {parent}, which the file does not have",
+      "请把父商品的行一起导出", "Export the parent product's row as well"),
+)

@@ -1,7 +1,10 @@
 """API Gateway (HTTP API) POST /callbacks/wechat, /callbacks/douyin -> the platforms' audit
-verdicts. No JWT here (the platforms cannot present one): every push is verified by its
+verdicts and order events. No JWT here (the platforms cannot present one): every push is verified by its
 signature first (the channel port's ``parse_callback``: WeChat's token signature, Douyin's event
 sign), then applied idempotently on the platform's message id (pipeline/publish.apply_verdict).
+Order events in the same verified push (Douyin tags 100/101/106/206, WeChat
+``channels_ec_order_*``) go to the stock ledger (stock/orders.py: reserve, commit, release),
+idempotent on the order; an order without stock is refused and recorded, still answered 200.
 
 Answers: the acknowledgement each platform expects (WeChat ``success``; Douyin
 ``{"code":0,"msg":"success"}``); 401 for a push that fails verification (nothing applied);
@@ -16,6 +19,8 @@ from shangjia.channels.signing import SignatureError
 from shangjia.lambda_kit import deps
 from shangjia.observability import logger
 from shangjia.pipeline.publish import apply_verdict
+from shangjia.stock import ledger_for
+from shangjia.stock.orders import apply_order_event, order_events, shop_of
 
 CHANNELS = ("wechat", "douyin")
 ACK = {"wechat": ("text/plain", "success"), "douyin": ("application/json", json.dumps({"code": 0, "msg": "success"}))}
@@ -36,11 +41,17 @@ def lambda_handler(event, context):
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     query = dict(event.get("queryStringParameters") or {})
     d = deps()
+    port, lookup = channel_port(d, channel), shop_lookup_for(d, channel)
     try:
-        verdicts = channel_port(d, channel).parse_callback(shop_lookup_for(d, channel), headers, query, raw)
+        verdicts = port.parse_callback(lookup, headers, query, raw)
     except SignatureError as e:
         logger.warning("callback refused", extra={"channel": channel, "code": e.code})
         return _reply(401, "application/json", json.dumps({"message": "signature check failed", "code": e.code}))
     outcomes = [apply_verdict(d, v) for v in verdicts]
-    logger.info("callback applied", extra={"channel": channel, "verdicts": len(verdicts), "outcomes": outcomes})
+    orders = order_events(channel, raw)           # the push is verified: read its order events
+    if orders:
+        shop, ledger = shop_of(channel, lookup, headers, query), ledger_for(d)
+        outcomes += [apply_order_event(ledger, port, shop, ev) for ev in orders]
+    logger.info("callback applied", extra={"channel": channel, "verdicts": len(verdicts), "orders": len(orders),
+                                           "outcomes": outcomes})
     return _reply(200, *ACK[channel])

@@ -1,0 +1,146 @@
+"""Levels out to the channels: the stock sync (queue ``stock_sync``) and the scheduled
+reconciliation (function ``stock_reconcile``).
+
+Coalescing: a change of levels asks for a sync of the SKU's product (``request_sync``): a
+create-only marker item per (merchant, product) in the state table; only the change that creates
+it sends a message (delayed ``DEBOUNCE_S``), so a burst of changes (a hundred orders in a second)
+is one message. The consumer (``sync_product``) deletes the marker *first*, then reads the
+current levels of all the product's SKUs and sends one ``update_stock`` per live listing
+(channel): a change landing after the delete makes a new marker and a new message, so the last
+level always goes out. A marker whose message was lost goes stale after ``MARKER_STALE_S`` and
+the next change replaces it; the reconciliation repairs whatever was missed in between.
+
+Stock-only changes go through the channels' stock APIs (WeChat ``stock/update``: no audit, no
+quota; Douyin ``sku/syncStock``; the own shop's storefront record), never a product update.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from shangjia.channels import ChannelError
+from shangjia.pipeline import keys
+from shangjia.stock import rules
+from shangjia.stock.rules import Level
+
+DEBOUNCE_S = 1
+MARKER_STALE_S = 120
+SYNC_CHANNELS = ("own_shop", "wechat", "douyin")
+
+
+def product_of(store, merchant_id: str, sku_code: str) -> str | None:
+    """The catalog product a SKU code belongs to (its claim, pipeline/validate.py)."""
+    return (store.get(*keys.sku_claim(merchant_id, sku_code)) or {}).get("owner")
+
+
+def request_sync(deps, merchant_id: str, sku_codes: list[str], *, now: float | None = None) -> int:
+    """Queue a sync of the products of ``sku_codes`` unless one is pending; returns messages sent.
+    A SKU no catalog product owns (an ERP level for a SKU never uploaded) has nothing to sync."""
+    from shangjia.ports import ConditionFailed
+
+    if deps.queues is None:
+        return 0
+    t = time.time() if now is None else now
+    bodies = []
+    for spu in sorted({s for s in (product_of(deps.store, merchant_id, c) for c in sku_codes) if s}):
+        pk, sk = rules.sync_marker_key(merchant_id, spu)
+        try:
+            deps.store.put({"pk": pk, "sk": sk, "at_s": int(t), "ttl": int(t) + 3600},
+                           condition="attribute_not_exists(pk) OR at_s < :stale", values={":stale": int(t) - MARKER_STALE_S})
+        except ConditionFailed:
+            continue                       # a sync of this product is already on its way
+        bodies.append({"merchant_id": merchant_id, "spu_code": spu})
+    if bodies:
+        deps.queues.send_batch("stock_sync", bodies, delay_s=DEBOUNCE_S)
+    return len(bodies)
+
+
+def product_stock(deps, merchant_id: str, spu: str) -> tuple[dict[str, Level], list[dict[str, Any]]]:
+    """(levels of the product's SKUs that have one, its live listings with a platform id)."""
+    product = deps.store.get(*keys.product(merchant_id, spu)) or {}
+    codes = [str(s["sku_code"]) for s in (product.get("product") or {}).get("skus") or [] if s.get("sku_code")]
+    items = deps.store.get_many([rules.level_key(merchant_id, c) for c in codes], consistent=True) if codes else []
+    levels = {str(i["sku_code"]): Level.from_item(i) for i in items}
+    listings = [i for i in deps.store.query(keys.product_pk(merchant_id, spu), sk_prefix="LISTING#")
+                if i.get("state") == "live" and i.get("platform_product_id")
+                and i["sk"].split("#", 1)[1] in SYNC_CHANNELS]
+    return levels, listings
+
+
+def sync_product(deps, merchant_id: str, spu: str, *, port_for=None) -> dict[str, Any]:
+    """One coalesced sync: the marker goes, then each live listing gets the product's current
+    levels (``Level.channel_stock``: after that channel's buffer, never below 0) in one call."""
+    from shangjia.channels import channel_port
+    from shangjia.channels.credentials import shop_for
+
+    deps.store.delete(*rules.sync_marker_key(merchant_id, spu))
+    levels, listings = product_stock(deps, merchant_id, spu)
+    sent: dict[str, Any] = {}
+    if not levels:
+        return sent
+    for listing in listings:
+        channel = listing["sk"].split("#", 1)[1]
+        stock = {c: lv.channel_stock(channel) for c, lv in levels.items()}
+        port = (port_for or (lambda ch: channel_port(deps, ch)))(channel)
+        port.update_stock(shop_for(deps, merchant_id, channel), str(listing["platform_product_id"]), stock)
+        sent[channel] = stock
+    return sent
+
+
+# --- reconciliation ------------------------------------------------------------------------------
+
+def channel_stock(port, shop, channel: str, platform_product_id: str) -> dict[str, int] | None:
+    """What the platform shows per SKU code now (WeChat ``product/get``, Douyin
+    ``product/detail``); None where the channel cannot be read (the own shop is our own record)."""
+    if channel == "wechat":
+        data = port.api(shop, "/channels/ec/product/get", {"product_id": platform_product_id, "data_type": 1})
+        skus = (data.get("product") or {}).get("skus") or []
+        return {str(s["out_sku_id"]): int(s.get("stock_num") or 0) for s in skus if s.get("out_sku_id")}
+    if channel == "douyin":
+        data = port.api(shop, "product.detail", {"product_id": platform_product_id})
+        prices = (data.get("data") or {}).get("spec_prices") or []
+        return {str(p["code"]): int(p.get("stock_num") or 0) for p in prices if p.get("code")}
+    return None
+
+
+def reconcile(deps, *, port_for=None) -> dict[str, Any]:
+    """Every level against every live listing's stock on its platform; a SKU that differs is set
+    again (one ``update_stock`` per drifted listing, with just its drifted SKUs). Idempotent: a
+    second run finds nothing to repair."""
+    from shangjia.channels import channel_port
+    from shangjia.channels.credentials import shop_for
+
+    port_for = port_for or (lambda ch: channel_port(deps, ch))
+    level_keys = [(k["pk"], k["sk"]) for k in deps.store.query(rules.LEVELS_INDEX_PK, index="gsi1")]
+    products: dict[tuple[str, str], None] = {}
+    for item in deps.store.get_many(level_keys):
+        spu = product_of(deps.store, str(item["merchant_id"]), str(item["sku_code"]))
+        if spu:
+            products[(str(item["merchant_id"]), spu)] = None
+    out = {"levels": len(level_keys), "products": len(products), "listings": 0, "checked": 0, "drifted": 0,
+           "repaired": [], "errors": []}
+    for merchant_id, spu in products:
+        levels, listings = product_stock(deps, merchant_id, spu)
+        for listing in listings:
+            channel = listing["sk"].split("#", 1)[1]
+            pid = str(listing["platform_product_id"])
+            port = port_for(channel)
+            out["listings"] += 1
+            try:
+                shop = shop_for(deps, merchant_id, channel)
+                seen = channel_stock(port, shop, channel, pid)
+                if seen is None:
+                    continue
+                want = {c: lv.channel_stock(channel) for c, lv in levels.items() if c in seen}
+                out["checked"] += len(want)
+                drift = {c: n for c, n in want.items() if seen.get(c) != n}
+                if drift:
+                    port.update_stock(shop, pid, drift)
+                    out["drifted"] += len(drift)
+                    out["repaired"].append({"merchant_id": merchant_id, "spu_code": spu, "channel": channel,
+                                            "was": {c: seen[c] for c in drift}, "now": drift})
+            except ChannelError as e:
+                out["errors"].append({"merchant_id": merchant_id, "spu_code": spu, "channel": channel,
+                                      "code": e.code, "kind": e.kind})
+    return out

@@ -133,12 +133,15 @@ class ChannelPort(Protocol):
 
 def channel_port(deps, channel: str) -> ChannelPort:
     """The adapter for ``channel`` ("own_shop" | "wechat" | "douyin") over ``deps``."""
+    # the adapters' HTTP time-out (default theirs: 10 s WeChat, 12 s Douyin); the fault run shortens it
+    timeout = os.environ.get("SHANGJIA_CHANNEL_TIMEOUT_S")
+    kw = {"timeout_s": float(timeout)} if timeout else {}
     if channel == "wechat":
         from shangjia.channels.wechat import WechatChannel
-        return WechatChannel(deps)
+        return WechatChannel(deps, **kw)
     if channel == "douyin":
         from shangjia.channels.douyin import DouyinChannel
-        return DouyinChannel(deps)
+        return DouyinChannel(deps, **kw)
     if channel == "own_shop":
         from shangjia.channels.own_shop import OwnShopChannel
         return OwnShopChannel(deps)

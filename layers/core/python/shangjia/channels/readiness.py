@@ -35,7 +35,8 @@ from shangjia.errors import Finding, finding
 from shangjia.spec import load_categories, load_spec
 from shangjia.topology import CHANNELS
 
-__all__ = ["ChannelFinding", "readiness", "is_ready", "effective_chars", "douyin_width"]
+__all__ = ["ChannelFinding", "readiness", "is_ready", "effective_chars", "douyin_width", "readiness_by_channel",
+           "readiness_counts", "finding_view"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,3 +282,57 @@ def readiness(product: dict[str, Any], channel: str) -> list[ChannelFinding]:
 def is_ready(findings: list[Finding]) -> bool:
     """Only errors block; a warning (a shortened SKU code) does not."""
     return not any(f.is_error for f in findings)
+
+
+# --- per-channel readiness at upload (validate) and after media ----------------------------------
+
+def finding_view(f: Finding) -> dict[str, Any]:
+    """A readiness finding as the product item keeps it (and the API, status and report show it):
+    ``code``, ``severity``, ``message`` (English), ``message_zh``, ``hint`` (English), ``hint_zh``,
+    and where it points (``row``, ``field``, ``value``) when known."""
+    out: dict[str, Any] = {"code": f.code, "severity": f.severity, "message": f.message_en,
+                           "message_zh": f.message_zh, "hint": f.hint_en, "hint_zh": f.hint_zh}
+    for k in ("row", "field", "value"):
+        v = getattr(f, k)
+        if v not in (None, ""):
+            out[k] = v
+    return out
+
+
+def _processed_images(product: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
+    """The product as a channel will receive it once media is done: only the images the media
+    stage processed (``item["media"]``: ``"<slot>#<ii>" -> {"ok", ...}``) stay in its slots."""
+    images = product.get("images") or {}
+    kept = {slot: [ref for i, ref in enumerate(images.get(slot) or [])
+                   if (media.get(f"{slot}#{i:02d}") or {}).get("ok")]
+            for slot in ("main", "gallery", "detail")}
+    return {**product, "images": kept}
+
+
+def readiness_by_channel(product: dict[str, Any], channels, *, media: dict[str, Any] | None = None
+                         ) -> dict[str, dict[str, Any]]:
+    """Every requested channel's verdict on the product: ``{channel: {"ready", "findings"}}``
+    (``findings``: ``finding_view`` dicts, errors first). Only errors make a channel not ready.
+
+    At upload (``media=None``) the image rules count the image *references* the sheet gives (an
+    image that later fails the media stage is not known yet); with ``media`` (the item's media
+    results) they count only the images the media stage processed, as the channel will get them.
+    Pixel sizes are the media stage's own checks (its findings), not repeated here."""
+    subject = product if media is None else _processed_images(product, media)
+    out: dict[str, dict[str, Any]] = {}
+    for ch in channels:
+        if ch not in _RULES:
+            continue
+        fs = sorted(readiness(subject, ch), key=lambda f: not f.is_error)
+        out[ch] = {"ready": is_ready(fs), "findings": [finding_view(f) for f in fs]}
+    return out
+
+
+def readiness_counts(products) -> dict[str, dict[str, int]]:
+    """Over products' ``readiness`` attributes: ``{channel: {"ready": n, "not_ready": n}}``."""
+    out: dict[str, dict[str, int]] = {}
+    for r in products:
+        for ch, v in (r or {}).items():
+            c = out.setdefault(ch, {"ready": 0, "not_ready": 0})
+            c["ready" if v.get("ready") else "not_ready"] += 1
+    return dict(sorted(out.items()))

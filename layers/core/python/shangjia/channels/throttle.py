@@ -56,6 +56,16 @@ class Rate:
 DEFAULT_RATES: dict[str, str | None] = {"wechat": "200/3600:20", "douyin": "3000/3600:50", "own_shop": None}
 
 
+def quota_safe_rate(count: int, window_s: float) -> str:
+    """A bucket that never exceeds a platform's rolling-window quota (``count`` per ``window_s``):
+    any window lets through at most burst + rate x window, so burst + rate stays under ``count``
+    with a margin for the lag between a slot and its submission reaching the platform.
+    200/3600 -> ``170/3600:20`` (190 in any hour). (A bucket of the full count plus a burst refuses the 201st.)"""
+    burst = max(1, count // 10)
+    rate = max(1, min(int(count * 0.85), count - burst - 1))
+    return f"{rate}/{window_s:g}:{burst}"
+
+
 def rate_for(channel: str) -> Rate | None:
     text = os.environ.get(f"SHANGJIA_QUOTA_{channel.upper()}", DEFAULT_RATES.get(channel) or "")
     if not text or text.lower() in ("none", "off", "0"):

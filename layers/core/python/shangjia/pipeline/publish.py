@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 from shangjia.channels import listings as L
 from shangjia.channels.throttle import Circuit, Throttle
-from shangjia.clock import iso
+from shangjia.clock import epoch_s, iso, real_seconds
 from shangjia.observability import logger
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
@@ -49,6 +49,8 @@ MAX_DELAY_S = 900                # SQS DelaySeconds' ceiling
 QUOTA_PENALTY_S = 600.0          # a platform's "quota spent" without a Retry-After: wait 10 minutes
 CALLBACK_TTL_S = 30 * 24 * 3600  # how long a platform's message id is remembered (replays refused)
 HISTORY_MAX = 50
+# platform answers meaning the shop's listing (audit) quota is spent: the shared bucket is drained
+SHOP_QUOTA_CODES = frozenset({"1002001", "45009"})
 
 
 def backoff_base_s() -> float:
@@ -80,9 +82,15 @@ class Publisher:
     circuit: Circuit | None = None
     rand: Callable[[], float] = random.random
     now_s: Callable[[], float] = time.time
+    # the quota clock (``clock.epoch_s``: sped up by SHANGJIA_TIME_SCALE for the quota run): the
+    # token bucket and the slot times run on it; leases and the circuit breaker on ``now_s``
+    # (an injected ``now_s`` drives both)
+    quota_now_s: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
-        self.throttle = self.throttle or Throttle(self.deps.store, now=self.now_s)
+        if self.quota_now_s is None:
+            self.quota_now_s = epoch_s if self.now_s is time.time else self.now_s
+        self.throttle = self.throttle or Throttle(self.deps.store, now=self.quota_now_s)
         self.circuit = self.circuit or Circuit(self.deps.store, now=self.now_s)
         self._lock = threading.Lock()
 
@@ -170,7 +178,7 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
             and listing.get("content_hash") == chash:
         return _stock_only(deps, msg, pub, shop, listing, item)
 
-    now = pub.now_s()
+    now = pub.quota_now_s()
     slot = msg.get("slot_at")
     if slot is not None and now + 0.01 < float(slot):      # (slot times are kept to the millisecond)
         return _wait(deps, msg, listing, L.WAITING_QUOTA, float(slot) - now, reason=listing and listing.get("reason"))
@@ -284,10 +292,17 @@ def _channel_error(deps: Deps, msg: dict[str, Any], pub: Publisher, shop, listin
     reason = e.to_dict()
     if e.kind == "transient":
         return _transient(deps, msg, pub, listing, reason)
+    if e.kind == "quota" and str(e.platform_code) not in SHOP_QUOTA_CODES:
+        # a call-rate limit (HTTP 429, WeChat 45011, Douyin's access-limited): this message backs off
+        # (its Retry-After, jittered) without draining the shop's listing bucket for every publisher
+        # (the fault run: one 429 used to stall the whole shop for 60 s)
+        wait = (e.retry_after_s or 60.0) * (0.5 + 0.5 * pub.rand())
+        # (``sent`` is kept: a limit met after a write landed is resolved by lookup, never sent twice)
+        return _wait(deps, msg, _fresh(deps, msg), L.WAITING_QUOTA, wait, reason=reason)
     if e.kind == "quota":
         pub.throttle.penalize(msg["channel"], shop.shop_id, e.retry_after_s or QUOTA_PENALTY_S)
         wait = pub.throttle.take(msg["channel"], shop.shop_id) or 1.0
-        return _wait(deps, {**msg, "slot_at": round(pub.now_s() + wait, 3)}, _fresh(deps, msg), L.WAITING_QUOTA,
+        return _wait(deps, {**msg, "slot_at": round(pub.quota_now_s() + wait, 3)}, _fresh(deps, msg), L.WAITING_QUOTA,
                      wait, reason=reason, sets={"sent": False})
     # token (refused after the adapter's one refresh) and permanent: the listing fails, located
     return _failed(deps, msg, _fresh(deps, msg), e)
@@ -329,7 +344,9 @@ def _wait(deps: Deps, msg: dict[str, Any], listing, state: str, wait_s: float, *
     for k in ("attempt", "slot_at"):
         if msg.get(k) is not None:
             body[k] = msg[k]
-    deps.queues.send_batch(f"publish_{msg['channel']}", [body], delay_s=min(MAX_DELAY_S, max(0, math.ceil(round(wait_s, 3)))))
+    # a quota wait is measured on the quota clock (sped up in the quota run): its real delay is shorter
+    real = real_seconds(wait_s) if state == L.WAITING_QUOTA else wait_s
+    deps.queues.send_batch(f"publish_{msg['channel']}", [body], delay_s=min(MAX_DELAY_S, max(0, math.ceil(round(real, 3)))))
     return state
 
 

@@ -23,6 +23,7 @@ RESULT_HEADER = "校验结果 Result"
 ERRORS_SHEET = "错误明细 Errors"
 SUMMARY_SHEET = "汇总 Summary"
 CHANGES_SHEET = "变更 Changes"
+READINESS_SHEET = "渠道就绪 Readiness"
 MAX_COMMENTS = 3000
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
@@ -48,11 +49,14 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
                        filename: str, findings: Iterable[Finding], *, products: int | None = None,
                        invalid_products: int | None = None, limits=None,
                        changes: Iterable[dict[str, Any]] | None = None,
-                       unchanged_products: int | None = None) -> ReportSummary:
+                       unchanged_products: int | None = None,
+                       readiness: Iterable[dict[str, Any]] | None = None) -> ReportSummary:
     """Write the report for ``source`` (the uploaded file, re-read here) and its ``findings``
     (file-level, parse-level and validation findings, any order). ``changes``: on a re-upload,
     the values that changed (``{"spu_code", "sku_code", "field", "old", "new", "row", "column"}``),
-    listed on a sheet of their own; ``unchanged_products``: how many were kept as they were."""
+    listed on a sheet of their own; ``unchanged_products``: how many were kept as they were;
+    ``readiness``: per product ``{"spu_code", "first_row", "readiness": {channel: {"ready",
+    "findings"}}}`` (validate's per-channel scoring), on a sheet of its own: one column per channel."""
     import xlsxwriter
 
     from shangjia.sheets import open_sheet
@@ -110,6 +114,9 @@ def write_error_report(out: str | os.PathLike | BinaryIO, source: bytes | str | 
     _errors_sheet(wb, F, all_f)
     if changes:
         _changes_sheet(wb, F, changes)
+    readiness = [r for r in readiness or [] if r.get("readiness")]
+    if readiness:
+        _readiness_sheet(wb, F, readiness)
     _summary_sheet(wb, F, summary, all_f)
     wb.close()
     return summary
@@ -175,7 +182,7 @@ def _their_sheet(wb, F: _Formats, reader, cell_f, row_f, row_cols) -> Finding | 
     from shangjia.sheets.xlsx import Num, col_index
 
     info = reader.info
-    ws = wb.add_worksheet(_sheet_name(info.sheet_name, {ERRORS_SHEET, SUMMARY_SHEET}))
+    ws = wb.add_worksheet(_sheet_name(info.sheet_name, {ERRORS_SHEET, SUMMARY_SHEET, CHANGES_SHEET, READINESS_SHEET}))
     ws.activate()
     from shangjia.spec import load_spec
     spec = load_spec()
@@ -322,6 +329,55 @@ def _changes_sheet(wb, F: _Formats, changes: list[dict[str, Any]]) -> None:
             ws.write_number(r, 5, ch["row"], F.center)
         ws.write_string(r, 6, _n(ch.get("column") or ""), F.center)
     ws.autofilter(0, 0, max(1, len(changes)), len(heads) - 1)
+
+
+def _readiness_sheet(wb, F: _Formats, products: list[dict[str, Any]]) -> None:
+    """Per-channel readiness at upload: a row per product, a column per channel (ready, or not
+    ready with its number of problems), then the problems themselves in Chinese and English, so
+    the merchant fixes them before an audit rejects the listing. A not-ready channel does not stop
+    the product (it goes on to review); that channel's listing will be refused until it is fixed."""
+    from shangjia.channels.categories import CHANNEL_NAMES
+
+    channels = [c for c in CHANNEL_NAMES if any(c in (p.get("readiness") or {}) for p in products)]
+    ws = wb.add_worksheet(READINESS_SHEET)
+    heads = ["商品编码 Product", "行 Row"] + [f"{CHANNEL_NAMES[c][0]} {CHANNEL_NAMES[c][1]}" for c in channels] + [
+        "问题", "Problems", "如何修改", "How to fix"]
+    widths = [20, 7] + [16] * len(channels) + [44, 44, 36, 36]
+    text0 = 2 + len(channels)
+    for c, (h, w) in enumerate(zip(heads, widths)):
+        ws.set_column(c, c, w, F.wrap if c >= text0 else None)
+        ws.write_string(0, c, h, F.header)
+    ws.freeze_panes(1, 1)
+    ordered = sorted(products, key=lambda p: (int(p.get("first_row") or 0), str(p.get("spu_code"))))
+    for r, p in enumerate(ordered, 1):
+        rd = p.get("readiness") or {}
+        ws.write_string(r, 0, _n(p.get("spu_code") or ""))
+        if isinstance(p.get("first_row"), int):
+            ws.write_number(r, 1, p["first_row"], F.center)
+        zh, en, hzh, hen = [], [], [], []
+        for i, c in enumerate(channels):
+            v = rd.get(c)
+            if v is None:
+                continue
+            errors = sum(1 for f in v.get("findings") or [] if f.get("severity") == "error")
+            if v.get("ready"):
+                ws.write_string(r, 2 + i, "就绪 ready", F.center)
+            else:
+                ws.write_string(r, 2 + i, f"未就绪 not ready ({errors})", F.bad)
+            for f in v.get("findings") or []:
+                mark = "" if f.get("severity") == "error" else "（提醒）"
+                zh.append(f"{mark}{f.get('message_zh') or ''}")
+                en.append(f"{'' if not mark else '(warning) '}{f.get('message') or ''}")
+                if f.get("hint_zh"):
+                    hzh.append(f["hint_zh"])
+                if f.get("hint"):
+                    hen.append(f["hint"])
+        cols = [("\n".join(zh), widths[text0]), ("\n".join(en), widths[text0 + 1]),
+                ("\n".join(dict.fromkeys(hzh)), widths[text0 + 2]), ("\n".join(dict.fromkeys(hen)), widths[text0 + 3])]
+        for j, (t, _) in enumerate(cols):
+            ws.write_string(r, text0 + j, _n(t), F.wrap)
+        _fit_row(ws, r, cols)
+    ws.autofilter(0, 0, max(1, len(ordered)), len(heads) - 1)
 
 
 def _summary_sheet(wb, F: _Formats, s: ReportSummary, findings: list[Finding]) -> None:

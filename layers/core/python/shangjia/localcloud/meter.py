@@ -86,13 +86,18 @@ class Meter:
     observer_requests: Counter = field(default_factory=Counter)   # service -> n, not priced
     by_caller: Counter = field(default_factory=Counter)           # function / "states" -> requests
     ddb_by_caller: Counter = field(default_factory=Counter)       # (caller, "wru"|"rru"|"measured"|"estimated")
+    # WRU per partition key (table keys as is, index keys as "gsi1:<key>"): the hot keys the
+    # capacity model (shangjia.capacity) holds against DynamoDB's 1,000 WRU/s per partition
+    ddb_partition_wru: Counter = field(default_factory=Counter)
+    caller_service: Counter = field(default_factory=Counter)      # (caller, service) -> requests
     state_transitions: int = 0
     express_executions: int = 0
     express_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request(self, service: str, op: str, req_bytes: int, resp_bytes: int, s3_media: bool = False,
-                caller: str = "function", ddb_units: tuple[float, float, bool] | None = None) -> None:
+                caller: str = "function", ddb_units: tuple[float, float, bool] | None = None,
+                ddb_partitions: list[tuple[str, float]] | None = None) -> None:
         """Count a request. Observers (the demo's progress display, the simulated reviewer's task
         polling, tests, the CLI) are counted apart and never priced as the workload's cost.
         ``ddb_units`` is (WRU, RRU, exact) measured from item sizes (exact False: partly
@@ -104,6 +109,9 @@ class Meter:
                 return
             self.requests[(service, op)] += 1
             self.by_caller[caller] += 1
+            self.caller_service[(caller, service)] += 1
+            for pk, units in ddb_partitions or ():
+                self.ddb_partition_wru[pk] += units
             if service == "sqs" and op.endswith("(empty)"):
                 pass
             elif service == "sqs":
@@ -184,3 +192,58 @@ class Meter:
             "lambda_gb_s": media_fn_gb_s * p["lambda_gb_s"],
         }
         return {"orchestration": orchestration, "media": media}
+
+
+def partition_kind(pk: str) -> str:
+    """What a partition key names, without its ids: ``BATCH#ab12`` -> ``BATCH``,
+    ``gsi1:BATCH#ab12#PRODUCTS`` -> ``gsi1:BATCH#*#PRODUCTS``. The capacity model judges hot keys
+    per kind."""
+    index, _, key = pk.rpartition(":") if pk.startswith("gsi") else ("", "", pk)
+    parts = key.split("#")
+    shape = "#".join([parts[0]] + [p if p.isupper() and p.isalpha() else "*" for p in parts[1:]])
+    return f"{index}:{shape}" if index else shape
+
+
+def profile(meter: Meter, *, skus: int, products: int, images: int, memory_mb: dict[str, int],
+            source: str) -> dict:
+    """The measured per-stage figures of one run, per SKU where it scales with the work: what the
+    capacity model (``shangjia.capacity``, ``shangjia capacity``) takes. Stages are functions;
+    requests are counted by who made them (a function's own calls and its event-source
+    mapping's polls and deletes)."""
+    with meter._lock:
+        fn_requests: Counter = Counter()
+        for (caller, _svc), n in meter.caller_service.items():
+            fn_requests[caller.removeprefix("esm:")] += n
+        kinds: dict[str, dict[str, float]] = {}
+        for pk, wru in meter.ddb_partition_wru.items():
+            k = kinds.setdefault(partition_kind(pk), {"keys": 0, "wru": 0.0, "max_key_wru": 0.0})
+            k["keys"] += 1
+            k["wru"] += wru
+            k["max_key_wru"] = max(k["max_key_wru"], wru)
+        ops = meter.requests
+        functions = {fn: {"invocations": n, "cpu_s": round(meter.lambda_cpu_s[fn], 3),
+                          "gb_s": round(meter.lambda_gb_s[fn], 3), "memory_mb": memory_mb.get(fn, 128),
+                          "requests": fn_requests.get(fn, 0)}
+                     for fn, n in meter.lambda_invocations.items()}
+        by_service: Counter = Counter()
+        for (svc, _op), n in ops.items():
+            by_service[svc] += n
+        return {
+            "source": source,
+            "workload": {"skus": skus, "products": products, "images": images},
+            "functions": functions,
+            "requests": dict(by_service),
+            "dynamodb": {"wru": round(meter.units["ddb_wru"], 1), "rru": round(meter.units["ddb_rru"], 1)},
+            "stepfunctions": {
+                # Express executions are started with the same StartExecution call
+                "standard_starts": max(0, ops.get(("states", "StartExecution"), 0) - meter.express_executions),
+                "express_starts": meter.express_executions,
+                "transitions": meter.state_transitions,
+                "task_responses": sum(ops.get(("states", op), 0) for op in
+                                      ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"))},
+            "sqs_sends": sum(n for (svc, op), n in ops.items() if svc == "sqs" and op.startswith("SendMessage")),
+            "s3": {"put": meter.units["media_s3_put"] + meter.units["orch_s3_put"],
+                   "get": meter.units["media_s3_get"] + meter.units["orch_s3_get"]},
+            "apigateway": meter.units["apigw_request"],
+            "partitions": dict(sorted(kinds.items(), key=lambda kv: -kv[1]["wru"])),
+        }

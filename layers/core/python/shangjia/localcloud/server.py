@@ -124,19 +124,31 @@ class DynamoCapacity:
         if op in ("Query", "Scan"):
             return (0, *self._page(backend, req, json.loads(resp)))
         wru, rru = 0.0, 0.0
+        partitions: list[tuple[str, float]] = []     # (partition key, WRU) — the hot-key figures
         for (name, key, kind, tx, consistent), before in zip(plan["targets"], plan["befores"]):
             now = self._image(backend, name, key)
             if kind == "read":
                 rru += read_units(item_size(now), consistent, tx)
                 continue
-            if kind == "check":   # a condition check costs a write of the item's size
-                wru += write_units(item_size(now), 0, True)
-                continue
-            wru += write_units(item_size(before), item_size(now), tx)
             table = backend.get_table(name)
+            pk = _scalar(key.get(table.hash_key_attr))
+            if kind == "check":   # a condition check costs a write of the item's size
+                units = write_units(item_size(now), 0, True)
+                wru += units
+                partitions.append((pk, units))
+                continue
+            units = write_units(item_size(before), item_size(now), tx)
+            wru += units
+            partitions.append((pk, units))
             for index in table.global_indexes:
-                wru += index_write_units(self._project(index, table, before), self._project(index, table, now),
-                                         tuple(index.schema_key_attrs))
+                b, a = self._project(index, table, before), self._project(index, table, now)
+                iu = index_write_units(b, a, tuple(index.schema_key_attrs))
+                if iu:
+                    wru += iu
+                    hk = index.schema_key_attrs[0]
+                    ipk = _scalar((a or b or {}).get(hk))
+                    partitions.append((f"{index.name}:{ipk}", iu))
+        self.partitions = partitions
         return wru, rru, True
 
     @staticmethod
@@ -176,6 +188,13 @@ class DynamoCapacity:
         return read_units(math.ceil(total), consistent), exact
 
 
+def _scalar(v) -> str:
+    """A DynamoDB JSON key value ({"S": "BATCH#1"}) as text."""
+    if isinstance(v, dict) and v:
+        return str(next(iter(v.values())))
+    return str(v)
+
+
 class CountingMiddleware:
     def __init__(self, app: Callable, meter: Meter, media_bucket: Callable[[], str | None]) -> None:
         self.app = app
@@ -188,6 +207,7 @@ class CountingMiddleware:
         service, op = classify(environ)
         req_bytes = int(environ.get("CONTENT_LENGTH") or 0)
         ddb_units = None
+        partitions: list[tuple[str, float]] = []
         if service == "sqs" and op in ("SendMessage", "SendMessageBatch", "Query"):
             raw = environ["wsgi.input"].read(req_bytes) if req_bytes else b""
             environ["wsgi.input"] = io.BytesIO(raw)
@@ -211,7 +231,9 @@ class CountingMiddleware:
                 body = b"".join(self.app(environ, start_response))
                 if plan is not None:
                     try:
+                        self.capacity.partitions = []
                         ddb_units = self.capacity.after(backend, plan, body)
+                        partitions = self.capacity.partitions
                     except Exception:   # noqa: BLE001
                         ddb_units = None
         else:
@@ -232,7 +254,7 @@ class CountingMiddleware:
                 s3_media = bool(parts) and (parts[0] == self.media_bucket() or
                                             (len(parts) > 1 and posixpath.splitext(path.lower())[1] not in SHEET_SUFFIXES))
             self.meter.request(service, op, req_bytes, len(body), s3_media=s3_media, caller=who,
-                               ddb_units=ddb_units)
+                               ddb_units=ddb_units, ddb_partitions=partitions)
         return [body]
 
 

@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 ARGS ?=
 
-.PHONY: setup demo test test-fast bench mutate planted synth cdk lint docs clean up
+.PHONY: setup browser-deps demo test test-fast bench mutate planted synth cdk lint docs clean up
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,8 +27,15 @@ demo: setup
 up: setup
 	$(BIN)/shangjia cloud up $(ARGS)
 
-## make test: lint, then every layer but perf (unit, integration, e2e, infra)
-test: setup lint
+## make browser-deps: Debian's Chromium and a CJK font for the browser tests (nothing when present)
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium fonts-noto-cjk; \
+	fi
+
+## make test: lint, then every layer but perf (unit, integration, e2e, infra, browser)
+test: setup lint browser-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(ARGS)
 
 test-fast: setup
@@ -61,6 +68,7 @@ lint: setup
 
 docs: setup
 	$(BIN)/shangjia codes > docs/error-codes.md
+	$(BIN)/shangjia api openapi > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .tools

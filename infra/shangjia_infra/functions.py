@@ -35,6 +35,7 @@ GRANTS: dict[tuple[str, str], Callable[[object, iam.IGrantable], iam.Grant]] = {
     ("statemachine", "start"): lambda s, g: s.grant_start_execution(g),
     ("statemachine", "read"): lambda s, g: s.grant_read(g),
     ("statemachine", "task_response"): lambda s, g: s.grant_task_response(g),
+    ("topic", "publish"): lambda t, g: t.grant_publish(g),
 }
 
 # The "actions" access: exactly the named actions (kind -> their IAM service prefix). A table's grant
@@ -67,6 +68,7 @@ ENV_VALUES: dict[str, Callable[[object], str]] = {
     "queue": lambda q: q.queue_url,
     "table": lambda t: t.table_name,
     "statemachine": lambda s: s.state_machine_arn,
+    "topic": lambda t: t.topic_arn,
 }
 
 

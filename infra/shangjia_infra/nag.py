@@ -87,11 +87,20 @@ def acknowledge_stack(stack, topology: Topology) -> None:
                 acknowledge(machine.role, f"IAM5[Resource::{_arn_ref(functions.functions[fkey])}:*]",
                             f"Versions/aliases of the '{fkey}' function the definition invokes; no other function.")
 
-    for route in stack.api.public_routes:
+    for route in stack.api.unauthenticated_routes["signature"]:
         acknowledge(route, "APIG4",
-                    "The sales platforms' audit pushes (WeChat, Douyin) cannot carry a Cognito JWT: the callback "
-                    "function verifies every request's signature with the shop's secret and refuses replays by "
-                    "the platform's message id before applying anything.")
+                    "Pushes from the sales platforms and ERP feeds cannot carry a Cognito JWT: the function "
+                    "verifies every request's signature with the sender's secret and refuses replays by "
+                    "message id before applying anything.")
+    for route in stack.api.unauthenticated_routes["none"]:
+        acknowledge(route, "APIG4",
+                    "Sign-in (POST /auth/login, /auth/refresh) is how a person gets a token, so it cannot require "
+                    "one: the auth function only forwards the username and password (or refresh token) to "
+                    "Cognito's InitiateAuth and holds no IAM grant; Cognito rate-limits and locks out guessing.")
+    acknowledge(stack.api.user_pool, "COG2",
+                "Sign-in goes through the auth function's USER_PASSWORD_AUTH, which answers tokens or 401; it has "
+                "no MFA challenge step yet, and with MFA required no user could sign in. Accounts are created by "
+                "ops only (no self sign-up) with 12+ character passwords; MFA is a follow-up with a TOTP step.")
     acknowledge(stack.storage.backup_plan,
                 "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]",
                 "AWS Backup's service role needs the AWS-managed AWSBackupServiceRolePolicyForBackup.")
@@ -103,4 +112,4 @@ def acknowledge_stack(stack, topology: Topology) -> None:
                         "notification; it runs only at deploy time.")
     acknowledge(stack.api.user_pool, "COG8",
                 "The Plus feature plan is billed per monthly active user; this pool holds invited staff and "
-                "merchant accounts only (no self sign-up, MFA required, immutable merchant scope).")
+                "merchant accounts only (no self sign-up, created by ops, immutable merchant scope).")

@@ -10,10 +10,11 @@ from shangjia.topology import TOPOLOGY, Topology
 from .api import Api
 from .functions import Functions, Resources
 from .layers import Layers
-from .monitoring import Monitoring
+from .monitoring import Monitoring, Topics
 from .queues import Queues
 from .settings import Settings, camel
 from .storage import Storage
+from .web import Web
 from .workflow import ReviewWorkflow
 
 
@@ -31,6 +32,10 @@ class ShangjiaStack(Stack):
         self.resources.add("bucket", self.storage.buckets)
         self.resources.add("table", self.storage.tables)
         self.resources.add("queue", self.queues.queues)
+        self.topics = Topics(self, "Topics", topology=topology)
+        self.resources.add("topic", self.topics.topics)
+        # the dead-letter queues by their topology names ("<queue>_dlq"): the api's depth and redrive
+        self.resources.add("queue", {topology.queue(k).dlq_key: q for k, q in self.queues.dlqs.items()})
 
         self.layers = Layers(self, "Layers", settings=settings)
         self.functions = Functions(self, "Functions", topology=topology, settings=settings, layers=self.layers,
@@ -46,6 +51,9 @@ class ShangjiaStack(Stack):
             raise ValueError(f"topology grants the stack could not wire: {pending}")
 
         self.api = Api(self, "Api", topology=topology, settings=settings, functions=self.functions.functions)
+        self.resources.add("userpool", {self.api.pool_key: self.api.user_pool})
+        self.resources.add("userpoolclient", {self.api.pool_key: self.api.client})
+        self.web = Web(self, "Web", access_logs=self.storage.access_logs, api_url=self.api.url)
         self.monitoring = Monitoring(self, "Monitoring", settings=settings, dlqs=self.queues.dlqs,
                                      functions=self.functions.functions,
                                      state_machines=self.workflow.state_machines)
@@ -61,6 +69,9 @@ class ShangjiaStack(Stack):
         for key, dlq in self.queues.dlqs.items():
             CfnOutput(self, f"{camel(key)}DeadLetterQueueUrl", value=dlq.queue_url)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="ops API base URL (routes under /api/)")
+        CfnOutput(self, "WebUrl", value=self.web.url, description="the web app (CloudFront; /api and /auth go to the API)")
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.api.client.user_pool_client_id)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        for key, topic in self.topics.topics.items():
+            CfnOutput(self, f"{camel(key)}TopicArn", value=topic.topic_arn)

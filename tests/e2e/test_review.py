@@ -10,8 +10,27 @@ from shangjia.pipeline import keys, review
 from shangjia.pipeline.merchants import put_merchant
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
-REVIEWER = {"sub": "rev-1", "cognito:groups": "[reviewer]"}
-OPS = {"sub": "ops-1", "cognito:groups": "[ops]"}
+# Signed in through the gateway's POST /auth/login as real users of the local pool: every decision
+# below carries a moto-issued ID token that the gateway's JWT check verifies.
+REVIEWER, OTHER_REVIEWER, OPS = "rev1", "rev2", "ops1"
+SIGNED_IN: dict[str, dict] = {}     # username -> the sign-in answer (id_token, ...)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def people(cloud):
+    for name, role in ((REVIEWER, "reviewer"), (OTHER_REVIEWER, "reviewer"), (OPS, "ops")):
+        SIGNED_IN[name] = cloud.sign_in(name, cloud.add_user(name, role))
+    yield
+    SIGNED_IN.clear()
+
+
+def sub_of(username):
+    """The user's id as the API records it (the ID token's ``sub``)."""
+    import base64
+    import json
+
+    payload = SIGNED_IN[username]["id_token"].split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +82,9 @@ def open_task(cloud, deps, merchant, spu, stage, state="open", *, escalated=None
     return found[0]
 
 
-def decide(cloud, task, body, claims=REVIEWER):
-    status_code, out = cloud.api("POST", f"/api/review/tasks/{task['task_id']}/decision", claims=claims, body=body)
+def decide(cloud, task, body, who=REVIEWER):
+    status_code, out = cloud.api("POST", f"/api/review/tasks/{task['task_id']}/decision",
+                                 token=SIGNED_IN[who]["id_token"], body=body)
     return status_code, out
 
 
@@ -95,7 +115,7 @@ def test_manual_path_takes_two_transitions_and_a_duplicate_decision_is_refused(c
     pre = open_task(cloud, deps, "rv-std", "M1", "pre")
     assert status(deps, "rv-std", "M1") == "in_review"
     assert decide(cloud, pre, {"decision": "approve"})[0] == 200
-    code, out = decide(cloud, pre, {"decision": "reject", "reasons": ["X"]}, claims={**REVIEWER, "sub": "rev-2"})
+    code, out = decide(cloud, pre, {"decision": "reject", "reasons": ["X"]}, who=OTHER_REVIEWER)
     assert code == 409 and "already decided" in out["error"]
     final = open_task(cloud, deps, "rv-std", "M1", "final")
     previews = cloud.client("s3").list_objects_v2(Bucket=cloud.resources.buckets["media"],
@@ -144,7 +164,7 @@ def test_a_rejection_at_final_review_sends_the_product_back_naming_the_final_sta
     wait_for_status(cloud, deps, "rv-std", "RF1", "needs_fix")
     item = deps.store.get(*keys.product("rv-std", "RF1"))
     assert item["rejection"]["stage"] == "final" and item["rejection"]["reasons"] == ["DETAIL_PAGE_MISMATCH"]
-    assert item["rejection"]["reviewer"] == REVIEWER["sub"]
+    assert item["rejection"]["reviewer"] == sub_of(REVIEWER)
     [f] = [f for f in item["findings"] if f["code"] == "PIPE_REVIEW_REJECTED"]
     assert "final" in f["message_en"] and "DETAIL_PAGE_MISMATCH" in f["message_en"]
     assert "approved" not in [h["status"] for h in item["history"] if h.get("batch_id") == "b-rf1"]
@@ -163,7 +183,7 @@ def test_an_undecided_task_escalates_to_ops_on_time_out(cloud, deps, merchants, 
     assert code == 409 and "ops" in out["error"]
     code, out = decide(cloud, first, {"decision": "approve"})              # too late: it lapsed
     assert code == 409 and "lapsed" in out["error"]
-    assert decide(cloud, esc, {"decision": "approve"}, claims=OPS)[0] == 200
+    assert decide(cloud, esc, {"decision": "approve"}, who=OPS)[0] == 200
     decide(cloud, open_task(cloud, deps, "rv-std", "T1", "final"), {"decision": "approve"})
     wait_for_status(cloud, deps, "rv-std", "T1", "published")
     assert review_cost(cloud, "rv-std", "T1", "b-t1") == (2 + 1, 0)

@@ -30,10 +30,12 @@ ACCESS = {
     ("bucket", "readwrite"): [(S3_READ, (".Arn", ".Arn/*")), (S3_PUT, (".Arn/*",))],   # read and put: no delete
     ("bucket", "delete"): [({"s3:DeleteObject*"}, (".Arn/*",))],
     ("queue", "send"): [(SQS_SEND, (".Arn",))],
+    ("queue", "read"): [(SQS_CONSUME, (".Arn",))],        # the api's DLQ depth and redrive
     ("table", "read"): [(DDB_READ, (".Arn", ".Arn/index/*"))],
     ("table", "write"): [(DDB_WRITE, (".Arn", ".Arn/index/*"))],
     ("table", "readwrite"): [(DDB_READ | DDB_WRITE, (".Arn", ".Arn/index/*"))],
     ("statemachine", "start"): [({"states:StartExecution"}, ("",))],
+    ("topic", "publish"): [({"sns:Publish"}, ("",))],    # the merchants' notices
     ("statemachine", "task_response"): [({"states:SendTaskSuccess", "states:SendTaskFailure",
                                           "states:SendTaskHeartbeat"}, ("",))],
 }
@@ -45,6 +47,9 @@ STAR_ALLOWED = {
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",   # Step Functions vended logs
     "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    # CDK's BucketDeployment (the web app's files) invalidates the CloudFront distribution after an
+    # upload; the construct grants the invalidation on "*" (deploy time only, no data access)
+    "cloudfront:GetInvalidation", "cloudfront:CreateInvalidation",
 }
 # Managed policies allowed on any role in the stack, and why.
 MANAGED_ALLOWED = {
@@ -74,8 +79,8 @@ def expected_pairs(synth, fn) -> set[tuple[str, str]]:
     for g in fn.grants:
         kind, key = g.resource.split(":", 1)
         if kind == "secret":
-            # the channel shops' secrets by name pattern: reading them, nothing else
-            assert (key, g.access) == ("shangjia/shops/*", "read"), (fn.key, g)
+            # the channel shops' (and the ERP clients') secrets by name pattern: reading them, nothing else
+            assert (key, g.access) in {("shangjia/shops/*", "read"), ("shangjia/erp/*", "read")}, (fn.key, g)
             arn = ref(synth.stack.resolve(synth.stack.format_arn(
                 service="secretsmanager", resource="secret", resource_name=key, arn_format=ArnFormat.COLON_RESOURCE_NAME)))
             pairs.add(("secretsmanager:GetSecretValue", arn))
@@ -173,13 +178,16 @@ def test_no_administrator_or_unexpected_managed_policy(synth):
 
 def test_only_ingest_writes_the_drop_bucket(synth):
     """Added with Grant("bucket:drop", "write") on ingest: it unpacks a zip uploaded beside a
-    sheet into the drop bucket (pipeline/bundles.py). No other function may write over what
-    merchants upload."""
+    sheet into the drop bucket (pipeline/bundles.py). The api signs the merchants' upload POSTs
+    (a presigned POST puts as far as its signer may: PutObject, never a read), each to one key
+    under the merchant's uploads/ with a size limit. The erp function writes an ERP's feed (and
+    signs its big-feed POSTs) under <merchant>/erp/<client>/, never reading. No other function
+    may write over what merchants upload."""
     drop = synth.logical_id(synth.stack.storage.buckets["drop"])
     writers = {fn.key for fn in TOPOLOGY.functions
                if any(a.startswith("s3:PutObject") and r == f"{drop}.Arn/*"
                       for a, r in pairs_of_role(synth, synth.logical_id(synth.stack.functions.roles[fn.key])))}
-    assert writers == {"ingest"}
+    assert writers == {"ingest", "api", "erp"}
 
 
 # --- what the code really calls -------------------------------------------------------------------
@@ -224,7 +232,8 @@ def test_no_role_may_delete_objects_unless_the_code_deletes(synth):
 def test_media_bucket_writers_and_readers_are_the_ones_that_use_it(synth):
     """media renders into it (and checks a rendition exists before writing: HeadObject);
     review_step and review_tasks write the detail previews (pipeline/review.py render_previews),
-    never read. Nobody else touches it."""
+    never read; the api signs short-lived GET links to the previews and renditions for reviewers
+    (read only). Nobody else touches it."""
     media = synth.logical_id(synth.stack.storage.buckets["media"])
     access: dict[str, set[str]] = {}
     for fn in TOPOLOGY.functions:
@@ -234,7 +243,8 @@ def test_media_bucket_writers_and_readers_are_the_ones_that_use_it(synth):
                 access.setdefault(fn.key, set()).add(
                     "read" if a.startswith(("s3:Get", "s3:List")) else "write" if a.startswith(("s3:Put", "s3:Abort"))
                     else a)
-    assert access == {"media": {"read", "write"}, "review_step": {"write"}, "review_tasks": {"write"}}
+    assert access == {"media": {"read", "write"}, "review_step": {"write"}, "review_tasks": {"write"},
+                      "api": {"read"}}
 
 
 # The DynamoDB calls the ops API makes (functions/api/handler.py and what it calls: pipeline/review.py
@@ -257,14 +267,16 @@ def test_api_role_table_actions_are_exactly_those_it_uses(synth):
 
 
 def test_only_the_channel_functions_read_the_shops_secrets(synth):
-    """publish (sends), channel_callback (verifies pushes) and listing_poller (looks listings up)
-    hold the shops' credentials; nobody else reads a secret."""
+    """publish (sends), channel_callback (verifies pushes, reads orders), listing_poller (looks
+    listings up), stock_sync and stock_reconcile (stock APIs) hold the shops' credentials; erp reads
+    only the ERP clients' webhook secrets; nobody else reads a secret."""
     readers = {fn.key for fn in TOPOLOGY.functions
                if any(a == "secretsmanager:GetSecretValue"
                       for a, _ in pairs_of_role(synth, synth.logical_id(synth.stack.functions.roles[fn.key])))}
-    assert readers == {"publish", "channel_callback", "listing_poller"}
+    assert readers == {"publish", "channel_callback", "listing_poller", "stock_sync", "stock_reconcile", "erp"}
     for fn in TOPOLOGY.functions:
         role = synth.logical_id(synth.stack.functions.roles[fn.key])
         for a, r in pairs_of_role(synth, role):
             if a.startswith("secretsmanager:"):
-                assert a == "secretsmanager:GetSecretValue" and r.endswith(":secret:shangjia/shops/*"), (fn.key, a, r)
+                want = ":secret:shangjia/erp/*" if fn.key == "erp" else ":secret:shangjia/shops/*"
+                assert a == "secretsmanager:GetSecretValue" and r.endswith(want), (fn.key, a, r)

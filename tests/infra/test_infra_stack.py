@@ -9,7 +9,7 @@ import pytest
 
 from shangjia.topology import TOPOLOGY, function_environment
 
-from infra_support import ref
+from infra_support import as_list, ref
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -198,23 +198,29 @@ def test_backup_plan_keeps_daily_snapshots(synth):
 # --- API ------------------------------------------------------------------------------------
 
 def test_api_routes_behind_the_cognito_authorizer(synth):
-    """Every route a person calls is behind the Cognito JWT authorizer; only the sales platforms'
-    callbacks (http_auth "signature": the function verifies each push's signature) are not."""
+    """Exactly the topology's ``jwt`` routes are behind the JWT authorizer (issuer: the pool's URL,
+    audience: the app client); ``signature`` routes (the function verifies each request) and
+    ``none`` routes (sign-in) have no authorizer."""
     routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in synth.of_type("AWS::ApiGatewayV2::Route").values()}
-    declared = {route for fn in TOPOLOGY.functions for route in fn.http_routes}
-    assert set(routes) == declared
+    declared = {route: fn.http_auth for fn in TOPOLOGY.functions for route in fn.http_routes}
+    assert set(routes) == set(declared)
     (authorizer_id, authorizer), = synth.of_type("AWS::ApiGatewayV2::Authorizer").items()
-    assert authorizer["Properties"]["AuthorizerType"] == "JWT"
+    props = authorizer["Properties"]
+    assert props["AuthorizerType"] == "JWT" and props["IdentitySource"] == ["$request.header.Authorization"]
     pool = synth.logical_id(synth.stack.api.user_pool)
-    assert pool in str(authorizer["Properties"]["JwtConfiguration"]["Issuer"])
-    signed = {route for fn in TOPOLOGY.functions if fn.http_auth == "signature" for route in fn.http_routes}
-    assert signed == {"POST /callbacks/wechat", "POST /callbacks/douyin"}
-    for key, props in routes.items():
-        if key in signed:
-            assert props.get("AuthorizationType", "NONE") == "NONE" and "AuthorizerId" not in props
+    # the pool's ProviderURL is cognito-idp.<region>.amazonaws.com/<pool id>: the tokens' iss
+    assert ref(props["JwtConfiguration"]["Issuer"]) == f"https://{pool}.ProviderURL"
+    client = synth.logical_id(synth.stack.api.client)
+    assert props["JwtConfiguration"]["Audience"] == [{"Ref": client}]
+    assert {r for r, a in declared.items() if a == "none"} == {"POST /auth/login", "POST /auth/refresh"}
+    assert {"POST /callbacks/wechat", "POST /callbacks/douyin"} <= {r for r, a in declared.items() if a == "signature"}
+    assert {r for r, a in declared.items() if a == "jwt"}, "the API's routes are jwt"
+    for key, route in routes.items():
+        if declared[key] == "jwt":
+            assert route["AuthorizationType"] == "JWT", key
+            assert ref(route["AuthorizerId"]) == authorizer_id, key
         else:
-            assert props["AuthorizationType"] == "JWT"
-            assert ref(props["AuthorizerId"]) == authorizer_id
+            assert route.get("AuthorizationType", "NONE") == "NONE" and "AuthorizerId" not in route, key
 
 
 def test_api_integrations_invoke_the_functions_with_routes(synth):
@@ -230,11 +236,25 @@ def test_user_pool_groups_and_no_self_sign_up(synth):
     assert groups == {"editor", "reviewer", "ops"}
     (pool,) = synth.of_type("AWS::Cognito::UserPool").values()
     assert pool["Properties"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
-    assert pool["Properties"]["MfaConfiguration"] == "ON"
+    assert "UsernameAttributes" not in pool["Properties"], "users sign in by username (shangjia users add NAME)"
     merchant = next(a for a in pool["Properties"]["Schema"] if a["Name"] == "merchant_id")
     assert merchant["Mutable"] is False
     (client,) = synth.of_type("AWS::Cognito::UserPoolClient").values()
     assert "custom:merchant_id" not in client["Properties"]["WriteAttributes"]
+    assert set(client["Properties"]["ExplicitAuthFlows"]) == set(TOPOLOGY.user_pool.auth_flows)
+    assert client["Properties"]["GenerateSecret"] is False
+
+
+def test_the_sign_in_function_knows_the_pool_and_holds_no_cognito_grant(synth):
+    fn = synth.resources[synth.logical_id(synth.stack.functions.functions["auth"])]["Properties"]
+    env = fn["Environment"]["Variables"]
+    assert env["SHANGJIA_USER_POOL_ID"] == {"Ref": synth.logical_id(synth.stack.api.user_pool)}
+    assert env["SHANGJIA_USER_POOL_CLIENT_ID"] == {"Ref": synth.logical_id(synth.stack.api.client)}
+    role = synth.logical_id(synth.stack.functions.roles["auth"])
+    actions = [a for p in synth.of_type("AWS::IAM::Policy").values()
+               if any(r.get("Ref") == role for r in p["Properties"]["Roles"])
+               for st in p["Properties"]["PolicyDocument"]["Statement"] for a in as_list(st["Action"])]
+    assert not [a for a in actions if a.startswith("cognito")], actions
 
 
 def test_api_stage_logs_access(synth):
@@ -245,7 +265,9 @@ def test_api_stage_logs_access(synth):
 # --- monitoring -----------------------------------------------------------------------------
 
 def _alarms(synth):
-    return [a["Properties"] for a in synth.of_type("AWS::CloudWatch::Alarm").values()]
+    """Single-metric alarms (metric-math alarms, such as a channel's failure rate, have no MetricName)."""
+    return [a["Properties"] for a in synth.of_type("AWS::CloudWatch::Alarm").values()
+            if "MetricName" in a["Properties"]]
 
 
 def test_alarm_on_every_dead_letter_queue(synth):
@@ -273,7 +295,7 @@ def test_alarm_on_every_function_error_and_failed_execution(synth):
 
 
 def test_alarm_topic_is_encrypted_and_cloudwatch_can_use_the_key(synth):
-    (topic,) = synth.of_type("AWS::SNS::Topic").values()
+    topic = synth.resources[synth.logical_id(synth.stack.monitoring.topic)]
     key_id = ref(topic["Properties"]["KmsMasterKeyId"]).split(".")[0]
     key = synth.resources[key_id]["Properties"]
     assert key["EnableKeyRotation"] is True

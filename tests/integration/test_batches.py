@@ -204,13 +204,13 @@ class SyncQueues:
     def __init__(self, deps, inner):
         self.deps, self.inner = deps, inner
 
-    def send_batch(self, q, bodies):
+    def send_batch(self, q, bodies, **kw):      # the Queues port (delay_s: the stock sync's debounce)
         bodies = list(bodies)
         if q.startswith("validate"):
             for b in bodies:
                 assert validate_message(self.deps, b) in ("needs_fix", "media", "review")
         else:
-            self.inner.send_batch(q, bodies)
+            self.inner.send_batch(q, bodies, **kw)
 
 
 def test_ingest_end_finalises_when_validation_finished_first(m1, aws, tmp_path):

@@ -105,6 +105,7 @@ def test_sheet_seeds_only_levels_nobody_else_owns(ledger):
     assert ledger.seed("m1", "A", 10, source="sheet:b1")
     assert ledger.seed("m1", "A", 12, source="sheet:b2")            # a re-upload: still the sheet's
     assert ledger.seed("m1", "A", 12, source="sheet:b2") is False    # the same batch again: nothing
+    assert ledger.seed("m1", "A", 12, source="sheet:b9") is False    # another sheet, the same stock: nothing
     assert ledger.levels("m1", "A").on_hand == 12
     ledger.reserve("m1", [("A", 1)], channel="douyin", order_id="o1")
     assert ledger.seed("m1", "A", 50, source="sheet:b3") is False    # orders own it now

@@ -182,7 +182,8 @@ def test_a_title_with_html_characters_or_no_title_is_shown():
     assert auto_checks(_deps(), _item({k: v for k, v in GOOD.items() if k != "title"}), "final") == []
 
 
-def test_the_previews_are_the_detail_page_as_the_buyer_sees_it():
+def test_the_previews_are_the_detail_page_as_the_buyer_sees_it(monkeypatch):
+    monkeypatch.setenv("SHANGJIA_MEDIA_BASE_URL", "https://cdn.example")     # the images' public home
     product = {"title": "Men's <T> & co", "description": "棉 <b>",
                "skus": [{"spec": {"颜色": "白", "尺码": "L"}, "price_fen": 5990}, {"price_fen": None}]}
     media = {"main#00": {"ok": True, "renditions": [{"name": "main", "key": "r/a&b.webp", "width": 800},
@@ -193,8 +194,9 @@ def test_the_previews_are_the_detail_page_as_the_buyer_sees_it():
     d = _deps()
     pages = render_previews(d, _item(product, media))
     body = ('<h1>Men&#x27;s &lt;T&gt; &amp; co</h1>'
-            '<img src="/r/d.webp" width="750" alt=""><img src="/r/g.webp" width="640" alt="">'
-            '<img src="/r/a&amp;b.webp" width="800" alt="">'
+            '<img src="https://cdn.example/r/d.webp" width="750" alt="">'
+            '<img src="https://cdn.example/r/g.webp" width="640" alt="">'
+            '<img src="https://cdn.example/r/a%26b.webp" width="800" alt="">'
             '<ul><li>颜色:白 尺码:L ¥59.90</li><li> ¥0.00</li></ul><p>棉 &lt;b&gt;</p></body>')
     expect = {layout: (f'<!doctype html><meta charset="utf-8"><meta name="viewport" content="width={w}">'
                        f'<title>Men&#x27;s &lt;T&gt; &amp; co</title><body style="max-width:{w}px;margin:auto">' + body)

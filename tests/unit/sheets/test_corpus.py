@@ -30,6 +30,8 @@ EXPECTED = {
 }
 LAYOUT = {"shopify": "Shopify", "woocommerce": "WooCommerce", "classiccommerce": "WooCommerce",
           "magento2": "Magento", "akeneo": "Akeneo PIM"}
+# Exports mapped onto our products instead of refused (docs/inbound.md)
+MAPPED = {"Shopify": "export:shopify", "WooCommerce": "export:woocommerce"}
 
 
 def _files(corpus_dir):
@@ -67,6 +69,9 @@ def test_other_platforms_exports_are_named(corpus_dir):
         code, _, f = _outcome(path)
         if code == "SHEET_FOREIGN_LAYOUT":
             assert LAYOUT[prefix] in f.message_en and LAYOUT[prefix] in f.message_zh, path.name
+        elif LAYOUT[prefix] in MAPPED:                 # read through its mapping (shangjia.inbound.exports)
+            with open_sheet(path, path.name) as r:
+                assert (code, r.info.layout) == ("INGESTED", MAPPED[LAYOUT[prefix]]), path.name
         else:
             assert code == "SHEET_NO_HEADER", (path.name, code)   # akeneo xlsx without a sku/family pair
 

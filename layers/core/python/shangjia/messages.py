@@ -68,5 +68,11 @@ class ReportMessage(_Msg):
     batch_id: str                 # a batch every product of which has been validated
 
 
+class StockSyncMessage(_Msg):
+    """A product whose stock levels changed (stock/sync.py: one per burst, coalesced)."""
+    merchant_id: str
+    spu_code: str
+
+
 BODY_MODELS = {"validate": ValidateMessage, "media": MediaMessage, "review_tasks": ReviewTaskMessage,
-               "publish": PublishMessage, "report": ReportMessage}
+               "publish": PublishMessage, "report": ReportMessage, "stock_sync": StockSyncMessage}

@@ -53,8 +53,9 @@ class Store(Protocol):
     def delete(self, pk: str, sk: str, *, condition: str | None = None,
                names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> None: ...
     def transact(self, actions: list[dict[str, Any]]) -> None:
-        """All or nothing (at most ``MAX_TRANSACTION`` actions): each action is ``{"put": item}`` or
-        ``{"delete": (pk, sk)}``, with optional ``condition``/``names``/``values``. Raises
+        """All or nothing (at most ``MAX_TRANSACTION`` actions): each action is ``{"put": item}``,
+        ``{"delete": (pk, sk)}`` or ``{"update": (pk, sk), "expression": "SET ..."}``, with optional
+        ``condition``/``names``/``values``. Raises
         ``TransactionCanceled`` (nothing written) when any condition fails."""
         ...
 
@@ -82,6 +83,15 @@ class Workflows(Protocol):
     def task_success(self, token: str, output: dict[str, Any]) -> None: ...
     def task_failure(self, token: str, error: str, cause: str) -> None: ...
     def heartbeat(self, token: str) -> None: ...
+
+
+class Notifier(Protocol):
+    """Messages to a topic (SNS): the merchants' batch notices. ``attributes`` become message
+    attributes, so a subscriber (an e-mail, a merchant's webhook) can filter on them."""
+    def publish(self, topic_key: str, subject: str, message: dict[str, Any], *,
+                attributes: dict[str, str] | None = None) -> str:
+        """The message id."""
+        ...
 
 
 class SecretNotFound(KeyError):

@@ -69,8 +69,9 @@ class Function:
     triggers: tuple[SqsTrigger, ...] = ()
     grants: tuple[Grant, ...] = ()
     http_routes: tuple[str, ...] = ()   # "ANY /api/{proxy+}"
-    # who may call the routes: "jwt" (the Cognito authorizer: staff and merchants) or "signature"
-    # (the sales platforms' pushes: no JWT, the function verifies each request's signature)
+    # who may call the routes: "jwt" (the Cognito authorizer: staff and merchants), "signature"
+    # (the sales platforms' pushes: no JWT, the function verifies each request's signature) or
+    # "none" (public: sign-in). See HTTP_AUTH.
     http_auth: str = "jwt"
     schedule: str | None = None         # EventBridge schedule expression, e.g. "rate(1 minute)"
     purpose: str = ""
@@ -87,6 +88,13 @@ class StateMachine:
     @property
     def path(self) -> Path:
         return STATE_MACHINE_DIR / self.definition_file
+
+
+@dataclass(frozen=True)
+class Topic:
+    """An SNS topic. Subscribers (an e-mail, a merchant's webhook) filter on message attributes."""
+    key: str
+    purpose: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,31 @@ class Table:
 
 
 @dataclass(frozen=True)
+class UserPool:
+    """The people who sign in (Cognito): staff in groups, merchants by an immutable attribute.
+    A user in no group but with ``custom:merchant_id`` is a merchant scoped to that merchant."""
+    key: str = "users"
+    groups: tuple[str, ...] = ("editor", "reviewer", "ops")
+    # custom attributes: name -> mutable? (``custom:<name>`` in the tokens)
+    custom_attributes: tuple[tuple[str, bool], ...] = (("merchant_id", False),)
+    # the one app client: no secret (a browser signs in), USER_PASSWORD_AUTH and refresh
+    client: str = "web"
+    auth_flows: tuple[str, ...] = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+    id_token_validity_min: int = 60
+    refresh_token_validity_days: int = 1
+    password_min_length: int = 12
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return ("merchant", *self.groups)
+
+
+# How a route is guarded: "jwt" (API Gateway's JWT authorizer on the user pool's ID tokens),
+# "signature" (no authorizer: the function verifies each request's signature), "none" (public).
+HTTP_AUTH = ("jwt", "signature", "none")
+
+
+@dataclass(frozen=True)
 class Topology:
     buckets: tuple[Bucket, ...]
     queues: tuple[Queue, ...]
@@ -130,6 +163,8 @@ class Topology:
     state_machines: tuple[StateMachine, ...]
     # S3 ObjectCreated notifications: bucket key -> queue key
     notifications: tuple[tuple[str, str], ...]
+    user_pool: UserPool | None = None
+    topics: tuple[Topic, ...] = ()
 
     def function(self, key: str) -> Function:
         return next(f for f in self.functions if f.key == key)
@@ -156,7 +191,11 @@ _state_rw = Grant("table:state", "readwrite")
 # shangjia/shops/<merchant_id>/<channel> (shangjia.channels.credentials): read by name pattern.
 SHOP_SECRETS = "shangjia/shops/*"
 _shop_secrets = Grant(f"secret:{SHOP_SECRETS}", "read")
+# ERP clients' webhook secrets: shangjia/erp/<client> (shangjia.inbound.verify)
+ERP_SECRETS = "shangjia/erp/*"
 _start_review = (Grant("statemachine:review_auto", "start"), Grant("statemachine:review_manual", "start"))
+# Functions that may settle a product, and so its batch: the batch's notice goes from there.
+_notify = Grant("topic:notices", "publish")
 
 TOPOLOGY = Topology(
     buckets=(
@@ -164,7 +203,8 @@ TOPOLOGY = Topology(
         Bucket("media", purpose="processed renditions (content-addressed WebP) and detail previews"),
         Bucket("reports", purpose="merchant-facing error reports and templates"),
     ),
-    queues=(
+    # named as it is built: the api's DLQ grants name every queue (walrus: one list, no copy)
+    queues=(_QUEUES := (
         Queue("intake", "ingest", max_receive_count=3, purpose="S3 ObjectCreated events of the drop bucket"),
         Queue("validate", "validate", purpose="one message per product (its SKU rows)"),
         Queue("validate_priority", "validate", purpose="priority lane: apparel/shoes/bags, home, digital"),
@@ -174,7 +214,9 @@ TOPOLOGY = Topology(
               purpose="batches whose merchant report is too big to write inline"),
         *(Queue(f"publish_{c}", "publish", max_receive_count=8, purpose=f"listings to publish on {c}")
           for c in CHANNELS),
-    ),
+        Queue("stock_sync", "stock_sync", max_receive_count=5,
+              purpose="products whose stock levels changed: one coalesced message per product (stock/sync.py)"),
+    )),
     tables=(
         # Index entries are written on every change of what they project, so they carry as little
         # as the readers need (docs/cost-model.md): gsi1 lists keys (batches, a batch's products
@@ -190,33 +232,34 @@ TOPOLOGY = Topology(
                  triggers=(SqsTrigger("intake", batch_size=1, max_concurrency=10),),
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:drop", "write"), Grant("bucket:reports", "write"),
                          _state_rw, Grant("queue:validate", "send"), Grant("queue:validate_priority", "send"),
-                         Grant("queue:reports", "send")),
+                         Grant("queue:reports", "send"), _notify),
                  purpose="stream a sheet into one message per product"),
         Function("validate", "validate.handler.lambda_handler", memory_mb=512, timeout_s=30,
                  reserved_concurrency=20,
                  triggers=(SqsTrigger("validate_priority", batch_size=10, batching_window_s=0, max_concurrency=10),
                            SqsTrigger("validate", batch_size=10, batching_window_s=1, max_concurrency=10)),
                  grants=(_state_rw, Grant("queue:media", "send"), *_start_review,
-                         Grant("bucket:drop", "read"), Grant("bucket:reports", "write"), Grant("queue:reports", "send")),
+                         Grant("bucket:drop", "read"), Grant("bucket:reports", "write"), Grant("queue:reports", "send"),
+                         _notify, Grant("queue:stock_sync", "send")),
                  purpose="apply the product spec; claim SKU codes; fan out images; write a small batch's report"),
         # A 100k-row sheet's report is ~23 s of CPU on a full core (docs/merchant-answers.md): more than the
         # validate function's 30 s at 512 MB. Big batches' reports get a function sized for them.
         Function("report", "report.handler.lambda_handler", memory_mb=1769, timeout_s=300,
                  reserved_concurrency=5,
                  triggers=(SqsTrigger("reports", batch_size=1, max_concurrency=5),),
-                 grants=(_state_rw, Grant("bucket:drop", "read"), Grant("bucket:reports", "write")),
+                 grants=(_state_rw, Grant("bucket:drop", "read"), Grant("bucket:reports", "write"), _notify),
                  purpose="write a big batch's merchant report (workbook and JSON twin), exactly once"),
         Function("media", "media.handler.lambda_handler", memory_mb=1769, timeout_s=60,
                  reserved_concurrency=50,
                  triggers=(SqsTrigger("media", batch_size=5, batching_window_s=1, max_concurrency=50),),
                  # reads: a rendition's HeadObject before writing it (content-addressed); never deletes
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:media", "readwrite"), _state_rw,
-                         *_start_review),
+                         *_start_review, _notify),
                  purpose="render 800x800 WebP and checks; start review when the last image is done"),
         Function("review_step", "review_step.handler.lambda_handler", memory_mb=512, timeout_s=30,
                  # media: writes the detail previews (pipeline/review.py render_previews), never reads them
                  grants=(_state_rw, Grant("bucket:media", "write"), Grant("statemachine:review_manual", "start"),
-                         *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS)),
+                         *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS), _notify),
                  purpose="the review workflows' Lambda tasks"),
         Function("review_tasks", "review_tasks.handler.lambda_handler", memory_mb=512, timeout_s=30,
                  triggers=(SqsTrigger("review_tasks", batch_size=10, max_concurrency=5),),
@@ -232,25 +275,68 @@ TOPOLOGY = Topology(
                  # three channel queues share the reservation: 3 each (9 <= 10)
                  triggers=tuple(SqsTrigger(f"publish_{c}", batch_size=10, batching_window_s=1, max_concurrency=3)
                                 for c in CHANNELS),
-                 grants=(_state_rw, _shop_secrets, *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS)),
+                 grants=(_state_rw, _shop_secrets, *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS), _notify),
                  purpose="push listings to a sales channel (quota-aware, idempotent); re-send delayed on "
                          "quota waits and transient errors; record them"),
         Function("channel_callback", "channel_callback.handler.lambda_handler", memory_mb=256, timeout_s=10,
-                 grants=(_state_rw, _shop_secrets),
+                 grants=(_state_rw, _shop_secrets, _notify, Grant("queue:stock_sync", "send")),
                  http_routes=("POST /callbacks/wechat", "POST /callbacks/douyin"), http_auth="signature",
-                 purpose="the platforms' audit verdicts: signature verified, idempotent on the message id"),
+                 purpose="the platforms' audit verdicts and order events: signature verified, idempotent on "
+                         "the message or order id; orders reserve, commit and release stock"),
+        Function("stock_sync", "stock_sync.handler.lambda_handler", memory_mb=256, timeout_s=60,
+                 reserved_concurrency=5,
+                 triggers=(SqsTrigger("stock_sync", batch_size=10, batching_window_s=1, max_concurrency=5),),
+                 grants=(_state_rw, _shop_secrets),
+                 purpose="send a product's current stock levels to each live listing (stock APIs, no audit)"),
+        Function("stock_reconcile", "stock_reconcile.handler.lambda_handler", memory_mb=256, timeout_s=300,
+                 reserved_concurrency=1, schedule="rate(15 minutes)",
+                 grants=(_state_rw, _shop_secrets),
+                 purpose="compare each live listing's stock on its channel with the ledger and repair drift"),
+        # The ERPs' signed feeds (shangjia.inbound): products and big-feed uploads go to the drop
+        # bucket (ingest takes them like any upload); stock levels to the ledger (shangjia.stock),
+        # whose changes go out through the stock-sync queue.
+        Function("erp", "erp.handler.lambda_handler", memory_mb=512, timeout_s=29,
+                 grants=(_state_rw, Grant("bucket:drop", "write"), Grant(f"secret:{ERP_SECRETS}", "read"),
+                         Grant("queue:stock_sync", "send")),
+                 http_routes=("POST /erp/v1/products", "POST /erp/v1/stock", "POST /erp/v1/uploads"),
+                 http_auth="signature",
+                 purpose="ERP feeds: signature verified over the raw bytes, one answer per event id"),
         Function("listing_poller", "listing_poller.handler.lambda_handler", memory_mb=256, timeout_s=120,
                  reserved_concurrency=1, schedule="rate(5 minutes)",
-                 grants=(_state_rw, _shop_secrets),
+                 grants=(_state_rw, _shop_secrets, _notify),
                  purpose="look up listings whose audit verdict has not arrived by callback; settle products"),
+        # Mondays 01:00 UTC: the week that just ended. Reads the week's failure index (docs/failures.md),
+        # never scans; rewrites the same two keys when run again for a week.
+        Function("failure_report", "failure_report.handler.lambda_handler", memory_mb=512, timeout_s=300,
+                 reserved_concurrency=1, schedule="cron(0 1 ? * MON *)",
+                 grants=(Grant("table:state", "actions", actions=("Query", "BatchGetItem")),
+                         Grant("bucket:reports", "write")),
+                 purpose="the weekly failure report: failures by cause, category, merchant and channel (JSON + xlsx)"),
+        # Public: trades a username and password (or a refresh token) for the pool's tokens. No
+        # grant: InitiateAuth is an unauthenticated Cognito call made with the app client's id.
+        Function("auth", "auth.handler.lambda_handler", memory_mb=256, timeout_s=10,
+                 http_routes=("POST /auth/login", "POST /auth/refresh"), http_auth="none",
+                 purpose="sign-in: username and password, or a refresh token, to Cognito tokens"),
         Function("api", "api.handler.lambda_handler", memory_mb=512, timeout_s=29,
                  # exactly the Store calls the routes make: get, get_many, query (task lists, a batch's
-                 # products), update (claim, heartbeat, decision, status), put (the decision's audit)
+                 # products, the board's status lists), update (claim, heartbeat, decision, settings,
+                 # editor assignments), put (the decision's audit, a resubmission's batch, banned terms)
                  grants=(Grant("table:state", "actions",
                                actions=("GetItem", "BatchGetItem", "Query", "UpdateItem", "PutItem")),
-                         Grant("statemachine:review_manual", "task_response")),
+                         Grant("statemachine:review_manual", "task_response"),
+                         # presigned links work as far as the signer's role may: the upload POST puts
+                         # into drop (never reads it); report, template and weekly-report GETs, the
+                         # weekly list and the template's first write on reports; preview GETs on media
+                         Grant("bucket:drop", "write"), Grant("bucket:reports", "readwrite"),
+                         Grant("bucket:media", "read"),
+                         # resubmit: the product's revision back to validation
+                         Grant("queue:validate", "send"), Grant("queue:validate_priority", "send"),
+                         # ops: DLQ depth and redrive (receive + delete on the DLQ, send to its queue)
+                         *(Grant(f"queue:{q.key}_dlq", "read") for q in _QUEUES),
+                         *(Grant(f"queue:{q.key}", "send") for q in _QUEUES
+                           if q.key not in ("validate", "validate_priority"))),
                  http_routes=("ANY /api/{proxy+}",),
-                 purpose="ops API: batches, products, review decisions"),
+                 purpose="the API: merchants' uploads, batches, reports; staff's board, review, ops tools"),
     ),
     state_machines=(
         # No human waits: Express, billed per request and duration, not per state transition.
@@ -262,6 +348,9 @@ TOPOLOGY = Topology(
                                     "ReviewTasksQueueUrl": ("queue", "review_tasks")}),
     ),
     notifications=(("drop", "intake"),),
+    user_pool=UserPool(),
+    topics=(Topic("notices", purpose="a merchant's batch settled or was refused: counts and the report's link "
+                                     "(message attributes merchant_id, kind)"),),
 )
 
 
@@ -296,12 +385,22 @@ def env_name(kind: str, key: str) -> str:
     return f"SHANGJIA_{kind.upper()}_{key.upper()}"
 
 
-def function_environment(fn: Function) -> dict[str, tuple[str, str]]:
-    """Which resources a function is told about: env var -> (kind, key). Derived from its grants."""
+# The user pool's ids, told to the public sign-in function (it calls InitiateAuth with the client
+# id: no IAM grant, Cognito's sign-in is unauthenticated). The local cloud exports the same names.
+USER_POOL_ID_ENV = "SHANGJIA_USER_POOL_ID"
+USER_POOL_CLIENT_ENV = "SHANGJIA_USER_POOL_CLIENT_ID"
+
+
+def function_environment(fn: Function, user_pool: str = "users") -> dict[str, tuple[str, str]]:
+    """Which resources a function is told about: env var -> (kind, key). Derived from its grants,
+    and, for a public (``http_auth="none"``) route's function, the user pool and its app client."""
     env: dict[str, tuple[str, str]] = {}
     for g in fn.grants:
         kind, key = g.resource.split(":", 1)
         if kind == "secret":
             continue        # a name pattern: the code derives each secret's name (no variable)
         env[env_name(kind, key)] = (kind, key)
+    if fn.http_routes and fn.http_auth == "none":
+        env[USER_POOL_ID_ENV] = ("userpool", user_pool)
+        env[USER_POOL_CLIENT_ENV] = ("userpoolclient", user_pool)
     return env

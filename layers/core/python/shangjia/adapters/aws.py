@@ -17,6 +17,8 @@ from shangjia.ports import ConditionFailed, ExecutionExists, TaskGone, Transacti
 from shangjia.topology import env_name
 
 _local = threading.local()
+_SESSION = None
+_SESSION_LOCK = threading.Lock()
 # Which function a request is made for: the local cloud's runtime sets it per invocation, and a
 # header carries it to the emulator's meter (on AWS the header is harmless and unused).
 CALLER_HEADER = "x-shangjia-caller"
@@ -42,7 +44,14 @@ def client(service: str):
         from botocore.config import Config
 
         cfg = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-        c = boto3.session.Session().client(service, config=cfg)
+        # one botocore session per process (its loaded service models are cached: a new session
+        # costs ~0.7 s per client, paid by every new thread, e.g. one per local gateway request);
+        # clients stay per thread, made one at a time (a session is not thread-safe)
+        global _SESSION
+        with _SESSION_LOCK:
+            if _SESSION is None:
+                _SESSION = boto3.session.Session()
+            c = _SESSION.client(service, config=cfg)
         c.meta.events.register("before-sign", _tag_caller)
         cache[service] = c
     return cache[service]
@@ -50,7 +59,10 @@ def client(service: str):
 
 def reset_clients() -> None:
     """Forget cached clients (tests start a new emulator)."""
+    global _SESSION
     _local.clients = {}
+    with _SESSION_LOCK:
+        _SESSION = None
 
 
 def resource_name(kind: str, key: str) -> str:
@@ -198,6 +210,10 @@ class DynamoStore:
             kw = {"TableName": self.table, **self._kw(a.get("condition"), a.get("names"), a.get("values"))}
             if "put" in a:
                 items.append({"Put": {"Item": self._enc(a["put"]), **kw}})
+            elif "update" in a:
+                pk, sk = a["update"]
+                items.append({"Update": {"Key": self._enc({"pk": pk, "sk": sk}),
+                                         "UpdateExpression": a["expression"], **kw}})
             else:
                 pk, sk = a["delete"]
                 items.append({"Delete": {"Key": self._enc({"pk": pk, "sk": sk}), **kw}})
@@ -276,6 +292,25 @@ class SqsQueues:
                 return
             entries = [e for e in entries if e["Id"] in failed]
         raise Transient(f"SQS refused {len(entries)} messages to {url}")
+
+
+# --- SNS ----------------------------------------------------------------------------------
+
+class SnsNotifier:
+    """The topology's topics; ``SHANGJIA_TOPIC_<KEY>`` carries a topic's ARN."""
+
+    def arn(self, topic_key: str) -> str:
+        return resource_name("topic", topic_key)
+
+    def publish(self, topic_key: str, subject: str, message: dict[str, Any], *,
+                attributes: dict[str, str] | None = None) -> str:
+        attrs = {k: {"DataType": "String", "StringValue": str(v)} for k, v in (attributes or {}).items() if v}
+        try:
+            r = client("sns").publish(TopicArn=self.arn(topic_key), Subject=subject[:99],
+                                      Message=json.dumps(message, ensure_ascii=False), MessageAttributes=attrs)
+        except Exception as e:  # noqa: BLE001
+            _raise_mapped(e)
+        return r["MessageId"]
 
 
 # --- S3 -----------------------------------------------------------------------------------

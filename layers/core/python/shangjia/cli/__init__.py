@@ -22,6 +22,12 @@ SUBCOMMAND_MODULES = (
     "shangjia.cli.settings",  # settings show|set, banned show|set
     "shangjia.cli.channels",  # channels sign
     "shangjia.cli.shops",     # shops add|show (channel credentials)
+    "shangjia.cli.api",       # api openapi, editors assign|show
+    "shangjia.cli.erp",       # erp client add, erp send, erp sync-run
+    "shangjia.cli.users",     # users add|list (the people who sign in: Cognito)
+    "shangjia.cli.capacity",  # capacity (the promotion peak on paper, from a measured run)
+    "shangjia.cli.failures",  # failures report (the weekly failure report, now)
+    "shangjia.cli.stock",     # stock show|orders|set|buffer|reconcile|order-run (the ledger)
 )
 
 

@@ -39,7 +39,34 @@ def register(sub) -> None:
     s.add_argument("--timestamp", metavar="T", help="timestamp, signed verbatim")
     s.add_argument("--explain", action="store_true", help="also print the exact string that was signed")
     s.set_defaults(func=run_sign)
+    f = csub.add_parser("fault-run", help="the fault run on a local cloud of its own (docs/channels.md)")
+    f.add_argument("--n", type=int, default=500, help="products (x 3 channels)")
+    f.add_argument("--baseline-n", type=int, default=None, help="products of the no-fault baseline (default: --n)")
+    f.add_argument("--timeout", type=float, default=3600.0)
+    f.set_defaults(func=_fault_run)
+    q = csub.add_parser("quota-run", help="the WeChat quota run on an accelerated clock (docs/channels.md)")
+    q.add_argument("--n", type=int, default=600)
+    q.add_argument("--quota", type=int, default=200, help="the simulator's audit submissions per rolling hour")
+    q.add_argument("--scale", type=float, default=60.0, help="simulated seconds per real second")
+    q.add_argument("--timeout", type=float, default=3600.0)
+    q.set_defaults(func=_quota_run)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _fault_run(args) -> int:
+    from shangjia.localcloud import channel_runs as R
+
+    base, f = R.fault_run(args.n, baseline_n=args.baseline_n, timeout_s=args.timeout)
+    print(R.format_fault_run(base, f))
+    return int(f.pct_live < 98.0 or f.duplicates > 0 or f.timed_out)
+
+
+def _quota_run(args) -> int:
+    from shangjia.localcloud import channel_runs as R
+
+    q = R.quota_run(args.n, scale=args.scale, quota_per_hour=args.quota, timeout_s=args.timeout)
+    print(R.format_quota_run(q))
+    return int(q.quota_errors_reaching_products > 0 or q.timed_out)
 
 
 class _Usage(Exception):

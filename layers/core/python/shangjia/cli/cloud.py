@@ -25,7 +25,9 @@ def register(sub) -> None:
     csub = cloud.add_subparsers(dest="cloud_command", metavar="ACTION")
     up = csub.add_parser("up", help="start the local cloud and keep it running (Ctrl-C stops)")
     up.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
-    up.add_argument("--merchants", action="store_true", help="also create the demo's two merchants")
+    up.add_argument("--merchants", action="store_true",
+                    help="also create the demo's two merchants and its users (ops1, reviewer1, editor1, one per "
+                         "merchant; passwords printed)")
     up.set_defaults(func=_up)
 
     st = sub.add_parser("status", help="batches and their products' progress")
@@ -69,6 +71,10 @@ def _use_endpoint(args) -> None:
                      ("AWS_DEFAULT_REGION", "us-east-1")):
             os.environ.setdefault(k, v)
         os.environ.setdefault(env_name("table", "state"), f"{PREFIX}-local-state")
+        # a product an ops command settles may settle its batch: its notice goes to the local topic
+        from shangjia.localcloud.provision import ACCOUNT, REGION
+
+        os.environ.setdefault(env_name("topic", "notices"), f"arn:aws:sns:{REGION}:{ACCOUNT}:{PREFIX}-local-notices")
 
 
 def _demo(args) -> int:
@@ -87,16 +93,23 @@ def _up(args) -> int:
     from shangjia.pipeline.merchants import put_merchant
 
     cloud = LocalCloud(port=args.port).start()
+    users = []
     if args.merchants:
-        from shangjia.localcloud.demo import MERCHANTS
+        from shangjia.localcloud.demo import MERCHANTS, create_demo_users
 
         for mid, name, sales in MERCHANTS:
             put_merchant(aws_deps().store, mid, name=name, annual_sales_cny=sales)
+        users = create_demo_users(cloud)
     r = cloud.resources
     print(f"local cloud at {cloud.endpoint}\n  drop bucket: {r.buckets['drop']}\n  state table: {r.tables['state']}\n"
           f"  export AWS_ENDPOINT_URL={cloud.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
           f"AWS_DEFAULT_REGION=us-east-1\n  aws --endpoint-url {cloud.endpoint} s3 cp my.xlsx "
-          f"s3://{r.buckets['drop']}/<merchant>/my.xlsx\n  shangjia status --endpoint {cloud.endpoint}", flush=True)
+          f"s3://{r.buckets['drop']}/<merchant>/my.xlsx\n  shangjia status --endpoint {cloud.endpoint}\n"
+          f"  shangjia users add NAME --role merchant|editor|reviewer|ops [--merchant M] --endpoint {cloud.endpoint}",
+          flush=True)
+    for u, role, mid, pw in users:
+        print(f"  user {u} ({role}{f' of {mid}' if mid else ''}) password {pw}", flush=True)
+    print(f"gateway: {cloud.gateway.url}", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -143,11 +156,19 @@ def _status(args) -> int:
         print(f"{s['batch_id']}  {s['merchant_id']}  {s['key']}  {s['status']}  products {s['products_seen']}/"
               f"{s['products_total'] if s['products_total'] is not None else '?'}  "
               + " ".join(f"{k}={v}" for k, v in s["by_status"].items())
+              + (f"  settled {s['products_settled']}/{s['products_total']}" if s.get("products_total") else "")
               + (f"  REJECTED: {s['rejection']['message_en']}" if s.get("rejection") else ""))
+        if s.get("readiness"):
+            print("   readiness 渠道就绪: " + "  ".join(f"{c} ready {v['ready']}/{v['ready'] + v['not_ready']}"
+                                                    for c, v in s["readiness"].items()))
         for p in s.get("products", []):
             errs = "; ".join(f"{e.get('code')} row {e.get('row', '-')} col {e.get('column', '-')}: {e.get('message_en')}"
                              for e in p["errors"][:5])
             print(f"   {p['spu_code']:<20} {p['status']:<12} {errs}")
+            for c, v in (p.get("readiness") or {}).items():
+                if not v.get("ready") or v.get("findings"):
+                    print(f"      {c:<9} {'ready' if v.get('ready') else 'NOT READY'}: " + "; ".join(
+                        f"{f['code']}: {f.get('message')}" for f in v.get("findings", [])[:5]))
     return 0
 
 
@@ -171,7 +192,7 @@ def _redrive(args) -> int:
     """Runbook step: after fixing the cause, move DLQ messages back to the source queue."""
     _use_endpoint(args)
     from shangjia.adapters.aws import client
-    from shangjia.limits import sqs_batches
+    from shangjia.adapters.links import move_messages       # the API's redrive runs the same
     from shangjia.localcloud.provision import PREFIX
 
     sqs = client("sqs")
@@ -179,18 +200,6 @@ def _redrive(args) -> int:
     src = os.environ.get(env_name("queue", q.key)) or sqs.get_queue_url(QueueName=f"{PREFIX}-local-{q.key}")["QueueUrl"]
     dlq = os.environ.get(env_name("queue", q.dlq_key)) or sqs.get_queue_url(
         QueueName=f"{PREFIX}-local-{q.dlq_key}")["QueueUrl"]
-    moved = 0
-    while moved < args.max:
-        msgs = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=min(10, args.max - moved),
-                                   WaitTimeSeconds=0).get("Messages", [])
-        if not msgs:
-            break
-        # ten messages may be up to 10 MiB: sent back in requests under SQS's byte budget
-        for chunk in sqs_batches(m["Body"] for m in msgs):
-            sqs.send_message_batch(QueueUrl=src, Entries=[{"Id": str(i), "MessageBody": body}
-                                                           for i, body in enumerate(chunk)])
-        sqs.delete_message_batch(QueueUrl=dlq, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                         for i, m in enumerate(msgs)])
-        moved += len(msgs)
+    moved = move_messages(src, dlq, args.max)
     print(f"moved {moved} messages from {q.dlq_key} back to {q.key}")
     return 0

@@ -97,7 +97,7 @@ def _load_all() -> None:
         if _LOADED:
             return
         # Importing each table declares its codes. Keep this list the only place that knows them.
-        from . import api, channel, media, pipeline, sheet  # noqa: F401
+        from . import api, auth, channel, failures, inbound, media, pipeline, sheet, stock  # noqa: F401
         _LOADED = True
 
 

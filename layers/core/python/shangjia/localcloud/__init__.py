@@ -38,7 +38,8 @@ class LocalCloud:
         # WeChat and Douyin simulators: real request shapes, tokens, audits and signed pushes.
         # A merchant's shop on them: ``add_channel_shop`` (the adapters read ``Shop.base_url``).
         self.channels = Channels(channel_knobs or Knobs(error_5xx_rate=channel_error_rate))
-        self.gateway: Gateway | None = None     # HTTP API on loopback: the platforms' pushes → channel_callback
+        self.gateway: Gateway | None = None     # HTTP API on loopback: the topology's routes, the web app
+        self.user_pool = None                   # localcloud.cognito.LocalPool: moto's user pool
         self.stop_event = threading.Event()
         self.pollers: list[SqsPoller] = []
         self.resources: Resources | None = None
@@ -81,11 +82,7 @@ class LocalCloud:
         self.runtime = LambdaRuntime(self.topology, self.meter, self.resources.functions,
                                      max_concurrency=self.max_concurrency)
         self.runtime.hook_moto({k: arn.rsplit(":", 1)[-1] for k, arn in self.resources.functions.items()})
-        routes = {("POST", f"/callbacks/{c}"): "channel_callback" for c in ("wechat", "douyin")
-                  if any(f.key == "channel_callback" for f in self.topology.functions)}
-        if routes:
-            self.gateway = Gateway(self.runtime, routes, meter=self.meter)
-            self._setenv({"SHANGJIA_GATEWAY_URL": self.gateway.start()})
+        self._start_gateway(session)
         patch_moto_task_failure_cause()
         patch_moto_s3_event_version()
         from shangjia.localcloud.shops import auto_shops
@@ -100,6 +97,23 @@ class LocalCloud:
                 self.pollers.append(p)
         threading.Thread(target=self._run_schedules, name="schedules", daemon=True).start()
         return self
+
+    def _start_gateway(self, session) -> None:
+        """The user pool (moto's Cognito), then the HTTP API on loopback: the topology's routes,
+        the JWT check in front of the ``jwt`` ones, and the web app (``web/``) for other GETs."""
+        from shangjia.localcloud.authorizer import JwtAuthorizer
+        from shangjia.localcloud.cognito import provision_pool
+        from shangjia.topology import REPO_ROOT
+
+        authorizer = None
+        if self.topology.user_pool is not None:
+            self.user_pool = provision_pool(session, self.topology.user_pool, endpoint=self.endpoint, region=REGION)
+            self._setenv(self.user_pool.environment())
+            authorizer = JwtAuthorizer(issuer=self.user_pool.issuer, audience=self.user_pool.client_id,
+                                       jwks_url=self.user_pool.jwks_url)
+        self.gateway = Gateway.from_topology(self.runtime, self.topology, meter=self.meter, authorizer=authorizer,
+                                             web_root=REPO_ROOT / "web")
+        self._setenv({"SHANGJIA_GATEWAY_URL": self.gateway.start()})
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -209,10 +223,23 @@ class LocalCloud:
         return out
 
     def _run_schedules(self) -> None:
-        """EventBridge schedules: scheduled functions run every ``schedule_interval_s`` here."""
+        """EventBridge schedules: ``rate`` ones run every ``schedule_interval_s`` here; ``cron`` ones
+        only when the clock passed one of their minutes since the last tick (localcloud/schedules.py)."""
+        from shangjia.clock import SystemClock
+        from shangjia.localcloud.schedules import due, rate_due
+
         fns = [f for f in self.topology.functions if f.schedule]
+        clock, last = SystemClock(), None
+        fired: dict[str, float] = {}
         while not self.stop_event.wait(self.schedule_interval_s):
+            now = clock.now()
             for fn in fns:
+                if fn.schedule.startswith("rate("):
+                    if not rate_due(fn.schedule, fired.get(fn.key), time.monotonic()):
+                        continue
+                    fired[fn.key] = time.monotonic()
+                elif not due(fn.schedule, last, now):
+                    continue
                 event = {"version": "0", "id": str(time.monotonic_ns()), "detail-type": "Scheduled Event",
                          "source": "aws.events", "account": ACCOUNT, "time": "1970-01-01T00:00:00Z",
                          "region": REGION, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{fn.key}"],
@@ -221,29 +248,61 @@ class LocalCloud:
                     self.runtime.invoke(fn.key, event)
                 except Exception:  # noqa: BLE001 — recorded in runtime.errors; the next tick retries
                     pass
+            last = now
 
-    def api(self, method: str, path: str, *, claims: dict[str, Any], body: Any = None,
-            query: dict[str, str] | None = None) -> tuple[int, Any]:
-        """Call the ops API the way API Gateway (HTTP API, JWT authorizer) would: an HTTP API v2
-        event with the verified token's claims, through the real ``api`` handler."""
+    # --- people: users of the pool, signed in through the gateway as a browser is ----------------------
+    def add_user(self, username: str, role: str, merchant_id: str | None = None, password: str | None = None) -> str:
+        """A user of the local pool (as ``shangjia users add``); returns the password."""
+        from shangjia.adapters.cognito import CognitoUsers, generate_password
+
+        password = password or generate_password()
+        CognitoUsers(self.user_pool.pool_id, self.user_pool.client_id).add_user(
+            username, role=role, merchant_id=merchant_id, password=password)
+        return password
+
+    def token_for(self, username: str, role: str, merchant_id: str | None = None) -> str:
+        """An ID token of ``username``, created in ``role`` on first use (the demo's simulated
+        reviewer, tests): signed in through ``POST /auth/login`` like anyone else."""
+        passwords = self.__dict__.setdefault("_passwords", {})
+        if username not in passwords:
+            passwords[username] = self.add_user(username, role, merchant_id)
+        return self.sign_in(username, passwords[username])["id_token"]
+
+    def sign_in(self, username: str, password: str) -> dict[str, Any]:
+        """``POST /auth/login`` on the gateway: the tokens (``id_token`` is the bearer token)."""
+        status, out = self.http("POST", "/auth/login", body={"username": username, "password": password})
+        if status != 200:
+            raise PermissionError(f"sign-in of {username} answered {status}: {out}")
+        return out
+
+    def http(self, method: str, path: str, *, token: str | None = None, body: Any = None,
+             query: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """One request to the gateway over HTTP (``token``: sent as ``Authorization: Bearer``);
+        the status and the JSON answer (text when it is not JSON)."""
+        import urllib.error
         from urllib.parse import urlencode
 
-        qs = urlencode(query or {})
-        event = {"version": "2.0", "routeKey": "ANY /api/{proxy+}", "rawPath": path, "rawQueryString": qs,
-                 "queryStringParameters": dict(query) if query else None,
-                 "headers": {"content-type": "application/json"},
-                 "requestContext": {"accountId": ACCOUNT, "apiId": "local", "domainName": "localhost",
-                                    "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                                             "sourceIp": "127.0.0.1", "userAgent": "shangjia"},
-                                    "requestId": str(time.monotonic_ns()), "routeKey": "ANY /api/{proxy+}",
-                                    "stage": "$default", "time": "", "timeEpoch": int(time.time() * 1000),
-                                    "authorizer": {"jwt": {"claims": claims, "scopes": None}}},
-                 "pathParameters": {"proxy": path.removeprefix("/api/")},
-                 "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False}
-        self.meter.request("apigateway", f"{method} {path.split('/')[2] if path.count('/') > 1 else path}",
-                           len(event["body"] or ""), 0, caller="api")
-        r = self.runtime.invoke("api", event)
-        return r["statusCode"], json.loads(r["body"]) if r.get("body") else None
+        url = self.gateway.url + path + (f"?{urlencode(query)}" if query else "")
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, raw = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, raw = e.code, e.read()
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+    def api(self, method: str, path: str, *, token: str, body: Any = None,
+            query: dict[str, str] | None = None) -> tuple[int, Any]:
+        """Call the API as a signed-in user would: through the gateway, whose JWT check verifies
+        ``token`` (an ID token from ``sign_in``) before the ``api`` function sees the request."""
+        return self.http(method, path, token=token, body=body, query=query)
 
     def wait_until(self, predicate, *, timeout_s: float = 120, interval_s: float = 0.2) -> bool:
         deadline = time.monotonic() + timeout_s

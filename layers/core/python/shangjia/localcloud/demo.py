@@ -42,12 +42,33 @@ def make_image(name: str, rng: random.Random, size: int = 1200) -> bytes:
     return buf.getvalue()
 
 
+def create_demo_users(cloud) -> list[tuple[str, str, str | None, str]]:
+    """The demo's people in the local pool: ops1, reviewer1, editor1 and one user per demo
+    merchant (named as the merchant). (username, role, merchant_id, password) each."""
+    people = [("ops1", "ops", None), ("reviewer1", "reviewer", None), ("editor1", "editor", None),
+              *((mid, "merchant", mid) for mid, _name, _sales in MERCHANTS)]
+    return [(u, role, mid, cloud.add_user(u, role, mid)) for u, role, mid in people]
+
+
+def sign_in_help(cloud, users) -> str:
+    """How to sign in to the local cloud: the gateway, the users, a curl line."""
+    lines = [f"gateway: {cloud.gateway.url}  (web app at /, sign-in POST /auth/login)"]
+    lines += [f"  user {u:<12} role {role:<9}{f' merchant {mid}' if mid else '':<20} password {pw}"
+              for u, role, mid, pw in users]
+    u, _, _, pw = users[0]
+    lines.append(f"  curl -s -X POST {cloud.gateway.url}/auth/login -H 'content-type: application/json' "
+                 f"-d '{{\"username\":\"{u}\",\"password\":\"{pw}\"}}'   # -> id_token: "
+                 f"send it as 'Authorization: Bearer <id_token>'")
+    return "\n".join(lines)
+
+
 class SimulatedReviewer(threading.Thread):
     """[simulated reviewer] works the review board through the ops API, as a person would: lists
-    open tasks, claims one, approves most and rejects some with a reason code. Every call goes
-    through API Gateway's event shape and the real ``api`` handler to ``review.claim``/``decide``."""
+    open tasks, claims one, approves most and rejects some with a reason code. It signs in as the
+    pool's user ``simulated-reviewer`` and every call goes through the local gateway (its JWT
+    check, API Gateway's event shape) and the real ``api`` handler to ``review.claim``/``decide``."""
 
-    CLAIMS = {"sub": "simulated-reviewer", "cognito:groups": "[reviewer]"}
+    USERNAME = "simulated-reviewer"
 
     def __init__(self, cloud, stop: threading.Event, reject_rate: float = 0.1, seed: int = 3,
                  poll_s: float = 1.0) -> None:
@@ -56,17 +77,20 @@ class SimulatedReviewer(threading.Thread):
         self.rng = random.Random(seed)
         self.decisions: Counter = Counter()
         self.refused = 0
+        self.token = cloud.token_for(self.USERNAME, "reviewer")
 
     def run(self) -> None:
         from shangjia.pipeline import review
 
-        api = self.cloud.api
+        def api(method, path, **kw):
+            return self.cloud.api(method, path, token=self.token, **kw)
+
         while not self.stop_event.wait(self.poll_s):
             for stage in review.STAGES:
-                status, page = api("GET", "/api/review/tasks", claims=self.CLAIMS, query={"stage": stage})
+                status, page = api("GET", "/api/review/tasks", query={"stage": stage})
                 for task in (page or {}).get("tasks", []) if status == 200 else []:
                     tid = task["task_id"]
-                    status, _ = api("POST", f"/api/review/tasks/{tid}/claim", claims=self.CLAIMS)
+                    status, _ = api("POST", f"/api/review/tasks/{tid}/claim")
                     if status != 200:
                         self.refused += 1
                         continue
@@ -75,7 +99,7 @@ class SimulatedReviewer(threading.Thread):
                                 "note": "主图与标题不符 / main image does not match the title"}
                     else:
                         body = {"decision": "approve"}
-                    status, _ = api("POST", f"/api/review/tasks/{tid}/decision", claims=self.CLAIMS, body=body)
+                    status, _ = api("POST", f"/api/review/tasks/{tid}/decision", body=body)
                     if status == 200:
                         self.decisions[f"{stage}:{body['decision']}"] += 1
                     else:
@@ -99,17 +123,21 @@ def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int =
     s3 = cloud.client("s3")
     drop = cloud.resources.buckets["drop"]
     uploads = []
+    n_images = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, (mid, name, sales) in enumerate(MERCHANTS):
             put_merchant(deps.store, mid, name=name, annual_sales_cny=sales)
             path = Path(tmp) / f"{mid}.xlsx"
             images = write_sample_workbook(path, products_per_merchant, seed=seed + i, invalid_ratio=0.1)
+            n_images += len(images)
             for img in images:
                 s3.put_object(Bucket=drop, Key=f"{mid}/{img}", Body=make_image(img, rng), ContentType="image/jpeg")
             key = f"{mid}/上新 第{i + 1}批.xlsx"       # a space and Chinese: S3 events URL-encode both
             s3.upload_file(str(path), drop, key)
             uploads.append((mid, key))
             say(f"merchant {mid} ({name}): uploaded {len(images)} images and s3://{drop}/{key}")
+    users = create_demo_users(cloud)
+    say(sign_in_help(cloud, users))
     stop = threading.Event()
     reviewer = SimulatedReviewer(cloud, stop)
     reviewer.start()
@@ -147,7 +175,9 @@ def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int =
     transitions = cloud.count_state_transitions()
     summary = _summary(cloud, deps, progress()[1], reviewer, elapsed, transitions, done)
     _print_summary(summary, say)
+    say(f"measured profile (for `shangjia capacity`): {_write_profile(cloud, summary, n_images)}")
     if keep:
+        say(sign_in_help(cloud, users))
         say(f"\nlocal cloud left running at {cloud.endpoint} — e.g.\n"
             f"  aws --endpoint-url {cloud.endpoint} s3 cp my.xlsx s3://{drop}/{MERCHANTS[0][0]}/my.xlsx\n"
             f"  shangjia status --endpoint {cloud.endpoint}\nCtrl-C stops it.")
@@ -158,6 +188,21 @@ def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int =
             pass
     cloud.stop()
     return summary
+
+
+def _write_profile(cloud, summary: dict[str, Any], images: int) -> Path:
+    """The run's per-stage figures, for the capacity model (``shangjia capacity``)."""
+    import json
+
+    from shangjia.cli.capacity import LAST_RUN
+    from shangjia.localcloud.meter import profile
+
+    data = profile(cloud.meter, skus=summary["skus_ingested"], products=summary["products"], images=images,
+                   memory_mb={f.key: f.memory_mb for f in cloud.topology.functions},
+                   source=f"shangjia demo, {time.strftime('%Y-%m-%d')}, {summary['elapsed_s']} s")
+    LAST_RUN.parent.mkdir(parents=True, exist_ok=True)
+    LAST_RUN.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+    return LAST_RUN
 
 
 def _summary(cloud, deps, summaries, reviewer, elapsed, transitions, done) -> dict[str, Any]:

@@ -23,12 +23,13 @@ class Resources:
     tables: dict[str, str] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)     # key -> arn
     state_machines: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)        # key -> arn
 
     def environment(self) -> dict[str, str]:
         """The union of every function's resource settings (they share one process here)."""
         env = {}
         for kind, mapping in (("bucket", self.buckets), ("queue", self.queues), ("table", self.tables),
-                              ("statemachine", self.state_machines)):
+                              ("statemachine", self.state_machines), ("topic", self.topics)):
             for key, value in mapping.items():
                 env[env_name(kind, key)] = value
         return env
@@ -121,6 +122,10 @@ def provision(session, topology: Topology = TOPOLOGY, *, visibility_timeout_s: i
         res.state_machines[sm.key] = sfn.create_state_machine(
             name=f"{PREFIX}-{suffix}-{sm.key}", definition=definition(topology, sm.key, res), roleArn=role_arn,
             type=sm.type)["stateMachineArn"]
+
+    sns = session.client("sns")
+    for t in topology.topics:
+        res.topics[t.key] = sns.create_topic(Name=f"{PREFIX}-{suffix}-{t.key}")["TopicArn"]
 
     for bucket_key, queue_key in topology.notifications:
         s3.put_bucket_notification_configuration(Bucket=res.buckets[bucket_key], NotificationConfiguration={

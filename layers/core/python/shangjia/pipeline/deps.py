@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from shangjia.clock import SystemClock
 from shangjia.pipeline.config import ConfigCache
-from shangjia.ports import Blobs, Clock, Queues, Secrets, Store, Workflows
+from shangjia.ports import Blobs, Clock, Notifier, Queues, Secrets, Store, Workflows
 
 
 @dataclass
@@ -18,11 +18,14 @@ class Deps:
     config: ConfigCache = field(default_factory=ConfigCache)
     # channel shops' credentials (shangjia/shops/<merchant>/<channel>; shangjia.channels.credentials)
     secrets: Secrets | None = None
+    # the batch notices' topic (SNS); None: notices are recorded in the table only (pipeline/notices.py)
+    notifier: Notifier | None = None
 
 
 def aws_deps() -> Deps:
     """The AWS-backed bundle every handler uses (built lazily, once per container)."""
-    from shangjia.adapters.aws import DynamoStore, S3Blobs, SecretsManagerSecrets, SqsQueues, StepFunctions
+    from shangjia.adapters.aws import (DynamoStore, S3Blobs, SecretsManagerSecrets, SnsNotifier, SqsQueues,
+                                       StepFunctions)
 
     return Deps(store=DynamoStore(), queues=SqsQueues(), blobs=S3Blobs(), workflows=StepFunctions(),
-                secrets=SecretsManagerSecrets())
+                secrets=SecretsManagerSecrets(), notifier=SnsNotifier())

@@ -89,14 +89,17 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
         batch = record
     except ConditionFailed:
         batch = deps.store.get(pk, sk) or record
-        if batch["status"] in (BatchStatus.PROCESSING, BatchStatus.DONE, BatchStatus.REJECTED):
+        if batch["status"] in (BatchStatus.PROCESSING, BatchStatus.SETTLED, BatchStatus.REJECTED):
             # A redelivery may be the retry of a finaliser that failed: make sure the answer exists.
             if batch["status"] == BatchStatus.REJECTED and not batch.get("report_at") and batch.get("rejection"):
                 from shangjia.errors import Finding
 
                 batches.write_refusal_report(deps, batch, Finding.from_dict(batch["rejection"]))
-            elif batch["status"] != BatchStatus.REJECTED:
+            elif batch["status"] == BatchStatus.REJECTED:
+                batches.notify_refused(deps, batch_id)
+            else:
                 batches.maybe_finalise(deps, batch_id, "ingest")
+                batches.maybe_settle(deps, batch_id)
             return IngestOutcome(batch_id, "duplicate", int(batch.get("products_sent", 0)))
     resumed = int(batch.get("checkpoint_row", 0)) > 0
 
@@ -126,10 +129,14 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
         _reject(deps, batch, e.finding, data)
         return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en)
 
-    deps.store.update(pk, sk, "SET #s = :s, layout = :l, file_findings = :f, updated_at = :u",
-                      names={"#s": "status"},
+    from shangjia.inbound import source_of
+
+    # source: a sheet, or an ERP client's feed (shangjia.inbound); layout: the platform's shape
+    deps.store.update(pk, sk, "SET #s = :s, layout = :l, file_findings = :f, updated_at = :u, #src = :src",
+                      names={"#s": "status", "#src": "source"},
                       values={":s": BatchStatus.INGESTING.value, ":l": reader.info.layout,
-                              ":f": [f.to_dict() for f in reader.findings], ":u": iso(deps.clock.now())})
+                              ":f": [f.to_dict() for f in reader.findings], ":u": iso(deps.clock.now()),
+                              ":src": source_of(up.key)})
     sent = int(batch.get("products_sent", 0))
     checkpoint = int(batch.get("checkpoint_row", 0))
     chunk: list[tuple[str, dict[str, Any]]] = []

@@ -109,8 +109,14 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
     if has_errors(findings):
         set_status(deps, merchant_id, spu, PS.NEEDS_FIX, batch_id=batch_id, extra=extra)
         return "needs_fix"
-    deps.store.update(pk, "META", "SET media = :m, findings = :f",
-                      values={":m": extra["media"], ":f": extra["findings"]})
+    if product.get("readiness"):      # re-scored on the images media processed (channels/readiness.py)
+        from shangjia.channels.readiness import readiness_by_channel
+
+        extra["readiness"] = readiness_by_channel(product.get("product") or {}, list(product["readiness"]),
+                                                  media=extra["media"])
+    deps.store.update(pk, "META", "SET media = :m, findings = :f" + (", readiness = :rd" if "readiness" in extra else ""),
+                      values={":m": extra["media"], ":f": extra["findings"],
+                              **({":rd": extra["readiness"]} if "readiness" in extra else {})})
     review.start_review(deps, merchant_id, spu, batch_id)
     return "review"
 

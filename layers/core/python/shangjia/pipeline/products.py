@@ -9,7 +9,7 @@ from shangjia.clock import iso
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
 from shangjia.ports import ConditionFailed
-from shangjia.status import ProductStatus, sources_of
+from shangjia.status import TERMINAL_FOR_BATCH, ProductStatus, sources_of
 
 
 def get_product(deps: Deps, merchant_id: str, spu: str) -> dict[str, Any] | None:
@@ -46,10 +46,45 @@ def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *,
     values[":empty"] = []
     sets.append("history = list_append(if_not_exists(history, :empty), :h)")
     try:
-        deps.store.update(pk, sk, "SET " + ", ".join(sets), condition=condition, names=names, values=values)
-        return True
+        item = deps.store.update(pk, sk, "SET " + ", ".join(sets), condition=condition, names=names, values=values,
+                                 return_new=True) or {}
     except ConditionFailed:
+        if batch_id and target in TERMINAL_FOR_BATCH:
+            # A duplicate or late message: the product may have settled while the sender of this one
+            # died before counting it in its batch. Counting is idempotent: make sure it is counted.
+            item = deps.store.get(pk, sk) or {}
+            if item.get("batch_id") == batch_id and item.get("status") in TERMINAL_FOR_BATCH:
+                _settled(deps, spu, item)
         return False
+    _left_stage(item, values[":u"])
+    if target in TERMINAL_FOR_BATCH and item.get("batch_id"):
+        _settled(deps, spu, item)
+    return True
+
+
+def _settled(deps: Deps, spu: str, item: dict[str, Any]) -> None:
+    """The product settled: count it in its batch (``batches.settle_product``), which settles the
+    batch and notifies the merchant when it was the last."""
+    from shangjia.pipeline import batches
+
+    history = [h for h in item.get("history") or [] if h.get("batch_id") == item["batch_id"]]
+    first = next((h["status"] for h in history if h.get("status") in TERMINAL_FOR_BATCH), item["status"])
+    batches.settle_product(deps, item["batch_id"], item.get("seq"), spu, str(first), item)
+
+
+def _left_stage(item: dict[str, Any], now: str) -> None:
+    """StageLatency: how long the product spent in the status it just left (from its history)."""
+    history = item.get("history") or []
+    if len(history) < 2 or not history[-2].get("at"):
+        return
+    from shangjia import metrics
+
+    try:
+        before = datetime.fromisoformat(str(history[-2]["at"]).replace("Z", "+00:00"))
+        after = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    except ValueError:
+        return
+    metrics.stage_latency(str(history[-2].get("status")), (after - before).total_seconds() * 1000)
 
 
 # --- ops: a product stuck in flight -------------------------------------------------------------

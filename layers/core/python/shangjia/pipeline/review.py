@@ -131,10 +131,14 @@ def auto_checks(deps: Deps, item: dict[str, Any], stage: str) -> list:
 
 def render_previews(deps: Deps, item: dict[str, Any]) -> dict[str, str]:
     """The detail page as the buyer will see it, on mobile (375 px) and PC (1200 px), stored beside
-    the renditions for the final reviewer."""
+    the renditions for the final reviewer. Images by their public URL (``channels.media_url``: the
+    CDN on AWS, the emulator's bucket locally), as the storefront serves them: a page opened from
+    a short-lived link shows its pictures."""
     p = item.get("product") or {}
     media = item.get("media") or {}
-    imgs = "".join(f'<img src="/{escape(r["key"])}" width="{r["width"]}" alt="">'
+    from shangjia.channels import media_url     # where a buyer's browser fetches a rendition (the CDN)
+
+    imgs = "".join(f'<img src="{escape(media_url(r["key"]))}" width="{r["width"]}" alt="">'
                    for _k, v in sorted(media.items()) for r in (v.get("renditions") or [])
                    if r.get("name") in ("main", "gallery", "detail"))
     skus = "".join(f"<li>{escape(' '.join(f'{a}:{b}' for a, b in s.get('spec', {}).items()))} "
@@ -374,10 +378,14 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
         deps.store.put(task, condition="attribute_not_exists(pk)")
     except ConditionFailed:
         return "duplicate"
+    from shangjia import metrics
+
     if errors:
+        metrics.reviewed(stage, "auto_reject")
         _release(deps, task, task["decision"])
         return "auto_rejected"
     if escalated:
+        metrics.review_sla_breach(stage)
         # The reviewer's task ran out of time: it lapses, so a late decision on it is refused.
         lapsed = keys.task_id_for(msg["execution"], stage)
         try:
@@ -484,6 +492,9 @@ def decide(deps: Deps, task_id: str, actor: dict[str, Any], decision: str, *, re
         raise DecisionRefused(f"task {task_id} already {current.get('state')}"
                               + (f" ({prior.get('decision')})" if prior else "")
                               + (f" by {who}" if who else "")) from None
+    from shangjia import metrics
+
+    metrics.reviewed(task["stage"], decision)
     if decision == "approve" and task["stage"] == "final":
         # Both stages passed: the product is approved here, before the workflow is released (its
         # final task ends it); the publish scheduler publishes it or waits for its window.

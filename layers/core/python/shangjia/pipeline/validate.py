@@ -107,6 +107,10 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
             return "duplicate"
         # Another upload of this product took it in between: refused as busy, like above.
         return _busy(deps, msg, seq, holder.get("status", "?"))
+    if existing and existing.get("batch_id") and existing.get("batch_id") != batch_id:
+        # This upload supersedes the product's earlier one: that batch counts it settled (a no-op
+        # when it settled there already, which is the rule: only settled products are replaced).
+        batches.settle_product(deps, existing["batch_id"], existing.get("seq"), spu, "superseded")
 
     raw = merged.raw
     merchant = get_merchant(deps.store, merchant_id) or {}
@@ -134,19 +138,24 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     # concurrent duplicate's admission write in between must not leave the product without it.
     extra = {"product": product, "findings": [f.to_dict() for f in findings], "valid": valid,
              "cells": snapshot, "content_hash": digest, "changes": changes,
-             "dropped_skus": merged.dropped_skus if valid else []}
+             "dropped_skus": merged.dropped_skus if valid else [],
+             # per-channel readiness at upload (a warning: the product still goes on to review)
+             "readiness": _readiness(merchant, product) if valid else {}}
     try:                                      # the result first: the report reads it
         deps.store.update(pk, sk, "SET #p = :p, findings = :f, #v = :v, first_row = :r, cells = :c, "
-                                  "content_hash = :h, changes = :ch, dropped_skus = :d",
+                                  "content_hash = :h, changes = :ch, dropped_skus = :d, readiness = :rd",
                           condition="#s = :s AND batch_id = :b", names={"#p": "product", "#v": "valid", "#s": "status"},
                           values={":p": product, ":f": extra["findings"], ":v": valid, ":r": first_row,
                                   ":c": snapshot, ":h": digest, ":ch": changes,
-                                  ":d": merged.dropped_skus if valid else [],
+                                  ":d": merged.dropped_skus if valid else [], ":rd": extra["readiness"],
                                   ":s": PS.VALIDATING.value, ":b": batch_id})
     except ConditionFailed:
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")   # a duplicate delivery already moved it on
         return "duplicate"
-    batches.tally_product(deps, batch_id, seq, spu, valid=valid)
+    if batches.tally_product(deps, batch_id, seq, spu, valid=valid):
+        from shangjia import metrics
+
+        metrics.product_validated(valid)
 
     stop = None
     if policy.mode == "stop_on_error_rate":
@@ -168,6 +177,15 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra)
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return outcome
+
+
+def _readiness(merchant: dict[str, Any], product: dict[str, Any]) -> dict[str, Any]:
+    """Every channel the merchant publishes to (``fan_out``'s list), scored on the product as
+    uploaded (``channels/readiness.py``: image rules count the sheet's image references here)."""
+    from shangjia.channels.readiness import readiness_by_channel
+    from shangjia.topology import CHANNELS
+
+    return readiness_by_channel(product, [c for c in merchant.get("channels", CHANNELS) if c in CHANNELS])
 
 
 def _admission_condition(batch_id: str) -> tuple[str, dict[str, Any]]:
@@ -201,6 +219,9 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
     for s in product.get("skus", []):
         deps.store.put({"pk": pk, "sk": f"SKU#{s['sku_code']}", "merchant_id": merchant_id, "spu_code": spu,
                         "batch_id": batch_id, **s})
+    from shangjia.stock import seed_from_sheet
+
+    seed_from_sheet(deps, merchant_id, product, batch_id)    # the stock column: only levels no ERP/order owns
     if not refs:
         if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra):
             return "duplicate"
@@ -230,6 +251,7 @@ def _unchanged(deps: Deps, msg: dict[str, Any], seq: Any, existing: dict[str, An
                     "spu_code": spu, "status": existing["status"], "current_batch_id": existing.get("batch_id"),
                     "first_row": rows[0].get("row"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"UNCHANGED#{spu}"})
     batches.tally_product(deps, batch_id, seq, spu, valid=True, unchanged=True)
+    batches.settle_product(deps, batch_id, seq, spu, "unchanged")
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return "unchanged"
 
@@ -241,6 +263,10 @@ def _busy(deps: Deps, msg: dict[str, Any], seq: Any, status: str) -> str:
     _store_findings(deps, merchant_id, spu, batch_id, msg,
                     [finding("PIPE_PRODUCT_BUSY", value=spu, status=status)], superseded=False)
     batches.tally_product(deps, batch_id, seq, spu, valid=False, refused=True)
+    batches.settle_product(deps, batch_id, seq, spu, "refused",
+                           {"merchant_id": merchant_id, "spu_code": spu, "first_row": _first_cell(msg)[0],
+                            "findings": [finding("PIPE_PRODUCT_BUSY", row=_first_cell(msg)[0], value=spu,
+                                                 status=status).to_dict()]})
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return "busy"
 
@@ -373,6 +399,9 @@ def _unstorable(deps: Deps, msg: dict[str, Any], seq: Any, findings: list) -> st
                     "first_row": row, "findings": [f.to_dict() for f in findings],
                     "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": sk})
     batches.tally_product(deps, batch_id, seq, spu, valid=False)
+    batches.settle_product(deps, batch_id, seq, spu, "needs_fix",
+                           {"merchant_id": merchant_id, "spu_code": spu, "first_row": row,
+                            "findings": [f.to_dict() for f in findings]})
     batches.maybe_finalise(deps, batch_id, f"product:{safe_key_part(spu, 200)}")
     return "needs_fix"
 

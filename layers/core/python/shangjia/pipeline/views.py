@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from shangjia.channels.readiness import readiness_counts
 from shangjia.pipeline.deps import Deps
 from shangjia.status import TERMINAL_FOR_BATCH
 
@@ -39,6 +40,14 @@ def batch_unchanged(deps: Deps, batch_id: str) -> list[dict[str, Any]]:
     return listed(deps, f"BATCH#{batch_id}", sk_prefix="UNCHANGED#")
 
 
+def _settled_count(deps: Deps, batch: dict[str, Any], seen: int) -> int:
+    from shangjia.pipeline.batches import settle_counts
+
+    if batch.get("products_total") is None:
+        return seen
+    return settle_counts(deps, batch["batch_id"], int(batch.get("products_sent") or 0))["settled"]
+
+
 def batch_summary(deps: Deps, batch: dict[str, Any], *, with_products: bool = False) -> dict[str, Any]:
     """``batch`` may be the META item or an index entry of it (keys only): then it is fetched."""
     if "merchant_id" not in batch or "status" not in batch:
@@ -57,15 +66,22 @@ def batch_summary(deps: Deps, batch: dict[str, Any], *, with_products: bool = Fa
         "by_status": dict(sorted(by_status.items())), "refused": len(refused),
         "unchanged": len(unchanged), "reprocessed": len(products),
         "skus": sum(len((p.get("product") or {}).get("skus", [])) for p in products),
-        "settled": total is not None and settled >= total,
+        # a product counts settled in the batch it settled in, even once a re-upload superseded it
+        # there (pipeline/batches.py ``settle_product``); a settled batch keeps its outcome counts
+        "settled": batch["status"] == "settled" or (total is not None and settled >= total),
+        "products_settled": _settled_count(deps, batch, settled),   # counted once each, superseded or not
+        "outcome": batch.get("outcome"), "settled_at": batch.get("settled_at"),
         "rejection": batch.get("rejection"), "created_at": batch.get("created_at"),
         "kind": batch.get("kind", "sheet"),
+        # per channel: how many of the batch's products are ready for it (channels/readiness.py)
+        "readiness": readiness_counts(p.get("readiness") for p in products),
     }
     if out["kind"] == "bundle":      # a zip of images: what it unpacked, not products
         out.update({k: batch.get(k, 0) for k in ("files_count", "files_written", "files_unchanged", "refused_count")})
     if with_products:
         out["products"] = [{"spu_code": p["spu_code"], "status": p["status"],
-                            "errors": [f for f in p.get("findings", []) if f.get("severity") == "error"]}
+                            "errors": [f for f in p.get("findings", []) if f.get("severity") == "error"],
+                            "readiness": p.get("readiness") or {}}
                            for p in products]
         out["refused_products"] = [{"spu_code": r["spu_code"], "errors": r.get("findings", [])} for r in refused]
     return out

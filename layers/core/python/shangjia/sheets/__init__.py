@@ -28,7 +28,8 @@ __all__ = [
 
 # Uploads routed to sheet intake. .xls/.ods/.et are here so they get a specific refusal
 # ("save as .xlsx") instead of being taken for media.
-SHEET_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xlsm", ".csv", ".tsv", ".txt", ".xls", ".ods", ".et"})
+# .json: an ERP product feed (shangjia.inbound.feed), read like a sheet.
+SHEET_SUFFIXES: frozenset[str] = frozenset({".xlsx", ".xlsm", ".csv", ".tsv", ".txt", ".xls", ".ods", ".et", ".json"})
 
 # Columns our own files add that an upload may carry back (the report's result column).
 IGNORED_HEADERS = frozenset({"校验结果 Result"})
@@ -472,6 +473,9 @@ def _open(fh: BinaryIO, size: int, filename: str, limits: Limits, closer) -> She
     if probe.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in fh.read(4096):
         raise FindingError(finding("SHEET_UNSUPPORTED_FORMAT", file=filename, format="Excel 2003 XML Spreadsheet"))
     fh.seek(0)
+    if suffix == ".json" or probe.startswith(b"{"):
+        from shangjia.inbound.feed import feed_reader    # an ERP feed: Taobao/Pinduoduo items, mapped
+        return feed_reader(fh.read(), filename, limits)
     from shangjia.sheets.text import TextSheet
     ts = TextSheet(fh, limits, filename)
     info_extra = {"format": "csv", "encoding": ts.encoding, "delimiter": ts.delimiter}
@@ -479,7 +483,7 @@ def _open(fh: BinaryIO, size: int, filename: str, limits: Limits, closer) -> She
     if suffix in (".xls",) and info is None:
         raise FindingError(finding("SHEET_NOT_SPREADSHEET", file=filename,
                                    reason="named .xls but holds plain text without a product header"))
-    return SheetReader(info, ts.rows, findings, limits, filename, closer)
+    return _foreign(SheetReader(info, ts.rows, findings, limits, filename, closer))
 
 
 def _open_zip(fh: BinaryIO, filename: str, limits: Limits, closer, suffix: str) -> SheetReader:
@@ -518,6 +522,14 @@ def _open_zip(fh: BinaryIO, filename: str, limits: Limits, closer, suffix: str) 
             closer()
     reader = SheetReader(info, lambda: book.rows(path), findings, limits, filename, close)
     reader.xlsx = (book, path)
+    return _foreign(reader)
+
+
+def _foreign(reader: SheetReader) -> SheetReader:
+    """Another platform's export we can map (shangjia.inbound.exports) reads through its mapping."""
+    if reader.info.layout.startswith("export:"):
+        from shangjia.inbound.exports import ExportReader
+        return ExportReader(reader)
     return reader
 
 
@@ -552,6 +564,10 @@ def _find_header(candidates, limits: Limits, filename: str, extra: dict) -> tupl
             texts = [str(v) for v in cells.values() if v is not None and not _is_number(v)]
             layout = detect_foreign_layout(texts)
             if layout:
+                from shangjia.inbound.exports import export_info
+                info = export_info(layout, buf, i, sheet_name, extra)     # Shopify, WooCommerce: mapped
+                if info is not None:
+                    return info, []
                 raise FindingError(finding("SHEET_FOREIGN_LAYOUT", file=filename, layout=layout))
             m = _match_row(spec, cells)
             if best is None or len(m) > len(best[2]):

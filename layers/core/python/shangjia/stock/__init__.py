@@ -111,7 +111,7 @@ class StockLedger:
 
     def seed(self, merchant_id: str, sku_code: str, on_hand: int, *, source: str) -> bool:
         """The sheet's stock column as the level, only where no ERP update or order owns it (no
-        level yet, or one only sheets have written). True when written."""
+        level yet, or one only sheets have written) and only when it changes. True when written."""
         on_hand = _count(on_hand, "on_hand")
         now = iso(self.clock.now())
         pk, sk = rules.level_key(merchant_id, sku_code)
@@ -121,7 +121,8 @@ class StockLedger:
              "expression": "SET on_hand = :oh, free_qty = :oh - if_not_exists(reserved, :z), "
                            "reserved = if_not_exists(reserved, :z), #o = :sheet, merchant_id = :m, "
                            "sku_code = :c, updated_at = :at, gsi1pk = :g, gsi1sk = :gs",
-             "condition": "attribute_not_exists(pk) OR (#o = :sheet AND reserved = :z)",
+             # a re-upload with the same stock writes nothing and syncs nothing to the channels
+             "condition": "attribute_not_exists(pk) OR (#o = :sheet AND reserved = :z AND on_hand <> :oh)",
              "names": {"#o": "owner"},
              "values": {":oh": on_hand, ":z": 0, ":sheet": rules.OWNER_SHEET, ":m": merchant_id, ":c": sku_code,
                         ":at": now, ":g": rules.LEVELS_INDEX_PK, ":gs": f"{merchant_id}#{sku_code}"}},

@@ -116,6 +116,7 @@ class SimServer:
         self.pushes: list[Push] = []                     # deliveries attempted
         self.lost: list[dict[str, Any]] = []             # verdicts never pushed
         self.audits: list[dict[str, Any]] = []           # verdicts decided
+        self.orders: dict[str, dict[str, Any]] = {}       # order id (str) -> buyer's order (place_order)
         self._counters: dict[tuple, int] = {}
         self._timers: set[threading.Timer] = set()
         self._server: ThreadingHTTPServer | None = None
@@ -354,6 +355,66 @@ class SimServer:
 
     def on_submitted(self, rec: dict[str, Any]) -> None:
         pass
+
+    # --- orders: a buyer orders on the platform, which pushes the order events -------------------
+    def place_order(self, shop: str, lines: list[tuple[Any, str, int]], *, push: bool = True,
+                    order_id: str | None = None) -> str:
+        """A buyer's order in ``shop``: ``lines`` are (platform product id, our SKU code, qty).
+        The platform's own stock copy drops (never below 0: the simulator stands for a platform
+        whose copy lags ours, so it does not refuse). With ``push``, the order-created event is
+        pushed to the callback at once (``push_order``). Returns the platform's order id (str)."""
+        with self.lock:
+            n = len(self.orders)
+        oid = order_id or str(self.draw("order_id", (shop, n)).randrange(10**18, 9 * 10**18))
+        resolved = []
+        with self.lock:
+            for pid, code, qty in lines:
+                rec = self.products.get(int(pid))
+                if rec is None or str(rec["shop"]) != str(shop):
+                    raise KeyError(f"no product {pid} in shop {shop}")
+                sid = self.sku_id_of(rec, code)
+                if sid is None:
+                    raise KeyError(f"product {pid} has no SKU {code}")
+                rec["stock"][sid] = max(0, rec["stock"].get(sid, 0) - int(qty))
+                resolved.append({"product_id": rec["product_id"], "out_product_id": rec["out_id"],
+                                 "sku_id": sid, "code": str(code), "qty": int(qty)})
+            self.orders[oid] = {"order_id": oid, "shop": str(shop), "lines": resolved, "status": "created",
+                                "created_at": self.clock(), "events": []}
+        if push:
+            self.push_order(oid, "created")
+        return oid
+
+    def order_push(self, order_id: str, event: str) -> tuple[str, bytes, dict[str, str]]:
+        """(url, body, headers) of the platform's push for ``event`` ("created" | "paid" |
+        "cancelled" | "refunded") of the order, signed as the platform signs; the order's status
+        moves. The same push can be delivered again (a platform retry) byte for byte."""
+        with self.lock:
+            order = self.orders[order_id]
+            order["status"] = event
+            order["events"].append(event)
+        target = self.callback_for(order["shop"])
+        if target is None:
+            raise KeyError(f"shop {order['shop']} has no callback URL")
+        return self.build_order_push(order, event)
+
+    def push_order(self, order_id: str, event: str) -> Push:
+        """Build the push and deliver it now (synchronously); the delivery is recorded."""
+        url, body, headers = self.order_push(order_id, event)
+        push = Push(self.orders[order_id]["shop"], 0, url, body, headers, f"order:{event}")
+        self._deliver(push)
+        return push
+
+    def order_detail(self, order_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            o = self.orders.get(str(order_id))
+            return None if o is None else {**o, "lines": [dict(x) for x in o["lines"]]}
+
+    def sku_id_of(self, rec: dict[str, Any], code: str) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def build_order_push(self, order: dict[str, Any], event: str
+                         ) -> tuple[str, bytes, dict[str, str]]:  # pragma: no cover
+        raise NotImplementedError
 
     def wait_idle(self, timeout_s: float = 10.0) -> bool:
         """Until every pending audit and push has run (tests)."""

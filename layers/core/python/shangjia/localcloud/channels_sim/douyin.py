@@ -510,7 +510,90 @@ def hash_id(pid: int, name: str, value: str) -> int:
     return int(hashlib.sha256(f"{pid}|{name}|{value}".encode()).hexdigest()[:15], 16) % 10**18
 
 
+# order message tags (zsmhub/doudian-sdk message/: 订单创建 100, 订单支付/确认 101, 订单取消 106,
+# 退款成功 206; docs op.jinritemai.com/docs/message-docs/30/109, /30/110, /30/123, /31/121)
+ORDER_TAGS = {"created": "100", "paid": "101", "cancelled": "106", "refunded": "206"}
+# orderDetail ``order_status``: 1 awaiting payment, 2 awaiting shipment, 4 cancelled (Douyin's codes)
+ORDER_STATUS = {"created": 1, "paid": 2, "cancelled": 4, "refunded": 4}
+
+
+def _order_methods():
+    """Order support, added to ``DouyinSim`` below (kept apart from the product API above)."""
+
+    def sku_id_of(self, rec: dict[str, Any], code: str):
+        return next((s["sku_id"] for s in rec.get("skus") or [] if s.get("code") == str(code)), None)
+
+    def build_order_push(self, order: dict[str, Any], event: str):
+        from shangjia.channels import signing
+
+        shop = self.shops[int(order["shop"])]
+        app = self.apps[shop.app_key]
+        now = int(self.clock())
+        s_ids = [int(order["order_id"]) * 10 + i + 1 for i in range(len(order["lines"]))]
+        data: dict[str, Any] = {"p_id": int(order["order_id"]), "s_ids": s_ids, "shop_id": shop.shop_id,
+                                "order_status": ORDER_STATUS[event], "order_type": 0, "biz": 2}
+        if event == "created":
+            data["create_time"] = now
+        elif event == "paid":
+            data.update(pay_time=now, pay_type=1,
+                        pay_amount=sum(x["qty"] for x in order["lines"]) * 100)
+        elif event == "cancelled":
+            data.update(cancel_time=now, cancel_reason="买家取消")
+        else:
+            data = {"p_id": int(order["order_id"]), "s_id": s_ids[0], "shop_id": shop.shop_id,
+                    "aftersale_id": int(order["order_id"]) + 7, "aftersale_status": 12, "success_time": now}
+        msg_id = f"{order['order_id']}{ORDER_TAGS[event]}"
+        body = json.dumps([{"tag": ORDER_TAGS[event], "msg_id": msg_id,
+                            "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}],
+                          ensure_ascii=False, separators=(",", ":")).encode()
+        return app.callback_url, body, {"app-id": app.app_key,
+                                        "event-sign": signing.douyin_event_sign(app.app_key, app.app_secret, body)}
+
+    def order_detail_api(self, shop: DouyinShop, p: dict) -> Reply:
+        """``/order/orderDetail`` ``{shop_order_id}``: ``data.shop_order_detail`` with its
+        ``sku_order_list`` (our SKU code as ``code``, the count as ``item_num``)."""
+        o = self.order_detail(str(p.get("shop_order_id") or ""))
+        if o is None or int(o["shop"]) != shop.shop_id:
+            return self._reply(BUSINESS, sub_code="isv.business-failed:order-not-found", sub_msg="订单不存在")
+        skus = [{"order_id": str(int(o["order_id"]) * 10 + i + 1), "parent_order_id": o["order_id"],
+                 "product_id": x["product_id"], "product_id_str": str(x["product_id"]), "sku_id": x["sku_id"],
+                 "code": x["code"], "out_product_id": x["out_product_id"], "item_num": x["qty"]}
+                for i, x in enumerate(o["lines"])]
+        return self._reply(data={"shop_order_detail": {
+            "order_id": o["order_id"], "order_status": ORDER_STATUS.get(o["status"], 1),
+            "create_time": int(o["created_at"]), "sku_order_list": skus}})
+
+    def add_listed_product(self, shop_id: int | str, out_id: str, stock: dict[str, int]) -> int:
+        """A product already online in the shop (listed before we came: a store moving to us),
+        one SKU per code with its platform stock; returns the product id. Python API, like
+        ``register_shop``: the order proofs sell it without going through audit."""
+        doc = {"name": out_id, "pic": "", "description": "", "category_leaf_id": 0, "outer_product_id": out_id,
+               "specs": "规格|" + ",".join(stock),
+               "spec_prices": json.dumps([{"spec_detail_name1": c, "code": c, "outer_sku_id": c, "price": 100,
+                                           "stock_num": int(n)} for c, n in stock.items()], ensure_ascii=False)}
+        rec: dict[str, Any] = {"draft": doc, "online": copy.deepcopy(doc), "status": STATUS_ONLINE,
+                               "check_status": CHECK_APPROVED, "audit_reason": "", "sku_ids": {}, "stock": {}}
+        pid = self.add_product(str(int(shop_id)), out_id, rec)
+        with self.lock:
+            rec["skus"] = []
+            for code, n in stock.items():
+                sid = self.new_id("sku_id", (pid, code))
+                rec["sku_ids"][(code,)] = sid
+                rec["stock"][sid] = int(n)
+                rec["skus"].append({"sku_id": sid, "outer_sku_id": code, "out_sku_id": 0, "code": code,
+                                    "spec_detail_ids": []})
+        return pid
+
+    return {"sku_id_of": sku_id_of, "build_order_push": build_order_push, "order_detail_api": order_detail_api,
+            "add_listed_product": add_listed_product}
+
+
+for _name, _fn in _order_methods().items():
+    setattr(DouyinSim, _name, _fn)
+
+
 _ROUTES = {
+    "/order/orderDetail": "order_detail_api",
     "/token/create": "token_create",
     "/token/refresh": "token_refresh",
     "/material/uploadImageSync": "upload_image",

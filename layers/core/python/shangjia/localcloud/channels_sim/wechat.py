@@ -532,7 +532,58 @@ class WechatSim(SimServer):
         return url, json.dumps(body, ensure_ascii=False).encode(), {}
 
 
+# order events (the names WeChat pushes; WxJava MessageEventConstants, SKIT ChannelsECOrder*Event)
+ORDER_EVENTS = {"created": "channels_ec_order_new", "paid": "channels_ec_order_pay",
+                "cancelled": "channels_ec_order_cancel"}
+# order/get ``status``: 10 awaiting payment, 20 awaiting shipment, 250 cancelled (WeChat's codes)
+ORDER_STATUS = {"created": 10, "paid": 20, "cancelled": 250, "refunded": 200}
+
+
+def _order_methods():
+    """Order support, added to ``WechatSim`` below (kept apart from the product API above)."""
+
+    def sku_id_of(self, rec: dict[str, Any], code: str):
+        return (rec.get("sku_ids") or {}).get(str(code))
+
+    def build_order_push(self, order: dict[str, Any], event: str):
+        from shangjia.channels import signing
+
+        shop = self.shops[order["shop"]]
+        now = int(self.clock())
+        info: dict[str, Any] = {"order_id": int(order["order_id"])}
+        if event == "cancelled":
+            info["cancel_type"] = 1            # 1 the buyer cancelled
+        if event == "paid":
+            info["pay_time"] = now
+        body = {"ToUserName": shop.username, "FromUserName": "OPENID", "CreateTime": now, "MsgType": "event",
+                "Event": ORDER_EVENTS[event], "order_info": info}
+        timestamp = str(now)
+        nonce = str(self.draw("nonce", (order["order_id"], event)).randrange(10**8, 10**10))
+        sig = signing.wechat_push_signature(shop.callback_token, timestamp, nonce)
+        url = shop.callback_url
+        url += ("&" if "?" in url else "?") + urlencode({"signature": sig, "timestamp": timestamp, "nonce": nonce})
+        return url, json.dumps(body, ensure_ascii=False).encode(), {}
+
+    def order_get(self, shop: WechatShop, req: Request, doc: dict) -> Reply:
+        """``/channels/ec/order/get`` ``{order_id}``: the order with its ``product_infos``."""
+        o = self.order_detail(str(doc.get("order_id") or ""))
+        if o is None or o["shop"] != shop.shop:
+            return _err(NOT_FOUND, "order not exist")
+        infos = [{"product_id": str(x["product_id"]), "sku_id": str(x["sku_id"]), "sku_cnt": x["qty"],
+                  "out_product_id": x["out_product_id"], "out_sku_id": x["code"]} for x in o["lines"]]
+        return Reply.of({"errcode": 0, "errmsg": "ok", "order": {
+            "order_id": o["order_id"], "status": ORDER_STATUS.get(o["status"], 10),
+            "create_time": int(o["created_at"]), "order_detail": {"product_infos": infos}}})
+
+    return {"sku_id_of": sku_id_of, "build_order_push": build_order_push, "order_get": order_get}
+
+
+for _name, _fn in _order_methods().items():
+    setattr(WechatSim, _name, _fn)
+
+
 _ROUTES = {
+    "/channels/ec/order/get": "order_get",
     "/channels/ec/basics/img/upload": "img_upload",
     "/channels/ec/product/add": "product_add",
     "/channels/ec/product/update": "product_update",

@@ -3,11 +3,13 @@ local cloud's real gateway: Cognito sign-in, the JWT check, the api function, mo
 
 One cloud and one browser for the module; each role gets its own browser context (its own
 sessionStorage). The tests run in order: the merchant's upload feeds the board, the review desk
-and the failure report. Each page's screenshot is written to docs/img/web-*.png.
+and the failure report. Each page's screenshot is written to out/screenshots/web-*.png
+(docs/img/ with SHANGJIA_SCREENSHOTS=docs).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
@@ -25,7 +27,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 # fresh, empty profile (its own --user-data-dir).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# docs/img when asked (SHANGJIA_SCREENSHOTS=docs: refresh the documentation's pictures); otherwise
+# out/screenshots, so that a test run leaves the tracked files as they were
+IMG = Path(__file__).resolve().parents[2] / ("docs/img" if os.environ.get("SHANGJIA_SCREENSHOTS") == "docs"
+                                             else "out/screenshots")
 PASSWORD = "Browser-Test-2026!"
 MERCHANT, OTHER = "mweb-001", "mweb-002"
 HOSTILE = '<img src=x onerror="window.__pwned=1">防泼水冲锋衣 <b>加厚</b>'

@@ -86,6 +86,13 @@ def test_the_report_names_the_first_limit_and_its_fix():
     assert "DynamoDB table writes" in text and "2,777.78/4,000" in text
 
 
+def test_a_scheduled_function_does_not_scale_with_the_skus():
+    st = [s.function for s in stages(make_profile(), {}, scheduled=frozenset({"validate"}))]
+    assert st == ["media"]
+    _, cs = checks(make_profile(), {"validate": 1}, scheduled=frozenset({"validate"}))
+    assert not [c for c in cs if c.name == "reserved concurrency of validate"]
+
+
 def test_derived_reserved_concurrency_has_headroom_and_is_at_least_one():
     st = stages(make_profile(), {}, api_latency_ms=10)
     got = derived_concurrency(st, 1000, headroom=1.5)

@@ -86,10 +86,17 @@ class Stage:
         return self.invocations_per_sku * self.seconds_per_invocation
 
 
-def stages(profile: dict[str, Any], reserved: dict[str, int | None], api_latency_ms: float = 10.0) -> list[Stage]:
+def stages(profile: dict[str, Any], reserved: dict[str, int | None], api_latency_ms: float = 10.0,
+           scheduled: frozenset[str] = frozenset()) -> list[Stage]:
+    """The stages whose work grows with the SKUs. Scheduled functions are left out: EventBridge runs
+    them at their rate whatever the load (the local cloud ticks them every second, so their count
+    per SKU measures the run's length, not the work); their concern is a run's work within its
+    time-out, which the report names apart."""
     skus = max(1, int(profile["workload"]["skus"]))
     out = []
     for fn, f in sorted(profile["functions"].items()):
+        if fn in scheduled:
+            continue
         n = max(1, int(f["invocations"]))
         req = f.get("requests", 0) / n
         secs = f["cpu_s"] / n + req * api_latency_ms / 1000
@@ -98,7 +105,8 @@ def stages(profile: dict[str, Any], reserved: dict[str, int | None], api_latency
 
 
 def checks(profile: dict[str, Any], reserved: dict[str, int | None], *, api_latency_ms: float = 10.0,
-           products_per_shop_share: float = 1.0) -> tuple[list[Stage], list[Check]]:
+           products_per_shop_share: float = 1.0,
+           scheduled: frozenset[str] = frozenset()) -> tuple[list[Stage], list[Check]]:
     """Every limit the workload meets, with its demand per unit of SKU rate.
 
     ``products_per_shop_share``: the share of the peak's products that go to one shop (1.0: one
@@ -106,7 +114,7 @@ def checks(profile: dict[str, Any], reserved: dict[str, int | None], *, api_late
     w = profile["workload"]
     skus = max(1, int(w["skus"]))
     products_per_sku = w["products"] / skus
-    st = stages(profile, reserved, api_latency_ms)
+    st = stages(profile, reserved, api_latency_ms, scheduled)
     out: list[Check] = []
     q = QUOTAS
     total_conc = sum(s.per_sku_concurrency() for s in st)
@@ -159,9 +167,9 @@ def derived_concurrency(st: list[Stage], rate: float, headroom: float = 1.5) -> 
 
 
 def report(profile: dict[str, Any], reserved: dict[str, int | None], peaks: list[tuple[str, float]],
-           api_latency_ms: float = 10.0) -> str:
+           api_latency_ms: float = 10.0, scheduled: frozenset[str] = frozenset()) -> str:
     """The printed table: per stage, then every limit sorted by the rate at which it breaks."""
-    st, cs = checks(profile, reserved, api_latency_ms=api_latency_ms)
+    st, cs = checks(profile, reserved, api_latency_ms=api_latency_ms, scheduled=scheduled)
     w = profile["workload"]
     lines = [f"measured: {profile.get('source', '?')} — {w['skus']} SKUs, {w['products']} products, "
              f"{w['images']} images; AWS call latency assumed {api_latency_ms:g} ms"]
@@ -175,6 +183,9 @@ def report(profile: dict[str, Any], reserved: dict[str, int | None], peaks: list
         lines.append(f"{s.function:<18}{s.invocations_per_sku:>9.3f}{s.seconds_per_invocation:>8.3f}"
                      f"{s.requests_per_invocation:>9.1f}{(s.reserved or '-'):>10}"
                      + "".join(f"{s.concurrency(r):>14.1f}" for _, r in peaks))
+    if scheduled:
+        lines.append("scheduled (one at a time at their EventBridge rate, whatever the load): "
+                     + ", ".join(sorted(scheduled)))
     lines.append("")
     lines.append("limits, first to break first (demand at each peak / limit):")
     for c in sorted(cs, key=lambda c: c.breaks_at):

@@ -36,10 +36,11 @@ def run(args) -> int:
         return 2
     profile = json.loads(path.read_text())
     reserved = {f.key: f.reserved_concurrency for f in TOPOLOGY.functions}
+    scheduled = frozenset(f.key for f in TOPOLOGY.functions if f.schedule)
     peaks = [(f"{args.skus:,} SKUs in {args.hours:g} h", peak_rate(args.skus, args.hours)),
              (f"{args.daily:,} a day (average)", args.daily / 86400)]
     if args.json:
-        st, cs = checks(profile, reserved, api_latency_ms=args.api_latency_ms)
+        st, cs = checks(profile, reserved, api_latency_ms=args.api_latency_ms, scheduled=scheduled)
         print(json.dumps({"profile": str(path), "peaks": dict(peaks),
                           "checks": [{"name": c.name, "stage": c.stage, "per_sku": c.per_sku, "limit": c.limit,
                                       "unit": c.unit, "breaks_at_skus_per_s": c.breaks_at, "fix": c.fix}
@@ -48,5 +49,5 @@ def run(args) -> int:
                          indent=1, default=str))
         return 0
     print(f"profile: {path}")
-    print(report(profile, reserved, peaks, api_latency_ms=args.api_latency_ms))
+    print(report(profile, reserved, peaks, api_latency_ms=args.api_latency_ms, scheduled=scheduled))
     return 0

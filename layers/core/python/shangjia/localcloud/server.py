@@ -146,7 +146,7 @@ class DynamoCapacity:
                 if iu:
                     wru += iu
                     hk = index.schema_key_attrs[0]
-                    ipk = _scalar((a or b or {}).get(hk))
+                    ipk = _scalar((a if a and hk in a else b or {}).get(hk))    # the image in the index
                     partitions.append((f"{index.name}:{ipk}", iu))
         self.partitions = partitions
         return wru, rru, True

@@ -102,7 +102,11 @@ class Session:
         self.page.wait_for_selector("#who")
 
     def go(self, page_id: str) -> None:
+        """Navigate once the app has settled on its home page after sign-in (else its own redirect
+        to home could land after ours)."""
+        self.page.wait_for_function("() => /^#\\/[a-z]+/.test(location.hash) && location.hash !== '#/signin'")
         self.page.evaluate("id => { location.hash = '#/' + id; }", page_id)
+        self.page.wait_for_function("id => location.hash === '#/' + id", arg=page_id)
 
     def nav(self) -> list[str]:
         return self.page.eval_on_selector_all("nav a[data-page]", "els => els.map(e => e.dataset.page)")

@@ -62,10 +62,13 @@ setUnauthorizedHandler(() => {
   if (routeId() !== "signin") location.hash = "#/signin";
 });
 
+let routeSeq = 0;     // the newest navigation wins: an older one still awaiting /api/me must not redirect
+
 async function route() {
+  const seq = ++routeSeq;
   if (state.cleanup) { try { state.cleanup(); } catch { /* the page is gone anyway */ } state.cleanup = null; }
   document.title = `${t("app.name")} · ${t("app.tagline")}`;
-  const id = routeId();
+  let id = routeId();
   if (!session.token) {
     state.me = null;
     renderTop();
@@ -85,6 +88,8 @@ async function route() {
       } else return;
     }
   }
+  if (seq !== routeSeq) return;     // a newer navigation took over while /api/me was on its way
+  id = routeId();
   const me = state.me;
   if (id === "signin" || id === "") { location.hash = `#/${HOME[me.role] || "portal"}`; return; }
   renderTop();

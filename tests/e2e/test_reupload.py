@@ -26,7 +26,7 @@ def _batch_for(deps, key, not_in=()):
     return None
 
 
-def _settled_batch(cloud, deps, key, *, not_in=(), timeout_s=180):
+def _settled_batch(cloud, deps, key, *, not_in=(), timeout_s=300):
     """Wait until the upload's batch is settled and its report written; return (batch, summary, seconds)."""
     t0 = time.monotonic()
     found = {}
@@ -55,6 +55,7 @@ def _reviews_and_calls(cloud, deps, spus):
     return reviews, cloud.channels.calls
 
 
+@pytest.mark.timeout(720)     # two uploads through review and three channels each, on a loaded 2-core run
 def test_a_corrected_sheet_reprocesses_one_product_and_the_same_bytes_none(cloud, deps, tmp_path):
     import openpyxl
 

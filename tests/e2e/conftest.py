@@ -5,10 +5,13 @@ from shangjia.localcloud.demo import DEMO_CLOCK
 
 
 @pytest.fixture(scope="module")
-def cloud():
+def cloud(request):
     """One local cloud per test module. Not per session: moto's backends are process-global, and a
-    cloud left polling would consume messages inside later (mock_aws) tests on the same worker. (moto's server on loopback, the real handlers)."""
-    with LocalCloud(clock=DEMO_CLOCK, visibility_timeout_s=1) as c:
+    cloud left polling would consume messages inside later (mock_aws) tests on the same worker. (moto's server on loopback, the real handlers).
+    The handlers run in worker processes, as on Lambda; a module that patches what the handlers
+    import says ``HANDLERS_IN_PROCESS = True`` and gets them in this process's threads."""
+    in_process = getattr(request.module, "HANDLERS_IN_PROCESS", False)
+    with LocalCloud(clock=DEMO_CLOCK, visibility_timeout_s=1, sandboxes=not in_process) as c:
         # The deployment default audits 5 % of VIP products by hand, picked by a hash of the
         # execution name, which holds the upload's S3 version id (random): these tests follow one
         # path per product, so the sample is off here; the audit path has its own test (rate 1).

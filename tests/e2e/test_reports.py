@@ -9,6 +9,7 @@ import pytest
 from shangjia.pipeline import views
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
+HANDLERS_IN_PROCESS = True      # the second case patches batches.INLINE_REPORT_MAX for the handlers
 
 
 def _batch_for(deps, merchant, key):

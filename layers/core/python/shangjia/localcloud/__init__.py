@@ -26,8 +26,14 @@ class LocalCloud:
     def __init__(self, topology: Topology = TOPOLOGY, *, visibility_timeout_s: int = 2, max_concurrency: int = 4,
                  clock: str | None = None, channel_error_rate: float = 0.0, port: int = 0,
                  schedule_interval_s: float = 1.0, review_sla_s: dict[str, int] | None = None,
-                 channel_knobs: Knobs | None = None) -> None:
+                 channel_knobs: Knobs | None = None, sandboxes: bool | None = None) -> None:
         self.topology = topology
+        # Handlers in worker processes, a pool per function (``sandboxes.py``), unless asked to run
+        # them in this process's threads (``sandboxes=False`` or SHANGJIA_LOCAL_SANDBOXES=0: a test
+        # that patches a module the handlers use).
+        if sandboxes is None:
+            sandboxes = os.environ.get("SHANGJIA_LOCAL_SANDBOXES", "1") not in ("0", "false", "no")
+        self.sandboxes = sandboxes
         self.visibility_timeout_s = visibility_timeout_s
         self.max_concurrency = max_concurrency
         self.clock = clock
@@ -80,7 +86,7 @@ class LocalCloud:
         self.server.media_bucket_name = self.resources.buckets.get("media")
         self._setenv(self.resources.environment())
         self.runtime = LambdaRuntime(self.topology, self.meter, self.resources.functions,
-                                     max_concurrency=self.max_concurrency)
+                                     max_concurrency=self.max_concurrency, sandboxes=self.sandboxes)
         self.runtime.hook_moto({k: arn.rsplit(":", 1)[-1] for k, arn in self.resources.functions.items()})
         self._start_gateway(session)
         patch_moto_task_failure_cause()
@@ -120,6 +126,8 @@ class LocalCloud:
         for p in self.pollers:
             p.join(timeout=2)
             p.pool.shutdown(wait=True, cancel_futures=False)
+        if self.runtime is not None:
+            self.runtime.close()
         if self.gateway is not None:
             self.gateway.stop()
         if getattr(self, "_undo_shops", None):

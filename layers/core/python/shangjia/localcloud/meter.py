@@ -90,6 +90,7 @@ class Meter:
     # capacity model (shangjia.capacity) holds against DynamoDB's 1,000 WRU/s per partition
     ddb_partition_wru: Counter = field(default_factory=Counter)
     caller_service: Counter = field(default_factory=Counter)      # (caller, service) -> requests
+    caller_ops: Counter = field(default_factory=Counter)          # (caller, service, op) -> requests
     state_transitions: int = 0
     express_executions: int = 0
     express_seconds: float = 0.0
@@ -110,6 +111,7 @@ class Meter:
             self.requests[(service, op)] += 1
             self.by_caller[caller] += 1
             self.caller_service[(caller, service)] += 1
+            self.caller_ops[(caller, service, op)] += 1
             for pk, units in ddb_partitions or ():
                 self.ddb_partition_wru[pk] += units
             if service == "sqs" and op.endswith("(empty)"):

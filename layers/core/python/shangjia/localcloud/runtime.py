@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import threading
 import time
 import traceback
@@ -47,8 +48,13 @@ class InvocationError(Exception):
 
 
 class LambdaRuntime:
-    def __init__(self, topology: Topology, meter: Meter, arns: dict[str, str], *, max_concurrency: int = 4) -> None:
+    def __init__(self, topology: Topology, meter: Meter, arns: dict[str, str], *, max_concurrency: int = 4,
+                 sandboxes: bool = False) -> None:
         self.topology = topology
+        # ``sandboxes``: each function's handler runs in worker processes of its own
+        # (``localcloud/sandboxes.py``), as Lambda runs it; otherwise in this process's threads.
+        self.sandboxes = sandboxes
+        self._pools: dict[str, Any] = {}
         self.meter = meter
         self.arns = arns
         self._handlers: dict[str, Any] = {}
@@ -70,12 +76,31 @@ class LambdaRuntime:
         with self._count_lock:
             self.retried[key] += n
 
+    def _entry(self, key: str) -> tuple[str, str]:
+        fn = self.topology.function(key)
+        module, _, attr = fn.handler.rpartition(".")
+        return str(REPO_ROOT / "functions" / (module.replace(".", "/") + ".py")), attr
+
+    def pool(self, key: str):
+        with self._import_lock:
+            if key not in self._pools:
+                from shangjia.localcloud.sandboxes import SandboxPool
+
+                path, attr = self._entry(key)
+                self._pools[key] = SandboxPool(key, path, attr, dict(os.environ))
+            return self._pools[key]
+
+    def close(self) -> None:
+        """Stop every worker process (the local cloud is stopping)."""
+        with self._import_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for p in pools:
+            p.close()
+
     def handler(self, key: str):
         with self._import_lock:
             if key not in self._handlers:
-                fn = self.topology.function(key)
-                module, _, attr = fn.handler.rpartition(".")
-                path = REPO_ROOT / "functions" / (module.replace(".", "/") + ".py")
+                path, attr = self._entry(key)
                 spec = importlib.util.spec_from_file_location(f"shangjia_fn_{key}", path)
                 mod = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(mod)
@@ -101,10 +126,30 @@ class LambdaRuntime:
 
         outer = getattr(caller, "name", None)
         caller.name = key
+        cpu = None
         try:
+            if self.sandboxes:
+                from shangjia.localcloud.sandboxes import SandboxError
+
+                try:
+                    answer = self.pool(key).invoke(json.loads(json.dumps(event)), timeout_s=fn.timeout_s, context={
+                        "function_name": ctx.function_name, "memory_limit_in_mb": ctx.memory_limit_in_mb,
+                        "invoked_function_arn": ctx.invoked_function_arn, "aws_request_id": ctx.aws_request_id})
+                except SandboxError as e:
+                    answer = {"ok": False, "payload": e.payload, "traceback": e.payload["errorMessage"]}
+                cpu = answer.get("cpu_s")
+                if not answer["ok"]:
+                    error = True
+                    self.errors.append((key, answer.get("traceback", "")))
+                    if count_failure:
+                        self.count_retried(key)
+                    raise InvocationError(answer["payload"])
+                return answer["result"]
             handler = self.handler(key)
             result = handler(json.loads(json.dumps(event)), ctx)
             return json.loads(json.dumps(result)) if result is not None else None
+        except InvocationError:
+            raise
         except Exception as e:  # noqa: BLE001 — Lambda turns any exception into an error payload
             error = True
             self.errors.append((key, traceback.format_exc(limit=8)))
@@ -114,7 +159,9 @@ class LambdaRuntime:
                                    "stackTrace": traceback.format_exc(limit=5).splitlines()}) from e
         finally:
             caller.name = outer
-            self.meter.invocation(key, time.perf_counter() - t0, time.thread_time() - c0, fn.memory_mb, error)
+            if cpu is None:
+                cpu = time.thread_time() - c0
+            self.meter.invocation(key, time.perf_counter() - t0, cpu, fn.memory_mb, error)
             with self._count_lock:
                 self.in_flight -= 1
             if acquire:

@@ -118,11 +118,11 @@ class DynamoCapacity:
                    for name, key, kind, _, _ in targets]
         return {"op": op, "req": req, "targets": targets, "befores": befores}
 
-    def after(self, backend, plan: dict, resp: bytes) -> tuple[float, float, bool]:
-        """(WRU, RRU, exact) once the request has run."""
+    def after(self, backend, plan: dict, resp: bytes) -> tuple[tuple[float, float, bool], list[tuple[str, float]]]:
+        """((WRU, RRU, exact), [(partition key, WRU)]) once the request has run."""
         op, req = plan["op"], plan["req"]
         if op in ("Query", "Scan"):
-            return (0, *self._page(backend, req, json.loads(resp)))
+            return (0, *self._page(backend, req, json.loads(resp))), []
         wru, rru = 0.0, 0.0
         partitions: list[tuple[str, float]] = []     # (partition key, WRU) — the hot-key figures
         for (name, key, kind, tx, consistent), before in zip(plan["targets"], plan["befores"]):
@@ -148,8 +148,7 @@ class DynamoCapacity:
                     hk = index.schema_key_attrs[0]
                     ipk = _scalar((a if a and hk in a else b or {}).get(hk))    # the image in the index
                     partitions.append((f"{index.name}:{ipk}", iu))
-        self.partitions = partitions
-        return wru, rru, True
+        return (wru, rru, True), partitions
 
     @staticmethod
     def _project(index, table, image: dict | None) -> dict | None:
@@ -202,6 +201,9 @@ class CountingMiddleware:
         self.media_bucket = media_bucket
         self.lock = threading.Lock()
         self.capacity = DynamoCapacity()
+        # (service, op) -> hook(request body) run before the request reaches moto, outside the
+        # lock: the emulator's own reactions to a request (a simulated shop opening on first use)
+        self.hooks: dict[tuple[str, str], Callable[[bytes, dict], None]] = {}
 
     def __call__(self, environ, start_response):
         service, op = classify(environ)
@@ -215,6 +217,14 @@ class CountingMiddleware:
             if refused is not None:
                 self.meter.request(service, op, req_bytes, 0, caller=environ.get("HTTP_X_SHANGJIA_CALLER") or "observer")
                 return _sqs_error(start_response, *refused)
+        hook = self.hooks.get((service, op))
+        if hook is not None:
+            raw = environ["wsgi.input"].read(req_bytes) if req_bytes else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            try:
+                hook(raw, environ)
+            except Exception:  # noqa: BLE001 - the request itself answers (e.g. not found)
+                pass
         if service in _UNLOCKED:
             body = b"".join(self.app(environ, start_response))
         elif service == "dynamodb" and op in _DDB_OPS:
@@ -231,9 +241,7 @@ class CountingMiddleware:
                 body = b"".join(self.app(environ, start_response))
                 if plan is not None:
                     try:
-                        self.capacity.partitions = []
-                        ddb_units = self.capacity.after(backend, plan, body)
-                        partitions = self.capacity.partitions
+                        ddb_units, partitions = self.capacity.after(backend, plan, body)
                     except Exception:   # noqa: BLE001
                         ddb_units = None
         else:
@@ -306,6 +314,7 @@ class MotoServer:
         self.meter = meter
         self.host, self.port = host, port
         self._server = None
+        self.app: CountingMiddleware | None = None
         self._thread: threading.Thread | None = None
         self.media_bucket_name: str | None = None
 
@@ -317,8 +326,8 @@ class MotoServer:
             from moto.moto_server.threaded_moto_server import MotoRequestHandler
         except ImportError:  # pragma: no cover
             MotoRequestHandler = None
-        app = CountingMiddleware(DomainDispatcherApplication(create_backend_app), self.meter,
-                                 lambda: self.media_bucket_name)
+        app = self.app = CountingMiddleware(DomainDispatcherApplication(create_backend_app), self.meter,
+                                            lambda: self.media_bucket_name)
         from werkzeug.serving import WSGIRequestHandler
 
         class Quiet(MotoRequestHandler or WSGIRequestHandler):

@@ -17,38 +17,44 @@ _NAME = re.compile(r"shangjia/shops/([^/]+)/(wechat|douyin)")
 
 
 def auto_shops(cloud) -> Callable[[], None]:
-    """Patch the in-process secrets adapter for this cloud; returns the undo."""
+    """Open a merchant's simulated shop when a function first asks for its credentials: a hook in
+    front of moto's ``GetSecretValue`` (so it works for handlers in worker processes as well as in
+    this one); returns the undo."""
+    import json
+
     from shangjia import lambda_kit
-    from shangjia.adapters import aws
     from shangjia.channels.credentials import forget_shops
-    from shangjia.ports import SecretNotFound
 
     # An earlier cloud in this process cached shops (their simulator URLs) and secrets: forget them.
     forget_shops()
     lambda_kit.deps.cache_clear()
-
-    original = aws.SecretsManagerSecrets.get
     lock = threading.Lock()
+    opened: set[tuple[str, str]] = set()
+    hooks = cloud.server.app.hooks
 
-    def get(self, name: str) -> str:
-        try:
-            return original(self, name)
-        except SecretNotFound:
-            m = _NAME.fullmatch(name)
-            if not m or cloud.stop_event.is_set():
-                raise
-            with lock:
-                try:
-                    return original(self, name)        # opened by another thread meanwhile
-                except SecretNotFound:
-                    from shangjia.pipeline.deps import aws_deps
+    def before_get_secret(raw: bytes, environ: dict) -> None:
+        if not environ.get("HTTP_X_SHANGJIA_CALLER"):
+            return          # not a function's request (this hook's own lookups among them)
+        m = _NAME.fullmatch(str(json.loads(raw or b"{}").get("SecretId", "")))
+        if not m or cloud.stop_event.is_set():
+            return
+        shop = (m.group(1), m.group(2))
+        with lock:
+            if shop in opened:
+                return
+            from shangjia.pipeline.deps import aws_deps
+            from shangjia.ports import SecretNotFound
 
-                    cloud.add_channel_shop(m.group(1), m.group(2), deps=aws_deps())
-            return original(self, name)
+            deps = aws_deps()
+            try:
+                deps.secrets.get(m.group(0))
+            except SecretNotFound:
+                cloud.add_channel_shop(shop[0], shop[1], deps=deps)
+            opened.add(shop)
 
-    aws.SecretsManagerSecrets.get = get
+    hooks[("secretsmanager", "GetSecretValue")] = before_get_secret
 
     def undo() -> None:
-        aws.SecretsManagerSecrets.get = original
+        hooks.pop(("secretsmanager", "GetSecretValue"), None)
 
     return undo

@@ -3,7 +3,8 @@ verdicts and order events. No JWT here (the platforms cannot present one): every
 signature first (the channel port's ``parse_callback``: WeChat's token signature, Douyin's event
 sign), then applied idempotently on the platform's message id (pipeline/publish.apply_verdict).
 Order events in the same verified push (Douyin tags 100/101/106/206, WeChat
-``channels_ec_order_*``) go to the stock ledger (stock/orders.py: reserve, commit, release),
+``channels_ec_order_*`` and the ``channels_ec_aftersale_update`` after-sales, a partial refund)
+go to the stock ledger (stock/orders.py: reserve, commit, release, refund),
 idempotent on the order; an order without stock is refused and recorded, still answered 200.
 
 Answers: the acknowledgement each platform expects (WeChat ``success``; Douyin

@@ -12,6 +12,8 @@ the row and column of THEIR file (the batch report writes it back there).
   Attribute N name / value(s)): variable products with their variation rows (Parent
   ``id:44`` or the parent's SKU).
 Prices carry no currency in either: read as CNY yuan, with a warning saying so.
+- Taobao's 淘宝助理 / 千牛 出售中的宝贝 export and Pinduoduo's 商品导出 sheet: mapped in
+  ``exports_cn`` (their header rows, encoded cells and the same tables as their API payloads).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from shangjia.inbound.model import (MappedProduct, MappedRow, html_images, html_
                                     join_list, kv_join, map_category, to_raw, yuan)
 from shangjia.sheets import SheetInfo, SheetReader, duplicate_sku_finding
 
-LAYOUTS = {"Shopify": "shopify", "WooCommerce": "woocommerce"}
+LAYOUTS = {"Shopify": "shopify", "WooCommerce": "woocommerce", "Taobao": "taobao", "Pinduoduo": "pinduoduo"}
 
 
 def export_info(layout: str, buf: list, i: int, sheet_name: str, extra: dict) -> SheetInfo | None:
@@ -34,8 +36,15 @@ def export_info(layout: str, buf: list, i: int, sheet_name: str, extra: dict) ->
         return None
     rownum, cells = buf[i]
     labels = {L: str(v).strip() for L, v in cells.items() if v is not None and str(v).strip()}
-    return SheetInfo(layout=f"export:{name}", sheet_name=sheet_name, header_row=rownum, columns={},
-                     header_labels=labels, data_start_row=rownum + 1, **extra)
+    start = rownum + 1
+    if name == "taobao" and i + 1 < len(buf) and buf[i + 1][0] == rownum + 1:
+        from shangjia.inbound.exports_cn import is_taobao_header
+        below = {L: str(v).strip() for L, v in buf[i + 1][1].items() if v is not None and str(v).strip()}
+        if is_taobao_header(set(below.values())):     # 淘宝助理: English field names, then Chinese headers
+            labels = {**labels, **below}              # the merchant's words, for the report
+            start = rownum + 2
+    return SheetInfo(layout=f"export:{name}", sheet_name=sheet_name, header_row=start - 1, columns={},
+                     header_labels=labels, data_start_row=start, **extra)
 
 
 class _Rows:
@@ -70,13 +79,21 @@ class ExportReader(SheetReader):
                 raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=self.filename, limit=self.limits.max_rows))
             yield rownum, cells
 
+    def _mapped(self) -> Iterator[MappedProduct]:
+        if self.platform in ("taobao", "pinduoduo"):
+            from shangjia.inbound import exports_cn as cn
+            if self.platform == "taobao":       # its labels: the Chinese headers, else the English names
+                return cn.map_taobao_rows(cn.taobao_columns([self.info.header_labels]), self._data_rows())
+            return cn.map_pinduoduo_rows(cn.pinduoduo_columns(self.info.header_labels), self._data_rows())
+        return (_shopify if self.platform == "shopify" else _woocommerce)(self.cols, self._data_rows())
+
     def products(self, start_after_row: int = 0, sku_log: list | None = None) -> Iterator:
-        mapper = _shopify if self.platform == "shopify" else _woocommerce
         seen_sku: dict[str, int] = {}
-        for mp in mapper(self.cols, self._data_rows()):
+        for mp in self._mapped():
             raw = to_raw(mp)
-            raw.findings.append(finding("INBOUND_CURRENCY_ASSUMED", row=raw.first_row,
-                                        platform="Shopify" if self.platform == "shopify" else "WooCommerce"))
+            if self.platform in ("shopify", "woocommerce"):   # Taobao and Pinduoduo sell in CNY
+                raw.findings.append(finding("INBOUND_CURRENCY_ASSUMED", row=raw.first_row,
+                                            platform="Shopify" if self.platform == "shopify" else "WooCommerce"))
             for r in raw.rows:
                 sku = r.cells.get("sku_code")
                 if sku:

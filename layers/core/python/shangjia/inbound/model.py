@@ -63,8 +63,9 @@ def to_raw(mp: MappedProduct):
     findings = []
     for i in mp.issues:
         r = mp.rows[min(i.row_index, len(mp.rows) - 1)] if mp.rows else MappedRow({})
-        findings.append(finding(i.code, row=r.row or None, column=r.where.get(i.field or "") or None, field=i.field,
-                                value=i.value, **i.params))
+        params = dict(i.params)
+        column = params.pop("_column", None) or r.where.get(i.field or "") or None   # _column: a cell of its own
+        findings.append(finding(i.code, row=r.row or None, column=column, field=i.field, value=i.value, **params))
     return RawProduct(mp.spu_code, rows, findings)
 
 

@@ -2,8 +2,11 @@
 
 They are refused with a message naming the platform (their columns, units, categories and
 variant models do not map one-to-one onto the specification; a silent partial mapping would
-publish wrong products). The Taobao data-package headers (宝贝名称, 宝贝价格, ...) are not
-here: they are aliases in the specification and map directly.
+publish wrong products), unless ``shangjia.inbound.exports`` maps them (Shopify, WooCommerce,
+Taobao's 淘宝助理 export, Pinduoduo's 商品导出). A sheet that merely uses Taobao's data-package
+words as headers (宝贝名称, 宝贝价格, ...) is not an export: they are aliases in the
+specification and map directly; the 淘宝助理 export is told apart by its encoded columns
+(宝贝属性 / cateProps, 销售属性组合 / skuProps, 新图片 / picture...).
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ def detect_foreign_layout(header: list[str]) -> str | None:
     k = _keys(header)
     if not k:
         return None
+    from shangjia.inbound.exports_cn import is_pinduoduo_header, is_taobao_header   # mapped: inbound/exports.py
+    if is_taobao_header(k):
+        return "Taobao"
+    if is_pinduoduo_header(k):
+        return "Pinduoduo"
     if "handle" in k and k & {"variant sku", "variant price", "body (html)", "option1 name"}:
         return "Shopify"
     woo = {"sku", "name", "published", "regular price", "is featured?", "visibility in catalog",

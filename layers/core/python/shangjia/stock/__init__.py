@@ -40,7 +40,7 @@ class SetResult:
 
 @dataclass(frozen=True)
 class OrderResult:
-    outcome: str                 # "reserved" | "refused" | "committed" | "released" | "restocked" | "replay" | "noop"
+    outcome: str                 # "reserved" | "refused" | "committed" | "released" | "restocked" | "refunded" | "replay" | "noop"
     state: str | None            # the order's state after the call
     reason: str = ""             # refused: the error code (STOCK_INSUFFICIENT, STOCK_UNKNOWN_SKU)
     detail: dict[str, Any] | None = None
@@ -169,7 +169,7 @@ class StockLedger:
         opk, osk = rules.order_key(merchant_id, channel, order_id)
         order = {"pk": opk, "sk": osk, "merchant_id": merchant_id, "channel": channel, "order_id": order_id,
                  "lines": [{"sku_code": c, "qty": q} for c, q in wanted.items()], "source": source or channel,
-                 "created_at": now, "updated_at": now}
+                 "refunded": {}, "refunds": {}, "created_at": now, "updated_at": now}
         for attempt in range(3):
             levels = {c: self.levels(merchant_id, c) for c in wanted}
             unknown = [c for c, lv in levels.items() if lv is None]
@@ -219,6 +219,88 @@ class StockLedger:
             r = OrderResult("replay", rules.RESTOCKED)
         return r
 
+    def refund(self, merchant_id: str, lines: Iterable[tuple[str, int]], *, channel: str, order_id: str,
+               refund_id: str, reason: str = "refunded") -> OrderResult:
+        """Part of an order refunded (``lines``: the SKUs and units): exactly those units go back,
+        from the reservation (reserved) or on hand (committed). Once per ``refund_id`` (``replay``
+        after); more than a line still holds is ``refused`` with STOCK_REFUND_EXCEEDS and changes
+        nothing; an order the ledger never saw is ``noop`` (STOCK_ORDER_UNKNOWN)."""
+        wanted = rules.merge_lines(lines)
+        if not wanted or not refund_id:
+            raise ValueError("a refund needs an id and at least one line")
+        opk, osk = rules.order_key(merchant_id, channel, order_id)
+        for _attempt in range(4):
+            order = self.store.get(opk, osk)
+            if order is None:
+                return OrderResult("noop", None, "STOCK_ORDER_UNKNOWN")
+            if refund_id in (order.get("refunds") or {}):
+                return OrderResult("replay", order.get("state"))
+            plan = rules.refund_plan(order, wanted)
+            if not plan.kind or plan.over:
+                return self._refund_refused(order, refund_id, plan)
+            if "refunded" not in order or "refunds" not in order:     # an order written before refunds
+                try:
+                    self.store.update(opk, osk, "SET refunded = if_not_exists(refunded, :e), "
+                                      "refunds = if_not_exists(refunds, :e)", values={":e": {}},
+                                      condition="attribute_exists(pk)")
+                except ConditionFailed:
+                    pass
+                order = self.store.get(opk, osk) or order
+            now = iso(self.clock.now())
+            refunded = {str(k): int(v) for k, v in (order.get("refunded") or {}).items()}
+            sets, conds = ["refunds.#rid = :lines", "updated_at = :at"], ["#st = :from", "attribute_not_exists(refunds.#rid)"]
+            names: dict[str, str] = {"#st": "state", "#rid": refund_id}
+            values: dict[str, Any] = {":lines": dict(wanted), ":at": now, ":from": order["state"]}
+            for i, (code, qty) in enumerate(plan.lines.items()):
+                names[f"#s{i}"] = code
+                values[f":q{i}"] = refunded.get(code, 0) + qty
+                sets.append(f"refunded.#s{i} = :q{i}")
+                if refunded.get(code):                     # nobody refunded this line meanwhile
+                    values[f":p{i}"] = refunded[code]
+                    conds.append(f"refunded.#s{i} = :p{i}")
+                else:
+                    conds.append(f"attribute_not_exists(refunded.#s{i})")
+            if plan.final_state:
+                sets.append("#st = :to")
+                values[":to"] = plan.final_state
+            actions: list[dict[str, Any]] = [{"update": (opk, osk), "expression": "SET " + ", ".join(sets),
+                                              "condition": " AND ".join(conds), "names": names, "values": values}]
+            expression = ("SET reserved = reserved - :q, free_qty = free_qty + :q, updated_at = :at" if plan.kind == "release"
+                          else "SET on_hand = on_hand + :q, free_qty = free_qty + :q, updated_at = :at")
+            for code, qty in plan.lines.items():
+                pk, sk = rules.level_key(merchant_id, code)
+                actions.append({"update": (pk, sk), "expression": expression, "values": {":q": qty, ":at": now},
+                                "condition": "attribute_exists(pk)"})
+                mv = self._movement(merchant_id, code, rules.REFUND, channel, f"{order_id}#{refund_id}", qty, now,
+                                    reason=reason)
+                mv["put"].update({"order_id": order_id, "refund_id": refund_id, "source": f"order:{channel}:{order_id}"})
+                actions.append(mv)
+            try:
+                self._transact(actions)
+            except TransactionCanceled:
+                continue                                  # another refund or event moved the order: look again
+            self._changed(merchant_id, list(plan.lines))
+            return OrderResult("refunded", plan.final_state or order["state"], detail={"lines": dict(plan.lines)})
+        current = self.store.get(opk, osk) or {}
+        if refund_id in (current.get("refunds") or {}):
+            return OrderResult("replay", current.get("state"))
+        raise Transient(f"order {channel}/{order_id} kept changing under refund {refund_id}")
+
+    def _refund_refused(self, order: dict[str, Any], refund_id: str, plan) -> OrderResult:
+        from shangjia.errors import finding
+
+        if not plan.over:            # nothing left to refund: the order was refused, released or restocked
+            over = {c: (q, 0) for c, q in plan.lines.items()} or {"": (0, 0)}
+        else:
+            over = plan.over
+        sku, (wanted, left) = next(iter(over.items()))
+        f = finding("STOCK_REFUND_EXCEEDS", value=sku, channel=order["channel"], order_id=order["order_id"],
+                    refund_id=refund_id, wanted=wanted, refundable=left, state=order.get("state") or "")
+        return OrderResult("refused", order.get("state"), "STOCK_REFUND_EXCEEDS",
+                           {"skus": list(over), "wanted": {c: w for c, (w, _) in over.items()},
+                            "refundable": {c: r for c, (_, r) in over.items()},
+                            "message_zh": f.message_zh, "message_en": f.message_en})
+
     # --- internals ------------------------------------------------------------------------------
     def _advance(self, merchant_id: str, channel: str, order_id: str, event: str, kind: str, expression: str,
                  *, sign: int, reason: str = "") -> OrderResult:
@@ -235,8 +317,14 @@ class StockLedger:
             "condition": "#st = :from", "names": {"#st": "state"},
             "values": {":to": target, ":from": order["state"], ":at": now, **({":r": reason} if reason else {})}}]
         codes = []
-        for line in order.get("lines") or []:
-            code, qty = str(line["sku_code"]), int(line["qty"])
+        refunded = {str(k): int(v) for k, v in (order.get("refunded") or {}).items()}
+        for i, code in enumerate(refunded):          # the refunds this move is computed from, unchanged
+            actions[0]["names"][f"#r{i}"] = code
+            actions[0]["values"][f":r{i}"] = refunded[code]
+            actions[0]["condition"] += f" AND refunded.#r{i} = :r{i}"
+        for code, qty in rules.remaining(order).items():
+            if qty <= 0:
+                continue                             # refunded in full already
             codes.append(code)
             pk, sk = rules.level_key(merchant_id, code)
             actions.append({"update": (pk, sk), "expression": expression, "values": {":q": qty, ":at": now},

@@ -10,7 +10,15 @@ from the same raw body:
   30/110, 30/123, 31/121). The order id is ``p_id``.
 - WeChat Channels (``{Event, order_info: {order_id}}``): ``channels_ec_order_new`` → reserve,
   ``channels_ec_order_pay`` → commit, ``channels_ec_order_cancel`` → release (WxJava
-  ``MessageEventConstants``; SKIT ``ChannelsECOrder*Event``).
+  ``MessageEventConstants``; SKIT ``ChannelsECOrder*Event``). After-sales (售后):
+  ``channels_ec_aftersale_update`` with ``finder_shop_aftersale_status_update: {status,
+  after_sale_order_id, order_id}`` (WxJava ``AFTER_SALE_UPDATE`` / ``AfterSaleMessage``; doc
+  ``channels/API/aftersale/ec_callback/channels_ec_aftersale_update``): on ``MERCHANT_REFUND_SUCCESS``
+  (退款完成) or ``MERCHANT_RETURN_SUCCESS`` (退货退款完成) the after-sale's SKU and count are read
+  (``/channels/ec/aftersale/getaftersaleorder`` ``after_sale_order.product_info {sku_id, count}``,
+  SKIT ``ChannelsECAftersaleGetAftersaleOrderResponse``), the platform's ``sku_id`` turned into our
+  code through the order's ``product_infos``, and exactly that part refunded (``StockLedger.refund``,
+  idempotent on the after-sale id). Other statuses (用户取消, 商家受理中, 待买家退货...) move no stock.
 
 A push carries the order id only; the lines (SKU, count) are read from the platform
 (WeChat ``/channels/ec/order/get`` ``product_infos[].out_sku_id / sku_cnt``; Douyin
@@ -32,15 +40,18 @@ from shangjia.channels import Shop
 DOUYIN_TAGS = {"100": "reserve", "101": "commit", "106": "release", "206": "release"}
 WECHAT_EVENTS = {"channels_ec_order_new": "reserve", "channels_ec_order_pay": "commit",
                  "channels_ec_order_cancel": "release"}
+WECHAT_AFTERSALE = "channels_ec_aftersale_update"
+WECHAT_REFUNDED = {"MERCHANT_REFUND_SUCCESS", "MERCHANT_RETURN_SUCCESS"}
 
 
 @dataclass(frozen=True)
 class OrderEvent:
     channel: str
     order_id: str           # the platform's order id, always a str
-    action: str             # reserve | commit | release
+    action: str             # reserve | commit | release | refund (part of the order: an after-sale)
     msg_id: str = ""
     reason: str = ""        # release: cancelled | refunded (and the platform's words)
+    refund_id: str = ""     # refund: the platform's after-sale id
 
 
 def shop_of(channel: str, shop_lookup, headers: dict, query: dict) -> Shop | None:
@@ -83,7 +94,26 @@ def order_events(channel: str, raw_body: bytes) -> list[OrderEvent]:
             action = WECHAT_EVENTS[doc["Event"]]
             out.append(OrderEvent(channel, str(info["order_id"]), action,
                                   f"{doc['Event']}:{info['order_id']}", "cancelled" if action == "release" else ""))
+    elif channel == "wechat" and isinstance(doc, dict) and doc.get("Event") == WECHAT_AFTERSALE:
+        info = doc.get("finder_shop_aftersale_status_update") or {}
+        if info.get("status") in WECHAT_REFUNDED and info.get("order_id") not in (None, "") and \
+                info.get("after_sale_order_id") not in (None, ""):
+            out.append(OrderEvent(channel, str(info["order_id"]), "refund",
+                                  f"{WECHAT_AFTERSALE}:{info['after_sale_order_id']}",
+                                  f"refunded: {info['status']}", str(info["after_sale_order_id"])))
     return out
+
+
+def aftersale_lines(port, shop: Shop, ev: OrderEvent) -> list[tuple[str, int]]:
+    """(our SKU code, count) of a WeChat after-sale: its ``product_info`` ``{sku_id, count}``, the
+    platform's sku id turned into ours through the order's lines."""
+    data = port.api(shop, "/channels/ec/aftersale/getaftersaleorder", {"after_sale_order_id": ev.refund_id})
+    info = (data.get("after_sale_order") or {}).get("product_info") or {}
+    order = port.api(shop, "/channels/ec/order/get", {"order_id": ev.order_id})
+    infos = ((order.get("order") or {}).get("order_detail") or {}).get("product_infos") or []
+    ours = {str(p.get("sku_id")): str(p.get("out_sku_id") or p.get("sku_code") or "") for p in infos}
+    code = ours.get(str(info.get("sku_id")), "") or f"sku_id {info.get('sku_id')}"
+    return [(code, int(info.get("count") or 0))]
 
 
 def order_lines(port, shop: Shop, channel: str, order_id: str) -> list[tuple[str, int]]:
@@ -109,6 +139,15 @@ def apply_order_event(ledger, port, shop: Shop, ev: OrderEvent) -> dict[str, Any
                            source=f"{ev.channel}:{ev.msg_id}")
         if ev.action == "reserve" or r.state != "reserved":
             return {"order_id": ev.order_id, "action": ev.action, "outcome": r.outcome, "reason": r.reason}
+    if ev.action == "refund":
+        if ledger.order(m, ev.channel, ev.order_id) is None:
+            return {"order_id": ev.order_id, "action": "refund", "outcome": "noop", "reason": "STOCK_ORDER_UNKNOWN"}
+        lines = [(c, q) for c, q in aftersale_lines(port, shop, ev) if q > 0]
+        if not lines:
+            return {"order_id": ev.order_id, "action": "refund", "outcome": "noop", "reason": "no units"}
+        r = ledger.refund(m, lines, channel=ev.channel, order_id=ev.order_id, refund_id=ev.refund_id, reason=ev.reason)
+        return {"order_id": ev.order_id, "action": "refund", "refund_id": ev.refund_id, "outcome": r.outcome,
+                "reason": r.reason}
     if ev.action == "reserve":
         return {"order_id": ev.order_id, "action": "reserve", "outcome": "replay"}
     if ev.action == "commit":

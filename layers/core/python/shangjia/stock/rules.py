@@ -13,6 +13,13 @@ Orders (one item per channel order):
     (none) ─► reserved ─► committed ─► restocked   (refund/cancel after payment: back on hand)
        │          └─────► released                 (cancelled before payment)
        └────► refused                              (not enough stock: nothing reserved)
+
+A refund of part of an order (a WeChat after-sale, a partial Douyin refund) releases exactly its
+units: from the reservation while the order is reserved, back on hand once it is committed. The
+order keeps ``refunded`` ({sku: units}) and ``refunds`` ({refund id: lines}); a refund id is
+applied once; more than an order line still holds is refused (STOCK_REFUND_EXCEEDS). When every
+unit is refunded the order becomes released / restocked; a later full release moves only what
+the refunds left.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ RESERVED, COMMITTED, RELEASED, RESTOCKED, REFUSED = "reserved", "committed", "re
 ORDER_STATES = (RESERVED, COMMITTED, RELEASED, RESTOCKED, REFUSED)
 # movement kinds
 SET, SEED, RESERVE, COMMIT, RELEASE, RESTOCK = "set", "seed", "reserve", "commit", "release", "restock"
+REFUND = "refund"
 # who last decided a level: a sheet seeds only a level nobody else owns
 OWNER_SHEET, OWNER_ERP, OWNER_ORDERS = "sheet", "erp", "orders"
 
@@ -136,3 +144,33 @@ NEXT = {
     "release": ({RESERVED}, RELEASED),
     "restock": ({COMMITTED}, RESTOCKED),
 }
+
+
+def remaining(order: dict[str, Any]) -> dict[str, int]:
+    """What each line of an order still holds: its quantity less what was refunded."""
+    refunded = {str(k): int(v) for k, v in (order.get("refunded") or {}).items()}
+    out: dict[str, int] = {}
+    for line in order.get("lines") or []:
+        code = str(line["sku_code"])
+        out[code] = out.get(code, 0) + int(line["qty"])
+    return {c: q - refunded.get(c, 0) for c, q in out.items()}
+
+
+@dataclass(frozen=True)
+class RefundPlan:
+    kind: str                                   # "release" (reserved) | "restock" (committed) | "" (none)
+    lines: dict[str, int]                       # sku -> units to give back
+    over: dict[str, tuple[int, int]]            # sku -> (wanted, still refundable): the refusal
+    final_state: str | None = None              # the order's state when everything is refunded
+
+
+def refund_plan(order: dict[str, Any], wanted: dict[str, int]) -> RefundPlan:
+    """What a refund of ``wanted`` ({sku: units}) does to ``order`` (pure)."""
+    state = order.get("state")
+    kind = {RESERVED: "release", COMMITTED: "restock"}.get(state, "")
+    left = remaining(order) if kind else {}
+    over = {c: (q, max(0, left.get(c, 0))) for c, q in wanted.items() if q > left.get(c, 0)}
+    final = None
+    if kind and not over and all(left.get(c, 0) - wanted.get(c, 0) == 0 for c in left):
+        final = RELEASED if kind == "release" else RESTOCKED
+    return RefundPlan(kind, dict(wanted) if not over else {}, over, final)

@@ -344,6 +344,32 @@ def test_wechat_audit_submission_quota_default_is_200_an_hour(wx, wshop, clock):
     assert wx_call(wx, "/channels/ec/product/listing", token, {"product_id": pid})[0]["errcode"] == 1002001
 
 
+def test_wechat_audit_submission_quota_per_calendar_day(wx, clock):
+    """1,000 a day per shop (CHANNEL-APIS §2.2), counted per calendar day in China time (the day our
+    token bucket counts): the 4th of 3 is refused with 1002001 though the hour has room."""
+    from shangjia.channels.throttle import day_index, day_start
+
+    wx.knobs.audit_quota_day, wx.knobs.audit_quota_hour = 3, 200
+    clock.t = day_start(day_index(clock.t)) + 20 * 3600 - 10          # 19:59:50 China time
+    shop = wx.register_shop("m1")
+    token = wx_token(wx, shop)["access_token"]
+    ids = [wx_call(wx, "/channels/ec/product/add", token, wx_spu(f"D{i}"))[0]["data"]["product_id"] for i in range(5)]
+    assert [wx_call(wx, "/channels/ec/product/listing", token, {"product_id": p})[0]["errcode"] for p in ids[:3]] \
+        == [0, 0, 0]
+    over = wx_call(wx, "/channels/ec/product/listing", token, {"product_id": ids[3]})[0]
+    assert over["errcode"] == 1002001 and over["errmsg"] == wxc.QUOTA_DAY_MSG
+    assert wx_call(wx, "/channels/ec/product/add", token, wx_spu("D9", listing=1))[0]["errcode"] == 1002001
+    clock.t = day_start(day_index(clock.t) + 1) - 1                   # 23:59:59: still today
+    token = wx_token(wx, shop)["access_token"]
+    assert wx_call(wx, "/channels/ec/product/listing", token, {"product_id": ids[3]})[0]["errcode"] == 1002001
+    clock.t += 1                                                      # 00:00 the next day
+    assert wx_call(wx, "/channels/ec/product/listing", token, {"product_id": ids[3]})[0]["errcode"] == 0
+    # the hour's refusal keeps the platform's own words
+    wx.knobs.audit_quota_hour = 1
+    hour = wx_call(wx, "/channels/ec/product/listing", token, {"product_id": ids[4]})[0]
+    assert hour["errcode"] == 1002001 and hour["errmsg"] == wxc.QUOTA_HOUR_MSG == "本店铺近1小时内提审次数超过限制"
+
+
 def test_wechat_per_minute_limit(wx, wshop, clock):
     _, token = wshop
     wx.knobs.minute_limit = 2

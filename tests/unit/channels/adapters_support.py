@@ -15,6 +15,16 @@ import pytest
 from shangjia.ports import SecretNotFound
 
 
+class Clock:
+    """An injected clock (epoch seconds) a test moves by hand."""
+
+    def __init__(self, t=1_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
 class MemorySecrets:
     def __init__(self) -> None:
         self.values: dict[str, str] = {}

@@ -1,20 +1,15 @@
-"""The token bucket per (channel, shop) and the circuit breaker per channel, on a DynamoDB table
-(moto): shared by every publisher through the table, never in memory."""
+"""The quota per (channel, shop): a token bucket and a daily cap, on a DynamoDB table (moto):
+shared by every publisher through the table, never in memory. (The circuit breaker: test_circuit.py.)"""
 
 import threading
 
 import pytest
 from moto import mock_aws
 
-from shangjia.channels.throttle import Circuit, Rate, Throttle, rate_for
+from shangjia.channels.throttle import Rate, Throttle, daily_cap_for, day_index, day_start, rate_for
+from shangjia.ports import ConditionFailed
 
-
-class Clock:
-    def __init__(self, t=1_000_000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
+from .adapters_support import Clock
 
 
 @pytest.fixture
@@ -46,6 +41,8 @@ def test_rates_parse_and_default():
             Rate.parse(bad)
     assert rate_for("wechat") == Rate(200 / 3600, 20)      # WeChat: 200 adds/updates an hour per shop
     assert rate_for("own_shop") is None
+    assert daily_cap_for("wechat") == 1000                 # and 1,000 a day per shop (CHANNEL-APIS §2.2)
+    assert daily_cap_for("douyin") is None and daily_cap_for("own_shop") is None
 
 
 def test_rate_from_the_environment(monkeypatch):
@@ -53,6 +50,13 @@ def test_rate_from_the_environment(monkeypatch):
     assert rate_for("wechat") == Rate(10 / 60, 2)
     monkeypatch.setenv("SHANGJIA_QUOTA_DOUYIN", "off")
     assert rate_for("douyin") is None
+    monkeypatch.setenv("SHANGJIA_QUOTA_WECHAT_DAY", "50")
+    assert daily_cap_for("wechat") == 50
+    monkeypatch.setenv("SHANGJIA_QUOTA_WECHAT_DAY", "off")
+    assert daily_cap_for("wechat") is None
+    monkeypatch.setenv("SHANGJIA_QUOTA_DOUYIN_DAY", "-3")
+    with pytest.raises(ValueError):
+        daily_cap_for("douyin")
 
 
 def test_a_full_bucket_serves_its_burst_then_hands_out_slots_in_order(store):
@@ -133,35 +137,122 @@ def test_the_platforms_quota_answer_empties_the_bucket_for_everyone(store):
     assert t.take("wechat", "s") == pytest.approx(600 + 18)
 
 
-def test_circuit_opens_after_consecutive_failures_probes_once_and_closes_on_success(store):
-    clock = Clock()
-    c = Circuit(store, now=clock, threshold=3, cooldown_s=30)
-    assert c.check("wechat").wait_s == 0
-    assert [c.failure("wechat") for _ in range(3)] == [False, False, True]
-    s = c.check("wechat")
-    assert s.wait_s == pytest.approx(30)
-    assert c.check("douyin").wait_s == 0, "per channel"
-    clock.t += 31
-    probe = c.check("wechat")
-    assert probe.wait_s == 0, "one caller probes"
-    assert c.check("wechat").wait_s > 0, "the others keep waiting for the probe"
-    c.success("wechat", probe)
-    assert c.check("wechat").wait_s == 0 and c.check("wechat").failures == 0
+# --- the daily cap ----------------------------------------------------------------------------------
+
+class MemoryBucket:
+    """The two store calls the bucket makes (get; put with its two conditions), in memory, so a
+    test can take thousands of slots quickly (moto takes ~10 ms a call). The moto tests above and
+    below check the same writes against DynamoDB's semantics."""
+
+    def __init__(self):
+        self.items = {}
+
+    def get(self, pk, sk, *, consistent=True):
+        item = self.items.get((pk, sk))
+        return dict(item) if item else None
+
+    def put(self, item, *, condition=None, names=None, values=None):
+        cur = self.items.get((item["pk"], item["sk"]))
+        if condition == "attribute_not_exists(pk)" and cur is not None:
+            raise ConditionFailed(condition)
+        if condition == "v = :v" and (cur is None or cur.get("v") != values[":v"]):
+            raise ConditionFailed(condition)
+        self.items[(item["pk"], item["sk"])] = dict(item)
 
 
-def test_a_failed_probe_reopens_for_longer(store):
-    clock = Clock()
-    c = Circuit(store, now=clock, threshold=2, cooldown_s=10)
-    c.failure("douyin")
-    c.failure("douyin")
-    clock.t += 11
-    assert c.check("douyin").wait_s == 0
-    assert c.failure("douyin") is True
-    assert c.check("douyin").wait_s == pytest.approx(20), "the cooldown doubles while it keeps failing"
+DAY = 86400
 
 
-def test_success_on_a_closed_circuit_writes_nothing(store):
-    c = Circuit(store, threshold=3)
-    s = c.check("wechat")
-    c.success("wechat", s)
-    assert store.get("CIRCUIT#wechat", "STATE") is None
+def at_china(day: int, hour: float) -> float:
+    """Epoch seconds at ``hour`` o'clock China time on day number ``day``."""
+    return day_start(day) + hour * 3600
+
+
+def test_days_are_china_calendar_days():
+    d = day_index(1_700_000_000)
+    assert day_index(day_start(d)) == d and day_index(day_start(d) - 0.001) == d - 1
+    # 00:00 in Beijing is 16:00 UTC the day before
+    assert day_start(d) % DAY == 16 * 3600
+
+
+def test_the_1001st_submission_of_a_day_waits_for_the_next_day_though_the_bucket_has_tokens():
+    d = day_index(1_700_000_000)
+    clock = Clock(at_china(d, 10))
+    t = Throttle(MemoryBucket(), now=clock, rates={"wechat": Rate.parse("100000/3600:5000")},
+                 daily={"wechat": 1000})
+    assert [t.take("wechat", "s") for _ in range(1000)] == [0.0] * 1000
+    slot = t.take_slot("wechat", "s")
+    assert slot.limit == "day", "the bucket still holds 4,000 tokens: the day's cap set the time"
+    assert slot.at == at_china(d + 1, 0) and slot.wait_s == 14 * 3600, "next day, 00:00 China time"
+    # later the same day: still tomorrow, queued behind the 1,001st
+    clock.t = at_china(d, 23.5)
+    assert t.take_slot("wechat", "s").at == at_china(d + 1, 0)
+    # another shop has its own cap
+    assert t.take("wechat", "other") == 0.0
+    # the next day: 998 more at once, then the cap again
+    clock.t = at_china(d + 1, 0)
+    assert [t.take("wechat", "s") for _ in range(998)] == [0.0] * 998
+    assert t.take_slot("wechat", "s").at == at_china(d + 2, 0)
+
+
+def test_a_full_day_spends_no_hourly_token_of_today_and_the_next_day_is_paced_by_the_bucket():
+    d = day_index(1_700_000_000)
+    clock = Clock(at_china(d, 0))
+    t = Throttle(MemoryBucket(), now=clock, rates={"wechat": Rate.parse("200/3600:20")}, daily={"wechat": 1000})
+    slots = [t.take_slot("wechat", "s").at for _ in range(1040)]
+    today, tomorrow = slots[:1000], slots[1000:]
+    assert today[-1] == pytest.approx(at_china(d, 0) + (1000 - 20) * 18), "200 an hour: the 1,000th at 04:54"
+    # the 1,001st..: tomorrow at 00:00 with a full bucket (20 at once), then one every 18 s; had
+    # the daily wait taken today's tokens, tomorrow's first slots would come 18 s apart from 00:00
+    assert tomorrow[:20] == [at_china(d + 1, 0)] * 20
+    assert tomorrow[20:] == pytest.approx([at_china(d + 1, 0) + 18 * (i + 1) for i in range(20)])
+
+
+def test_slots_never_exceed_the_hour_or_the_day_whenever_the_queue_starts():
+    for start_hour in (0, 13.75, 22.9, 23.99):
+        d = day_index(1_700_000_000)
+        clock = Clock(at_china(d, start_hour))
+        t = Throttle(MemoryBucket(), now=clock, rates={"wechat": Rate.parse("200/3600:20")},
+                     daily={"wechat": 1000})
+        slots = [t.take_slot("wechat", "s").at for _ in range(2600)]
+        assert slots == sorted(slots), "in order"
+        per_day: dict[int, int] = {}
+        for s in slots:
+            per_day[day_index(s)] = per_day.get(day_index(s), 0) + 1
+        assert max(per_day.values()) == 1000, (start_hour, per_day)
+        j = 0
+        for i, s in enumerate(slots):            # any rolling hour: at most burst + rate x hour
+            while slots[j] <= s - 3600:
+                j += 1
+            assert i - j + 1 <= 220, (start_hour, i)
+
+
+def test_a_queue_of_reservations_running_past_midnight_counts_against_the_next_day():
+    d = day_index(1_700_000_000)
+    clock = Clock(at_china(d, 23.5))
+    t = Throttle(MemoryBucket(), now=clock, rates={"wechat": Rate.parse("200/3600:20")}, daily={"wechat": 1000})
+    slots = [t.take_slot("wechat", "s").at for _ in range(1200)]
+    before = sum(1 for s in slots if s < at_china(d + 1, 0))
+    assert before == 20 + 99, "the burst, then a slot every 18 s in the half hour before midnight (the 100th at 00:00)"
+    after = [s for s in slots if day_index(s) == d + 1]
+    assert len(after) == 1000, "the next day takes its 1,000"
+    assert slots[119 + 1000] == at_china(d + 2, 0), "and the 1,001st of that day waits for the day after"
+
+
+def test_the_daily_cap_on_dynamodb_and_a_penalty_keeps_the_next_days_slots(store):
+    d = day_index(1_700_000_000)
+    clock = Clock(at_china(d, 9))
+    t = Throttle(store, now=clock, rates={"wechat": Rate.parse("3600/3600:100")}, daily={"wechat": 3})
+    assert [t.take("wechat", "s") for _ in range(3)] == [0.0] * 3
+    assert t.take("wechat", "s") == 15 * 3600
+    item = store.get("THROTTLE#wechat#s", "BUCKET")
+    assert item["day"] == d + 1 and item["day_used"] == 1
+    t.penalize("wechat", "s", 600)            # the platform's 1002001: nothing before 09:10 ...
+    assert t.take("wechat", "s") == 15 * 3600, "... which changes nothing for slots already tomorrow"
+
+
+def test_a_daily_cap_alone(store):
+    d = day_index(1_700_000_000)
+    clock = Clock(at_china(d, 20))
+    t = Throttle(store, now=clock, rates={"wechat": None}, daily={"wechat": 2})
+    assert [t.take("wechat", "s") for _ in range(3)] == [0.0, 0.0, 4 * 3600]

@@ -24,16 +24,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from shangjia.channels import (AuditVerdict, ChannelError, Shop, Submitted, classify_reason, image_keys,
                                media_url, payload_error)
 from shangjia.channels import http, signing
-from shangjia.channels.credentials import AttemptLog, ImageCache, TokenCache
+from shangjia.channels.http import as_int as _int
+from shangjia.channels.http import digest as _digest
 
 DEFAULT_BASE = "https://openapi-fxg.jinritemai.com"
 OK = 10000
@@ -66,20 +65,15 @@ def classify(code: int, msg: str, sub_code: str, sub_msg: str, *, log_id: str = 
                         f"Douyin refused the request: {pcode} {text}{tail}", pcode)
 
 
-class DouyinChannel:
+class DouyinChannel(http.PlatformAdapter):
     channel = "douyin"
+    default_base = DEFAULT_BASE
+    refresh_before_s = REFRESH_BEFORE_S
 
-    def __init__(self, deps, *, timeout_s: float = 12.0, now: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.deps = deps
-        self.timeout_s = timeout_s
-        self.now, self.sleep = now, sleep
-        self.token_fetches = 0
+    def __init__(self, deps, *, timeout_s: float = 12.0, **kw) -> None:
+        super().__init__(deps, timeout_s=timeout_s, **kw)
 
     # --- plumbing ------------------------------------------------------------------------------------
-    def _base(self, shop: Shop) -> str:
-        return (shop.base_url or DEFAULT_BASE).rstrip("/")
-
     def signed_request(self, shop: Shop, method: str, params: dict[str, Any] | str,
                        access_token: str | None) -> tuple[str, bytes, dict[str, str]]:
         """(url, body, headers) of one call: the body is exactly the ``param_json`` signed."""
@@ -90,7 +84,7 @@ class DouyinChannel:
              "sign_method": SIGN_METHOD}
         if access_token is not None:
             q["access_token"] = access_token
-        url = f"{self._base(shop)}/{method.replace('.', '/')}?{urlencode(q)}"
+        url = f"{self.base(shop)}/{method.replace('.', '/')}?{urlencode(q)}"
         return url, param_json.encode("utf-8"), {"Content-Type": "application/json;charset=UTF-8",
                                                  "x-open-no-old-err-code": "1"}
 
@@ -98,9 +92,6 @@ class DouyinChannel:
         url, body, headers = self.signed_request(shop, method, params, access_token)
         r = http.call("POST", url, body=body, headers=headers, timeout_s=self.timeout_s, channel=self.channel)
         return r.data if isinstance(r.data, dict) else {}
-
-    def tokens(self, shop: Shop) -> TokenCache:
-        return TokenCache(self.deps.store, self.channel, shop.shop_id, now=self.now, sleep=self.sleep)
 
     def _token_call(self, shop: Shop, method: str, params: dict[str, Any]) -> dict[str, Any]:
         doc = self._send(shop, method, params, None)
@@ -120,11 +111,7 @@ class DouyinChannel:
                 "fetched_at": now}
 
     def access_token(self, shop: Shop) -> str:
-        def fresh(item: dict[str, Any]) -> bool:
-            return float(item.get("expires_at") or 0) - self.now() > REFRESH_BEFORE_S
-
         def fetch(old: dict[str, Any] | None) -> dict[str, Any]:
-            self.token_fetches += 1
             if old and old.get("refresh_token") and \
                     float(old.get("refresh_expires_at") or 0) - self.now() > REFRESH_TOKEN_MARGIN_S:
                 try:
@@ -142,22 +129,20 @@ class DouyinChannel:
                     raise ChannelError("token", None, e.message_zh, e.message_en, e.platform_code) from None
                 raise
 
-        return self.tokens(shop).get(fresh, fetch)["token"]
+        return self.cached_token(shop, fetch)
 
-    def api(self, shop: Shop, method: str, params: dict[str, Any], *, _retried: bool = False) -> dict[str, Any]:
-        """One business call; returns the whole envelope (``data``, ``log_id``) when code == 10000."""
-        token = self.access_token(shop)
-        doc = self._send(shop, method, params, token)
-        code = _int(doc.get("code"))
-        if code == OK:
+    def api(self, shop: Shop, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One business call; returns the whole envelope (``data``, ``log_id``) when code == 10000
+        (a token error: once more with a new token first)."""
+        def send(token: str) -> dict[str, Any]:
+            doc = self._send(shop, method, params, token)
+            code = _int(doc.get("code"))
+            if code != OK:
+                raise classify(code, str(doc.get("msg") or ""), str(doc.get("sub_code") or ""),
+                               str(doc.get("sub_msg") or ""), log_id=str(doc.get("log_id") or ""), api=method)
             return doc
-        err = classify(code, str(doc.get("msg") or ""), str(doc.get("sub_code") or ""),
-                       str(doc.get("sub_msg") or ""), log_id=str(doc.get("log_id") or ""), api=method)
-        if err.kind == "token":
-            self.tokens(shop).expire(token)
-            if not _retried:
-                return self.api(shop, method, params, _retried=True)
-        raise err
+
+        return self.with_token(shop, send)
 
     def upload_image(self, shop: Shop, content_key: str) -> str:
         def upload() -> str:
@@ -170,7 +155,7 @@ class DouyinChannel:
                 raise ChannelError("transient", None, "抖店图片上传未返回地址", "uploadImageSync answered without byte_url")
             return url
 
-        return ImageCache(self.deps.store, self.channel, shop.shop_id).get_or_upload(content_key, upload)
+        return self.cached_image(shop, content_key, upload)
 
     # --- the port ------------------------------------------------------------------------------------
     def build_params(self, shop: Shop, product: dict[str, Any]) -> dict[str, Any]:
@@ -195,25 +180,22 @@ class DouyinChannel:
 
     def submit(self, shop: Shop, product: dict, *, listing: dict | None) -> Submitted:
         spu = str(product["spu_code"])
-        log = AttemptLog(self.deps.store, self.channel, shop.shop_id, spu)
-        att = log.read()
-        pid = http.platform_id((listing or {}).get("platform_product_id")) or att.get("platform_product_id") or ""
-        if not pid and (att.get("step") == "adding" or (listing or {}).get("state") == "submitted"):
+
+        def find() -> str | None:           # Douyin looks a product up by our code
             found = self._detail(shop, {"outer_product_id": spu})
-            if found:
-                pid = http.platform_id(found.get("product_id_str") or found.get("product_id"))
-                log.record(platform_product_id=pid, step="saved", body_hash="")
-                att = log.read()
+            return http.platform_id(found.get("product_id_str") or found.get("product_id")) if found else None
+
+        log, att, pid = self.resume(shop, spu, listing, find)
         params = self.build_params(shop, product)
         digest = _digest({"params": params, "revision": str((listing or {}).get("batch_id") or "")})
         if pid and att.get("platform_product_id") == pid and att.get("body_hash") == digest \
                 and att.get("step") == "listed":
             return Submitted(pid, "in_audit", str(att.get("log_id") or ""))
         if pid:
-            log.record(step="updating", body_hash=digest, platform_product_id=pid, at=self._at())
+            log.record(step="updating", body_hash=digest, platform_product_id=pid, at=self.at())
             doc = self.api(shop, "product.editV2", {**params, "product_id": pid})
         else:
-            log.record(step="adding", body_hash=digest, at=self._at())
+            log.record(step="adding", body_hash=digest, at=self.at())
             doc = self.api(shop, "product.addV2", params)
             data = doc.get("data") or {}
             pid = http.platform_id(data.get("product_id_str") or data.get("product_id"))
@@ -222,7 +204,7 @@ class DouyinChannel:
                                    f"(log_id {doc.get('log_id')})")
         log_id = str(doc.get("log_id") or "")
         # addV2/editV2 with commit=true saved AND submitted to audit in the one call
-        log.record(step="listed", platform_product_id=pid, body_hash=digest, log_id=log_id, at=self._at())
+        log.record(step="listed", platform_product_id=pid, body_hash=digest, log_id=log_id, at=self.at())
         return Submitted(pid, "in_audit", log_id)
 
     def _detail(self, shop: Shop, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -243,15 +225,8 @@ class DouyinChannel:
             return None
         pid = http.platform_id(data.get("product_id_str") or data.get("product_id"))
         check = _int(data.get("check_status"))
-        reason = str(data.get("audit_reason") or "")
-        if check == CHECK_AUDITING:
-            return {"platform_product_id": pid, "state": "in_audit", "reason": ""}
-        if check == CHECK_REJECTED:
-            return {"platform_product_id": pid, "state": "rejected", "reason": reason,
-                    "reason_class": classify_reason(reason)}
-        if check == CHECK_APPROVED:
-            return {"platform_product_id": pid, "state": "live", "reason": ""}
-        return None
+        state = {CHECK_AUDITING: "in_audit", CHECK_REJECTED: "rejected", CHECK_APPROVED: "live"}.get(check)
+        return http.lookup_answer(pid, state, str(data.get("audit_reason") or ""))
 
     def update_stock(self, shop: Shop, platform_product_id: str, stock: dict[str, int]) -> None:
         """``sku/syncStock`` per SKU, by our SKU code (``code``), absolute (``incremental: false``)."""
@@ -314,11 +289,6 @@ class DouyinChannel:
                                     classify_reason(reason) if verdict == "rejected" else ""))
         return out
 
-    def _at(self) -> str:
-        from shangjia.clock import iso
-
-        return iso(self.deps.clock.now())
-
 
 # addV2's int64 fields (CHANNEL-APIS §1.4): the builders keep every id a str; the wire wants a
 # JSON number. A Python int is exact at any length (never a float), so the digits are sent as they are.
@@ -336,15 +306,3 @@ def wire_params(params: dict[str, Any]) -> dict[str, Any]:
 
 def _shop_id(shop_id: str) -> int | str:
     return int(shop_id) if str(shop_id).isdigit() else shop_id
-
-
-def _digest(doc: Any) -> str:
-    return hashlib.sha256(json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-                          .encode("utf-8")).hexdigest()
-
-
-def _int(v: Any) -> int:
-    try:
-        return int(v or 0)
-    except (TypeError, ValueError):
-        return 0

@@ -8,19 +8,31 @@ call, and the one place where HTTP and transport failures become ``ChannelError`
 The platform's own envelope (WeChat ``errcode``, Douyin ``code``) is the adapter's to read.
 JSON is parsed with ``json.loads``: integers stay exact ``int`` (a 19-digit id is never a float);
 ``platform_id`` turns one into the ``str`` every platform id is kept as.
+
+``PlatformAdapter`` is what the WeChat and Douyin adapters do the same way: the gateway per shop,
+the shop's token cached in the table and refreshed by one owner, a call retried ONCE with a new
+token after a token error (WxJava's rule, CHANNEL-APIS §2.5), images re-hosted once per shop and
+content, and an earlier send whose answer was lost resolved by lookup before anything is sent
+again. What each platform does its own way stays in its module: signing, envelopes, error codes,
+the token grant, the lookup.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from shangjia.channels import ChannelError
+from shangjia.channels import ChannelError, Shop
+from shangjia.channels.credentials import AttemptLog, ImageCache, TokenCache
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 12.0        # the official Douyin SDK's default
 
@@ -95,3 +107,108 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+def as_int(v: Any) -> int:
+    """A platform's number field as an ``int`` (0 when absent or not a number)."""
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def digest(doc: Any) -> str:
+    """What a send is (its body and revision), for the attempt log: a canonical JSON hash."""
+    return hashlib.sha256(json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+                          .encode("utf-8")).hexdigest()
+
+
+class PlatformAdapter:
+    """Base of the WeChat and Douyin adapters (see the module's docstring)."""
+
+    channel = ""
+    default_base = ""
+    refresh_before_s = 300.0             # a cached token with less left than this is refreshed
+
+    def __init__(self, deps, *, timeout_s: float = DEFAULT_TIMEOUT_S, now: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.deps = deps
+        self.timeout_s = timeout_s
+        self.now, self.sleep = now, sleep
+        self.token_fetches = 0
+
+    def base(self, shop: Shop) -> str:
+        """The shop's gateway (the simulator's on the local cloud), else the platform's."""
+        return (shop.base_url or self.default_base).rstrip("/")
+
+    def tokens(self, shop: Shop) -> TokenCache:
+        return TokenCache(self.deps.store, self.channel, shop.shop_id, now=self.now, sleep=self.sleep)
+
+    def cached_token(self, shop: Shop, fetch: Callable[[dict[str, Any] | None], dict[str, Any]]) -> str:
+        """The shop's access token from the table; ``fetch(old item)`` (the platform's grant) runs
+        under the refresh lease when less than ``refresh_before_s`` is left."""
+        def fresh(item: dict[str, Any]) -> bool:
+            return float(item.get("expires_at") or 0) - self.now() > self.refresh_before_s
+
+        def counted(old: dict[str, Any] | None) -> dict[str, Any]:
+            self.token_fetches += 1
+            return fetch(old)
+
+        return self.tokens(shop).get(fresh, counted)["token"]
+
+    def access_token(self, shop: Shop) -> str:  # pragma: no cover — each platform's grant
+        raise NotImplementedError
+
+    def with_token(self, shop: Shop, send: Callable[[str], T]) -> T:
+        """``send(token)``; a ``token`` ChannelError expires the cached token and the call is sent
+        once more with a new one (a second token error is raised: no loop)."""
+        for retried in (False, True):
+            token = self.access_token(shop)
+            try:
+                return send(token)
+            except ChannelError as e:
+                if e.kind != "token":
+                    raise
+                self.tokens(shop).expire(token)
+                if retried:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def cached_image(self, shop: Shop, content_key: str, upload: Callable[[], str]) -> str:
+        """The platform's URL of our rendition ``content_key``: uploaded once per shop and content."""
+        return ImageCache(self.deps.store, self.channel, shop.shop_id).get_or_upload(content_key, upload)
+
+    def resume(self, shop: Shop, spu_code: str, listing: dict | None,
+               find: Callable[[], str | None]) -> tuple[AttemptLog, dict[str, Any], str]:
+        """(attempt log, what it holds, the platform product id or ""). An add whose answer was
+        lost (the log says ``adding`` without an id, or the listing is ``submitted`` without one)
+        is looked up first (``find()``: the platform's id of our product, or None), so a retry
+        never creates a second listing."""
+        log = AttemptLog(self.deps.store, self.channel, shop.shop_id, spu_code)
+        att = log.read()
+        pid = platform_id((listing or {}).get("platform_product_id")) or att.get("platform_product_id") or ""
+        if not pid and (att.get("step") == "adding" or (listing or {}).get("state") == "submitted"):
+            found = find()
+            if found:
+                pid = found
+                log.record(platform_product_id=pid, step="saved", body_hash="")
+                att = log.read()
+        return log, att, pid
+
+    def at(self) -> str:
+        """The business clock's now (ISO), for the attempt log."""
+        from shangjia.clock import iso
+
+        return iso(self.deps.clock.now())
+
+
+def lookup_answer(pid: str, state: str | None, reason: str = "") -> dict[str, Any] | None:
+    """A port ``lookup`` answer: ``{"platform_product_id", "state", "reason"}`` (with
+    ``reason_class`` for a rejection), or None when the product was never submitted."""
+    if state is None:
+        return None
+    if state != "rejected":
+        return {"platform_product_id": pid, "state": state, "reason": ""}
+    from shangjia.channels import classify_reason
+
+    return {"platform_product_id": pid, "state": state, "reason": reason, "reason_class": classify_reason(reason)}

@@ -22,16 +22,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from shangjia.channels import (AuditVerdict, ChannelError, Shop, Submitted, classify_reason, image_keys,
                                media_url, payload_error)
 from shangjia.channels import http
-from shangjia.channels.credentials import AttemptLog, ImageCache, TokenCache
+from shangjia.channels.http import as_int as _int
+from shangjia.channels.http import digest as _digest
 
 DEFAULT_BASE = "https://api.weixin.qq.com"
 REFRESH_BEFORE_S = 300          # stable_token: refresh with less than 5 min left
@@ -82,32 +81,20 @@ def classify(errcode: int, errmsg: str, *, api: str = "") -> ChannelError:
                         f"{en}{where}: {errcode} {errmsg}", errcode)
 
 
-class WechatChannel:
+class WechatChannel(http.PlatformAdapter):
     channel = "wechat"
+    default_base = DEFAULT_BASE
+    refresh_before_s = REFRESH_BEFORE_S
 
-    def __init__(self, deps, *, timeout_s: float = 10.0, now: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.deps = deps
-        self.timeout_s = timeout_s
-        self.now, self.sleep = now, sleep
-        self.token_fetches = 0
+    def __init__(self, deps, *, timeout_s: float = 10.0, **kw) -> None:
+        super().__init__(deps, timeout_s=timeout_s, **kw)
 
     # --- plumbing ------------------------------------------------------------------------------------
-    def _base(self, shop: Shop) -> str:
-        return (shop.base_url or DEFAULT_BASE).rstrip("/")
-
-    def tokens(self, shop: Shop) -> TokenCache:
-        return TokenCache(self.deps.store, self.channel, shop.shop_id, now=self.now, sleep=self.sleep)
-
     def access_token(self, shop: Shop) -> str:
-        def fresh(item: dict[str, Any]) -> bool:
-            return float(item.get("expires_at") or 0) - self.now() > REFRESH_BEFORE_S
-
         def fetch(_old: dict[str, Any] | None) -> dict[str, Any]:
-            self.token_fetches += 1
             body = {"grant_type": "client_credential", "appid": shop.app_id, "secret": shop.app_secret,
                     "force_refresh": False}
-            r = http.call("POST", f"{self._base(shop)}/cgi-bin/stable_token", body=_json(body),
+            r = http.call("POST", f"{self.base(shop)}/cgi-bin/stable_token", body=_json(body),
                           timeout_s=self.timeout_s, channel=self.channel)
             data = r.data if isinstance(r.data, dict) else {}
             code = int(data.get("errcode") or 0)
@@ -122,24 +109,23 @@ class WechatChannel:
                     "expires_at": self.now() + float(data.get("expires_in") or 7200),
                     "fetched_at": self.now()}
 
-        return self.tokens(shop).get(fresh, fetch)["token"]
+        return self.cached_token(shop, fetch)
 
-    def api(self, shop: Shop, path: str, body: dict[str, Any], *, query: dict[str, str] | None = None,
-            _retried: bool = False) -> dict[str, Any]:
-        """One business call; returns the answer (errcode 0) or raises ``ChannelError``."""
-        token = self.access_token(shop)
-        qs = "access_token=" + quote(token, safe="") + ("&" + urlencode(query) if query else "")
-        r = http.call("POST", f"{self._base(shop)}{path}?{qs}", body=_json(body),
-                      timeout_s=self.timeout_s, channel=self.channel)
-        data = r.data if isinstance(r.data, dict) else {}
-        code = _int(data.get("errcode"))
-        if code in TOKEN_ERRORS:
-            self.tokens(shop).expire(token)
-            if not _retried:
-                return self.api(shop, path, body, query=query, _retried=True)
-        if code:
-            raise classify(code, str(data.get("errmsg") or ""), api=path)
-        return data
+    def api(self, shop: Shop, path: str, body: dict[str, Any], *, query: dict[str, str] | None = None
+            ) -> dict[str, Any]:
+        """One business call; returns the answer (errcode 0) or raises ``ChannelError`` (a token
+        error: once more with a new token first)."""
+        def send(token: str) -> dict[str, Any]:
+            qs = "access_token=" + quote(token, safe="") + ("&" + urlencode(query) if query else "")
+            r = http.call("POST", f"{self.base(shop)}{path}?{qs}", body=_json(body),
+                          timeout_s=self.timeout_s, channel=self.channel)
+            data = r.data if isinstance(r.data, dict) else {}
+            code = _int(data.get("errcode"))
+            if code:
+                raise classify(code, str(data.get("errmsg") or ""), api=path)
+            return data
+
+        return self.with_token(shop, send)
 
     def upload_image(self, shop: Shop, content_key: str) -> str:
         """Our rendition at media key ``content_key`` as a WeChat image URL (mmecimage.cn/p/...)."""
@@ -151,7 +137,7 @@ class WechatChannel:
                 raise ChannelError("transient", None, "微信图片上传未返回地址", f"img/upload answered without a URL: {data}")
             return url
 
-        return ImageCache(self.deps.store, self.channel, shop.shop_id).get_or_upload(content_key, upload)
+        return self.cached_image(shop, content_key, upload)
 
     # --- the port ------------------------------------------------------------------------------------
     def build_body(self, shop: Shop, product: dict[str, Any]) -> dict[str, Any]:
@@ -173,16 +159,7 @@ class WechatChannel:
 
     def submit(self, shop: Shop, product: dict, *, listing: dict | None) -> Submitted:
         spu = str(product["spu_code"])
-        log = AttemptLog(self.deps.store, self.channel, shop.shop_id, spu)
-        att = log.read()
-        pid = http.platform_id((listing or {}).get("platform_product_id")) or att.get("platform_product_id") or ""
-        uncertain = not pid and (att.get("step") == "adding" or (listing or {}).get("state") == "submitted")
-        if uncertain:
-            found = self.find_by_out_id(shop, spu)
-            if found:
-                pid = found
-                log.record(platform_product_id=pid, step="saved", body_hash="")
-                att = log.read()
+        log, att, pid = self.resume(shop, spu, listing, lambda: self.find_by_out_id(shop, spu))
         body = self.build_body(shop, product)
         # what this send is: the body and the listing's revision (a re-upload is sent again)
         digest = _digest({"body": body, "revision": str((listing or {}).get("batch_id") or "")})
@@ -191,17 +168,17 @@ class WechatChannel:
             return Submitted(pid, "in_audit")                 # a duplicate delivery: nothing to send
         if not (same and att.get("step") == "saved"):        # else: saved, only the listing call is left
             if pid:
-                log.record(step="updating", body_hash=digest, platform_product_id=pid, at=self._at())
+                log.record(step="updating", body_hash=digest, platform_product_id=pid, at=self.at())
                 self.api(shop, "/channels/ec/product/update", {**body, "product_id": pid})
             else:
-                log.record(step="adding", body_hash=digest, at=self._at())
+                log.record(step="adding", body_hash=digest, at=self.at())
                 data = self.api(shop, "/channels/ec/product/add", body)
                 pid = http.platform_id((data.get("data") or {}).get("product_id"))
                 if not pid:
                     raise ChannelError("transient", None, "微信未返回商品编号", f"product/add answered without a product id: {data}")
-            log.record(step="saved", platform_product_id=pid, body_hash=digest, at=self._at())
+            log.record(step="saved", platform_product_id=pid, body_hash=digest, at=self.at())
         self.api(shop, "/channels/ec/product/listing", {"product_id": pid})
-        log.record(step="listed", at=self._at())
+        log.record(step="listed", at=self.at())
         return Submitted(pid, "in_audit")
 
     def find_by_out_id(self, shop: Shop, spu_code: str) -> str | None:
@@ -237,14 +214,10 @@ class WechatChannel:
         edit_status = _int(edit.get("edit_status", online.get("edit_status")))
         status = _int(online.get("status", edit.get("status")))
         reason = str((edit.get("audit_info") or {}).get("reject_reason") or "")
-        if edit_status == EDIT_AUDITING:
-            return {"platform_product_id": pid, "state": "in_audit", "reason": ""}
-        if edit_status == EDIT_REJECTED:
-            return {"platform_product_id": pid, "state": "rejected", "reason": reason,
-                    "reason_class": classify_reason(reason)}
-        if status == STATUS_LISTED or edit_status == EDIT_APPROVED:
-            return {"platform_product_id": pid, "state": "live", "reason": ""}
-        return None                   # a draft never submitted: submit() resumes with product/listing
+        # a draft never submitted: None (submit() resumes with product/listing)
+        state = "in_audit" if edit_status == EDIT_AUDITING else "rejected" if edit_status == EDIT_REJECTED \
+            else "live" if status == STATUS_LISTED or edit_status == EDIT_APPROVED else None
+        return http.lookup_answer(pid, state, reason)
 
     def sku_ids(self, shop: Shop, platform_product_id: str) -> dict[str, str]:
         """Our SKU code (``out_sku_id``) → WeChat's ``sku_id``."""
@@ -313,23 +286,6 @@ class WechatChannel:
         return [AuditVerdict(self.channel, msg_id, pid, verdict, reason,
                              classify_reason(reason) if verdict == "rejected" else "")]
 
-    def _at(self) -> str:
-        from shangjia.clock import iso
-
-        return iso(self.deps.clock.now())
-
 
 def _json(doc: Any) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _digest(doc: Any) -> str:
-    return hashlib.sha256(json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-                          .encode("utf-8")).hexdigest()
-
-
-def _int(v: Any) -> int:
-    try:
-        return int(v or 0)
-    except (TypeError, ValueError):
-        return 0

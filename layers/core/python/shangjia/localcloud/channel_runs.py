@@ -247,6 +247,7 @@ FAULT_ENV = {
     "SHANGJIA_CHANNEL_TIMEOUT_S": "2",          # the adapters give up after 2 s (the time-outs sleep 3 s)
     "SHANGJIA_QUOTA_WECHAT": "100000/3600:100000",   # no quota in the fault run (the quota run has it)
     "SHANGJIA_QUOTA_DOUYIN": "100000/3600:100000",
+    "SHANGJIA_QUOTA_WECHAT_DAY": "off",                 # nor WeChat's 1,000 a day
     # 5 consecutive failed attempts (the default) happen by chance at 20% per-request faults (an
     # attempt makes 3-6 requests): the breaker would pause healthy-but-flaky channels most of the run
     "SHANGJIA_CIRCUIT_THRESHOLD": "20",

@@ -10,6 +10,7 @@ request is the next ``n`` and draws again.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
@@ -18,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -53,6 +55,19 @@ class Knobs:
     # Douyin: reject a ``timestamp`` further than this from the simulator's clock (None: no check)
     douyin_max_skew_s: float | None = None
     seed: int = 7
+
+
+CHINA = timezone(timedelta(hours=8))
+
+
+def cst_time(t: float) -> str:
+    """Epoch seconds as the platforms print times: ``YYYY-MM-DD HH:MM:SS`` in China time."""
+    return datetime.fromtimestamp(t, CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def is_int(v: Any) -> bool:
+    """A JSON integer (not a bool, not a float): what the platforms want for prices and counts."""
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def reason_text(reason: str) -> str:
@@ -104,6 +119,11 @@ class SimServer:
     """Base of the WeChat and Douyin simulators."""
 
     name = "sim"
+    # the audit's fields and codes on a product record (each platform names them its own way)
+    audit_field = "audit_status"
+    reason_field = "audit_reason"
+    AUDITING, APPROVED, REJECTED = "auditing", "approved", "rejected"
+    LISTED = "listed"                                    # ``status`` once approved
 
     def __init__(self, knobs: Knobs | None = None, *, clock: Callable[[], float] | None = None) -> None:
         self.knobs = knobs or Knobs()
@@ -117,6 +137,7 @@ class SimServer:
         self.lost: list[dict[str, Any]] = []             # verdicts never pushed
         self.audits: list[dict[str, Any]] = []           # verdicts decided
         self.orders: dict[str, dict[str, Any]] = {}       # order id (str) -> buyer's order (place_order)
+        self.tokens: dict[str, dict[str, Any]] = {}       # access token -> {..., "expires": epoch s}
         self._counters: dict[tuple, int] = {}
         self._timers: set[threading.Timer] = set()
         self._server: ThreadingHTTPServer | None = None
@@ -350,11 +371,27 @@ class SimServer:
                    ) -> tuple[str, bytes, dict[str, str]]:  # pragma: no cover
         raise NotImplementedError
 
-    def apply_verdict(self, rec: dict[str, Any], verdict: str, reason: str | None) -> None:  # pragma: no cover
-        raise NotImplementedError
-
     def on_submitted(self, rec: dict[str, Any]) -> None:
-        pass
+        rec[self.audit_field] = self.AUDITING
+        rec[self.reason_field] = ""
+
+    def apply_verdict(self, rec: dict[str, Any], verdict: str, reason: str | None) -> None:
+        """Approved: the draft goes online (listed); rejected: the reason, in the platform's words."""
+        if verdict == "approved":
+            rec[self.audit_field] = self.APPROVED
+            rec["online"] = copy.deepcopy(rec["draft"])
+            rec["status"] = self.LISTED
+            rec[self.reason_field] = ""
+        else:
+            rec[self.audit_field] = self.REJECTED
+            rec[self.reason_field] = reason_text(reason or "other")
+            rec["reject_code"] = reason
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far expires now (tests)."""
+        with self.lock:
+            for rec in self.tokens.values():
+                rec["expires"] = min(rec["expires"], self.clock())
 
     # --- orders: a buyer orders on the platform, which pushes the order events -------------------
     def place_order(self, shop: str, lines: list[tuple[Any, str, int]], *, push: bool = True,

@@ -44,10 +44,10 @@ import hmac
 import itertools
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
-from shangjia.localcloud.channels_sim.base import Knobs, Reply, Request, SimServer, reason_text
+from shangjia.localcloud.channels_sim.base import CHINA, Knobs, Reply, Request, SimServer, cst_time, is_int
 
 ACCESS_TTL_S = 7 * 86400
 REFRESH_TTL_S = 14 * 86400
@@ -69,7 +69,6 @@ STATUS_ONLINE, STATUS_OFFLINE = 0, 1
 _MESSAGES = {OK: "success", BUSY: "服务不可用", TOKEN_INVALID: "access_token不存在",
              TOKEN_EXPIRED: "access_token已过期", MISSING: "缺少必选参数", PARAM: "非法参数",
              SIGN: "签名无效", BUSINESS: "业务处理失败", RATE: "调用过于频繁"}
-_CST = timezone(timedelta(hours=8))
 
 
 @dataclass
@@ -84,14 +83,6 @@ class DouyinShop:
     shop_id: int
     shop_name: str
     app_key: str
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _fmt(t: float) -> str:
-    return datetime.fromtimestamp(t, _CST).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def name_width(name: str) -> int:
@@ -111,6 +102,8 @@ def parse_specs(specs: str) -> list[tuple[str, list[str]]] | None:
 
 class DouyinSim(SimServer):
     name = "douyin"
+    audit_field, reason_field = "check_status", "audit_reason"
+    AUDITING, APPROVED, REJECTED, LISTED = CHECK_AUDITING, CHECK_APPROVED, CHECK_REJECTED, STATUS_ONLINE
 
     def __init__(self, knobs: Knobs | None = None, *, clock=None) -> None:
         super().__init__(knobs, clock=clock)
@@ -154,14 +147,9 @@ class DouyinSim(SimServer):
         app = self.apps.get(s.app_key) if s else None
         return app.callback_url if app and app.callback_url else None
 
-    def expire_tokens(self) -> None:
-        with self.lock:
-            for rec in self.tokens.values():
-                rec["expires"] = min(rec["expires"], self.clock())
-
     # --- envelope -------------------------------------------------------------------------------------
     def _reply(self, code: int = OK, data: Any = None, sub_code: str = "", sub_msg: str = "") -> Reply:
-        log_id = f"{_fmt(self.clock()).replace('-', '').replace(' ', '').replace(':', '')}" \
+        log_id = f"{cst_time(self.clock()).replace('-', '').replace(' ', '').replace(':', '')}" \
                  f"{next(self._log_seq):012d}"
         return Reply.of({"code": code, "msg": _MESSAGES.get(code, "error"), "sub_code": sub_code,
                          "sub_msg": sub_msg, "log_id": log_id, "data": {} if data is None else data})
@@ -233,7 +221,7 @@ class DouyinSim(SimServer):
             n = int(ts)
             return n / 1000 if n > 10**11 else float(n)
         try:
-            return datetime.strptime(ts, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_CST).timestamp()
+            return datetime.strptime(ts, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA).timestamp()
         except ValueError:
             return None
 
@@ -312,7 +300,7 @@ class DouyinSim(SimServer):
         if any(ord(ch) > 0xFFFF for ch in name):
             return self._param("name", "name cannot contain emoji"), None, None
         cat = p.get("category_leaf_id")
-        if not _is_int(cat) or cat <= 0:
+        if not is_int(cat) or cat <= 0:
             return self._param("category_leaf_id", "category_leaf_id must be a positive integer"), None, None
         pic = p.get("pic")
         pics = pic.split("|") if isinstance(pic, str) and pic else []
@@ -349,9 +337,9 @@ class DouyinSim(SimServer):
                 return self._param("spec_prices", f"spec_prices entry {combo} is not a distinct combination of the specs"), \
                     None, None
             seen.add(combo)
-            if not _is_int(x.get("price")) or x["price"] <= 0:
+            if not is_int(x.get("price")) or x["price"] <= 0:
                 return self._param("price", "price must be a positive integer in fen (分)"), None, None
-            if not _is_int(x.get("stock_num")) or x["stock_num"] < 0:
+            if not is_int(x.get("stock_num")) or x["stock_num"] < 0:
                 return self._param("stock_num", "stock_num must be a non-negative integer"), None, None
         if "commit" in p and not isinstance(p["commit"], bool):
             return self._param("commit", "commit must be a boolean"), None, None
@@ -390,13 +378,13 @@ class DouyinSim(SimServer):
             self.submit_audit(pid)
         return self._reply(data={"product_id": pid, "out_product_id": p.get("out_product_id", 0),
                                  "outer_product_id": p.get("outer_product_id", ""),
-                                 "create_time": _fmt(rec["created_at"]), "sku": skus})
+                                 "create_time": cst_time(rec["created_at"]), "sku": skus})
 
     def _find(self, shop: DouyinShop, p: dict) -> tuple[dict | None, Reply | None]:
         pid = p.get("product_id")
         with self.lock:
             if pid not in (None, ""):
-                if not (_is_int(pid) or str(pid).isdigit()):
+                if not (is_int(pid) or str(pid).isdigit()):
                     return None, self._param("product_id", "product_id must be a number")
                 rec = self.products.get(int(pid))
             else:
@@ -449,7 +437,7 @@ class DouyinSim(SimServer):
                     "category_leaf_id": src["category_leaf_id"], "specs": src["specs"],
                     "spec_prices": spec_prices, "status": rec["status"], "check_status": rec["check_status"],
                     "audit_reason": rec["audit_reason"], "draft_status": 1 if draft else 0,
-                    "create_time": _fmt(rec["created_at"]), "update_time": _fmt(rec["updated_at"])}
+                    "create_time": cst_time(rec["created_at"]), "update_time": cst_time(rec["updated_at"])}
         return self._reply(data=data)
 
     def sync_stock(self, shop: DouyinShop, p: dict) -> Reply:
@@ -457,7 +445,7 @@ class DouyinSim(SimServer):
         if bad:
             return bad
         stock_num, incremental = p.get("stock_num"), p.get("incremental", False)
-        if not _is_int(stock_num) or stock_num < 0:
+        if not is_int(stock_num) or stock_num < 0:
             return self._param("stock_num", "stock_num must be a non-negative integer")
         with self.lock:
             sku = None
@@ -474,24 +462,7 @@ class DouyinSim(SimServer):
         return self._reply(data={})
 
     # --- audit ----------------------------------------------------------------------------------------
-    def on_submitted(self, rec: dict[str, Any]) -> None:
-        rec["check_status"] = CHECK_AUDITING
-        rec["audit_reason"] = ""
-
-    def apply_verdict(self, rec: dict[str, Any], verdict: str, reason: str | None) -> None:
-        if verdict == "approved":
-            rec["check_status"] = CHECK_APPROVED
-            rec["online"] = copy.deepcopy(rec["draft"])
-            rec["status"] = STATUS_ONLINE
-            rec["audit_reason"] = ""
-        else:
-            rec["check_status"] = CHECK_REJECTED
-            rec["audit_reason"] = reason_text(reason or "other")
-            rec["reject_code"] = reason
-
     def build_push(self, rec: dict[str, Any], verdict: str, reason: str | None):
-        from shangjia.channels import signing
-
         shop = self.shops[int(rec["shop"])]
         app = self.apps[shop.app_key]
         msg_id = f"{int(self.clock() * 1000)}{rec['product_id'] % 10**6:06d}{rec['submissions']:03d}"
@@ -499,11 +470,18 @@ class DouyinSim(SimServer):
                 "event": 4 if verdict == "approved" else 5, "status": rec["status"],
                 "check_status": rec["check_status"], "audit_reason": rec["audit_reason"],
                 "reason_code": reason or "", "update_time": int(self.clock())}
-        body = json.dumps([{"tag": AUDIT_TAG, "msg_id": msg_id,
-                            "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}],
-                          ensure_ascii=False, separators=(",", ":")).encode()
-        return app.callback_url, body, {"app-id": app.app_key,
-                                        "event-sign": signing.douyin_event_sign(app.app_key, app.app_secret, body)}
+        return signed_push(app, AUDIT_TAG, msg_id, data)
+
+
+def signed_push(app: DouyinApp, tag: str, msg_id: str, data: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+    """(url, body, headers) of a push to the app's callback URL: ``[{tag, msg_id, data: "<json>"}]``
+    with ``app-id`` and ``event-sign`` (``signing.douyin_event_sign``)."""
+    from shangjia.channels import signing
+
+    body = json.dumps([{"tag": tag, "msg_id": msg_id, "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}],
+                      ensure_ascii=False, separators=(",", ":")).encode()
+    return app.callback_url, body, {"app-id": app.app_key,
+                                    "event-sign": signing.douyin_event_sign(app.app_key, app.app_secret, body)}
 
 
 def hash_id(pid: int, name: str, value: str) -> int:
@@ -524,8 +502,6 @@ def _order_methods():
         return next((s["sku_id"] for s in rec.get("skus") or [] if s.get("code") == str(code)), None)
 
     def build_order_push(self, order: dict[str, Any], event: str):
-        from shangjia.channels import signing
-
         shop = self.shops[int(order["shop"])]
         app = self.apps[shop.app_key]
         now = int(self.clock())
@@ -543,11 +519,7 @@ def _order_methods():
             data = {"p_id": int(order["order_id"]), "s_id": s_ids[0], "shop_id": shop.shop_id,
                     "aftersale_id": int(order["order_id"]) + 7, "aftersale_status": 12, "success_time": now}
         msg_id = f"{order['order_id']}{ORDER_TAGS[event]}"
-        body = json.dumps([{"tag": ORDER_TAGS[event], "msg_id": msg_id,
-                            "data": json.dumps(data, ensure_ascii=False, separators=(",", ":"))}],
-                          ensure_ascii=False, separators=(",", ":")).encode()
-        return app.callback_url, body, {"app-id": app.app_key,
-                                        "event-sign": signing.douyin_event_sign(app.app_key, app.app_secret, body)}
+        return signed_push(app, ORDER_TAGS[event], msg_id, data)
 
     def order_detail_api(self, shop: DouyinShop, p: dict) -> Reply:
         """``/order/orderDetail`` ``{shop_order_id}``: ``data.shop_order_detail`` with its
@@ -602,3 +574,103 @@ _ROUTES = {
     "/product/detail": "product_detail",
     "/sku/syncStock": "sync_stock",
 }
+
+
+# --- after-sales (售后): a refund of part of an order -----------------------------------------------
+# The 206 退款成功 push carries ``{p_id, s_id, shop_id, aftersale_id, aftersale_status,
+# aftersale_type, refund_amount, success_time}`` (bububa/jinritemai-go message/refund RefundSuccess),
+# no count; ``/afterSale/Detail`` ``{after_sale_id}`` answers ``process_info.after_sale_info
+# {after_sale_id, after_sale_status, after_sale_type, refund_status, after_sale_apply_count,
+# part_type}`` and ``order_info {shop_order_id, sku_order_infos [{sku_order_id, sku_id, product_id,
+# shop_sku_code, item_quantity, after_sale_item_count}]}`` (an ecommerce.sdk.douyin
+# AfterSaleDetailReq). The order pushes' whole-order "refunded" (aftersale_id = order id + 7) is
+# answered too: every line, all its units.
+
+
+def _aftersale_methods():
+    """After-sale support, added to ``DouyinSim`` below."""
+
+    def _aftersales(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return self.__dict__.setdefault("aftersales", {})
+
+    def open_aftersale(self, order_id: str, code: str, count: int, *, refund_type: int = 1) -> str:
+        """The buyer's after-sale (refunded: status 12) of ``count`` units of SKU ``code`` of the
+        order; its id. Python API (tests, proofs)."""
+        o = self.order_detail(str(order_id))
+        if o is None:
+            raise KeyError(f"no order {order_id}")
+        idx = next((k for k, x in enumerate(o["lines"]) if x["code"] == str(code)), None)
+        if idx is None:
+            raise KeyError(f"order {order_id} has no SKU {code}")
+        if not 0 < int(count) <= o["lines"][idx]["qty"]:
+            raise ValueError(f"count {count} is not within 1..{o['lines'][idx]['qty']}")
+        book = self._aftersales()
+        with self.lock:
+            aid = str(self.draw("after_sale", (str(order_id), len(book))).randrange(10**18, 9 * 10**18))
+            book[aid] = {"aftersale_id": aid, "order_id": str(order_id), "shop": o["shop"], "line": idx,
+                         "count": int(count), "type": int(refund_type)}
+        return aid
+
+    def _aftersale(self, aid: str):
+        """(the after-sale's order, [(line index, count)], type) or None."""
+        rec = self._aftersales().get(str(aid))
+        if rec is not None:
+            return self.order_detail(rec["order_id"]), [(rec["line"], rec["count"])], rec["type"]
+        try:
+            o = self.order_detail(str(int(aid) - 7))           # the whole-order refund of an order push
+        except ValueError:
+            return None
+        if o is None or o["status"] != "refunded":
+            return None
+        return o, [(k, x["qty"]) for k, x in enumerate(o["lines"])], 2
+
+    def aftersale_refund_push(self, aid: str):
+        """(url, body, headers) of the 206 退款成功 push for the after-sale, signed as the platform signs."""
+        found = self._aftersale(aid)
+        if found is None:
+            raise KeyError(f"no after-sale {aid}")
+        o, parts, typ = found
+        shop = self.shops[int(o["shop"])]
+        now = int(self.clock())
+        idx, count = parts[0]
+        data = {"p_id": int(o["order_id"]), "s_id": int(o["order_id"]) * 10 + idx + 1, "shop_id": shop.shop_id,
+                "aftersale_id": int(aid), "aftersale_status": 12, "aftersale_type": typ,
+                "refund_amount": count * 100, "refund_post_amount": 0, "success_time": now}
+        return signed_push(self.apps[shop.app_key], "206", f"{aid}206", data)
+
+    def push_aftersale(self, aid: str):
+        """Build the 206 push and deliver it now (synchronously); the delivery is recorded."""
+        from shangjia.localcloud.channels_sim.base import Push
+
+        url, body, headers = self.aftersale_refund_push(aid)
+        o = self._aftersale(aid)[0]
+        push = Push(str(o["shop"]), 0, url, body, headers, "aftersale:refunded")
+        self._deliver(push)
+        return push
+
+    def aftersale_detail_api(self, shop, p: dict) -> Reply:
+        """``/afterSale/Detail`` ``{after_sale_id}``."""
+        aid = str(p.get("after_sale_id") or "")
+        found = self._aftersale(aid) if aid else None
+        if found is None or int(found[0]["shop"]) != shop.shop_id:
+            return self._reply(PARAM, sub_code="isv.parameter-invalid:11000", sub_msg="参数错误，售后单ID错误")
+        o, parts, typ = found
+        infos = [{"sku_order_id": int(o["order_id"]) * 10 + k + 1, "sku_id": o["lines"][k]["sku_id"],
+                  "product_id": o["lines"][k]["product_id"], "shop_sku_code": o["lines"][k]["code"],
+                  "item_quantity": o["lines"][k]["qty"], "after_sale_item_count": n} for k, n in parts]
+        full = all(n == o["lines"][k]["qty"] for k, n in parts)
+        return self._reply(data={
+            "process_info": {"after_sale_info": {
+                "after_sale_id": int(aid), "after_sale_status": 12, "after_sale_type": typ, "refund_status": 3,
+                "after_sale_apply_count": sum(n for _, n in parts), "part_type": 0 if full else 1}},
+            "order_info": {"shop_order_id": int(o["order_id"]), "sku_order_infos": infos}})
+
+    return {"_aftersales": _aftersales, "open_aftersale": open_aftersale, "_aftersale": _aftersale,
+            "aftersale_refund_push": aftersale_refund_push, "push_aftersale": push_aftersale,
+            "aftersale_detail_api": aftersale_detail_api}
+
+
+for _name, _fn in _aftersale_methods().items():
+    setattr(DouyinSim, _name, _fn)
+_ROUTES["/afterSale/Detail"] = "aftersale_detail_api"

@@ -22,7 +22,8 @@ platform answers; HTTP 429/503 only from the fault knobs):
 - ``/channels/ec/product/listing`` ``{product_id}``: submits the draft to audit (a product already
   in audit, or listed with its draft unchanged: nothing to do, errcode 0, no quota).
   Audit submissions (this, and add/update with ``listing: 1``) count against the shop's quota,
-  ``audit_quota_hour`` (200) / ``audit_quota_day`` (1000) → 1002001.
+  ``audit_quota_hour`` (200 in any rolling hour) / ``audit_quota_day`` (1000 a calendar day,
+  China time) → 1002001.
 - ``/channels/ec/product/delisting`` ``{product_id}``.
 - ``/channels/ec/product/get`` ``{product_id, data_type: 1 online | 2 draft | 3 both}`` →
   ``product`` / ``edit_product`` with ``status``, ``edit_status`` (1 editing, 2 in audit,
@@ -45,13 +46,13 @@ import copy
 import hashlib
 import json
 import re
-import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from shangjia.localcloud.channels_sim.base import Knobs, Reply, Request, SimServer, reason_text
+from shangjia.channels.throttle import day_index
+from shangjia.localcloud.channels_sim.base import Knobs, Reply, Request, SimServer, cst_time, is_int
 
 TOKEN_TTL_S = 7200
 ROTATE_BEFORE_S = 300
@@ -70,6 +71,8 @@ DAILY_QUOTA = 45009
 MINUTE_QUOTA = 45011
 INVALID_SECRET = 40125
 AUDIT_QUOTA = 1002001
+QUOTA_HOUR_MSG = "本店铺近1小时内提审次数超过限制"     # the platform's words (CHANNEL-APIS §2.2)
+QUOTA_DAY_MSG = "本店铺今日提审次数超过限制"          # the simulator's words for the daily cap
 SKU_COUNT = 10020013
 PRICE_TOO_HIGH = 10020028
 IMG_URL = 10020035
@@ -95,16 +98,8 @@ class WechatShop:
     username: str
 
 
-def _fmt(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t + 8 * 3600))
-
-
 def _err(code: int, msg: str) -> Reply:
     return Reply.of({"errcode": code, "errmsg": msg})
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def check_title(title: Any) -> str | None:
@@ -159,7 +154,7 @@ def validate_spu(doc: dict[str, Any]) -> tuple[int, str] | None:
         if not isinstance(s, dict):
             return BAD_PARAM, "data format error: sku"
         sp = s.get("sale_price")
-        if sp is not None and not _is_int(sp):
+        if sp is not None and not is_int(sp):
             return BAD_PARAM, "data format error: sale_price must be an integer in fen"
         if not sp or sp <= 0:
             return ZERO_PRICE, "sale_price must be greater than 0"
@@ -167,12 +162,12 @@ def validate_spu(doc: dict[str, Any]) -> tuple[int, str] | None:
             return PRICE_TOO_HIGH, "sku价格过高"
         mp = s.get("market_price")
         if mp is not None:
-            if not _is_int(mp):
+            if not is_int(mp):
                 return BAD_PARAM, "data format error: market_price must be an integer in fen"
             if mp <= sp:
                 return MARKET_PRICE, "market_price must be greater than sale_price"
         stock = s.get("stock_num", 0)
-        if not _is_int(stock) or stock < 0:
+        if not is_int(stock) or stock < 0:
             return BAD_PARAM, "stock_num must be a non-negative integer"
         if len(str(s.get("sku_code") or "")) > 20:
             return BAD_PARAM, "sku_code longer than 20 characters"
@@ -186,7 +181,7 @@ def validate_spu(doc: dict[str, Any]) -> tuple[int, str] | None:
 
 def _pid(v: Any) -> int | None:
     """product_id as WeChat takes it: a number or a string of digits."""
-    if _is_int(v):
+    if is_int(v):
         return v
     if isinstance(v, str) and v.isdigit():
         return int(v)
@@ -195,6 +190,8 @@ def _pid(v: Any) -> int | None:
 
 class WechatSim(SimServer):
     name = "wechat"
+    audit_field, reason_field = "edit_status", "reject_reason"
+    AUDITING, APPROVED, REJECTED, LISTED = EDIT_AUDITING, EDIT_APPROVED, EDIT_REJECTED, STATUS_LISTED
 
     def __init__(self, knobs: Knobs | None = None, *, clock=None) -> None:
         super().__init__(knobs, clock=clock)
@@ -314,23 +311,38 @@ class WechatSim(SimServer):
             return None, _err(EXPIRED_TOKEN, "access_token expired")
         return self.by_appid[rec["appid"]], None
 
-    def expire_tokens(self) -> None:
-        """Every token issued so far expires now (tests)."""
-        with self.lock:
-            for rec in self.tokens.values():
-                rec["expires"] = min(rec["expires"], self.clock())
-
     # --- quota -------------------------------------------------------------------------------------
+    def _spent(self, shop: str, now: float) -> str | None:
+        """Which audit-submission quota of ``shop`` is spent: "hour" (``audit_quota_hour`` in any
+        rolling hour), "day" (``audit_quota_day`` a calendar day, China time: the day
+        ``throttle.day_index`` counts), or None."""
+        times = self.submissions.get(shop, [])
+        if sum(1 for t in times if now - t < 3600) >= self.knobs.audit_quota_hour:
+            return "hour"
+        today = day_index(now)
+        if sum(1 for t in times if day_index(t) == today) >= self.knobs.audit_quota_day:
+            return "day"
+        return None
+
     def _take_submission(self, shop: str) -> bool:
+        """Count one audit submission of ``shop``; False (nothing counted) when a quota is spent."""
         now = self.clock()
         with self.lock:
             times = [t for t in self.submissions.get(shop, []) if now - t < 86400]
-            hour = sum(1 for t in times if now - t < 3600)
-            if hour >= self.knobs.audit_quota_hour or len(times) >= self.knobs.audit_quota_day:
-                self.submissions[shop] = times
+            self.submissions[shop] = times
+            if self._spent(shop, now):
                 return False
-            self.submissions[shop] = times + [now]
+            times.append(now)
             return True
+
+    def _submit_or_refuse(self, shop: str) -> Reply | None:
+        """None when the submission is counted, else the 1002001 answer (CHANNEL-APIS §2.2 and
+        §7.8 name that code for both quotas; the day's wording is the simulator's)."""
+        if self._take_submission(shop):
+            return None
+        with self.lock:
+            spent = self._spent(shop, self.clock())
+        return _err(AUDIT_QUOTA, QUOTA_DAY_MSG if spent == "day" else QUOTA_HOUR_MSG)
 
     # --- endpoints ---------------------------------------------------------------------------------
     def img_upload(self, shop: WechatShop, req: Request, doc: dict) -> Reply:
@@ -361,8 +373,9 @@ class WechatSim(SimServer):
         if bad:
             return _err(*bad)
         listing = doc.get("listing") in (1, True)
-        if listing and not self._take_submission(shop.shop):
-            return _err(AUDIT_QUOTA, "本店铺近1小时内提审次数超过限制")
+        refused = self._submit_or_refuse(shop.shop) if listing else None
+        if refused:
+            return refused
         draft = copy.deepcopy(doc)
         draft.pop("listing", None)
         rec = {"draft": draft, "online": None, "status": STATUS_INITIAL, "edit_status": EDIT_EDITING,
@@ -373,7 +386,7 @@ class WechatSim(SimServer):
         if listing:
             self.submit_audit(pid)
         return Reply.of({"errcode": 0, "errmsg": "ok",
-                         "data": {"product_id": pid, "create_time": _fmt(rec["created_at"])}})
+                         "data": {"product_id": pid, "create_time": cst_time(rec["created_at"])}})
 
     def _product(self, shop: WechatShop, doc: dict) -> tuple[dict | None, Reply | None]:
         pid = _pid(doc.get("product_id"))
@@ -396,8 +409,9 @@ class WechatSim(SimServer):
         if bad_spu:
             return _err(*bad_spu)
         listing = spu.pop("listing", None) in (1, True)
-        if listing and not self._take_submission(shop.shop):
-            return _err(AUDIT_QUOTA, "本店铺近1小时内提审次数超过限制")
+        refused = self._submit_or_refuse(shop.shop) if listing else None
+        if refused:
+            return refused
         with self.lock:
             rec["draft"] = copy.deepcopy(spu)
             rec["edit_status"] = EDIT_EDITING
@@ -406,7 +420,7 @@ class WechatSim(SimServer):
         if listing:
             self.submit_audit(rec["product_id"])
         return Reply.of({"errcode": 0, "errmsg": "ok",
-                         "data": {"product_id": rec["product_id"], "update_time": _fmt(rec["updated_at"])}})
+                         "data": {"product_id": rec["product_id"], "update_time": cst_time(rec["updated_at"])}})
 
     def product_listing(self, shop: WechatShop, req: Request, doc: dict) -> Reply:
         rec, bad = self._product(shop, doc)
@@ -417,8 +431,9 @@ class WechatSim(SimServer):
                 rec["status"] == STATUS_LISTED and rec["online"] == rec["draft"])
         if nothing_new:
             return _err(OK, "ok")
-        if not self._take_submission(shop.shop):
-            return _err(AUDIT_QUOTA, "本店铺近1小时内提审次数超过限制")
+        refused = self._submit_or_refuse(shop.shop)
+        if refused:
+            return refused
         self.submit_audit(rec["product_id"])
         return _err(OK, "ok")
 
@@ -429,21 +444,6 @@ class WechatSim(SimServer):
         with self.lock:
             rec["status"] = STATUS_DELISTED
         return _err(OK, "ok")
-
-    def on_submitted(self, rec: dict[str, Any]) -> None:
-        rec["edit_status"] = EDIT_AUDITING
-        rec["reject_reason"] = ""
-
-    def apply_verdict(self, rec: dict[str, Any], verdict: str, reason: str | None) -> None:
-        if verdict == "approved":
-            rec["edit_status"] = EDIT_APPROVED
-            rec["online"] = copy.deepcopy(rec["draft"])
-            rec["status"] = STATUS_LISTED
-            rec["reject_reason"] = ""
-        else:
-            rec["edit_status"] = EDIT_REJECTED
-            rec["reject_reason"] = reason_text(reason or "other")
-            rec["reject_code"] = reason
 
     def _render(self, rec: dict[str, Any], spu: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(spu)
@@ -469,8 +469,8 @@ class WechatSim(SimServer):
             if data_type in (2, 3):
                 edit = self._render(rec, rec["draft"])
                 edit["audit_info"] = {
-                    "submit_time": _fmt(rec["submit_time"]) if rec.get("submit_time") else "",
-                    "audit_time": _fmt(rec["audit_time"]) if rec.get("audit_time") else "",
+                    "submit_time": cst_time(rec["submit_time"]) if rec.get("submit_time") else "",
+                    "audit_time": cst_time(rec["audit_time"]) if rec.get("audit_time") else "",
                     "reject_reason": rec["reject_reason"]}
                 ans["edit_product"] = edit
             if data_type == 1 and rec["online"] is None:
@@ -480,7 +480,7 @@ class WechatSim(SimServer):
 
     def product_list(self, shop: WechatShop, req: Request, doc: dict) -> Reply:
         size = doc.get("page_size", 10)
-        if not _is_int(size) or not 1 <= size <= 30:
+        if not is_int(size) or not 1 <= size <= 30:
             return _err(BAD_PARAM, "参数有误: page_size 1..30")
         status = doc.get("status")
         with self.lock:
@@ -497,7 +497,7 @@ class WechatSim(SimServer):
         if bad:
             return bad
         sid, diff, num = _pid(doc.get("sku_id")), doc.get("diff_type"), doc.get("num")
-        if diff not in (1, 2, 3) or not _is_int(num) or num < 0:
+        if diff not in (1, 2, 3) or not is_int(num) or num < 0:
             return _err(BAD_PARAM, "参数有误: diff_type 1|2|3, num >= 0")
         with self.lock:
             if sid not in rec["stock"]:
@@ -511,8 +511,6 @@ class WechatSim(SimServer):
 
     # --- push ------------------------------------------------------------------------------------
     def build_push(self, rec: dict[str, Any], verdict: str, reason: str | None):
-        from shangjia.channels import signing
-
         shop = self.shops[rec["shop"]]
         now = int(self.clock())
         status = 3 if verdict == "approved" else 2
@@ -524,8 +522,15 @@ class WechatSim(SimServer):
                                     "reason": rec["reject_reason"],
                                     "audit_info": json.dumps(audit_info, ensure_ascii=False),
                                     "product_type": 1}}
+        return self.signed_push(shop, body, now, rec["product_id"])
+
+    def signed_push(self, shop: WechatShop, body: dict[str, Any], now: int, nonce_key: Any):
+        """(url, body, headers) of a push to the shop's callback URL in plain JSON mode:
+        ``?signature=&timestamp=&nonce=`` with ``signing.wechat_push_signature`` (§2.3)."""
+        from shangjia.channels import signing
+
         timestamp = str(now)
-        nonce = str(self.draw("nonce", rec["product_id"]).randrange(10**8, 10**10))
+        nonce = str(self.draw("nonce", nonce_key).randrange(10**8, 10**10))
         sig = signing.wechat_push_signature(shop.callback_token, timestamp, nonce)
         url = shop.callback_url
         url += ("&" if "?" in url else "?") + urlencode({"signature": sig, "timestamp": timestamp, "nonce": nonce})
@@ -546,8 +551,6 @@ def _order_methods():
         return (rec.get("sku_ids") or {}).get(str(code))
 
     def build_order_push(self, order: dict[str, Any], event: str):
-        from shangjia.channels import signing
-
         shop = self.shops[order["shop"]]
         now = int(self.clock())
         info: dict[str, Any] = {"order_id": int(order["order_id"])}
@@ -557,12 +560,7 @@ def _order_methods():
             info["pay_time"] = now
         body = {"ToUserName": shop.username, "FromUserName": "OPENID", "CreateTime": now, "MsgType": "event",
                 "Event": ORDER_EVENTS[event], "order_info": info}
-        timestamp = str(now)
-        nonce = str(self.draw("nonce", (order["order_id"], event)).randrange(10**8, 10**10))
-        sig = signing.wechat_push_signature(shop.callback_token, timestamp, nonce)
-        url = shop.callback_url
-        url += ("&" if "?" in url else "?") + urlencode({"signature": sig, "timestamp": timestamp, "nonce": nonce})
-        return url, json.dumps(body, ensure_ascii=False).encode(), {}
+        return self.signed_push(shop, body, now, (order["order_id"], event))
 
     def order_get(self, shop: WechatShop, req: Request, doc: dict) -> Reply:
         """``/channels/ec/order/get`` ``{order_id}``: the order with its ``product_infos``."""
@@ -593,3 +591,94 @@ _ROUTES = {
     "/channels/ec/product/list/get": "product_list",
     "/channels/ec/product/stock/update": "stock_update",
 }
+
+
+# --- after-sales (售后): a buyer's refund of part of an order ----------------------------------------
+# ``channels_ec_aftersale_update`` pushes ``finder_shop_aftersale_status_update {status,
+# after_sale_order_id, order_id}`` (WxJava AFTER_SALE_UPDATE / AfterSaleMessage); the after-sale is
+# read with ``/channels/ec/aftersale/getaftersaleorder`` ``{after_sale_order_id}`` (a string: WeChat
+# refuses a number, CHANNEL-APIS.md) → ``after_sale_order {after_sale_order_id, order_id, status,
+# type, product_info {product_id, sku_id, count}, refund_info {amount}}`` (SKIT
+# ChannelsECAftersaleGetAftersaleOrderResponse). Status names: MERCHANT_REFUND_SUCCESS (退款完成),
+# MERCHANT_RETURN_SUCCESS (退货退款完成), USER_CANCELD, MERCHANT_PROCESSING, USER_WAIT_RETURN...
+AFTERSALE_EVENT = "channels_ec_aftersale_update"
+
+
+def _aftersale_methods():
+    """After-sale support, added to ``WechatSim`` below."""
+
+    def _aftersales(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return self.__dict__.setdefault("aftersales", {})    # after_sale_order_id -> record
+
+    def open_aftersale(self, order_id: str, code: str, count: int, *, status: str = "MERCHANT_REFUND_SUCCESS",
+                       refund_type: str = "REFUND") -> str:
+        """The buyer's after-sale of ``count`` units of SKU ``code`` of the order, at ``status``;
+        its id (a string of digits). Python API: the order proofs and tests call it."""
+        o = self.order_detail(str(order_id))
+        if o is None:
+            raise KeyError(f"no order {order_id}")
+        line = next((x for x in o["lines"] if x["code"] == str(code)), None)
+        if line is None:
+            raise KeyError(f"order {order_id} has no SKU {code}")
+        if not 0 < int(count) <= line["qty"]:
+            raise ValueError(f"count {count} is not within 1..{line['qty']}")
+        book = self._aftersales()
+        with self.lock:
+            aid = str(self.draw("after_sale", (str(order_id), len(book))).randrange(10**18, 9 * 10**18))
+            book[aid] = {"after_sale_order_id": aid, "order_id": str(order_id), "shop": o["shop"],
+                         "status": status, "type": refund_type, "product_id": line["product_id"],
+                         "sku_id": line["sku_id"], "count": int(count), "created_at": int(self.clock())}
+        return aid
+
+    def aftersale_push(self, after_sale_order_id: str, status: str | None = None):
+        """(url, body, headers) of the ``channels_ec_aftersale_update`` push for the after-sale
+        (moved to ``status`` first, when given), signed as the order pushes are."""
+        book = self._aftersales()
+        with self.lock:
+            rec = book[str(after_sale_order_id)]
+            if status:
+                rec["status"] = status
+        shop = self.shops[rec["shop"]]
+        if not shop.callback_url:
+            raise KeyError(f"shop {rec['shop']} has no callback URL")
+        now = int(self.clock())
+        body = {"ToUserName": shop.username, "FromUserName": "OPENID", "CreateTime": now, "MsgType": "event",
+                "Event": AFTERSALE_EVENT,
+                "finder_shop_aftersale_status_update": {"status": rec["status"],
+                                                        "after_sale_order_id": rec["after_sale_order_id"],
+                                                        "order_id": rec["order_id"]}}
+        return self.signed_push(shop, body, now, (rec["after_sale_order_id"], rec["status"]))
+
+    def push_aftersale(self, after_sale_order_id: str, status: str | None = None):
+        """Build the after-sale push and deliver it now (synchronously); the delivery is recorded."""
+        from shangjia.localcloud.channels_sim.base import Push
+
+        url, body, headers = self.aftersale_push(after_sale_order_id, status)
+        rec = self._aftersales()[str(after_sale_order_id)]
+        push = Push(rec["shop"], 0, url, body, headers, f"aftersale:{rec['status']}")
+        self._deliver(push)
+        return push
+
+    def aftersale_get(self, shop: WechatShop, req: Request, doc: dict) -> Reply:
+        """``/channels/ec/aftersale/getaftersaleorder`` ``{after_sale_order_id}`` (a string)."""
+        aid = doc.get("after_sale_order_id")
+        if not isinstance(aid, str) or not aid:
+            return _err(47001, "data format error")
+        rec = self._aftersales().get(aid)
+        if rec is None or rec["shop"] != shop.shop:
+            return _err(NOT_FOUND, "aftersale order not exist")
+        return Reply.of({"errcode": 0, "errmsg": "ok", "after_sale_order": {
+            "after_sale_order_id": rec["after_sale_order_id"], "order_id": rec["order_id"],
+            "status": rec["status"], "type": rec["type"], "create_time": rec["created_at"],
+            "product_info": {"product_id": str(rec["product_id"]), "sku_id": str(rec["sku_id"]),
+                             "count": rec["count"]},
+            "refund_info": {"amount": 0}}})
+
+    return {"_aftersales": _aftersales, "open_aftersale": open_aftersale, "aftersale_push": aftersale_push,
+            "push_aftersale": push_aftersale, "aftersale_get": aftersale_get}
+
+
+for _name, _fn in _aftersale_methods().items():
+    setattr(WechatSim, _name, _fn)
+_ROUTES["/channels/ec/aftersale/getaftersaleorder"] = "aftersale_get"

@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = (
     "shangjia.cli.capacity",  # capacity (the promotion peak on paper, from a measured run)
     "shangjia.cli.failures",  # failures report (the weekly failure report, now)
     "shangjia.cli.stock",     # stock show|orders|set|buffer|reconcile|order-run (the ledger)
+    "shangjia.cli.merchants", # merchants defaults show|set|clear (import defaults)
 )
 
 

@@ -71,4 +71,17 @@ CODES.declare(
       "Export with picture URLs (pictures uploaded to Taobao's picture space), or give the images in main image / gallery"),
     E("INBOUND_ROW_ORPHAN", "error", "这一行属于 {parent}，但文件中找不到它", "This row belongs to {parent}, which the file does not have",
       "请把父商品的行一起导出", "Export the parent product's row as well"),
+    # --- the merchant's import defaults (shangjia.inbound.defaults) -----------------------------------
+    E("INBOUND_DEFAULT_APPLIED", "warning", "导入的数据中没有这些字段，已取自您的导入默认值：{filled_zh}",
+      "Not in the import, filled from your import defaults: {filled_en}",
+      "如这件商品不同，请在文件中填写这些字段（文件中的值优先），或修改导入默认值（shangjia merchants defaults set）",
+      "If this product differs, give these fields in the file (a value in the file wins) or change your "
+      "import defaults (shangjia merchants defaults set)"),
+    E("INBOUND_IMPORT_DEFAULTS_MISSING", "warning", "{platform} 导入的数据不含 {fields_zh}，您也没有为它们设置导入默认值：每个商品都会因这些必填项为空而无法通过校验",
+      "{platform} imports carry no {fields_en} and you have no import defaults for them: every product will fail "
+      "with FIELD_REQUIRED on these",
+      "设置导入默认值后重新上传：shangjia merchants defaults set 商家 --shipping-template … --return-policy … "
+      "--dispatch-days … --fragile … --cost-ratio …（见 docs/inbound.md“导入默认值”）",
+      "Set your import defaults and upload again: shangjia merchants defaults set MERCHANT --shipping-template … "
+      "--return-policy … --dispatch-days … --fragile … --cost-ratio … (docs/inbound.md, \"Import defaults\")"),
 )

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Iterator
 
 from shangjia.errors import FindingError, finding
+from shangjia.inbound.defaults import apply_import_defaults
 from shangjia.inbound.model import (MappedProduct, MappedRow, html_images, html_text, int_text, join_images,
                                     join_list, kv_join, map_category, to_raw, yuan)
 from shangjia.sheets import SheetInfo, SheetReader, duplicate_sku_finding
@@ -68,6 +69,11 @@ class ExportReader(SheetReader):
         self.xlsx = base.xlsx
         self.platform = base.info.layout.split(":", 1)[1]
         self.cols = _Rows(base.info.header_labels)
+        self.import_defaults: dict = {}     # the merchant's (inbound.defaults), set by ingest
+
+    def platform_shown(self) -> str:
+        return {"taobao": "淘宝 Taobao", "pinduoduo": "拼多多 Pinduoduo", "shopify": "Shopify",
+                "woocommerce": "WooCommerce"}.get(self.platform, self.platform)
 
     def _data_rows(self) -> Iterator[tuple[int, dict]]:
         n = 0
@@ -90,6 +96,7 @@ class ExportReader(SheetReader):
     def products(self, start_after_row: int = 0, sku_log: list | None = None) -> Iterator:
         seen_sku: dict[str, int] = {}
         for mp in self._mapped():
+            apply_import_defaults(mp, self.import_defaults)     # only the cells the export left empty
             raw = to_raw(mp)
             if self.platform in ("shopify", "woocommerce"):   # Taobao and Pinduoduo sell in CNY
                 raw.findings.append(finding("INBOUND_CURRENCY_ASSUMED", row=raw.first_row,

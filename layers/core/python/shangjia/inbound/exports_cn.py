@@ -265,6 +265,8 @@ def map_taobao_rows(col: dict[str, str], rows: Iterator[tuple[int, dict]]) -> It
             row = first if i == 0 else MappedRow({}, rownum, dict(first.where))
             if i:
                 mp.rows.append(row)
+                if first.cells.get("weight_kg"):       # 物流重量 is the item's: every SKU weighs it
+                    row.cells["weight_kg"] = first.cells["weight_kg"]
             if not s.get("_single"):
                 row.where.update({"price": col.get("skuProps", ""), "stock": col.get("skuProps", "")})
             pairs, unresolved = [], []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from shangjia.errors import FindingError, finding
+from shangjia.inbound.defaults import apply_import_defaults
 from shangjia.inbound.model import to_raw
 from shangjia.sheets import Limits, SheetInfo, SheetReader, duplicate_sku_finding, split_product_finding
 
@@ -103,12 +104,16 @@ class FeedReader(SheetReader):
                 r.where = {k: letters[k] for k in letters}
                 row += 1
         self.feed, self.mapped = feed, mapped
+        self.import_defaults: dict = {}     # the merchant's (inbound.defaults), set by ingest
         header = {L: name for name, L in letters.items()}
         rows = [(1, header)] + [(r.row, {letters[k]: v for k, v in r.cells.items() if k in letters and v != ""})
                                 for mp in mapped for r in mp.rows]
         info = SheetInfo(layout=f"erp:{feed.platform}", sheet_name=filename, header_row=1, columns=letters,
                          format="json", total_rows=row - 1, header_labels=header, data_start_row=2)
         super().__init__(info, lambda: iter(rows), [], limits or Limits(), filename)
+
+    def platform_shown(self) -> str:
+        return "ERP " + {"taobao": "淘宝 Taobao", "pinduoduo": "拼多多 Pinduoduo"}.get(self.feed.platform, self.feed.platform)
 
     def products(self, start_after_row: int = 0, sku_log: list | None = None) -> Iterator:
         seen_spu: dict[str, int] = {}
@@ -118,6 +123,7 @@ class FeedReader(SheetReader):
         for n, mp in enumerate(self.mapped, 1):
             if n > limit:
                 raise FindingError(finding("SHEET_TOO_MANY_ROWS", file=self.filename, limit=limit))
+            apply_import_defaults(mp, self.import_defaults)     # after the item's and the feed's own values
             raw = to_raw(mp)
             if raw.spu_code in seen_spu:
                 raw.findings.append(split_product_finding(raw.first_row, col["spu_code"], raw.spu_code,

@@ -47,3 +47,22 @@ def put_merchant(store: Store, merchant_id: str, *, name: str, annual_sales_cny:
 
 def get_merchant(store: Store, merchant_id: str) -> dict[str, Any] | None:
     return store.get(*keys.merchant(merchant_id))
+
+
+def set_import_defaults(store: Store, merchant_id: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """Replace the merchant's import defaults (``shangjia.inbound.defaults``: the values imported
+    products take for the fields their source does not carry), checked first; ``ValueError`` if a
+    value is refused or the merchant does not exist. The stored defaults."""
+    from shangjia.inbound.defaults import check_import_defaults
+
+    profile = get_merchant(store, merchant_id)
+    if profile is None:
+        raise ValueError(f"unknown merchant {merchant_id!r}")
+    checked = check_import_defaults(defaults, shipping_templates=list(profile.get("shipping_templates") or []))
+    store.update(*keys.merchant(merchant_id), "SET import_defaults = :d", values={":d": checked})
+    return checked
+
+
+def import_defaults(profile: dict[str, Any] | None) -> dict[str, Any]:
+    """The merchant's import defaults ({} when none are set)."""
+    return dict((profile or {}).get("import_defaults") or {})

@@ -5,9 +5,14 @@ over the query, Douyin's ``event-sign``); only then does ``order_events`` read t
 from the same raw body:
 
 - Douyin (``[{tag, msg_id, data: "<json>"}]``): tag ``100`` order created → reserve, ``101``
-  paid → commit, ``106`` cancelled → release, ``206`` refund succeeded → release (restock when
-  paid). Tags from zsmhub/doudian-sdk ``message/`` (docs op.jinritemai.com message-docs 30/109,
-  30/110, 30/123, 31/121). The order id is ``p_id``.
+  paid → commit, ``106`` cancelled → release, ``206`` refund succeeded (退款成功: ``{p_id, s_id,
+  aftersale_id, aftersale_type, refund_amount...}``, bububa/jinritemai-go ``RefundSuccess``) → a
+  refund of exactly the after-sale's SKUs and counts, read with ``afterSale.Detail``
+  ``{after_sale_id}`` (``data.order_info.sku_order_infos[] {sku_order_id, shop_sku_code,
+  item_quantity, after_sale_item_count}`` and ``process_info.after_sale_info.after_sale_apply_count``,
+  the 用户申请售后件数), idempotent on the after-sale id; a 206 without ``aftersale_id`` releases the
+  whole order as before (restock when paid). Tags from zsmhub/doudian-sdk ``message/`` (docs
+  op.jinritemai.com message-docs 30/109, 30/110, 30/123, 31/121). The order id is ``p_id``.
 - WeChat Channels (``{Event, order_info: {order_id}}``): ``channels_ec_order_new`` → reserve,
   ``channels_ec_order_pay`` → commit, ``channels_ec_order_cancel`` → release (WxJava
   ``MessageEventConstants``; SKIT ``ChannelsECOrder*Event``). After-sales (售后):
@@ -52,6 +57,7 @@ class OrderEvent:
     msg_id: str = ""
     reason: str = ""        # release: cancelled | refunded (and the platform's words)
     refund_id: str = ""     # refund: the platform's after-sale id
+    sub_order_id: str = ""  # Douyin refund: the SKU order (``s_id``) the after-sale is on
 
 
 def shop_of(channel: str, shop_lookup, headers: dict, query: dict) -> Shop | None:
@@ -84,6 +90,10 @@ def order_events(channel: str, raw_body: bytes) -> list[OrderEvent]:
             if not isinstance(data, dict) or data.get("p_id") in (None, ""):
                 continue
             tag = str(m["tag"])
+            if tag == "206" and data.get("aftersale_id") not in (None, ""):    # an after-sale: its part only
+                out.append(OrderEvent(channel, str(data["p_id"]), "refund", str(m.get("msg_id") or ""), "refunded",
+                                      str(data["aftersale_id"]), str(data.get("s_id") or "")))
+                continue
             reason = {"106": "cancelled", "206": "refunded"}.get(tag, "")
             if tag == "106" and data.get("cancel_reason"):
                 reason = f"cancelled: {data['cancel_reason']}"
@@ -106,7 +116,9 @@ def order_events(channel: str, raw_body: bytes) -> list[OrderEvent]:
 
 def aftersale_lines(port, shop: Shop, ev: OrderEvent) -> list[tuple[str, int]]:
     """(our SKU code, count) of a WeChat after-sale: its ``product_info`` ``{sku_id, count}``, the
-    platform's sku id turned into ours through the order's lines."""
+    platform's sku id turned into ours through the order's lines. A Douyin one: ``douyin_aftersale_lines``."""
+    if ev.channel == "douyin":
+        return douyin_aftersale_lines(port, shop, ev)
     data = port.api(shop, "/channels/ec/aftersale/getaftersaleorder", {"after_sale_order_id": ev.refund_id})
     info = (data.get("after_sale_order") or {}).get("product_info") or {}
     order = port.api(shop, "/channels/ec/order/get", {"order_id": ev.order_id})
@@ -114,6 +126,31 @@ def aftersale_lines(port, shop: Shop, ev: OrderEvent) -> list[tuple[str, int]]:
     ours = {str(p.get("sku_id")): str(p.get("out_sku_id") or p.get("sku_code") or "") for p in infos}
     code = ours.get(str(info.get("sku_id")), "") or f"sku_id {info.get('sku_id')}"
     return [(code, int(info.get("count") or 0))]
+
+
+def douyin_aftersale_lines(port, shop: Shop, ev: OrderEvent) -> list[tuple[str, int]]:
+    """(our SKU code, count) of a Douyin after-sale (``afterSale.Detail``): each SKU order it is on,
+    its count the SKU order's ``after_sale_item_count``, else (one SKU order) the after-sale's
+    ``after_sale_apply_count``, else the SKU order's whole ``item_quantity``; the code its
+    ``shop_sku_code``, else the order's line with that SKU order id (``order.orderDetail``)."""
+    data = port.api(shop, "afterSale.Detail", {"after_sale_id": ev.refund_id}).get("data") or {}
+    applied = ((data.get("process_info") or {}).get("after_sale_info") or {}).get("after_sale_apply_count")
+    infos = [i for i in (data.get("order_info") or {}).get("sku_order_infos") or [] if isinstance(i, dict)]
+    codes: dict[str, str] | None = None
+    out: list[tuple[str, int]] = []
+    for i in infos:
+        n = i.get("after_sale_item_count")
+        if n in (None, ""):
+            n = applied if len(infos) == 1 and applied not in (None, "", 0) else i.get("item_quantity")
+        code = str(i.get("shop_sku_code") or "")
+        if not code:
+            if codes is None:
+                detail = port.api(shop, "order.orderDetail", {"shop_order_id": ev.order_id})
+                skus = ((detail.get("data") or {}).get("shop_order_detail") or {}).get("sku_order_list") or []
+                codes = {str(s.get("order_id")): str(s.get("code") or s.get("out_sku_id") or "") for s in skus}
+            code = codes.get(str(i.get("sku_order_id")), "") or f"sku_order_id {i.get('sku_order_id')}"
+        out.append((code, int(n or 0)))
+    return out
 
 
 def order_lines(port, shop: Shop, channel: str, order_id: str) -> list[tuple[str, int]]:

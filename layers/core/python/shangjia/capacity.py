@@ -13,12 +13,19 @@ Little's law gives a function's concurrency: invocations per second x seconds pe
 A Lambda invocation's duration here is its measured CPU time plus its AWS calls at
 ``api_latency_ms`` each (locally those calls are loopback calls into moto, so the wall time
 measured here is not AWS's).
+
+The same model sizes the deployed stack (``sizing``): ``DESIGN_PEAK`` with the committed profile
+(``PROFILE_PATH``) gives each queue-fed function's reserved concurrency and its SQS event-source
+mappings' maximum concurrency; ``shangjia.topology`` builds ``TOPOLOGY`` with those numbers and the
+CDK stack (``infra/``) deploys them. ``shangjia capacity --sizing`` prints them and why.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # Defaults of a new account in us-east-1 (AWS docs: Lambda quotas, Step Functions service quotas,
@@ -123,9 +130,10 @@ def checks(profile: dict[str, Any], reserved: dict[str, int | None], *, api_late
     for s in st:
         if s.reserved:
             out.append(Check(f"reserved concurrency of {s.function}", s.function, s.per_sku_concurrency(),
-                             s.reserved, "concurrent executions (topology.py)",
-                             f"raise {s.function}'s reserved_concurrency in topology.py (and its triggers' "
-                             f"max_concurrency), within the account's concurrency"))
+                             s.reserved, "concurrent executions (derived for capacity.DESIGN_PEAK)",
+                             f"size the stack for this peak: capacity.DESIGN_PEAK (the topology derives "
+                             f"{s.function}'s reserved and event-source maximum concurrency from it; "
+                             f"`shangjia capacity --sizing`), within the account's concurrency"))
     sfn = profile.get("stepfunctions", {})
     for key, name, label in (("standard_starts", "sfn_standard_start", "Standard StartExecution"),
                              ("transitions", "sfn_transitions", "state transitions"),
@@ -208,4 +216,194 @@ def report(profile: dict[str, Any], reserved: dict[str, int | None], peaks: list
     rate = max(r for _, r in peaks)
     lines.append("reserved concurrency the highest peak needs (x1.5 headroom): " + ", ".join(
         f"{k} {v}" for k, v in derived_concurrency(st, rate).items()))
+    return "\n".join(lines)
+
+
+# --- the deployed stack's sizing -----------------------------------------------------------------
+# Declared once: the peak the stack is sized for, the account it runs in, and the measured run it
+# is sized from. Change one of these (or commit a new profile) and the next synth deploys new numbers.
+
+@dataclass(frozen=True)
+class Peak:
+    skus: int
+    hours: float
+
+    @property
+    def rate(self) -> float:
+        return peak_rate(self.skus, self.hours)
+
+    @property
+    def label(self) -> str:
+        return f"{self.skus:,} SKUs in {self.hours:g} h"
+
+
+DESIGN_PEAK = Peak(1_000_000, 2.0)   # a promotion: a million SKUs in two hours (138.9 SKUs/s)
+HEADROOM = 1.5                       # over Little's law: bursts above the average rate, slower calls
+ACCOUNT_CONCURRENCY = QUOTAS["lambda_concurrency"]["limit"]   # the account's default: 1,000 per Region
+MIN_UNRESERVED = 100                 # AWS refuses a reservation that leaves fewer than 100 unreserved
+MIN_QUEUE_RESERVED = 5               # a queue-fed stage the profile finds light (or absent) still runs a few at once
+ESM_MIN_CONCURRENCY, ESM_MAX_CONCURRENCY = 2, 1000     # what AWS accepts for ScalingConfig.MaximumConcurrency
+DESIGN_API_LATENCY_MS = 10.0
+# The measured run the stack is sized from. Package data, not docs/: shangjia.topology derives its
+# numbers at import, and the Lambda functions import the topology too (the layer carries this file).
+PROFILE_PATH = Path(__file__).resolve().parent / "data" / "capacity-profile.json"
+
+
+def load_profile(path: Path | None = None) -> dict[str, Any]:
+    return json.loads((path or PROFILE_PATH).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the sizing needs to know of a function (``shangjia.topology.sizing_shapes``)."""
+    key: str
+    queues: tuple[str, ...] = ()         # its SQS triggers' queues, in the topology's order
+    scheduled: bool = False
+    fixed: int | None = None             # a reservation that is not about capacity (a scheduled one's 1)
+
+
+@dataclass(frozen=True)
+class FunctionSize:
+    function: str
+    kind: str                            # "queue" (sized), "scheduled" (fixed), "unreserved"
+    needed: float                        # concurrency at the peak by Little's law (0: not in the profile)
+    reserved: int | None                 # ReservedConcurrentExecutions (None: draws on the unreserved pool)
+    esm: tuple[tuple[str, int], ...] = ()   # (queue, ScalingConfig.MaximumConcurrency) per trigger
+    per_sku: float = 0.0                 # concurrency per SKU/s of rate
+    why: str = ""
+
+    @property
+    def carries(self) -> float:
+        """The SKU rate at which the measured demand fills the reservation (no headroom left)."""
+        return math.inf if not self.reserved or self.per_sku <= 0 else self.reserved / self.per_sku
+
+
+@dataclass(frozen=True)
+class Sizing:
+    peak: Peak
+    headroom: float
+    account: int
+    functions: dict[str, FunctionSize] = field(default_factory=dict)
+    unreserved_needed: float = 0.0       # the unreserved functions' concurrency at the peak, with headroom
+    unreserved: int = 0                  # what the reservations leave the account
+    scale: float = 1.0                   # 1: every stage got its need; < 1: scaled down to fit the account
+    source: str = ""
+
+    @property
+    def reserved_total(self) -> int:
+        return sum(f.reserved or 0 for f in self.functions.values())
+
+    def first_to_fill(self) -> FunctionSize | None:
+        """The reservation the demand fills first as the rate grows (None: nothing measured)."""
+        sized = [f for f in self.functions.values() if f.kind == "queue" and not math.isinf(f.carries)]
+        return min(sized, key=lambda f: f.carries) if sized else None
+
+
+def sizing(profile: dict[str, Any], shapes: list[Shape], peak: Peak = DESIGN_PEAK, *,
+           headroom: float = HEADROOM, account: int = ACCOUNT_CONCURRENCY, min_unreserved: int = MIN_UNRESERVED,
+           api_latency_ms: float = DESIGN_API_LATENCY_MS) -> Sizing:
+    """Reserved concurrency and SQS event-source maximum concurrency per function, for ``peak``.
+
+    - A queue-fed function reserves its peak concurrency (Little's law, ``stages``) x ``headroom``,
+      at least ``MIN_QUEUE_RESERVED`` and 2 per trigger. Its triggers' maximum concurrencies split the
+      reservation (the first triggers take the remainder: the priority lane is declared first), so
+      its pollers never drive more than may run: a throttled delivery would count toward the
+      queue's maxReceiveCount.
+    - A scheduled function keeps its declared reservation (1: one run at a time; not capacity).
+    - Every other function (the API, callbacks, Step Functions tasks) reserves nothing: it draws on
+      the unreserved pool, which must hold their peak x ``headroom`` and never less than
+      ``min_unreserved`` (AWS's rule).
+    - If the reservations do not fit the account (``account`` - unreserved - fixed), each queue-fed
+      function keeps its floor and the rest is scaled down in proportion; ``Sizing.scale`` says by how
+      much, ``first_to_fill`` at what rate the stack then saturates. Raise the account's quota and
+      ``account`` to size for the whole peak.
+    Pure: the same profile, shapes and peak give the same numbers."""
+    scheduled = frozenset(s.key for s in shapes if s.scheduled)
+    measured = {s.function: s for s in stages(profile, {}, api_latency_ms, scheduled)}
+    rate = peak.rate
+    need = {s.key: measured[s.key].concurrency(rate) if s.key in measured else 0.0 for s in shapes}
+    per_sku = {s.key: measured[s.key].per_sku_concurrency() if s.key in measured else 0.0 for s in shapes}
+
+    queue = [s for s in shapes if s.queues and not s.scheduled]
+    fixed = [s for s in shapes if s.scheduled and s.fixed]
+    pool_fns = [s for s in shapes if s not in queue and s not in fixed]
+    floor = {s.key: max(MIN_QUEUE_RESERVED, ESM_MIN_CONCURRENCY * len(s.queues)) for s in queue}
+    want = {s.key: max(floor[s.key], math.ceil(round(need[s.key] * headroom, 6))) for s in queue}
+    unreserved_needed = sum(need[s.key] for s in pool_fns) * headroom
+    pool = max(min_unreserved, math.ceil(round(unreserved_needed, 6)))
+    budget = account - pool - sum(s.fixed for s in fixed)
+    spare = budget - sum(floor.values())
+    if spare < 0:
+        raise ValueError(f"the account's {account} concurrent executions cannot hold the stages' floors "
+                         f"({sum(floor.values())}), the fixed reservations and {pool} unreserved")
+    above = sum(want[k] - floor[k] for k in want)
+    scale = 1.0 if above <= spare else spare / above
+    reserved = {k: want[k] if scale == 1.0 else floor[k] + math.floor((want[k] - floor[k]) * scale) for k in want}
+
+    out: dict[str, FunctionSize] = {}
+    for s in shapes:
+        k = s.key
+        if s in queue:
+            n = len(s.queues)
+            per, rem = divmod(reserved[k], n)
+            caps = tuple((q, min(ESM_MAX_CONCURRENCY, per + (1 if i < rem else 0))) for i, q in enumerate(s.queues))
+            if k in measured:
+                m = measured[k]
+                why = (f"{need[k]:.1f} at {rate:,.1f} SKUs/s ({m.invocations_per_sku:.3f} invocations/SKU x "
+                       f"{m.seconds_per_invocation:.2f} s) x{headroom:g} = {want[k]}")
+                if want[k] == floor[k] and need[k] * headroom < floor[k]:
+                    why += f" (the floor: at least {MIN_QUEUE_RESERVED}, 2 per trigger)"
+            else:
+                why = f"not in the profile: the floor, {floor[k]} (at least {MIN_QUEUE_RESERVED}, 2 per trigger)"
+            if reserved[k] != want[k]:
+                why += f"; scaled to {reserved[k]} to fit the account ({scale:.2f} of the need above the floor)"
+            if n > 1:
+                why += "; split over its triggers"
+            out[k] = FunctionSize(k, "queue", need[k], reserved[k], caps, per_sku[k], why)
+        elif s in fixed:
+            out[k] = FunctionSize(k, "scheduled", need[k], s.fixed, (), per_sku[k],
+                                  f"scheduled: {s.fixed} at a time, whatever the load (declared in topology.py)")
+        else:
+            out[k] = FunctionSize(k, "unreserved", need[k], None, (), per_sku[k],
+                                  f"{need[k]:.1f} at the peak; the unreserved pool" if k in measured
+                                  else "not in the profile; the unreserved pool")
+    return Sizing(peak, headroom, account, out, unreserved_needed,
+                  account - sum(r.reserved or 0 for r in out.values()), scale, profile.get("source", ""))
+
+
+def sizing_report(sz: Sizing, deployed: dict[str, tuple[int | None, tuple[tuple[str, int], ...]]] | None = None) -> str:
+    """``shangjia capacity --sizing``: per function the derived numbers and why; with ``deployed``
+    (function -> (reserved, ((queue, cap), ...)) of the topology), where they differ from it."""
+    which = "the design peak" if sz.peak == DESIGN_PEAK else "the peak"
+    lines = [f"sizing for {which} {sz.peak.label} = {sz.peak.rate:,.1f} SKUs/s, x{sz.headroom:g} headroom, "
+             f"in an account of {sz.account:,} concurrent executions",
+             f"measured: {sz.source}", "",
+             f"{'function':<18}{'needed':>8}{'reserved':>10}  {'ESM maximum concurrency':<54} why"]
+    order = {"queue": 0, "scheduled": 1, "unreserved": 2}
+    for f in sorted(sz.functions.values(), key=lambda f: (order[f.kind], -f.needed, f.function)):
+        esm = ", ".join(f"{q} {c}" for q, c in f.esm) or "-"
+        mark = ""
+        if deployed is not None and f.function in deployed and deployed[f.function] != (f.reserved, f.esm):
+            mark = f"   [topology has {deployed[f.function][0]}; {deployed[f.function][1]}]"
+        lines.append(f"{f.function:<18}{f.needed:>8.1f}{(f.reserved if f.reserved is not None else '-'):>10}  "
+                     f"{esm:<54} {f.why}{mark}")
+    lines.append("")
+    lines.append(f"reserved in all: {sz.reserved_total:,}; unreserved left: {sz.unreserved:,} (the unreserved "
+                 f"functions need {sz.unreserved_needed:.1f} at the peak with headroom; AWS keeps at least "
+                 f"{MIN_UNRESERVED}). The API, the callbacks and the workflows' tasks reserve nothing: a "
+                 f"reservation would throttle people and workflows at a number instead of holding a queue's backlog")
+    if sz.scale < 1:
+        lines.append(f"the peak does not fit the account: the reservations above their floors are scaled to "
+                     f"{sz.scale:.2f}; raise the account's concurrency (Service Quotas) and "
+                     f"capacity.ACCOUNT_CONCURRENCY to size for it")
+    first = sz.first_to_fill()
+    if first is not None:
+        lines.append(f"the stack carries up to {first.carries:,.1f} SKUs/s before a reservation fills: "
+                     f"{first.function}'s {first.reserved} (x{first.carries / sz.peak.rate:.2f} {which})")
+    if deployed is not None:
+        differs = [k for k, f in sz.functions.items() if k in deployed and deployed[k] != (f.reserved, f.esm)]
+        lines.append("the topology deploys these numbers" if not differs else
+                     f"the topology deploys other numbers for {', '.join(differs)}: it is sized for "
+                     f"capacity.DESIGN_PEAK ({DESIGN_PEAK.label}) from the committed profile "
+                     f"(shangjia/data/{PROFILE_PATH.name}); change either to deploy these")
     return "\n".join(lines)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# what AWS accepts for an ESM's MaximumConcurrency (defined with the capacity model; re-exported)
+from shangjia.capacity import ESM_MAX_CONCURRENCY, ESM_MIN_CONCURRENCY
+
 REPO_ROOT = Path(__file__).resolve().parents[4]
 STATE_MACHINE_DIR = REPO_ROOT / "infra" / "statemachines"
 
@@ -43,6 +46,7 @@ class SqsTrigger:
     # has one, and a reserved function's triggers together stay within its reservation, so the
     # pollers never drive more invocations than may run (a throttled delivery still counts toward
     # maxReceiveCount: messages would reach the DLQ without ever running). See concurrency_problems.
+    # Derived, not declared: TOPOLOGY's come from the capacity model (``sized``, below).
     max_concurrency: int | None = None
 
 
@@ -65,6 +69,8 @@ class Function:
     handler: str                # module path below functions/, e.g. "ingest.handler.lambda_handler"
     memory_mb: int = 512
     timeout_s: int = 30
+    # A scheduled function declares its own (1: one run at a time); a queue-fed one's is derived from
+    # the capacity model (``sized``, below); the others draw on the account's unreserved pool.
     reserved_concurrency: int | None = None
     triggers: tuple[SqsTrigger, ...] = ()
     grants: tuple[Grant, ...] = ()
@@ -197,7 +203,8 @@ _start_review = (Grant("statemachine:review_auto", "start"), Grant("statemachine
 # Functions that may settle a product, and so its batch: the batch's notice goes from there.
 _notify = Grant("topic:notices", "publish")
 
-TOPOLOGY = Topology(
+# As declared: queue-fed functions without concurrency numbers; TOPOLOGY (below) is this, sized.
+DECLARED = Topology(
     buckets=(
         Bucket("drop", versioned=True, purpose="merchant uploads: sheets, images, videos (raw, versioned)"),
         Bucket("media", purpose="processed renditions (content-addressed WebP) and detail previews"),
@@ -228,16 +235,15 @@ TOPOLOGY = Topology(
     ),
     functions=(
         Function("ingest", "ingest.handler.lambda_handler", memory_mb=1024, timeout_s=300,
-                 reserved_concurrency=10,
-                 triggers=(SqsTrigger("intake", batch_size=1, max_concurrency=10),),
+                 triggers=(SqsTrigger("intake", batch_size=1),),
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:drop", "write"), Grant("bucket:reports", "write"),
                          _state_rw, Grant("queue:validate", "send"), Grant("queue:validate_priority", "send"),
                          Grant("queue:reports", "send"), _notify),
                  purpose="stream a sheet into one message per product"),
         Function("validate", "validate.handler.lambda_handler", memory_mb=512, timeout_s=30,
-                 reserved_concurrency=20,
-                 triggers=(SqsTrigger("validate_priority", batch_size=10, batching_window_s=0, max_concurrency=10),
-                           SqsTrigger("validate", batch_size=10, batching_window_s=1, max_concurrency=10)),
+                 # the priority lane first: it takes the odd unit of the split reservation
+                 triggers=(SqsTrigger("validate_priority", batch_size=10, batching_window_s=0),
+                           SqsTrigger("validate", batch_size=10, batching_window_s=1)),
                  grants=(_state_rw, Grant("queue:media", "send"), *_start_review,
                          Grant("bucket:drop", "read"), Grant("bucket:reports", "write"), Grant("queue:reports", "send"),
                          _notify, Grant("queue:stock_sync", "send")),
@@ -245,13 +251,11 @@ TOPOLOGY = Topology(
         # A 100k-row sheet's report is ~23 s of CPU on a full core (docs/merchant-answers.md): more than the
         # validate function's 30 s at 512 MB. Big batches' reports get a function sized for them.
         Function("report", "report.handler.lambda_handler", memory_mb=1769, timeout_s=300,
-                 reserved_concurrency=5,
-                 triggers=(SqsTrigger("reports", batch_size=1, max_concurrency=5),),
+                 triggers=(SqsTrigger("reports", batch_size=1),),
                  grants=(_state_rw, Grant("bucket:drop", "read"), Grant("bucket:reports", "write"), _notify),
                  purpose="write a big batch's merchant report (workbook and JSON twin), exactly once"),
         Function("media", "media.handler.lambda_handler", memory_mb=1769, timeout_s=60,
-                 reserved_concurrency=50,
-                 triggers=(SqsTrigger("media", batch_size=5, batching_window_s=1, max_concurrency=50),),
+                 triggers=(SqsTrigger("media", batch_size=5, batching_window_s=1),),
                  # reads: a rendition's HeadObject before writing it (content-addressed); never deletes
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:media", "readwrite"), _state_rw,
                          *_start_review, _notify),
@@ -262,7 +266,7 @@ TOPOLOGY = Topology(
                          *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS), _notify),
                  purpose="the review workflows' Lambda tasks"),
         Function("review_tasks", "review_tasks.handler.lambda_handler", memory_mb=512, timeout_s=30,
-                 triggers=(SqsTrigger("review_tasks", batch_size=10, max_concurrency=5),),
+                 triggers=(SqsTrigger("review_tasks", batch_size=10),),
                  grants=(_state_rw, Grant("bucket:media", "write"),      # the final stage's previews
                          Grant("statemachine:review_manual", "task_response")),
                  purpose="run a stage's automated checks, then record the manual review task (or reject)"),
@@ -271,10 +275,8 @@ TOPOLOGY = Topology(
                  grants=(_state_rw, *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS)),
                  purpose="hand products whose publishing window has opened to the channel queues"),
         Function("publish", "publish.handler.lambda_handler", memory_mb=256, timeout_s=60,
-                 reserved_concurrency=10,
-                 # three channel queues share the reservation: 3 each (9 <= 10)
-                 triggers=tuple(SqsTrigger(f"publish_{c}", batch_size=10, batching_window_s=1, max_concurrency=3)
-                                for c in CHANNELS),
+                 # three channel queues share the reservation (split evenly by the sizing)
+                 triggers=tuple(SqsTrigger(f"publish_{c}", batch_size=10, batching_window_s=1) for c in CHANNELS),
                  grants=(_state_rw, _shop_secrets, *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS), _notify),
                  purpose="push listings to a sales channel (quota-aware, idempotent); re-send delayed on "
                          "quota waits and transient errors; record them"),
@@ -284,8 +286,7 @@ TOPOLOGY = Topology(
                  purpose="the platforms' audit verdicts and order events: signature verified, idempotent on "
                          "the message or order id; orders reserve, commit and release stock"),
         Function("stock_sync", "stock_sync.handler.lambda_handler", memory_mb=256, timeout_s=60,
-                 reserved_concurrency=5,
-                 triggers=(SqsTrigger("stock_sync", batch_size=10, batching_window_s=1, max_concurrency=5),),
+                 triggers=(SqsTrigger("stock_sync", batch_size=10, batching_window_s=1),),
                  grants=(_state_rw, _shop_secrets),
                  purpose="send a product's current stock levels to each live listing (stock APIs, no audit)"),
         Function("stock_reconcile", "stock_reconcile.handler.lambda_handler", memory_mb=256, timeout_s=300,
@@ -354,7 +355,42 @@ TOPOLOGY = Topology(
 )
 
 
-ESM_MIN_CONCURRENCY, ESM_MAX_CONCURRENCY = 2, 1000     # what AWS accepts for MaximumConcurrency
+def sizing_shapes(topology: Topology) -> list:
+    """What the capacity model sizes, per function: its SQS triggers' queues, whether it is
+    scheduled, and a scheduled function's declared reservation."""
+    from shangjia.capacity import Shape
+
+    return [Shape(f.key, tuple(t.queue for t in f.triggers), scheduled=bool(f.schedule),
+                  fixed=f.reserved_concurrency if f.schedule else None) for f in topology.functions]
+
+
+def sized(topology: Topology, sizing) -> Topology:
+    """``topology`` with each function's reserved concurrency and its triggers' maximum concurrency
+    as ``sizing`` (``shangjia.capacity.sizing``) derived them. The local cloud bounds them again by
+    what the machine runs (``LocalCloud(max_concurrency=...)``)."""
+    from dataclasses import replace
+
+    def one(fn: Function) -> Function:
+        size = sizing.functions.get(fn.key)
+        if size is None or size.kind == "scheduled":
+            return fn
+        caps = dict(size.esm)
+        return replace(fn, reserved_concurrency=size.reserved,
+                       triggers=tuple(replace(t, max_concurrency=caps.get(t.queue)) for t in fn.triggers))
+
+    return replace(topology, functions=tuple(one(f) for f in topology.functions))
+
+
+def design_sizing(topology: Topology = DECLARED):
+    """The capacity model's answer for the design peak and the committed profile
+    (``capacity.DESIGN_PEAK``, ``capacity.PROFILE_PATH``): what the stack deploys."""
+    from shangjia import capacity
+
+    return capacity.sizing(capacity.load_profile(), sizing_shapes(topology), capacity.DESIGN_PEAK)
+
+
+# What the CDK stack deploys and the local cloud runs (within the machine's own bound).
+TOPOLOGY = sized(DECLARED, design_sizing())
 
 
 def concurrency_problems(topology: Topology) -> list[str]:

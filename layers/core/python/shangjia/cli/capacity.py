@@ -1,35 +1,53 @@
-"""``shangjia capacity``: the promotion peak on paper, from a measured run (docs/capacity.md)."""
+"""``shangjia capacity``: the promotion peak on paper, from a measured run (docs/capacity.md).
+``--sizing``: the reserved and event-source maximum concurrency the stack deploys, and why."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from shangjia.capacity import DESIGN_PEAK, PROFILE_PATH
 from shangjia.topology import REPO_ROOT
 
 LAST_RUN = REPO_ROOT / ".localcloud" / "last-profile.json"     # written by every `shangjia demo`
-COMMITTED = REPO_ROOT / "docs" / "capacity-profile.json"       # the run docs/capacity.md is written from
+COMMITTED = PROFILE_PATH        # the run docs/capacity.md is written from, and the stack is sized from
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def register(sub) -> None:
     p = sub.add_parser("capacity", help="per-stage concurrency, write rates and quotas at a peak, from a measured run")
     p.add_argument("--profile", type=Path, default=None,
-                   help=f"a measured run's profile (default: {LAST_RUN.relative_to(REPO_ROOT)} if a demo "
-                        f"wrote one, else {COMMITTED.relative_to(REPO_ROOT)})")
-    p.add_argument("--skus", type=int, default=1_000_000, help="SKUs in the peak window (default 1,000,000)")
-    p.add_argument("--hours", type=float, default=2.0, help="the peak window in hours (default 2)")
+                   help=f"a measured run's profile (default: {_rel(LAST_RUN)} if a demo wrote one, else "
+                        f"{_rel(COMMITTED)}; with --sizing: {_rel(COMMITTED)}, the one the stack is sized from)")
+    p.add_argument("--skus", type=int, default=None,
+                   help=f"SKUs in the peak window (default {DESIGN_PEAK.skus:,}: the design peak)")
+    p.add_argument("--hours", type=float, default=None,
+                   help=f"the peak window in hours (default {DESIGN_PEAK.hours:g})")
     p.add_argument("--daily", type=int, default=20_000_000,
                    help="records a day, as an average rate (default 20,000,000: the seed's figure)")
     p.add_argument("--api-latency-ms", type=float, default=10.0,
                    help="an AWS call's latency inside Lambda, added to measured CPU time (default 10)")
-    p.add_argument("--json", action="store_true", help="the checks as JSON")
+    p.add_argument("--sizing", action="store_true",
+                   help="the reserved concurrency and SQS event-source maximum concurrency per function the "
+                        "model derives for the design peak (what the CDK stack deploys), and why")
+    p.add_argument("--json", action="store_true", help="the checks (or, with --sizing, the sizing) as JSON")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from shangjia.capacity import checks, derived_concurrency, peak_rate, report
+    from shangjia.capacity import Peak, checks, derived_concurrency, report
     from shangjia.topology import TOPOLOGY
 
+    peak = Peak(args.skus if args.skus is not None else DESIGN_PEAK.skus,
+                args.hours if args.hours is not None else DESIGN_PEAK.hours)
+    if args.sizing:
+        return run_sizing(args, peak)
     path = args.profile or (LAST_RUN if LAST_RUN.exists() else COMMITTED)
     if not path.exists():
         print(f"no measured profile at {path}: run `shangjia demo` first (it writes {LAST_RUN})")
@@ -37,8 +55,7 @@ def run(args) -> int:
     profile = json.loads(path.read_text())
     reserved = {f.key: f.reserved_concurrency for f in TOPOLOGY.functions}
     scheduled = frozenset(f.key for f in TOPOLOGY.functions if f.schedule)
-    peaks = [(f"{args.skus:,} SKUs in {args.hours:g} h", peak_rate(args.skus, args.hours)),
-             (f"{args.daily:,} a day (average)", args.daily / 86400)]
+    peaks = [(peak.label, peak.rate), (f"{args.daily:,} a day (average)", args.daily / 86400)]
     if args.json:
         st, cs = checks(profile, reserved, api_latency_ms=args.api_latency_ms, scheduled=scheduled)
         print(json.dumps({"profile": str(path), "peaks": dict(peaks),
@@ -50,4 +67,30 @@ def run(args) -> int:
         return 0
     print(f"profile: {path}")
     print(report(profile, reserved, peaks, api_latency_ms=args.api_latency_ms, scheduled=scheduled))
+    return 0
+
+
+def run_sizing(args, peak) -> int:
+    from shangjia.capacity import load_profile, sizing, sizing_report
+    from shangjia.topology import DECLARED, TOPOLOGY, sizing_shapes
+
+    path = args.profile or COMMITTED
+    if not path.exists():
+        print(f"no measured profile at {path}")
+        return 2
+    sz = sizing(load_profile(path), sizing_shapes(DECLARED), peak, api_latency_ms=args.api_latency_ms)
+    deployed = {f.key: (f.reserved_concurrency, tuple((t.queue, t.max_concurrency) for t in f.triggers))
+                for f in TOPOLOGY.functions}
+    if args.json:
+        print(json.dumps({"profile": str(path), "peak": {"skus": peak.skus, "hours": peak.hours, "rate": peak.rate},
+                          "headroom": sz.headroom, "account": sz.account, "scale": sz.scale,
+                          "reserved_total": sz.reserved_total, "unreserved": sz.unreserved,
+                          "functions": {k: {"kind": f.kind, "needed": round(f.needed, 2), "reserved": f.reserved,
+                                            "esm_maximum_concurrency": dict(f.esm), "why": f.why,
+                                            "deployed": f.function in deployed and deployed[k] == (f.reserved, f.esm)}
+                                        for k, f in sz.functions.items()}},
+                         indent=1, ensure_ascii=False))
+        return 0
+    print(f"profile: {_rel(path)}")
+    print(sizing_report(sz, deployed))
     return 0

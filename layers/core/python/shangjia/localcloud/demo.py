@@ -108,7 +108,6 @@ class SimulatedReviewer(threading.Thread):
 
 def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int = 11, out=sys.stdout,
              timeout_s: float = 600) -> dict[str, Any]:
-    from shangjia.pipeline import views
     from shangjia.pipeline.deps import aws_deps
     from shangjia.pipeline.merchants import put_merchant
     from shangjia.sheets.samples import write_sample_workbook
@@ -144,16 +143,8 @@ def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int =
     say("[simulated reviewer] deciding manual review tasks through the same decision path as the API")
     t_pipeline = time.monotonic()
 
-    def batches() -> list[dict[str, Any]]:
-        out_ = []
-        for mid, _key in uploads:
-            out_ += views.merchant_batches(deps, mid)
-        return out_
-
     def progress() -> tuple[bool, list[dict[str, Any]]]:
-        summaries = [views.batch_summary(deps, b) for b in batches()]
-        done = len(summaries) == len(uploads) and all(s["settled"] or s["status"] == "rejected" for s in summaries)
-        return done, summaries
+        return batches_progress(deps, uploads)
 
     last = ""
     deadline = time.monotonic() + timeout_s
@@ -188,6 +179,18 @@ def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int =
             pass
     cloud.stop()
     return summary
+
+
+def batches_progress(deps, uploads: list[tuple[str, str]]) -> tuple[bool, list[dict[str, Any]]]:
+    """Whether every uploaded sheet's batch has settled (each product published, rejected or
+    failed; or the batch refused whole), and the summaries of the merchants' batches. ``uploads``:
+    (merchant id, sheet key) per sheet. What ``run_demo`` and ``bench/bench_pipeline.py`` wait on."""
+    from shangjia.pipeline import views
+
+    merchants = list(dict.fromkeys(mid for mid, _key in uploads))
+    summaries = [views.batch_summary(deps, b) for mid in merchants for b in views.merchant_batches(deps, mid)]
+    done = len(summaries) == len(uploads) and all(s["settled"] or s["status"] == "rejected" for s in summaries)
+    return done, summaries
 
 
 def _write_profile(cloud, summary: dict[str, Any], images: int) -> Path:

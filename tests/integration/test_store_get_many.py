@@ -1,4 +1,5 @@
-"""Store.get_many: the full items behind a keys-only index, fetched by key in batches."""
+"""Store.get_many: the full items behind a keys-only index, fetched by key in batches; and
+Store.put_many: unconditional puts in batches."""
 
 from shangjia.pipeline import views
 
@@ -21,3 +22,13 @@ def test_index_readers_see_full_items_though_the_index_projects_keys_only(deps):
     batch, = views.merchant_batches(deps, "m-gm")
     assert batch["status"] == "open" and batch["key"] == "m-gm/a.xlsx"
     assert views.batch_summary(deps, entry)["key"] == "m-gm/a.xlsx"
+
+
+def test_put_many_writes_every_item_over_several_requests(deps):
+    items = [{"pk": f"PUTMANY#{i:03d}", "sk": "X", "n": i, "none": None} for i in range(30)]   # 25 a request
+    deps.store.put_many(iter(items))
+    got = deps.store.get_many([(i["pk"], "X") for i in items])
+    assert [g["n"] for g in got] == list(range(30)) and all("none" not in g for g in got)
+    deps.store.put_many([{"pk": "PUTMANY#000", "sk": "X", "n": 99}])       # a put replaces, as put does
+    assert deps.store.get("PUTMANY#000", "X") == {"pk": "PUTMANY#000", "sk": "X", "n": 99}
+    deps.store.put_many([])

@@ -107,3 +107,20 @@ def test_a_duplicate_delivery_never_drags_its_own_revision_back_to_validating(de
     assert validate_message(deps, msg) == "duplicate"
     now = _product(deps, msg["spu_code"])
     assert now["status"] == moved_on["status"] and now["product"] == moved_on["product"]
+
+
+def test_a_validated_product_keeps_its_revision_but_not_its_admission_base(deps, msg):
+    """The base a redelivery merges over (``cells_before``) lives only while the product is being
+    admitted: every later status move would pay for it. The revision itself (``cells``) stays, so
+    the next upload merges over it, and a redelivery is still answered as a duplicate."""
+    assert validate_message(deps, msg) in ("media", "review")
+    first = _product(deps, msg["spu_code"])
+    deps.store.update(first["pk"], first["sk"], "SET #s = :p", names={"#s": "status"}, values={":p": "published"})
+    raw = json.loads(json.dumps(msg["raw"]))
+    raw["rows"][0]["cells"]["title"] = raw["rows"][0]["cells"]["title"] + " 新款"
+    again = {**msg, "batch_id": "a-later-batch", "raw": raw}  # the next upload merges over the first
+    assert validate_message(deps, again) in ("media", "review")
+    item = _product(deps, msg["spu_code"])
+    assert item["batch_id"] == "a-later-batch" and item["product"]["title"].endswith("新款")
+    assert "cells_before" not in item and item["product"]["spu_code"] == msg["spu_code"]
+    assert validate_message(deps, again) == "duplicate"

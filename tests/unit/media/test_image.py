@@ -42,6 +42,19 @@ def test_jpeg_main_gives_800_square_and_thumb_in_webp(red_jpeg):
     assert r.tags["orientation"] == "square"
 
 
+def test_the_pipeline_stores_no_thumbnail_and_the_same_main_rendition(red_jpeg):
+    """What the media stage stores is what channels and pages fetch: no 240 px thumbnail (an S3 PUT
+    nobody reads), and the main rendition byte for byte as before, at the same content key."""
+    from shangjia.media import PIPELINE_LIMITS
+
+    full = process_image(red_jpeg, name="a.jpg", slot="main")
+    lean = process_image(red_jpeg, name="a.jpg", slot="main", limits=PIPELINE_LIMITS)
+    assert [x.name for x in lean.renditions] == ["main"]
+    main = next(x for x in full.renditions if x.name == "main")
+    assert (lean.renditions[0].key, lean.renditions[0].data) == (main.key, main.data)
+    assert lean.ok and codes(lean) == codes(full) and lean.phash == full.phash
+
+
 def test_wide_image_is_padded_on_white_never_stretched():
     src = product_photo(2000, 1000, color=(20, 60, 200))
     r = process_image(encode(src, "JPEG", quality=92), name="wide.jpg", slot="gallery")

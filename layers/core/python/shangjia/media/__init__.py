@@ -47,6 +47,10 @@ class MediaLimits:
     webp_quality: int = 80
     webp_method: int = 4                       # 0 fastest .. 6 smallest; 4 is libwebp's default
     thumb_webp_method: int = 2                 # thumbnails: half the encode time for ~0.3 KB more
+    # the 240 px thumbnail is made and stored only when asked for (``shangjia media``, offline): no
+    # channel or page fetches it (channels re-host main/gallery/detail, pages and the review board
+    # show those scaled by the browser), and each stored rendition is an S3 PUT ($5 per million)
+    thumbnail: bool = True
     # checks
     main_min_side: int = 800                   # main: short side below this is an error
     gallery_min_side: int = 800                # gallery: a warning
@@ -71,6 +75,8 @@ class MediaLimits:
 
 
 DEFAULT_LIMITS = MediaLimits()
+# What the pipeline's media stage makes and stores: the renditions channels and pages fetch.
+PIPELINE_LIMITS = MediaLimits(thumbnail=False)
 
 
 @dataclass(slots=True)
@@ -201,7 +207,7 @@ def sniff(data: bytes) -> str | None:
 
 
 __all__ = [
-    "Slot", "SLOTS", "MediaLimits", "DEFAULT_LIMITS", "Rendition", "ImageResult", "VideoResult",
+    "Slot", "SLOTS", "MediaLimits", "DEFAULT_LIMITS", "PIPELINE_LIMITS", "Rendition", "ImageResult", "VideoResult",
     "process_image", "product_checks", "probe_video", "fetch_url", "extract_zip_images", "sniff",
     "resolve_reference",
     "PIPELINE_VERSION",

@@ -58,7 +58,8 @@ def _plan(slot: str, limits: MediaLimits) -> tuple[tuple[str, str, int, int, str
         specs = [("detail", "width", limits.detail_width, 0)]
     else:
         specs = [(big, "pad", limits.main_size, limits.main_size)]
-    specs.append(("thumb", "pad", limits.thumb_size, limits.thumb_size))
+    if limits.thumbnail:
+        specs.append(("thumb", "pad", limits.thumb_size, limits.thumb_size))
     out = []
     for name, fit, w, h in specs:
         method = limits.thumb_webp_method if name == "thumb" else limits.webp_method

@@ -40,11 +40,11 @@ def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int
     if deps.store.get(ipk, isk) is None:
         result = _render(deps, merchant_id, product, slot, index, ref, receive_count)
         deps.store.put({"pk": ipk, "sk": isk, "slot": slot, "index": index, "ref": ref, **result})
-    return _mark_done(deps, merchant_id, spu, batch_id, f"{slot}:{index}")
+    return _mark_done(deps, merchant_id, spu, batch_id, f"{slot}:{index}", product)
 
 
 def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -> dict[str, Any]:
-    from shangjia.media import fetch_url, probe_video, process_image
+    from shangjia.media import PIPELINE_LIMITS, fetch_url, probe_video, process_image
 
     cap = MAX_VIDEO_BYTES if slot == "video" else MAX_IMAGE_BYTES
     try:
@@ -68,7 +68,7 @@ def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -
     if slot == "video":
         video = probe_video(data, name=ref)
         return {**video.to_dict(), "findings": [{**f.to_dict(), "field": f.field or "video"} for f in video.findings]}
-    res = process_image(data, name=ref, slot=slot)
+    res = process_image(data, name=ref, slot=slot, limits=PIPELINE_LIMITS)
     for r in res.renditions:
         if not deps.blobs.exists("media", r.key):
             deps.blobs.put("media", r.key, r.data, content_type=r.content_type)
@@ -77,7 +77,11 @@ def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -
     return out
 
 
-def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: str) -> str:
+def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: str,
+               product: dict[str, Any] | None = None) -> str:
+    """Take the image off the pending set; the delivery that empties it finishes the product.
+    ``product``: the item as this delivery read it (its validation result does not change while
+    its images are processed; the status it had is checked again by the conditional move)."""
     ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
     try:
         after = deps.store.update(ppk, psk, "DELETE pending :i", condition="contains(pending, :one)",
@@ -86,13 +90,17 @@ def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: 
         after = deps.store.get(ppk, psk)   # a duplicate: still check completion (a crash may have cut it short)
     if not after or after.get("pending"):
         return "image_done"
-    product = deps.store.get(*keys.product(merchant_id, spu)) or {}
+    if product is None or product.get("status") != PS.MEDIA:
+        product = deps.store.get(*keys.product(merchant_id, spu)) or {}
     if product.get("batch_id") != batch_id or product.get("status") != PS.MEDIA:
         return "already_complete"
-    return finish_media(deps, merchant_id, spu, batch_id)
+    return finish_media(deps, merchant_id, spu, batch_id, product=product)
 
 
-def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
+def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str, *,
+                 product: dict[str, Any] | None = None) -> str:
+    """The product's images are done: product checks across them, then one write records the
+    result and moves the product on (to review, or back to the merchant)."""
     from shangjia.media import product_checks
 
     pk = keys.product_pk(merchant_id, spu)
@@ -101,7 +109,8 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
     # Checks across the product's images point at the sheet column they are about.
     findings += [f if f.field else replace(f, field="main_image" if f.code == "MEDIA_MAIN_MISSING" else "gallery_images")
                  for f in product_checks([_stored_result(i) for i in images if i.get("slot") != "video"])]
-    product = deps.store.get(pk, "META") or {}
+    if product is None or product.get("batch_id") != batch_id:
+        product = deps.store.get(pk, "META") or {}
     all_findings = [Finding.from_dict(f) for f in product.get("findings", [])] + findings
     extra = {"findings": [f.to_dict() for f in all_findings],
              "media": {i["sk"].split("#", 2)[2]: {k: i.get(k) for k in ("ok", "renditions", "tags", "width", "height")}
@@ -114,10 +123,7 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str) -> str:
 
         extra["readiness"] = readiness_by_channel(product.get("product") or {}, list(product["readiness"]),
                                                   media=extra["media"])
-    deps.store.update(pk, "META", "SET media = :m, findings = :f" + (", readiness = :rd" if "readiness" in extra else ""),
-                      values={":m": extra["media"], ":f": extra["findings"],
-                              **({":rd": extra["readiness"]} if "readiness" in extra else {})})
-    review.start_review(deps, merchant_id, spu, batch_id)
+    review.start_review(deps, merchant_id, spu, batch_id, extra=extra)
     return "review"
 
 

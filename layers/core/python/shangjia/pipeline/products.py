@@ -18,10 +18,20 @@ def get_product(deps: Deps, merchant_id: str, spu: str) -> dict[str, Any] | None
 
 def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *, batch_id: str | None = None,
                extra: dict[str, Any] | None = None, status_sort: str | None = None,
-               key: tuple[str, str] | None = None) -> bool:
+               key: tuple[str, str] | None = None, remove: tuple[str, ...] = ()) -> bool:
     """Move a product to ``target`` if the table allows it from its current status (and, when given,
     only for that batch's revision). Returns False when the move was not allowed (a duplicate or a
     late message): the caller treats that as already done."""
+    return move_status(deps, merchant_id, spu, target, batch_id=batch_id, extra=extra, status_sort=status_sort,
+                       key=key, remove=remove) is not None
+
+
+def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *, batch_id: str | None = None,
+                extra: dict[str, Any] | None = None, status_sort: str | None = None,
+                key: tuple[str, str] | None = None, remove: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """``set_status`` returning the product as the move left it (None: the move was not allowed),
+    so the caller needs no read after it. ``extra`` is written in the same (one) write as the move;
+    ``remove``: attributes the move drops (what the stage it leaves no longer needs)."""
     pk, sk = key or keys.product(merchant_id, spu)
     sources = sorted(s.value for s in sources_of(target))
     values: dict[str, Any] = {":t": target.value, ":u": iso(deps.clock.now()), ":g": f"STATUS#{target.value}",
@@ -45,8 +55,14 @@ def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *,
     values[":h"] = [history]
     values[":empty"] = []
     sets.append("history = list_append(if_not_exists(history, :empty), :h)")
+    expression = "SET " + ", ".join(sets)
+    dropped = [r for r in remove if r not in (extra or {})]
+    if dropped:
+        for i, r in enumerate(dropped):
+            names[f"#r{i}"] = r
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(dropped)))
     try:
-        item = deps.store.update(pk, sk, "SET " + ", ".join(sets), condition=condition, names=names, values=values,
+        item = deps.store.update(pk, sk, expression, condition=condition, names=names, values=values,
                                  return_new=True) or {}
     except ConditionFailed:
         if batch_id and target in TERMINAL_FOR_BATCH:
@@ -55,11 +71,11 @@ def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *,
             item = deps.store.get(pk, sk) or {}
             if item.get("batch_id") == batch_id and item.get("status") in TERMINAL_FOR_BATCH:
                 _settled(deps, spu, item)
-        return False
+        return None
     _left_stage(item, values[":u"])
     if target in TERMINAL_FOR_BATCH and item.get("batch_id"):
         _settled(deps, spu, item)
-    return True
+    return item
 
 
 def _settled(deps: Deps, spu: str, item: dict[str, Any]) -> None:

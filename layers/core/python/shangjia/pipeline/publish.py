@@ -205,7 +205,8 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
                 if listing.get("state") != L.SUBMITTED or listing.get("batch_id") != b:
                     _move(deps, lkey, msg, L.SUBMITTED, listing, sets={"resolved_by": "lookup"})
                 return _record_answer(deps, msg, _fresh(deps, msg), found_state, str(found["platform_product_id"]),
-                                      chash, _stock(item.get("product") or {}), reason=found.get("reason") or "")
+                                      chash, _stock(item.get("product") or {}), reason=found.get("reason") or "",
+                                      product_item=item)
         if not _move(deps, lkey, msg, L.SUBMITTED, listing,
                      sets={"sent": True, "submitted_at": iso(deps.clock.now()), "content_hash_sending": chash,
                            "lease_until": round(pub.now_s() + lease_s(), 3)},
@@ -221,13 +222,14 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
     pub.circuit.success(ch, circuit)
     state = L.state_after_submit(submitted.state)
     return _record_answer(deps, msg, listing, state, submitted.platform_product_id, chash,
-                          _stock(item.get("product") or {}), log_id=submitted.log_id)
+                          _stock(item.get("product") or {}), log_id=submitted.log_id, product_item=item)
 
 
 # --- outcomes of one attempt ---------------------------------------------------------------------------
 
 def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | None, state: str, ppid: str,
-                   chash: str, stock: dict[str, int], *, log_id: str = "", reason: str = "") -> str:
+                   chash: str, stock: dict[str, int], *, log_id: str = "", reason: str = "",
+                   product_item: dict[str, Any] | None = None) -> str:
     m, spu, b, ch = msg["merchant_id"], msg["spu_code"], msg["batch_id"], msg["channel"]
     now = deps.clock.now()
     sets: dict[str, Any] = {"platform_product_id": ppid, "content_hash": chash, "sent": False, "stock": stock}
@@ -247,9 +249,11 @@ def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | No
         sets.update({"reason": reason or "rejected", "reason_class": L.reason_class(classify_reason(reason))})
         remove = [r for r in remove if r not in ("reason", "reason_class")]
     # the platform id -> our listing, for audit pushes that name only the platform's product
-    deps.store.put({"pk": f"PLATFORM#{ch}#{ppid}", "sk": "LISTING", "merchant_id": m, "spu_code": spu,
-                    "channel": ch})
-    _move(deps, keys.listing(m, spu, ch), msg, state, listing, sets=sets, remove=remove)
+    # (written once: a re-upload's listing keeps its platform id, and the mapping with it)
+    if not listing or str(listing.get("platform_product_id") or "") != str(ppid):
+        deps.store.put({"pk": f"PLATFORM#{ch}#{ppid}", "sk": "LISTING", "merchant_id": m, "spu_code": spu,
+                        "channel": ch})
+    moved = _move(deps, keys.listing(m, spu, ch), msg, state, listing, sets=sets, remove=remove)
     if state == L.IN_AUDIT:
         # a verdict pushed before this answer was recorded (a quick audit) waits for it: apply it now
         early = deps.store.get(*_pending_key(ch, ppid))
@@ -259,7 +263,11 @@ def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | No
                          msg_id=early.get("msg_id") or "")
             deps.store.delete(*_pending_key(ch, ppid))
             return out if out in (L.LIVE, L.REJECTED) else state
-    settle(deps, m, spu, b)
+    if moved and state not in L.SETTLED:
+        # this channel is still on its way (in audit, submitted): the product cannot settle on this
+        # answer (``listings.outcome``); its verdict's callback or the poller settles it
+        return state
+    settle(deps, m, spu, b, item=product_item)
     return state
 
 
@@ -427,13 +435,16 @@ def channel_listings(deps: Deps, m: str, spu: str, channels) -> dict[str, dict[s
     return {g.get("channel") or g["sk"].split("#", 1)[1]: g for g in got}
 
 
-def settle(deps: Deps, m: str, spu: str, b: str) -> str | None:
+def settle(deps: Deps, m: str, spu: str, b: str, *, item: dict[str, Any] | None = None) -> str | None:
     """Decide the product's outcome once every requested channel's listing of this revision has
     settled: all live -> published; any rejected/failed -> needs_fix, a finding per channel.
-    Strongly consistent reads: of two channels settling at once, the later one sees both."""
+    Strongly consistent reads: of two channels settling at once, the later one sees both.
+    ``item``: the product as this delivery read it, already ``publishing`` for this revision (its
+    channels and findings do not change while it publishes; the status move is conditional)."""
     from shangjia.errors import finding
 
-    item = deps.store.get(*keys.product(m, spu))
+    if item is None or item.get("batch_id") != b or item.get("status") != PS.PUBLISHING:
+        item = deps.store.get(*keys.product(m, spu))
     if not item or item.get("batch_id") != b or item.get("status") not in (PS.PUBLISHING, PS.APPROVED, PS.SCHEDULED):
         return None
     requested = list(item.get("channels_requested") or [])

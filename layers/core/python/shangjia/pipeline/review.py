@@ -29,7 +29,7 @@ from shangjia.errors import finding
 from shangjia.pipeline import config, keys
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant, is_vip
-from shangjia.pipeline.products import set_status
+from shangjia.pipeline.products import move_status, set_status
 from shangjia.ports import ConditionFailed, ExecutionExists, TaskGone
 from shangjia.status import ProductStatus as PS
 from shangjia.topology import CHANNELS
@@ -62,20 +62,23 @@ def sampled(name: str, rate: float) -> bool:
     return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < rate
 
 
-def start_review(deps: Deps, merchant_id: str, spu: str, batch_id: str, *, manual: bool | None = None) -> str | None:
+def start_review(deps: Deps, merchant_id: str, spu: str, batch_id: str, *, manual: bool | None = None,
+                 extra: dict[str, Any] | None = None) -> str | None:
     """Start the product's review exactly once per upload.
 
     The status move to in_review claims the start; ``review_started`` records that the execution
     exists, so a retry after a crash between the two starts it (Standard names are idempotent at
-    AWS; an Express duplicate would only repeat idempotent steps)."""
+    AWS; an Express duplicate would only repeat idempotent steps). ``extra``: the stage's result
+    (media's), written with the move in one write."""
     merchant = get_merchant(deps.store, merchant_id) or {}
     vip = is_vip(merchant)
     machine = "review_manual" if (manual or not vip) else "review_auto"
     name = keys.execution_name(merchant_id, spu, batch_id)
-    set_status(deps, merchant_id, spu, PS.IN_REVIEW, batch_id=batch_id,
-               extra={"review_execution": name, "review_machine": machine, "review_started": False,
-                      "review_stage": "pre"})
-    item = deps.store.get(*keys.product(merchant_id, spu)) or {}
+    item = move_status(deps, merchant_id, spu, PS.IN_REVIEW, batch_id=batch_id,
+                       extra={**(extra or {}), "review_execution": name, "review_machine": machine,
+                              "review_started": False, "review_stage": "pre"})
+    if item is None:                  # moved before (a retry): has its execution been started?
+        item = deps.store.get(*keys.product(merchant_id, spu)) or {}
     if item.get("status") != PS.IN_REVIEW or item.get("batch_id") != batch_id or item.get("review_started"):
         return None
     if item.get("review_machine") != machine and manual is None:
@@ -99,9 +102,10 @@ def _product(deps: Deps, event) -> dict[str, Any]:
     return item
 
 
-def auto_checks(deps: Deps, item: dict[str, Any], stage: str) -> list:
+def auto_checks(deps: Deps, item: dict[str, Any], stage: str, *, record_stage: bool = True) -> list:
     """Pre-review: the basic information is complete and the category is a leaf. Final review: the
-    detail page renders for mobile and PC with its title, price and a usable main image."""
+    detail page renders for mobile and PC with its title, price and a usable main image.
+    ``record_stage`` False: the caller records ``review_stage`` itself, in a write it makes anyway."""
     product = item.get("product") or {}
     findings = []
     if stage == "pre":
@@ -124,9 +128,14 @@ def auto_checks(deps: Deps, item: dict[str, Any], stage: str) -> list:
         for layout, html in pages.items():
             if shown_title not in html or "<img" not in html:
                 findings.append(finding("PIPE_PREVIEW_INCOMPLETE", layout=layout))
+    if record_stage:
+        _record_stage(deps, item, stage)
+    return findings
+
+
+def _record_stage(deps: Deps, item: dict[str, Any], stage: str) -> None:
     if item.get("review_stage") != stage:      # already recorded (start_review sets "pre"): a write saved
         deps.store.update(item["pk"], item["sk"], "SET review_stage = :s", values={":s": stage})
-    return findings
 
 
 def render_previews(deps: Deps, item: dict[str, Any]) -> dict[str, str]:
@@ -358,7 +367,9 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
             _release(deps, existing, existing["decision"])      # make sure the workflow heard it
         return "duplicate"
     item = deps.store.get(*keys.product(msg["merchant_id"], msg["spu_code"])) or {}
-    findings = auto_checks(deps, item, stage) if item else [finding("PIPE_PRODUCT_GONE", value=msg["spu_code"])]
+    # (the stage is recorded with the task below, in one write; an auto-rejection records it alone)
+    findings = auto_checks(deps, item, stage, record_stage=False) if item else \
+        [finding("PIPE_PRODUCT_GONE", value=msg["spu_code"])]
     now = deps.clock.now()
     errors = [f for f in findings if f.is_error]
     state = "auto_rejected" if errors else "open"
@@ -382,6 +393,8 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
 
     if errors:
         metrics.reviewed(stage, "auto_reject")
+        if item:
+            _record_stage(deps, item, stage)
         _release(deps, task, task["decision"])
         return "auto_rejected"
     if escalated:

@@ -33,6 +33,11 @@ def image_refs(product: dict[str, Any]) -> list[tuple[str, int, str]]:
     return refs
 
 
+# Kept on the product only while it is being admitted (a redelivery merges over the same base):
+# the move out of ``validating`` drops it, so the later status moves do not pay for it.
+ADMISSION_ONLY = ("cells_before",)
+
+
 def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     """Validate one product and apply its batch's policy (``msg["options"]["policy"]``).
 
@@ -166,13 +171,13 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     action = decide_product(policy, valid)
     if action == "needs_fix" or (action == "hold" and not valid):
         outcome = "needs_fix" if set_status(deps, merchant_id, spu, PS.NEEDS_FIX, batch_id=batch_id, key=(pk, sk),
-                                            extra=extra) else "duplicate"
+                                            extra=extra, remove=ADMISSION_ONLY) else "duplicate"
     elif action == "hold":
         outcome = "checked" if set_status(deps, merchant_id, spu, PS.CHECKED, batch_id=batch_id, key=(pk, sk),
-                                          extra=extra) else "duplicate"
+                                          extra=extra, remove=ADMISSION_ONLY) else "duplicate"
     elif stop is not None:
         outcome = "held" if set_status(deps, merchant_id, spu, PS.HELD, batch_id=batch_id, key=(pk, sk),
-                                       extra={**extra, "held_by": stop.to_dict()}) else "duplicate"
+                                       extra={**extra, "held_by": stop.to_dict()}, remove=ADMISSION_ONLY) else "duplicate"
     else:
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra)
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
@@ -216,14 +221,13 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
     """A valid product goes on: to media (one message per file), or straight to review."""
     pk, _ = keys.product(merchant_id, spu)
     refs = image_refs(product)
-    for s in product.get("skus", []):
-        deps.store.put({"pk": pk, "sk": f"SKU#{s['sku_code']}", "merchant_id": merchant_id, "spu_code": spu,
-                        "batch_id": batch_id, **s})
+    deps.store.put_many({"pk": pk, "sk": f"SKU#{s['sku_code']}", "merchant_id": merchant_id, "spu_code": spu,
+                         "batch_id": batch_id, **s} for s in product.get("skus", []))
     from shangjia.stock import seed_from_sheet
 
     seed_from_sheet(deps, merchant_id, product, batch_id)    # the stock column: only levels no ERP/order owns
     if not refs:
-        if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra):
+        if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra, remove=ADMISSION_ONLY):
             return "duplicate"
         review.start_review(deps, merchant_id, spu, batch_id)
         return "review"
@@ -234,7 +238,7 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
     except ConditionFailed:
         pass
     extra = {**extra, "images_total": len(refs)}
-    if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra):
+    if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra, remove=ADMISSION_ONLY):
         return "duplicate"                    # a concurrent duplicate delivery forwarded it
     deps.queues.send_batch("media", (
         {"merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id, "slot": slot, "index": i, "ref": ref}

@@ -41,7 +41,9 @@ def test_an_upload_link_names_its_size_limit_and_refuses_what_is_not_a_sheet_or_
 
     conditions = json.loads(base64.b64decode(policy))["conditions"]
     assert ["content-length-range", 1, a.body["max_bytes"]] in conditions
-    assert a.body["max_bytes"] == 200 * 1024 * 1024
+    assert a.body["max_bytes"] == 2 * 1024**3            # sheets are read in ranged blocks
+    feed = call(fn, "POST", "/api/uploads", "merchant_a", body={"filename": "feed.json"})
+    assert feed.body["max_bytes"] == 200 * 1024 * 1024   # a JSON feed is parsed whole
     bad = call(fn, "POST", "/api/uploads", "merchant_a", body={"filename": "run.exe"})
     assert bad.status == 400 and bad.body["code"] == "API_BODY_FIELD" and "filename" in bad.body["message"]
     staff = call(fn, "POST", "/api/uploads", "ops", body={"filename": "a.xlsx"})

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Protocol
+from typing import Any, BinaryIO, Iterable, Protocol
 
 
 class ConditionFailed(Exception):
@@ -52,6 +52,9 @@ class Store(Protocol):
         ...
     def delete(self, pk: str, sk: str, *, condition: str | None = None,
                names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> None: ...
+    def put_many(self, items: Iterable[dict[str, Any]]) -> None:
+        """Unconditional puts, batched (BatchWriteItem: 25 a request); not atomic, idempotent."""
+        ...
     def transact(self, actions: list[dict[str, Any]]) -> None:
         """All or nothing (at most ``MAX_TRANSACTION`` actions): each action is ``{"put": item}``,
         ``{"delete": (pk, sk)}`` or ``{"update": (pk, sk), "expression": "SET ..."}``, with optional
@@ -76,6 +79,12 @@ class Blobs(Protocol):
     def put(self, bucket_key: str, key: str, data: bytes, *, content_type: str) -> None: ...
     def exists(self, bucket_key: str, key: str) -> bool: ...
     def size(self, bucket_key: str, key: str) -> int | None: ...
+    def open(self, bucket_key: str, key: str, *, max_bytes: int | None = None) -> BinaryIO:
+        """The object as a read-only, seekable binary file that reads it in ranged GETs of
+        bounded blocks (``shangjia.adapters.ranged.RangedFile``: ``size``, ``metadata`` as in
+        ``get_with_meta``, ``gets``), never the whole object at once. Large sheets are read
+        through it; ``FileNotFoundError`` when the object is absent."""
+        ...
 
 
 class Workflows(Protocol):

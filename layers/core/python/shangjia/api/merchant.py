@@ -121,8 +121,12 @@ def _upload_limit(filename: str) -> int:
     from shangjia.sheets import SHEET_SUFFIXES
 
     ext = posixpath.splitext(filename.lower())[1]
+    if ext == ".json":                  # a feed is parsed whole: its own, smaller limit
+        from shangjia.sheets import Limits
+
+        return Limits().max_feed_bytes
     if ext in SHEET_SUFFIXES:
-        return MAX_SHEET_BYTES
+        return MAX_SHEET_BYTES          # read in ranged blocks, never whole
     if ext == ".zip":
         return DEFAULT_LIMITS.zip_max_total_bytes
     if ext in (".mp4", ".mov", ".m4v"):

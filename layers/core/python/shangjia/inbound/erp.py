@@ -33,7 +33,7 @@ from shangjia.observability import logger
 ROUTES = ("products", "stock", "uploads")
 MAX_BODY_BYTES = 2 * 2**20           # bigger feeds: /erp/v1/uploads
 MAX_STOCK_LINES = 1000
-UPLOAD_MAX_BYTES = 200 * 2**20       # ingest's MAX_SHEET_BYTES
+UPLOAD_MAX_BYTES = 200 * 2**20       # a JSON feed is parsed whole: sheets.Limits.max_feed_bytes
 UPLOAD_EXPIRES_S = 900
 MAX_ANSWER_FINDINGS = 200
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")

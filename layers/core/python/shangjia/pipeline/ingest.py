@@ -26,8 +26,16 @@ from shangjia.pipeline.merchants import get_merchant
 from shangjia.ports import ConditionFailed
 from shangjia.status import BatchStatus
 
-MAX_SHEET_BYTES = 200 * 1024 * 1024
+# The sheet is read from S3 in ranged blocks (``Blobs.open``), never whole, so this bounds the
+# time a file takes, not memory: a 1,000,000-row sheet of the specification's columns is well
+# within it as .xlsx or CSV (docs/sheets.md, "A million rows"). The same as ``Limits.max_bytes``.
+MAX_SHEET_BYTES = 2 * 1024**3
 SEND_CHUNK = 10
+# The checkpoint is written every this many products sent, and always before a time-out stops
+# ingest (so a retry after a time-out sends nothing twice); a crash without the time-out check
+# (the sandbox killed) may send up to this many again, which validate takes once (idempotent on
+# batch and product). One write per 10 products cost 38,000 DynamoDB writes for a 1M-row sheet.
+CHECKPOINT_EVERY = 100
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class IngestOutcome:
     action: str              # "ingested" | "duplicate" | "ignored" | "rejected" | "resumed"
     products_sent: int = 0
     reason: str | None = None
+    source_gets: int = 0     # ranged GETs made reading the upload (each is a billed S3 request)
 
 
 def merchant_of(key: str) -> str | None:
@@ -112,24 +121,58 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
     from shangjia.sheets import open_sheet
 
     data = None
-
     try:
-        if up.size > MAX_SHEET_BYTES:
-            raise FindingError(finding("SHEET_UNREADABLE", file=up.key,
-                                       reason=f"file is {up.size} bytes, over {MAX_SHEET_BYTES}"))
-        data, meta = deps.blobs.get_with_meta("drop", up.key, max_bytes=MAX_SHEET_BYTES)
-        if options and options.get("policy"):
-            policy = batches.options_policy(options)
-        else:
-            policy = batches.policy_for_upload(up.key, meta, merchant)
-        batch["policy"] = policy.to_dict()
-        deps.store.update(pk, sk, "SET #p = :p", names={"#p": "policy"}, values={":p": policy.to_dict()})
-        reader = open_sheet(data, posixpath.basename(up.key))
-    except FindingError as e:
-        _reject(deps, batch, e.finding, data)
-        return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en)
+        try:
+            if up.size > MAX_SHEET_BYTES:
+                raise FindingError(finding("SHEET_UNREADABLE", file=up.key,
+                                           reason=f"file is {up.size} bytes, over {MAX_SHEET_BYTES}"))
+            data, meta = _open_upload(deps, up)
+            if options and options.get("policy"):
+                policy = batches.options_policy(options)
+            else:
+                policy = batches.policy_for_upload(up.key, meta, merchant)
+            batch["policy"] = policy.to_dict()
+            deps.store.update(pk, sk, "SET #p = :p", names={"#p": "policy"}, values={":p": policy.to_dict()})
+            reader = open_sheet(data, posixpath.basename(up.key))
+            from shangjia.inbound.defaults import attach_import_defaults
+            attach_import_defaults(reader, merchant)    # an import (export, ERP feed): the merchant's defaults
+        except FindingError as e:
+            _reject(deps, batch, e.finding, data)
+            return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en, source_gets=_gets(data))
+        try:
+            return _send_products(deps, up, batch, reader, data, policy, resumed, time_left_ms, options)
+        finally:
+            reader.close()          # a large shared-strings table's temporary file goes with it
+    finally:
+        if data is not None and hasattr(data, "close"):
+            data.close()
 
+
+def _open_upload(deps: Deps, up: Upload):
+    """(the upload as a seekable file read in ranged GETs, its user metadata); a blob port
+    without ``open`` (a test's fake) gives the bytes."""
+    opener = getattr(deps.blobs, "open", None)
+    if opener is None:
+        return deps.blobs.get_with_meta("drop", up.key, max_bytes=MAX_SHEET_BYTES)
+    src = opener("drop", up.key)
+    if src.size > MAX_SHEET_BYTES:
+        src.close()
+        raise FindingError(finding("SHEET_UNREADABLE", file=up.key,
+                                   reason=f"file is {src.size} bytes, over {MAX_SHEET_BYTES}"))
+    return src, src.metadata
+
+
+def _gets(data) -> int:
+    return int(getattr(data, "gets", 0) or 0)
+
+
+def _send_products(deps: Deps, up: Upload, batch: dict[str, Any], reader, data, policy, resumed: bool,
+                   time_left_ms: Callable[[], int], options: dict[str, Any] | None) -> IngestOutcome:
     from shangjia.inbound import source_of
+
+    batch_id = batch["batch_id"]
+    pk, sk = keys.batch(batch_id)
+    merchant_id = merchant_of(up.key)
 
     # source: a sheet, or an ERP client's feed (shangjia.inbound); layout: the platform's shape
     deps.store.update(pk, sk, "SET #s = :s, layout = :l, file_findings = :f, updated_at = :u, #src = :src",
@@ -143,6 +186,8 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
     common = {"batch_id": batch_id, "merchant_id": merchant_id, "source_key": up.key}
     opts = {**(options or {}), "policy": policy.to_dict()}
 
+    saved = sent                       # products_sent as last written with the checkpoint
+
     def flush() -> None:
         nonlocal sent, checkpoint, chunk
         if not chunk:
@@ -154,9 +199,16 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
             deps.queues.send_batch(q, bodies)
         sent += len(chunk)
         checkpoint = max(r["row"] for _, b in chunk for r in b["raw"]["rows"])
-        deps.store.update(pk, sk, "SET checkpoint_row = :c, products_sent = :n, updated_at = :u",
-                          values={":c": checkpoint, ":n": sent, ":u": iso(deps.clock.now())})
         chunk = []
+        if sent - saved >= CHECKPOINT_EVERY:
+            save()
+
+    def save(extra: str = "", values: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
+        nonlocal saved
+        deps.store.update(pk, sk, "SET checkpoint_row = :c, products_sent = :n, updated_at = :u" + extra,
+                          names=names, values={":c": checkpoint, ":n": sent, ":u": iso(deps.clock.now()),
+                                               **(values or {})})
+        saved = sent
 
     try:
         for raw in reader.products(start_after_row=checkpoint):
@@ -168,21 +220,22 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
                 flush()
                 if time_left_ms() < 15_000:
                     # Stop cleanly; the retry resumes after the checkpoint row.
+                    if saved != sent:
+                        save()
                     raise TimeoutError(f"batch {batch_id} checkpointed at row {checkpoint}; resuming on retry")
     except FindingError as e:
         # Found late (a corrupt part, the row limit): the products already sent go on; the
         # batch records why the rest of the file was refused.
         flush()
-        deps.store.update(pk, sk, "SET truncated = :f", values={":f": e.finding.to_dict()})
+        save(", truncated = :f", values={":f": e.finding.to_dict()})
         if sent == 0:
             _reject(deps, batch, e.finding, data)
-            return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en)
+            return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en, source_gets=_gets(data))
     flush()
-    deps.store.update(pk, sk, "SET #s = :s, products_total = :n, updated_at = :u", names={"#s": "status"},
-                      values={":s": BatchStatus.PROCESSING.value, ":n": sent, ":u": iso(deps.clock.now())})
+    save(", #s = :s, products_total = :n", values={":s": BatchStatus.PROCESSING.value}, names={"#s": "status"})
     # The last validate may already have run: whichever of us sees every product counted finalises.
     batches.maybe_finalise(deps, batch_id, "ingest")
-    return IngestOutcome(batch_id, "resumed" if resumed else "ingested", sent)
+    return IngestOutcome(batch_id, "resumed" if resumed else "ingested", sent, source_gets=_gets(data))
 
 
 def _within_message_limit(body: dict[str, Any], raw) -> dict[str, Any]:

@@ -229,6 +229,97 @@ def col_index(letters: str) -> int:
     return n - 1
 
 
+class SpilledStrings:
+    """A shared-strings table kept in an unlinked temporary file: the strings as UTF-8, one after
+    another, and the offset where each ends (an ``array('I')``, 4 bytes a string); read back
+    through ``mmap``. Indexing returns ``str`` like the in-memory list, and the same object for
+    the same index while it is in use (two generations of recently read strings): the sheet
+    reader recognises a product's repeated columns by identity, as with the list.
+
+    Memory: 4 bytes a string plus the recent ones, whatever the table's size; the file's pages are
+    the page cache's (reclaimable). The file needs room in the temporary directory: up to the
+    part's inflated size (Lambda: ephemeral storage, 512 MB by default)."""
+
+    RECENT = 16384                   # strings a generation holds
+
+    def __init__(self, declared: int) -> None:
+        import array
+        import tempfile
+
+        self._fh = tempfile.TemporaryFile(prefix="shangjia-sst-")
+        self._ends = array.array("I" if declared < 2**32 else "Q")
+        self._pos = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._mm = None
+        self._cur: dict[int, str] = {}
+        self._old: dict[int, str] = {}
+
+    # ---- building (list-like, for the readers of the part) --------------------------------------
+    def append(self, s: str) -> None:
+        self.extend((s,))
+
+    def extend(self, strings) -> None:
+        ends = self._ends
+        pos = self._pos
+        pending = self._pending
+        for s in strings:
+            b = s.encode("utf-8", "surrogatepass")
+            pos += len(b)
+            ends.append(pos)
+            pending.append(b)
+        self._pending_bytes += pos - self._pos
+        self._pos = pos
+        if self._pending_bytes > 1 << 20:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._fh.write(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_bytes = 0
+
+    def seal(self) -> None:
+        """Done writing: the file is mapped for reading."""
+        import mmap
+
+        self._flush()
+        self._fh.flush()
+        if self._pos:
+            self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        self._fh.close()
+        self._cur, self._old = {}, {}
+
+    # ---- reading ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: int) -> str:
+        s = self._cur.get(i)
+        if s is not None:
+            return s
+        s = self._old.get(i)
+        if s is None:
+            if i < 0 or i >= len(self._ends):
+                raise IndexError(i)
+            a = self._ends[i - 1] if i else 0
+            s = self._mm[a: self._ends[i]].decode("utf-8", "surrogatepass") if self._mm is not None else ""
+        if len(self._cur) >= self.RECENT:
+            self._old, self._cur = self._cur, {}
+        self._cur[i] = s
+        return s
+
+    @property
+    def held_bytes(self) -> int:
+        """Memory this table holds besides the recent strings: its index."""
+        return self._ends.itemsize * len(self._ends)
+
+
 class XlsxBook:
     """An opened workbook: sheet list, styles and shared strings; rows streamed per sheet."""
 
@@ -412,20 +503,38 @@ class XlsxBook:
             self._strings = self._read_shared_strings()
         return self._strings
 
+    def part_size(self, path: str) -> int:
+        """A part's declared (inflated) size; 0 when it is missing."""
+        info = self.names.get(path.lower())
+        return info.file_size if info else 0
+
+    def close(self) -> None:
+        """Releases a shared-strings table kept on disk (``SpilledStrings``)."""
+        close = getattr(self._strings, "close", None)
+        if close:
+            close()
+
     def _read_shared_strings(self) -> list[str]:
         path = next((p for p in ("xl/sharedstrings.xml",) if p in self.names), None)
         if path is None:
             return []
-        chunks = self._chunks(path)
-        first = _head(chunks)
-        if _fast_path_ok(first[:4096], self.filename):
-            return self._shared_strings_fast(first, chunks)
-        return self._shared_strings_expat(path)
+        spill = self.part_size(path) > getattr(self.limits, "strings_in_memory_bytes", 1 << 62)
+        out: list[str] | SpilledStrings = SpilledStrings(self.part_size(path)) if spill else []
+        try:
+            chunks = self._chunks(path)
+            first = _head(chunks)
+            if _fast_path_ok(first[:4096], self.filename):
+                return self._shared_strings_fast(first, chunks, out)
+            return self._shared_strings_expat(path, out)
+        except BaseException:
+            if spill:
+                out.close()
+            raise
 
-    def _shared_strings_fast(self, first: bytes, chunks: Iterator[bytes]) -> list[str]:
+    def _shared_strings_fast(self, first: bytes, chunks: Iterator[bytes], out=None) -> list[str]:
         """Strings cut after the last ``</si>`` of each chunk, only the new text searched; one
         string that outgrows ``Limits.max_string_xml`` is refused without reading further."""
-        out: list[str] = []
+        out = [] if out is None else out
         dec = codecs.getincrementaldecoder("utf-8")("strict")
         limit = self.limits.max_string_xml
         buf = ""
@@ -451,6 +560,8 @@ class XlsxBook:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason=f"sharedStrings: {e}")) from e
         if "<si" in buf:
             raise FindingError(finding("SHEET_CORRUPT", file=self.filename, reason="sharedStrings.xml is cut short"))
+        if isinstance(out, SpilledStrings):
+            out.seal()
         return out
 
     @staticmethod
@@ -461,8 +572,8 @@ class XlsxBook:
             inner = _RPH_RE.sub("", inner)
         return _xml_text("".join(_T_RE.findall(inner)))
 
-    def _shared_strings_expat(self, path: str) -> list[str]:
-        out: list[str] = []
+    def _shared_strings_expat(self, path: str, out=None) -> list[str]:
+        out = [] if out is None else out
         buf: list[str] = []
         st = {"t": False, "rph": False, "n": 0}
         limit = self.limits.max_string_xml
@@ -494,6 +605,8 @@ class XlsxBook:
                     raise FindingError(finding("SHEET_STRING_TOO_LARGE", file=self.filename,
                                                index=len(out) + 1, limit=_size(limit)))
         self._parse(path, start, end, chars)
+        if isinstance(out, SpilledStrings):
+            out.seal()
         return out
 
     # ---- rows ------------------------------------------------------------------------------------

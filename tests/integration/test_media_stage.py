@@ -87,6 +87,32 @@ def test_last_image_starts_review_exactly_once_under_duplicates(deps, product):
         ["detail.webp", "gallery.webp", "gallery.webp", "gallery.webp", "main.webp"]
 
 
+def test_a_crash_before_the_review_starts_is_recovered_by_the_redelivery(deps, product):
+    """The last image moved the product to review, then the workflow start failed (a crash, a
+    throttled StartExecution): the redelivered message must start it, not call it complete."""
+    product = [m for m in product if m["slot"] != "video"]
+    ppk, psk = keys.pending_media("m1", "P1", "b1")
+    deps.store.update(ppk, psk, "DELETE pending :v", values={":v": {"video:0"}})
+    for msg in product[:-1]:
+        process_media_message(deps, msg)
+    real_start = deps.workflows.start
+
+    def crash(machine, name, payload):
+        raise RuntimeError("StartExecution: ThrottlingException")
+
+    deps.workflows.start = crash
+    with pytest.raises(RuntimeError):
+        process_media_message(deps, product[-1])
+    p = deps.store.get(*keys.product("m1", "P1"))
+    assert p["status"] == "in_review" and not p["review_started"]
+    deps.workflows.start = real_start
+    process_media_message(deps, product[-1])                      # SQS delivers it again
+    assert len(deps.workflows.started) == 1
+    assert deps.store.get(*keys.product("m1", "P1"))["review_started"] is True
+    process_media_message(deps, product[-1])                      # and once more: nothing new
+    assert len(deps.workflows.started) == 1
+
+
 def test_a_late_duplicate_of_validate_never_refills_the_pending_set(deps, product):
     """A duplicate validate delivery that reaches its fan-out after images were done must not put
     them back as pending (the product would wait for them forever)."""

@@ -92,6 +92,12 @@ def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: 
         return "image_done"
     if product is None or product.get("status") != PS.MEDIA:
         product = deps.store.get(*keys.product(merchant_id, spu)) or {}
+    if product.get("batch_id") == batch_id and product.get("status") == PS.IN_REVIEW \
+            and not product.get("review_started"):
+        # A crash between the move to review and the workflow's start: this redelivery starts it
+        # (start_review is idempotent on the execution name), or the product would wait forever.
+        review.start_review(deps, merchant_id, spu, batch_id)
+        return "review"
     if product.get("batch_id") != batch_id or product.get("status") != PS.MEDIA:
         return "already_complete"
     return finish_media(deps, merchant_id, spu, batch_id, product=product)

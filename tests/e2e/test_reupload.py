@@ -42,7 +42,13 @@ def _settled_batch(cloud, deps, key, *, not_in=(), timeout_s=300):
             return True
         return False
 
-    assert cloud.wait_until(done, timeout_s=timeout_s), f"{key} did not settle: {_batch_for(deps, key, not_in)}"
+    if not cloud.wait_until(done, timeout_s=timeout_s):
+        b = _batch_for(deps, key, not_in)
+        s = views.batch_summary(deps, b, with_products=True) if b else None
+        stuck = [(p.get("spu_code"), p.get("status"), p.get("listings") or p.get("reason"))
+                 for p in (s or {}).get("products", []) if p.get("status") not in ("published", "rejected", "needs_fix")]
+        pytest.fail(f"{key} did not settle: batch {b}\nsummary {s and s.get('by_status')}\nnot settled {stuck}\n"
+                    f"handler errors {cloud.runtime.errors[-3:]}")
     return found["batch"], found["summary"], time.monotonic() - t0
 
 

@@ -60,6 +60,7 @@ class Receiver:
     def __init__(self) -> None:
         self.got: list[dict] = []
         self.event = threading.Event()
+        self.fail_first = 0              # answer that many deliveries 503 (the receiver overloaded)
         rec = self
 
         class H(BaseHTTPRequestHandler):
@@ -72,6 +73,12 @@ class Receiver:
                 rec.got.append({"path": parts.path, "query": dict(parse_qsl(parts.query)),
                                 "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
                 rec.event.set()
+                if rec.fail_first > 0:
+                    rec.fail_first -= 1
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Length", "7")
                 self.end_headers()
@@ -398,6 +405,29 @@ def test_lost_callbacks_are_never_pushed_but_product_get_has_the_verdict(wx, wsh
     assert receiver.got == [] and wx.lost[0]["why"] == "lost"
     got = wx_call(wx, "/channels/ec/product/get", token, {"product_id": pid, "data_type": 3})[0]
     assert got["product"]["status"] == wxc.STATUS_LISTED
+
+
+def test_an_unanswered_push_is_delivered_again_until_the_receiver_answers(wx, wshop, receiver):
+    _, token = wshop
+    wx.knobs.push_retry_delay_s = 0.05
+    receiver.fail_first = 2
+    wx.set_callback("m1", receiver.url)
+    wx_call(wx, "/channels/ec/product/add", token, wx_spu(listing=1))
+    assert receiver.wait(3) and wx.wait_idle()
+    time.sleep(0.3)
+    assert len(receiver.got) == 3 and len({g["body"] for g in receiver.got}) == 1     # the same message
+    assert [(p.attempt, p.status) for p in wx.pushes] == [(1, 503), (2, 503), (3, 200)]
+
+
+def test_a_push_is_given_up_after_the_platforms_retries(wx, wshop, receiver):
+    _, token = wshop
+    wx.knobs.push_retry_delay_s, wx.knobs.push_retries = 0.02, 2
+    receiver.fail_first = 10
+    wx.set_callback("m1", receiver.url)
+    wx_call(wx, "/channels/ec/product/add", token, wx_spu(listing=1))
+    assert receiver.wait(3) and wx.wait_idle()
+    time.sleep(0.3)
+    assert [p.status for p in wx.pushes] == [503, 503, 503]    # the first and two retries, then lost
 
 
 def test_duplicated_callbacks_arrive_twice_with_the_same_body(dy, receiver):

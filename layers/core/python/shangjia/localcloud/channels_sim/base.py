@@ -10,6 +10,7 @@ request is the next ``n`` and draws again.
 
 from __future__ import annotations
 
+
 import copy
 import hashlib
 import json
@@ -18,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -45,6 +46,11 @@ class Knobs:
     callback_reorder_rate: float = 0.0  # verdict pushed ``reorder_delay_s`` late (a later verdict overtakes it)
     reorder_delay_s: float = 0.5
     callback_timeout_s: float = 5.0
+    # A push not answered 2xx within the timeout (a time-out, a 5xx, the receiver down) is sent
+    # again, as both platforms re-deliver unanswered messages (WeChat: three retries after its 5 s
+    # wait); ``callback_loss_rate`` models a verdict that is never pushed at all.
+    push_retries: int = 3
+    push_retry_delay_s: float = 1.0    # doubles with each retry
     # WeChat: audit submissions per shop (add/update with listing=1, product/listing), errcode 1002001
     audit_quota_hour: int = 200
     audit_quota_day: int = 1000
@@ -110,6 +116,7 @@ class Push:
     headers: dict[str, str]
     verdict: str                     # approved | rejected
     copy: int = 1                    # 2 for the duplicate
+    attempt: int = 1                 # 2.. for the platform's re-deliveries of an unanswered push
     status: int | None = None        # the receiver's HTTP status (None: unreachable)
     answer: bytes = b""
     at: float = 0.0
@@ -363,6 +370,9 @@ class SimServer:
             push.status = None
         with self.lock:
             self.pushes.append(push)
+        if (push.status is None or push.status >= 500) and push.attempt <= self.knobs.push_retries:
+            again = replace(push, attempt=push.attempt + 1, status=None, answer=b"", at=0.0)
+            self._later(self.knobs.push_retry_delay_s * 2 ** (push.attempt - 1), self._deliver, again)
 
     def callback_for(self, shop: str) -> Any:  # pragma: no cover
         raise NotImplementedError

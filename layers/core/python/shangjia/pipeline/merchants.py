@@ -41,6 +41,9 @@ def put_merchant(store: Store, merchant_id: str, *, name: str, annual_sales_cny:
         "priority_window_for_categories": priority_window_for_categories,
         "promo_below_cost": check_promo_below_cost(promo_below_cost),
     }
+    # Re-adding a merchant updates what this call names and keeps what others set on the profile
+    # (import defaults, ...): a profile write that wiped them would lose the merchant's settings.
+    profile = {**(store.get(pk, sk) or {}), **profile}
     store.put(profile)
     return profile
 

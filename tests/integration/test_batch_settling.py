@@ -8,7 +8,6 @@ import json
 
 import boto3
 import pytest
-
 from shangjia.pipeline import batches, keys, notices, views
 from shangjia.pipeline.failures import week_failures, week_of, write_weekly
 from shangjia.pipeline.ingest import Upload, ingest_upload
@@ -16,6 +15,8 @@ from shangjia.pipeline.merchants import put_merchant
 from shangjia.pipeline.products import set_status
 from shangjia.pipeline.validate import validate_message
 from shangjia.status import ProductStatus as PS
+
+from tests.integration.validate_queue import drain_validate
 
 M = "m1"
 
@@ -57,14 +58,7 @@ def _upload(deps, aws, tmp_path, key, n, *, seed=1, invalid_ratio=0.0):
 
 
 def _drain(aws):
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    out = []
-    for q in ("validate", "validate_priority"):
-        while msgs := sqs.receive_message(QueueUrl=aws.queues[q], MaxNumberOfMessages=10).get("Messages", []):
-            out += [json.loads(m["Body"]) for m in msgs]
-            sqs.delete_message_batch(QueueUrl=aws.queues[q], Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
-    return sorted(out, key=lambda m: m["options"]["seq"])
+    return sorted(drain_validate(aws), key=lambda m: m["options"]["seq"])
 
 
 def _batch(deps, batch_id):

@@ -4,14 +4,14 @@ time-out mid-sheet resumes at the checkpoint with the streamed reader: each prod
 from __future__ import annotations
 
 import functools
-import json
 
 import boto3
 import pytest
-
 from shangjia.pipeline import ingest as ingest_mod
 from shangjia.pipeline.ingest import Upload, ingest_upload
 from shangjia.pipeline.merchants import put_merchant
+
+from tests.integration.validate_queue import drain_validate
 from tests.unit.sheets.kit import product_rows, to_csv, to_xlsx
 
 
@@ -59,14 +59,7 @@ def _upload(aws, key: str, data: bytes, meta=None) -> Upload:
 
 
 def _sent(aws) -> list[dict]:
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    out = []
-    for q in ("validate", "validate_priority"):
-        while msgs := sqs.receive_message(QueueUrl=aws.queues[q], MaxNumberOfMessages=10).get("Messages", []):
-            out += [json.loads(m["Body"]) for m in msgs]
-            sqs.delete_message_batch(QueueUrl=aws.queues[q], Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
-    return out
+    return drain_validate(aws)
 
 
 def test_ingest_streams_the_upload_in_ranged_gets_and_keeps_its_metadata(m1, aws):

@@ -132,7 +132,7 @@ class LambdaRuntime:
                 from shangjia.localcloud.sandboxes import SandboxError
 
                 try:
-                    answer = self.pool(key).invoke(json.loads(json.dumps(event)), timeout_s=fn.timeout_s, context={
+                    answer = self.pool(key).invoke(event, timeout_s=fn.timeout_s, context={   # sent as JSON: a copy
                         "function_name": ctx.function_name, "memory_limit_in_mb": ctx.memory_limit_in_mb,
                         "invoked_function_arn": ctx.invoked_function_arn, "aws_request_id": ctx.aws_request_id})
                 except SandboxError as e:

@@ -322,6 +322,9 @@ class MotoServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
+        from shangjia.localcloud import motofast
+
+        motofast.install()     # moto's queries by partition, its reads through json.dumps: same answers
         try:
             from moto.moto_server.threaded_moto_server import MotoRequestHandler
         except ImportError:  # pragma: no cover

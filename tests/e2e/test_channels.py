@@ -36,6 +36,26 @@ def _products(deps, merchant, key):
     return None
 
 
+def _wait_settled(cloud, deps, merchant, key, timeout_s):
+    """The settled summary, or a failure that names each unsettled product's listings (state,
+    reason, last history entries), the queues' depths and the handlers' last errors."""
+    if cloud.wait_until(lambda: _products(deps, merchant, key), timeout_s=timeout_s):
+        return _products(deps, merchant, key)
+    stuck = []
+    for b in views.merchant_batches(deps, merchant):
+        if b["key"] != key:
+            continue
+        s = views.batch_summary(deps, b, with_products=True)
+        for p in s["products"]:
+            if p["status"] in ("published", "rejected", "needs_fix"):
+                continue
+            ls = {c: x and (x.get("state"), x.get("reason"), [h.get("state") for h in x.get("history", [])][-4:])
+                  for c, x in _listings(deps, merchant, p["spu_code"]).items()}
+            stuck.append((p["spu_code"], p["status"], ls))
+    pytest.fail(f"{key} did not settle in {timeout_s} s\nnot settled {stuck}\nqueues {cloud.queue_depths()}"
+                f" dlq {cloud.queue_depths(dlq=True)}\nhandler errors {cloud.runtime.errors[-3:]}")
+
+
 def _listings(deps, merchant, spu):
     return {c: deps.store.get(*keys.listing(merchant, spu, c)) for c in ("own_shop", "wechat", "douyin")}
 
@@ -50,8 +70,7 @@ def test_rejections_are_located_and_lost_pushes_are_polled(cloud, deps, tmp_path
     monkeypatch.setenv("SHANGJIA_AUDIT_POLL_AFTER_S", "0")      # the poller asks at once (every tick here)
     put_merchant(deps.store, "ch-vip", name="Channels VIP", annual_sales_cny=9_000_000)
     key = _upload(cloud, tmp_path, "ch-vip", 2, seed=21, name="channels.xlsx")
-    assert cloud.wait_until(lambda: _products(deps, "ch-vip", key), timeout_s=180)
-    s = _products(deps, "ch-vip", key)
+    s = _wait_settled(cloud, deps, "ch-vip", key, 180)
     assert s["by_status"] == {"needs_fix": 2}, s
     for p in s["products"]:
         item = deps.store.get(*keys.product("ch-vip", p["spu_code"]))
@@ -77,11 +96,11 @@ def test_transient_faults_are_retried_and_never_list_a_product_twice(cloud, deps
     for name in ("wechat", "douyin"):
         sim = cloud.channels.sim(name)
         sim.knobs = dataclasses.replace(sim.knobs, audit_reject_rate=0.0, callback_loss_rate=0.0,
-                                        callback_dup_rate=0.5, error_5xx_rate=0.08, busy_rate=0.04)
+                                        callback_dup_rate=0.5, error_5xx_rate=0.08, busy_rate=0.04,
+                                        fail_next=2)   # whatever the draws, the first calls meet a fault
     put_merchant(deps.store, "ch-flaky", name="Flaky", annual_sales_cny=9_000_000)
     key = _upload(cloud, tmp_path, "ch-flaky", 3, seed=22, name="flaky.xlsx")
-    assert cloud.wait_until(lambda: _products(deps, "ch-flaky", key), timeout_s=240)
-    s = _products(deps, "ch-flaky", key)
+    s = _wait_settled(cloud, deps, "ch-flaky", key, 240)
     retried = 0
     for p in s["products"]:
         ls = _listings(deps, "ch-flaky", p["spu_code"])

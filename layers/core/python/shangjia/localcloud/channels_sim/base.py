@@ -37,6 +37,7 @@ class Knobs:
     rate_429_rate: float = 0.0         # HTTP 429 with the platform's rate-limit envelope; nothing is written
     busy_rate: float = 0.0             # HTTP 200 "system busy" (WeChat errcode -1, Douyin code 20000); nothing written
     timeout_rate: float = 0.0          # the write IS applied, then the answer comes after ``timeout_sleep_s``
+    fail_next: int = 0                 # the next n requests answer HTTP 503, whatever the draws (an outage's start)
     timeout_sleep_s: float = 15.0      # longer than the adapters' timeout (Douyin's SDK default is 12 s)
     audit_delay_s: float = 0.05        # submission → verdict
     audit_reject_rate: float = 0.0
@@ -220,6 +221,9 @@ class SimServer:
         """(reply, seconds to wait before sending it). Faults first, then the platform."""
         with self.lock:
             self.calls += 1
+            forced = self.knobs.fail_next > 0
+            if forced:
+                self.knobs = replace(self.knobs, fail_next=self.knobs.fail_next - 1)
         k = self.knobs
         if k.latency_s:
             time.sleep(k.latency_s)
@@ -228,8 +232,8 @@ class SimServer:
                                              if a not in ("sign", "timestamp"))))).random()
         edges = (("5xx", k.error_5xx_rate), ("429", k.rate_429_rate), ("busy", k.busy_rate),
                  ("timeout", k.timeout_rate))
-        fault, acc = None, 0.0
-        for name, rate in edges:
+        fault, acc = ("5xx" if forced else None), 0.0
+        for name, rate in edges if not forced else ():
             acc += rate
             if u < acc:
                 fault = name

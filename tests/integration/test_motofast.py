@@ -102,3 +102,57 @@ def test_fast_query_answers_as_moto_does():
     assert want[1][0]["Item"]["b"]["B"] and want[1][3]["Responses"]["t"], "binary values and batches are read"
     assert got[0] == want[0]
     assert got[1] == want[1]
+
+
+def _transactions(ddb, name):
+    """Three transactions on table ``name``: one that commits, two that are cancelled after some
+    of their actions were applied; what a client sees of them and of the table afterwards."""
+    def key(i):
+        return {"pk": {"S": f"P#{i}"}, "sk": {"S": f"SKU#{i}"}}
+
+    seen = []
+    plans = [
+        [{"Put": {"TableName": name, "Item": {**key(100), "n": {"N": "1"}}}},
+         {"Update": {"TableName": name, "Key": key(3), "UpdateExpression": "SET n = :n",
+                     "ExpressionAttributeValues": {":n": {"N": "1000"}}}},
+         {"Delete": {"TableName": name, "Key": key(4)}}],
+        [{"Put": {"TableName": name, "Item": {**key(101), "n": {"N": "2"}}}},
+         {"Update": {"TableName": name, "Key": key(5), "UpdateExpression": "SET n = :n, m = :m",
+                     "ExpressionAttributeValues": {":n": {"N": "7"}, ":m": {"M": {"a": {"B": b"\x00"}}}}}},
+         {"Delete": {"TableName": name, "Key": key(8)}},
+         {"ConditionCheck": {"TableName": name, "Key": key(6), "ConditionExpression": "n > :big",
+                             "ExpressionAttributeValues": {":big": {"N": "1000000"}}}}],
+        [{"Delete": {"TableName": name, "Key": key(7)}},
+         {"Put": {"TableName": name, "Item": {**key(9), "n": {"N": "3"}},
+                  "ConditionExpression": "attribute_not_exists(pk)"}}],
+    ]
+    for plan in plans:
+        try:
+            ddb.transact_write_items(TransactItems=plan)
+            seen.append("committed")
+        except ddb.exceptions.TransactionCanceledException as e:
+            seen.append([r["Code"] for r in e.response["CancellationReasons"]])
+    items = ddb.scan(TableName=name)["Items"]
+    return seen, sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
+
+
+def test_transactions_commit_and_roll_back_as_moto_does():
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        for name in ("moto", "fast"):
+            ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                             AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")])
+            for i in range(12):
+                ddb.put_item(TableName=name, Item={"pk": {"S": f"P#{i}"}, "sk": {"S": f"SKU#{i}"}, "n": {"N": str(i)}})
+        motofast.uninstall()
+        want = _transactions(ddb, "moto")
+        motofast.install()
+        try:
+            got = _transactions(ddb, "fast")
+        finally:
+            motofast.uninstall()
+    assert want[0] == ["committed", ["None", "None", "None", "ConditionalCheckFailed"], ["None", "ConditionalCheckFailed"]]
+    by_pk = {i["pk"]["S"]: i for i in want[1]}
+    assert "P#101" not in by_pk and by_pk["P#5"]["n"] == {"N": "5"} and "P#8" in by_pk and "P#7" in by_pk
+    assert got == want

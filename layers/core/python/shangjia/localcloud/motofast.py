@@ -14,6 +14,10 @@ filters and projections stay moto's):
 - a query of an index gets every item unsorted (moto sorts what matches by the index's keys
   anyway), or, when the index's hash-key condition is known, only the items carrying that value.
 
+``TransactWriteItems`` no longer deep-copies every table it touches to be able to roll back
+(moto's backup: the whole table, once per action, on every transaction): the items the
+transaction names are copied instead, and put back if it is cancelled.
+
 And the answers of the read operations (``Query``, ``Scan``, ``GetItem``, ``BatchGetItem``,
 ``TransactGetItems``) leave through ``json.dumps`` instead of moto's generic, shape-walking
 serializer (a quarter of the emulator's time in the same profile): an item's attribute values are
@@ -27,6 +31,7 @@ same data); the emulator installs it where its moto server runs. Nothing here re
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import threading
 
@@ -72,8 +77,55 @@ def _fast_result(result, context):
         return None
 
 
+class _TableBackupsOff:
+    """Stands for the ``copy`` module inside moto's DynamoDB backend while our transaction wrapper
+    runs: a table's "deep copy" is the table itself (the wrapper keeps the items to restore)."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        from moto.dynamodb.models.table import Table
+
+        if isinstance(value, Table) and getattr(_local, "transacting", False):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _transaction_backup(backend, transact_items):
+    """[(table, hash key, range key, copy of the item or None)] for every item the transaction names."""
+    out = []
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        table = backend.get_table(op["TableName"])
+        if "Item" in op:
+            attrs = op["Item"]
+            key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = attrs[table.range_key_attr]
+        else:
+            key = op["Key"]
+        h, r = backend.get_keys_value(table, key)
+        current = table.get_item(h, r)
+        out.append((table, h, r, copy.deepcopy(current) if current is not None else None))
+    return out
+
+
+def _restore(backup) -> None:
+    for table, h, r, item in reversed(backup):
+        if item is None:
+            table.delete_item(h, r)
+        elif r is not None:
+            table.items.setdefault(h, {})[r] = item
+        else:
+            table.items[h] = item
+
+
 def install() -> None:
     """Patch moto's ``Table`` in this process (idempotent)."""
+    import moto.dynamodb.models as backend_module
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
 
@@ -82,6 +134,23 @@ def install() -> None:
     original_all_items = _originals["all_items"] = Table.all_items
     original_query = _originals["query"] = Table.query
     original_execute = _originals["execute_result"] = DynamoResult.execute_result
+    original_transact = _originals["transact_write_items"] = DynamoDBBackend.transact_write_items
+    _originals["copy_module"] = backend_module.copy
+    backend_module.copy = _TableBackupsOff()
+
+    def transact_write_items(self, transact_items):
+        try:
+            backup = _transaction_backup(self, transact_items)
+        except Exception:   # noqa: BLE001 - a malformed request: moto's own path answers it
+            return original_transact(self, transact_items)
+        _local.transacting = True
+        try:
+            return original_transact(self, transact_items)
+        except Exception:
+            _restore(backup)
+            raise
+        finally:
+            _local.transacting = False
 
     def execute_result(self, context):
         body = _fast_result(self.result, context)
@@ -110,14 +179,19 @@ def install() -> None:
     Table.all_items = all_items
     Table.query = query
     DynamoResult.execute_result = execute_result
+    DynamoDBBackend.transact_write_items = transact_write_items
 
 
 def uninstall() -> None:
     """moto's own query again (the tests compare both)."""
+    import moto.dynamodb.models as backend_module
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
 
     if _originals:
+        DynamoDBBackend.transact_write_items = _originals.pop("transact_write_items")
+        backend_module.copy = _originals.pop("copy_module")
         Table.all_items = _originals.pop("all_items")
         Table.query = _originals.pop("query")
         DynamoResult.execute_result = _originals.pop("execute_result")

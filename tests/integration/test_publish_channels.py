@@ -208,6 +208,32 @@ def test_the_circuit_opens_after_repeated_failures_and_nothing_is_sent_while_ope
     assert pub.circuit.check("douyin").failures == 0
 
 
+def test_a_spent_daily_cap_says_the_day_the_listing_goes(env):
+    """WeChat's 1,000 audit submissions a day (here 2): the next listing waits for tomorrow, 00:00
+    China time, and says so in both languages; it is sent then without taking again."""
+    from datetime import datetime, timedelta, timezone
+
+    deps, _, ports, clock = env
+    pub = Publisher(deps, ports=ports,
+                    shop_for=lambda m, c: Shop(m, c, shop_id=f"{c}-shop", app_id=f"{c}-app", app_secret="s"),
+                    throttle=Throttle(deps.store, now=clock, rates={"wechat": None}, daily={"wechat": 2}),
+                    circuit=Circuit(deps.store, now=clock), rand=lambda: 0.0, now_s=clock)
+    cst = timezone(timedelta(hours=8))
+    clock.t = datetime(2026, 12, 1, 15, 0, tzinfo=cst).timestamp()
+    for spu in ("D1", "D2", "D3"):
+        _product(deps, spu, channels=("wechat",))
+    assert [publish_message(deps, _msg(s, "wechat"), pub) for s in ("D1", "D2")] == ["in_audit", "in_audit"]
+    assert publish_message(deps, _msg("D3", "wechat"), pub) == "waiting_quota"
+    reason = _listing(deps, "D3", "wechat")["reason"]
+    assert reason["code"] == "QUOTA_DAY" and reason["params"] == {"cap": 2, "slot_at": "2026-12-02 00:00"}
+    assert "2026-12-02 00:00" in reason["message_zh"] and "今日 2 次提审额度已用完" in reason["message_zh"]
+    assert reason["message_en"] == "today's 2 audit submissions are used: queued for 2026-12-02 00:00 (China time)"
+    (_, body, _delay), = deps.queues.msgs[-1:]
+    assert body["slot_at"] == pytest.approx(datetime(2026, 12, 2, 0, 0, tzinfo=cst).timestamp())
+    clock.t = body["slot_at"]
+    assert publish_message(deps, body, pub) == "in_audit"
+
+
 def test_quota_waits_are_visible_with_an_expected_time_and_the_slot_is_kept(env):
     deps, pub, ports, clock = env
     for spu in ("Q1", "Q2", "Q3"):

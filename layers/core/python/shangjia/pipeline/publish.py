@@ -183,11 +183,10 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
     if slot is not None and now + 0.01 < float(slot):      # (slot times are kept to the millisecond)
         return _wait(deps, msg, listing, L.WAITING_QUOTA, float(slot) - now, reason=listing and listing.get("reason"))
     if slot is None:
-        wait = pub.throttle.take(ch, shop.shop_id)
-        if wait > 0:
-            return _wait(deps, {**msg, "slot_at": round(now + wait, 3)}, listing, L.WAITING_QUOTA, wait,
-                         reason={"code": "QUOTA_BUCKET", "message_zh": "店铺发布配额已用完，按顺序排队",
-                                 "message_en": "the shop's publishing quota is spent: queued for its turn"})
+        taken = pub.throttle.take_slot(ch, shop.shop_id)
+        if taken.wait_s > 0:
+            return _wait(deps, {**msg, "slot_at": round(now + taken.wait_s, 3)}, listing, L.WAITING_QUOTA,
+                         taken.wait_s, reason=_quota_reason(pub, ch, taken))
     circuit = pub.circuit.check(ch)
     if circuit.wait_s > 0:
         return _wait(deps, msg, listing, L.WAITING_CHANNEL, circuit.wait_s,
@@ -337,6 +336,21 @@ def _failed(deps: Deps, msg: dict[str, Any], listing, e) -> str:
     settle(deps, m, spu, b)
     return L.FAILED
 
+
+
+def _quota_reason(pub: Publisher, ch: str, taken) -> dict[str, Any]:
+    """Why a listing waits for its slot: the shop's hourly pace, or the day's cap spent (then it
+    says which day it goes, in China time, the platforms' day)."""
+    if taken.limit == "day":
+        from datetime import datetime, timedelta, timezone
+
+        cap = pub.throttle.daily_cap(ch)
+        at = datetime.fromtimestamp(taken.at, timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+        return {"code": "QUOTA_DAY", "params": {"cap": cap, "slot_at": at},
+                "message_zh": f"今日 {cap} 次提审额度已用完，排队至 {at}（北京时间）发送",
+                "message_en": f"today's {cap:,} audit submissions are used: queued for {at} (China time)"}
+    return {"code": "QUOTA_BUCKET", "message_zh": "店铺发布配额已用完，按顺序排队",
+            "message_en": "the shop's publishing quota is spent: queued for its turn"}
 
 def _wait(deps: Deps, msg: dict[str, Any], listing, state: str, wait_s: float, *, reason=None,
           sets: dict[str, Any] | None = None) -> str:

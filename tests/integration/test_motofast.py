@@ -132,6 +132,30 @@ def _transactions(ddb, name):
             seen.append("committed")
         except ddb.exceptions.TransactionCanceledException as e:
             seen.append([r["Code"] for r in e.response["CancellationReasons"]])
+    # single writes and what they answer
+    answers = [
+        ddb.update_item(TableName=name, Key=key(10), UpdateExpression="SET n = n + :one, b = :b",
+                        ExpressionAttributeValues={":one": {"N": "1"}, ":b": {"B": b"\x00\x01"}}, ReturnValues="ALL_NEW"),
+        ddb.update_item(TableName=name, Key=key(10), UpdateExpression="REMOVE b", ReturnValues="UPDATED_OLD",
+                        ReturnConsumedCapacity="TOTAL"),
+        ddb.update_item(TableName=name, Key=key(11), UpdateExpression="SET m = :m",
+                        ExpressionAttributeValues={":m": {"M": {"x": {"L": [{"S": "中"}]}}}}),
+        ddb.put_item(TableName=name, Item={**key(2), "n": {"N": "-2"}}, ReturnValues="ALL_OLD"),
+        ddb.delete_item(TableName=name, Key=key(1), ReturnValues="ALL_OLD"),
+        ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {**key(200), "n": {"N": "0"}}}},
+                                                  {"DeleteRequest": {"Key": key(0)}}]}),
+    ]
+    for a in answers:
+        a.pop("ResponseMetadata")
+        cc = a.get("ConsumedCapacity")
+        for c in [cc] if isinstance(cc, dict) else cc or []:
+            c["TableName"] = "-"        # the two tables' names differ
+        seen.append(a)
+    try:
+        ddb.update_item(TableName=name, Key=key(3), UpdateExpression="SET n = :n", ConditionExpression="n < :n",
+                        ExpressionAttributeValues={":n": {"N": "0"}}, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    except ddb.exceptions.ConditionalCheckFailedException as e:
+        seen.append(("refused", e.response.get("Item")))
     items = ddb.scan(TableName=name)["Items"]
     return seen, sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
 
@@ -152,7 +176,9 @@ def test_transactions_commit_and_roll_back_as_moto_does():
             got = _transactions(ddb, "fast")
         finally:
             motofast.uninstall()
-    assert want[0] == ["committed", ["None", "None", "None", "ConditionalCheckFailed"], ["None", "ConditionalCheckFailed"]]
+    assert want[0][:3] == ["committed", ["None", "None", "None", "ConditionalCheckFailed"], ["None", "ConditionalCheckFailed"]]
+    assert want[0][3]["Attributes"]["b"] == {"B": b"\x00\x01"} and want[0][6]["Attributes"]["n"] == {"N": "2"}
+    assert want[0][-1][0] == "refused" and want[0][-1][1]["n"] == {"N": "1000"}
     by_pk = {i["pk"]["S"]: i for i in want[1]}
     assert "P#101" not in by_pk and by_pk["P#5"]["n"] == {"N": "5"} and "P#8" in by_pk and "P#7" in by_pk
     assert got == want

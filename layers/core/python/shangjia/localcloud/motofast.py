@@ -18,8 +18,9 @@ filters and projections stay moto's):
 (moto's backup: the whole table, once per action, on every transaction): the items the
 transaction names are copied instead, and put back if it is cancelled.
 
-And the answers of the read operations (``Query``, ``Scan``, ``GetItem``, ``BatchGetItem``,
-``TransactGetItems``) leave through ``json.dumps`` instead of moto's generic, shape-walking
+And the answers of the item operations (reads: ``Query``, ``Scan``, ``GetItem``, ``BatchGetItem``,
+``TransactGetItems``; writes: ``PutItem``, ``UpdateItem``, ``DeleteItem``, ``BatchWriteItem``,
+``TransactWriteItems``) leave through ``json.dumps`` instead of moto's generic, shape-walking
 serializer (a quarter of the emulator's time in the same profile): an item's attribute values are
 already DynamoDB's wire format; binary values are base64-encoded as the serializer does, and a
 result carrying anything the operation's output shape does not declare takes moto's path.
@@ -55,7 +56,8 @@ def _candidates(table, hash_key, index_name, hash_key_conditions):
     return out
 
 
-_READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem", "TransactGetItems"})
+_ITEM_OPS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem", "TransactGetItems",
+                       "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 _JSON_1_0 = "application/x-amz-json-1.0"
 
 
@@ -67,7 +69,7 @@ def _bytes(value):
 
 def _fast_result(result, context):
     op = context.operation_model
-    if op.name not in _READS or not isinstance(result, dict):
+    if op.name not in _ITEM_OPS or not isinstance(result, dict):
         return None
     if not set(result) <= set(op.output_shape.members):
         return None

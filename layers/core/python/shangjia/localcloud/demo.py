@@ -193,6 +193,17 @@ def batches_progress(deps, uploads: list[tuple[str, str]]) -> tuple[bool, list[d
     return done, summaries
 
 
+def batches_done(deps, uploads: list[tuple[str, str]]) -> bool:
+    """``batches_progress``'s answer alone, from the batches' own items (one read each, the status
+    the pipeline sets when a batch settles), not from every product's item: an observer that asks
+    every second must not cost the emulator what the pipeline needs (#13)."""
+    from shangjia.pipeline import views
+
+    merchants = list(dict.fromkeys(mid for mid, _key in uploads))
+    batches = [b for mid in merchants for b in views.merchant_batches(deps, mid)]
+    return len(batches) >= len(uploads) and all(b.get("status") in ("settled", "rejected") for b in batches)
+
+
 def _write_profile(cloud, summary: dict[str, Any], images: int) -> Path:
     """The run's per-stage figures, for the capacity model (``shangjia capacity``)."""
     import json

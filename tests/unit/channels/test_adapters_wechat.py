@@ -117,6 +117,39 @@ def test_an_uncertain_add_is_resolved_by_lookup_not_added_twice(deps, sim):
     assert "/channels/ec/product/list/get" in paths(sim)
 
 
+def test_a_retry_whose_add_was_never_sent_does_not_scan_the_shop(deps, sim):
+    """WeChat finds a product by our code only by reading every product of the shop. A listing
+    whose first attempt failed before its add (an image upload answered 503) sent nothing to
+    find: its retry and the lookup before it read no product list."""
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    for spu in ("SPU-A", "SPU-B", "SPU-C"):                  # a shop with products in it
+        ch.submit(shop, product(spu), listing=None)
+    sim.knobs = dataclasses.replace(sim.knobs, fail_next=1)
+    with pytest.raises(ChannelError) as e:
+        ch.submit(shop, product("SPU-NEW"), listing=None)     # its first image upload: 503
+    assert e.value.kind == "transient"
+    before = len(paths(sim))
+    assert ch.lookup(shop, "SPU-NEW", None) is None
+    got = ch.submit(shop, product("SPU-NEW"), listing={"state": "submitted", "sent": True, "batch_id": "b1"})
+    assert got.state == "in_audit" and sim.duplicates() == {}
+    assert not [p for p in paths(sim)[before:] if p in ("/channels/ec/product/list/get", "/channels/ec/product/get")]
+
+
+def test_a_read_is_tried_again_on_a_transient_answer_a_write_is_not(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps, sleep=lambda s: None)
+    got = ch.submit(shop, product(), listing=None)
+    sim.knobs = dataclasses.replace(sim.knobs, fail_next=2)
+    found = ch.lookup(shop, "SPU-TEE-001", got.platform_product_id)   # product/get: 503, 503, answer
+    assert found["platform_product_id"] == got.platform_product_id
+    sim.knobs = dataclasses.replace(sim.knobs, fail_next=1)
+    n = len(paths(sim))
+    with pytest.raises(ChannelError):
+        ch.api(shop, "/channels/ec/product/listing", {"product_id": got.platform_product_id})
+    assert len(paths(sim)) == n + 1, "a write is sent once"
+
+
 def test_lookup_reads_the_audit_state(deps, sim):
     sim.knobs.audit_reject_rate = 1.0
     sim.knobs.reject_reasons = {"image": 1.0}

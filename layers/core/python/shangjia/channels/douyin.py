@@ -209,7 +209,7 @@ class DouyinChannel(http.PlatformAdapter):
 
     def _detail(self, shop: Shop, params: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            doc = self.api(shop, "product.detail", params)
+            doc = self.reading(lambda: self.api(shop, "product.detail", params))
         except ChannelError as e:
             if e.kind == "permanent":
                 return None            # not found (the platform's business-failed)

@@ -187,13 +187,36 @@ class PlatformAdapter:
         log = AttemptLog(self.deps.store, self.channel, shop.shop_id, spu_code)
         att = log.read()
         pid = platform_id((listing or {}).get("platform_product_id")) or att.get("platform_product_id") or ""
-        if not pid and (att.get("step") == "adding" or (listing or {}).get("state") == "submitted"):
+        if not pid and self.add_may_have_landed(att, listing):
             found = find()
             if found:
                 pid = found
                 log.record(platform_product_id=pid, step="saved", body_hash="")
                 att = log.read()
         return log, att, pid
+
+    @staticmethod
+    def add_may_have_landed(att: dict[str, Any], listing: dict | None = None) -> bool:
+        """Whether an add was sent whose answer we do not have: the attempt log says ``adding``
+        (it is written just before the add is sent, and kept). A listing ``submitted`` whose log
+        never got there (a failure while its images were uploaded) sent no add: there is nothing
+        to look for, and on WeChat looking means scanning the shop."""
+        return att.get("step") == "adding"
+
+    def reading(self, call: Callable[[], T], *, tries: int = 3, delay_s: float = 0.2) -> T:
+        """An idempotent read (a lookup, a product's detail, a list page), tried again at once on
+        a transient answer (5xx, time-out, "system busy"), as the platforms' SDKs do, before the
+        attempt fails as a whole: a lookup that scans a shop makes many reads, and one failed read
+        would otherwise fail them all. Writes are never repeated here (an add's answer may be
+        lost: the attempt log decides), nor quota answers (those wait)."""
+        for n in range(tries):
+            try:
+                return call()
+            except ChannelError as e:
+                if e.kind != "transient" or n == tries - 1:
+                    raise
+                self.sleep(delay_s * (2 ** n))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def at(self) -> str:
         """The business clock's now (ISO), for the attempt log."""

@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 from shangjia.channels import (AuditVerdict, ChannelError, Shop, Submitted, classify_reason, image_keys,
                                media_url, payload_error)
 from shangjia.channels import http
+from shangjia.channels.credentials import AttemptLog
 from shangjia.channels.http import as_int as _int
 from shangjia.channels.http import digest as _digest
 
@@ -39,6 +40,8 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 QUOTA_ERRORS = {45009: 3600.0, 45011: 60.0, 1002001: 3600.0}
 TRANSIENT_ERRORS = frozenset({-1})
 SCAN_PAGES = 20
+# idempotent reads: tried again at once on a transient answer (PlatformAdapter.reading)
+READS = frozenset({"/channels/ec/product/list/get", "/channels/ec/product/get", "/channels/ec/product/stock/get"})
 PAGE_SIZE = 30
 # product/get: edit_status 1 editing, 2 in audit, 3 rejected, 4 approved; status 5 listed
 EDIT_AUDITING, EDIT_REJECTED, EDIT_APPROVED = 2, 3, 4
@@ -114,7 +117,13 @@ class WechatChannel(http.PlatformAdapter):
     def api(self, shop: Shop, path: str, body: dict[str, Any], *, query: dict[str, str] | None = None
             ) -> dict[str, Any]:
         """One business call; returns the answer (errcode 0) or raises ``ChannelError`` (a token
-        error: once more with a new token first)."""
+        error: once more with a new token first). Reads are tried again on a transient answer."""
+        if path in READS:
+            return self.reading(lambda: self._api(shop, path, body, query=query))
+        return self._api(shop, path, body, query=query)
+
+    def _api(self, shop: Shop, path: str, body: dict[str, Any], *, query: dict[str, str] | None = None
+             ) -> dict[str, Any]:
         def send(token: str) -> dict[str, Any]:
             qs = "access_token=" + quote(token, safe="") + ("&" + urlencode(query) if query else "")
             r = http.call("POST", f"{self.base(shop)}{path}?{qs}", body=_json(body),
@@ -200,8 +209,16 @@ class WechatChannel(http.PlatformAdapter):
 
     def lookup(self, shop: Shop, spu_code: str, platform_product_id: str | None) -> dict | None:
         """``{"platform_product_id", "state", "reason"}`` from ``product/get`` (by the id, else
-        found by our product code), or None when the platform has no submitted product."""
-        pid = http.platform_id(platform_product_id) or self.find_by_out_id(shop, spu_code)
+        found by our product code), or None when the platform has no submitted product. WeChat
+        cannot look a product up by our code: finding it scans the shop (a read per product), so
+        the attempt log answers first (the id it recorded; or no add ever sent: nothing to find)."""
+        pid = http.platform_id(platform_product_id)
+        if not pid:
+            att = AttemptLog(self.deps.store, self.channel, shop.shop_id, spu_code).read()
+            pid = http.platform_id(att.get("platform_product_id"))
+            if not pid and not self.add_may_have_landed(att):
+                return None
+            pid = pid or self.find_by_out_id(shop, spu_code)
         if not pid:
             return None
         try:

@@ -122,12 +122,12 @@ def test_a_retry_whose_add_was_never_sent_does_not_scan_the_shop(deps, sim):
     whose first attempt failed before its add (an image upload answered 503) sent nothing to
     find: its retry and the lookup before it read no product list."""
     shop = shop_on(sim)
-    ch = WechatChannel(deps)
+    ch = WechatChannel(deps, sleep=lambda s: None)
     for spu in ("SPU-A", "SPU-B", "SPU-C"):                  # a shop with products in it
         ch.submit(shop, product(spu), listing=None)
-    sim.knobs = dataclasses.replace(sim.knobs, fail_next=1)
+    sim.knobs = dataclasses.replace(sim.knobs, fail_next=3)
     with pytest.raises(ChannelError) as e:
-        ch.submit(shop, product("SPU-NEW"), listing=None)     # its first image upload: 503
+        ch.submit(shop, product("SPU-NEW"), listing=None)     # its first image upload: 503 three times
     assert e.value.kind == "transient"
     before = len(paths(sim))
     assert ch.lookup(shop, "SPU-NEW", None) is None

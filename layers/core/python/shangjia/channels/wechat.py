@@ -40,8 +40,11 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 QUOTA_ERRORS = {45009: 3600.0, 45011: 60.0, 1002001: 3600.0}
 TRANSIENT_ERRORS = frozenset({-1})
 SCAN_PAGES = 20
-# idempotent reads: tried again at once on a transient answer (PlatformAdapter.reading)
-READS = frozenset({"/channels/ec/product/list/get", "/channels/ec/product/get", "/channels/ec/product/stock/get"})
+# calls tried again at once on a transient answer (PlatformAdapter.reading): the reads, and the
+# image re-hosting (img/upload by URL: a lost answer's retry leaves one unused copy of our image
+# on WeChat's CDN, nothing a buyer or the audit sees; our cache keeps the URL that answered)
+RETRIED = frozenset({"/channels/ec/product/list/get", "/channels/ec/product/get", "/channels/ec/product/stock/get",
+                     "/channels/ec/basics/img/upload"})
 PAGE_SIZE = 30
 # product/get: edit_status 1 editing, 2 in audit, 3 rejected, 4 approved; status 5 listed
 EDIT_AUDITING, EDIT_REJECTED, EDIT_APPROVED = 2, 3, 4
@@ -117,8 +120,9 @@ class WechatChannel(http.PlatformAdapter):
     def api(self, shop: Shop, path: str, body: dict[str, Any], *, query: dict[str, str] | None = None
             ) -> dict[str, Any]:
         """One business call; returns the answer (errcode 0) or raises ``ChannelError`` (a token
-        error: once more with a new token first). Reads are tried again on a transient answer."""
-        if path in READS:
+        error: once more with a new token first). Reads and image uploads are tried again on a
+        transient answer (``RETRIED``)."""
+        if path in RETRIED:
             return self.reading(lambda: self._api(shop, path, body, query=query))
         return self._api(shop, path, body, query=query)
 

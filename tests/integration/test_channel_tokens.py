@@ -147,6 +147,7 @@ def test_douyin_tokens_and_both_expiries_are_one_write(deps):
         assert {"token", "expires_at", "refresh_token", "refresh_expires_at", "rev"} <= set(item)
         assert item["refresh_expires_at"] - item["expires_at"] == pytest.approx(7 * 86400, abs=5)
         deps.store.update(*token_key("douyin", "4463798"), "SET expires_at = :e", values={":e": time.time() + 100})
+        ch = DouyinChannel(deps)          # another container (the first keeps its item while fresh)
         t2 = ch.access_token(shop)
         after = deps.store.get(*token_key("douyin", "4463798"))
         assert t2 != t1 and after["rev"] == item["rev"] + 1

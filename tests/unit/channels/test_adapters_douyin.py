@@ -159,6 +159,7 @@ def test_refresh_with_less_than_3000_s_left_writes_both_tokens_and_expiries(deps
     first = deps.store.get(*key)
     assert first["refresh_token"] and first["refresh_expires_at"] > first["expires_at"] > time.time() + 6 * 86400
     deps.store.update(*key, "SET expires_at = :e", values={":e": time.time() + 2999})
+    ch = DouyinChannel(deps)          # another container (this one keeps the item it read while fresh)
     token = ch.access_token(shop)
     assert paths(sim) == ["/token/create", "/token/refresh"]
     now = deps.store.get(*key)
@@ -176,6 +177,7 @@ def test_a_spent_refresh_token_falls_back_to_create(deps, sim):
     ch.access_token(shop)
     key = token_key("douyin", shop.shop_id)
     deps.store.update(*key, "SET expires_at = :e, refresh_token = :r", values={":e": 0, ":r": "spent"})
+    ch = DouyinChannel(deps)          # another container (this one keeps the item it read while fresh)
     assert ch.access_token(shop)
     assert paths(sim) == ["/token/create", "/token/refresh", "/token/create"]
 

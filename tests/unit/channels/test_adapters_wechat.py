@@ -117,6 +117,23 @@ def test_an_uncertain_add_is_resolved_by_lookup_not_added_twice(deps, sim):
     assert "/channels/ec/product/list/get" in paths(sim)
 
 
+def test_a_container_reads_the_token_item_once_while_it_is_fresh(deps, sim, monkeypatch):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    key = token_key("wechat", shop.shop_id)
+    reads = []
+    get = deps.store.get
+    monkeypatch.setattr(deps.store, "get", lambda pk, sk, **kw: (reads.append((pk, sk)), get(pk, sk, **kw))[1])
+    ch.submit(shop, product("SPU-1"), listing=None)
+    ch.submit(shop, product("SPU-2"), listing=None)          # 2 x (4 image uploads, add, listing)
+    assert reads.count(key) <= 2, "the fetch's reads, then none per call"
+    # a token refused by the platform is dropped from the container too, and read again
+    deps.store.update(*key, "SET #t = :t", names={"#t": "token"}, values={":t": "stale"})
+    ch._token_memo[shop.shop_id] = {**deps.store.get(*key)}
+    got = ch.lookup(shop, "SPU-1", None)
+    assert got is not None and ch._token_memo[shop.shop_id]["token"] != "stale"
+
+
 def test_a_retry_whose_add_was_never_sent_does_not_scan_the_shop(deps, sim):
     """WeChat finds a product by our code only by reading every product of the shop. A listing
     whose first attempt failed before its add (an image upload answered 503) sent nothing to
@@ -211,6 +228,7 @@ def test_refreshes_with_less_than_five_minutes_left(deps, sim):
     ch = WechatChannel(deps)
     ch.access_token(shop)
     deps.store.update(*token_key("wechat", shop.shop_id), "SET expires_at = :e", values={":e": time.time() + 299})
+    ch = WechatChannel(deps)                    # another container reads the item the first one wrote
     ch.access_token(shop)
     assert paths(sim).count("/cgi-bin/stable_token") == 2
     ch.access_token(shop)                       # fresh again: no third fetch

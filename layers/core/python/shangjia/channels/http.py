@@ -136,6 +136,9 @@ class PlatformAdapter:
         self.timeout_s = timeout_s
         self.now, self.sleep = now, sleep
         self.token_fetches = 0
+        # shop id -> the token item this adapter last read or fetched: a container's calls reuse it
+        # while it is fresh instead of reading the table before every call (a token error drops it)
+        self._token_memo: dict[str, dict[str, Any]] = {}
 
     def base(self, shop: Shop) -> str:
         """The shop's gateway (the simulator's on the local cloud), else the platform's."""
@@ -154,7 +157,12 @@ class PlatformAdapter:
             self.token_fetches += 1
             return fetch(old)
 
-        return self.tokens(shop).get(fresh, counted)["token"]
+        memo = self._token_memo.get(shop.shop_id)
+        if memo and memo.get("token") and fresh(memo):
+            return memo["token"]
+        item = self.tokens(shop).get(fresh, counted)
+        self._token_memo[shop.shop_id] = item
+        return item["token"]
 
     def access_token(self, shop: Shop) -> str:  # pragma: no cover — each platform's grant
         raise NotImplementedError
@@ -169,6 +177,7 @@ class PlatformAdapter:
             except ChannelError as e:
                 if e.kind != "token":
                     raise
+                self._token_memo.pop(shop.shop_id, None)
                 self.tokens(shop).expire(token)
                 if retried:
                     raise

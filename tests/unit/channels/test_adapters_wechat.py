@@ -104,6 +104,39 @@ def test_images_are_uploaded_once_per_shop_and_content(deps, sim):
     assert paths(sim).count("/channels/ec/basics/img/upload") == 12
 
 
+def test_a_products_images_are_one_read_and_one_write_of_the_cache(deps, sim, monkeypatch):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    calls = []
+    for name in ("get", "get_many", "put", "put_many"):
+        real = getattr(deps.store, name)
+        monkeypatch.setattr(deps.store, name,
+                            lambda *a, _n=name, _r=real, **kw: (calls.append((_n, str(a[0]))), _r(*a, **kw))[1])
+    ch.submit(shop, product("SPU-1"), listing=None)
+    cache = [n for n, arg in calls if "CHANNELIMG" in arg or n in ("get_many", "put_many")]
+    assert cache == ["get_many", "put_many"], "4 images: one batched read, one batched write"
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 4
+
+
+def test_images_uploaded_before_a_failing_one_are_not_uploaded_again(deps, sim):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    real, sent = ch.upload_image, []
+
+    def third_fails(s, key):
+        sent.append(key)
+        if len(sent) == 3:
+            raise ChannelError("permanent", 1, "坏图", "bad image")
+        return real(s, key)
+
+    ch.upload_image = third_fails
+    with pytest.raises(ChannelError):
+        ch.submit(shop, product("SPU-1"), listing=None)
+    ch.upload_image = real
+    ch.submit(shop, product("SPU-1"), listing=None)
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 4      # 2 kept, then the other 2
+
+
 def test_an_uncertain_add_is_resolved_by_lookup_not_added_twice(deps, sim):
     shop = shop_on(sim)
     ch = WechatChannel(deps)

@@ -9,7 +9,8 @@
   conditional-write lease on the item (``lease_owner``/``lease_until``) and a revision number, so
   two concurrent fetchers never both call the platform (WeChat's "not latest" 40001, a Douyin
   refresh token spent twice); the loser waits for the winner's token and reads it.
-- ``ImageCache``: a re-hosted image's platform URL per (shop, content key): uploaded once per shop.
+- ``ImageCache``: a re-hosted image's platform URL per (shop, content key): uploaded once per shop;
+  a product's images are one read and one batched write.
 - ``AttemptLog``: what the adapter last sent for a product (its platform id once known, the hash
   of the body, the step reached), written before and after each platform write, so an attempt
   whose answer was lost is resolved before anything is sent again.
@@ -249,23 +250,34 @@ class TokenCache:
 # --- re-hosted images ------------------------------------------------------------------------------
 
 class ImageCache:
+    """A shop's re-hosted images: our rendition's content key -> the platform's URL."""
+
     def __init__(self, store, channel: str, shop_id: str) -> None:
         self.store, self.channel, self.shop_id = store, channel, shop_id
 
-    def get_or_upload(self, content_key: str, upload: Callable[[], str], *, at: str = "") -> str:
-        """The platform URL for the content at ``content_key`` (a rendition's media key: content
-        addressed), uploading it through ``upload()`` only the first time for this shop."""
-        pk, sk = image_key(self.channel, self.shop_id, content_key)
-        hit = self.store.get(pk, sk, consistent=False)
-        if hit and hit.get("url"):
-            return hit["url"]
-        url = upload()
+    def urls(self, content_keys: list[str], upload: Callable[[str], str], *, at: str = "") -> dict[str, str]:
+        """The platform URL of each content key (a rendition's media key: content addressed):
+        one read of the cache for all of them, ``upload(key)`` for each the shop does not have yet,
+        one write for those. What was uploaded before a failing upload is recorded all the same,
+        so a retry uploads only the rest. Two listings uploading the same content at once may both
+        upload it (both URLs stay valid on the platform); the last write names the one kept."""
+        wanted = list(dict.fromkeys(content_keys))
+        got: dict[str, str] = {}
+        if wanted:
+            for item in self.store.get_many([image_key(self.channel, self.shop_id, k) for k in wanted]):
+                key = str(item.get("sk", ""))[len("IMG#"):]
+                if item.get("url") and key in wanted:
+                    got[key] = item["url"]
+        new: dict[str, str] = {}
         try:
-            self.store.put({"pk": pk, "sk": sk, "url": url, "uploaded_at": at},
-                           condition="attribute_not_exists(pk)")
-        except ConditionFailed:       # a concurrent upload recorded first: keep one URL for the content
-            return (self.store.get(pk, sk) or {}).get("url") or url
-        return url
+            for k in wanted:
+                if k not in got:
+                    new[k] = upload(k)
+        finally:
+            if new:
+                self.store.put_many({"pk": pk, "sk": sk, "url": url, "uploaded_at": at}
+                                    for k, url in new.items() for pk, sk in [image_key(self.channel, self.shop_id, k)])
+        return {**got, **new}
 
 
 # --- attempts --------------------------------------------------------------------------------------

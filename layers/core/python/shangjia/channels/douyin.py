@@ -145,17 +145,15 @@ class DouyinChannel(http.PlatformAdapter):
         return self.with_token(shop, send)
 
     def upload_image(self, shop: Shop, content_key: str) -> str:
-        def upload() -> str:
-            name = content_key.rsplit("/", 2)
-            doc = self.api(shop, "material.uploadImageSync",
-                           {"folder_id": "0", "url": media_url(content_key),
-                            "material_name": "-".join(name[-2:])[:50], "need_distinct": True})
-            url = str((doc.get("data") or {}).get("byte_url") or "")
-            if not url:
-                raise ChannelError("transient", None, "抖店图片上传未返回地址", "uploadImageSync answered without byte_url")
-            return url
-
-        return self.cached_image(shop, content_key, upload)
+        """Our rendition at media key ``content_key`` in the shop's material centre (its byte_url)."""
+        name = content_key.rsplit("/", 2)
+        doc = self.api(shop, "material.uploadImageSync",
+                       {"folder_id": "0", "url": media_url(content_key),
+                        "material_name": "-".join(name[-2:])[:50], "need_distinct": True})
+        url = str((doc.get("data") or {}).get("byte_url") or "")
+        if not url:
+            raise ChannelError("transient", None, "抖店图片上传未返回地址", "uploadImageSync answered without byte_url")
+        return url
 
     # --- the port ------------------------------------------------------------------------------------
     def build_params(self, shop: Shop, product: dict[str, Any]) -> dict[str, Any]:
@@ -167,10 +165,11 @@ class DouyinChannel(http.PlatformAdapter):
         try:
             cat = categories.require_mapping(product, "douyin")
             fmt, _problems = categories.douyin_format(product, cat)
-            pics = [self.upload_image(shop, keys[r]) for r in payloads.douyin_pic_refs(product) if r in keys]
-            room = payloads.DOUYIN.IMAGES_TOTAL_MAX - len(pics)
-            descs = [self.upload_image(shop, keys[r]) for r in (product.get("images") or {}).get("detail") or []
-                     if r in keys][:room]
+            pic_keys = [keys[r] for r in payloads.douyin_pic_refs(product) if r in keys]
+            room = max(0, payloads.DOUYIN.IMAGES_TOTAL_MAX - len(pic_keys))
+            desc_keys = [keys[r] for r in (product.get("images") or {}).get("detail") or [] if r in keys][:room]
+            urls = self.hosted_images(shop, pic_keys + desc_keys)
+            pics, descs = [urls[k] for k in pic_keys], [urls[k] for k in desc_keys]
             params = payloads.douyin_product(product, pics=pics, description_pics=descs,
                                              category_leaf_id=cat.category_leaf_id, product_format_new=fmt,
                                              commit=True)

@@ -183,9 +183,14 @@ class PlatformAdapter:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def cached_image(self, shop: Shop, content_key: str, upload: Callable[[], str]) -> str:
-        """The platform's URL of our rendition ``content_key``: uploaded once per shop and content."""
-        return ImageCache(self.deps.store, self.channel, shop.shop_id).get_or_upload(content_key, upload)
+    def hosted_images(self, shop: Shop, content_keys: list[str]) -> dict[str, str]:
+        """The platform's URL of each of our renditions (content keys): uploaded once per shop and
+        content (``ImageCache.urls``) through the platform's ``upload_image``."""
+        return ImageCache(self.deps.store, self.channel, shop.shop_id).urls(
+            content_keys, lambda key: self.upload_image(shop, key), at=self.at())
+
+    def upload_image(self, shop: Shop, content_key: str) -> str:  # pragma: no cover — each platform's API
+        raise NotImplementedError
 
     def resume(self, shop: Shop, spu_code: str, listing: dict | None,
                find: Callable[[], str | None]) -> tuple[AttemptLog, dict[str, Any], str]:

@@ -141,16 +141,14 @@ class WechatChannel(http.PlatformAdapter):
         return self.with_token(shop, send)
 
     def upload_image(self, shop: Shop, content_key: str) -> str:
-        """Our rendition at media key ``content_key`` as a WeChat image URL (mmecimage.cn/p/...)."""
-        def upload() -> str:
-            data = self.api(shop, "/channels/ec/basics/img/upload", {"img_url": media_url(content_key)},
-                            query={"upload_type": "1", "resp_type": "1"})
-            url = ((data.get("pic_file") or {}).get("img_url")) or ""
-            if not url:
-                raise ChannelError("transient", None, "微信图片上传未返回地址", f"img/upload answered without a URL: {data}")
-            return url
-
-        return self.cached_image(shop, content_key, upload)
+        """Our rendition at media key ``content_key`` as a WeChat image URL (mmecimage.cn/p/...),
+        uploaded by URL (``hosted_images`` asks only for what the shop's cache lacks)."""
+        data = self.api(shop, "/channels/ec/basics/img/upload", {"img_url": media_url(content_key)},
+                        query={"upload_type": "1", "resp_type": "1"})
+        url = ((data.get("pic_file") or {}).get("img_url")) or ""
+        if not url:
+            raise ChannelError("transient", None, "微信图片上传未返回地址", f"img/upload answered without a URL: {data}")
+        return url
 
     # --- the port ------------------------------------------------------------------------------------
     def build_body(self, shop: Shop, product: dict[str, Any]) -> dict[str, Any]:
@@ -161,9 +159,11 @@ class WechatChannel(http.PlatformAdapter):
         keys = image_keys(product)
         try:
             cat = categories.require_mapping(product, "wechat")
-            heads = [self.upload_image(shop, keys[r]) for r in payloads.wechat_head_refs(product) if r in keys]
-            descs = [self.upload_image(shop, keys[r]) for r in (product.get("images") or {}).get("detail") or []
-                     if r in keys][:payloads.WECHAT.DESC_IMGS_MAX]
+            head_keys = [keys[r] for r in payloads.wechat_head_refs(product) if r in keys]
+            desc_keys = [keys[r] for r in (product.get("images") or {}).get("detail") or []
+                         if r in keys][:payloads.WECHAT.DESC_IMGS_MAX]
+            urls = self.hosted_images(shop, head_keys + desc_keys)
+            heads, descs = [urls[k] for k in head_keys], [urls[k] for k in desc_keys]
             body = payloads.wechat_product(product, head_imgs=heads, desc_imgs=descs, cats_v2=list(cat.cats_v2))
         except (FindingError, ValueError) as e:
             raise payload_error(self.channel, e) from None

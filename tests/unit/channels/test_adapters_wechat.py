@@ -12,7 +12,7 @@ import pytest
 
 from shangjia.channels import ChannelError, Shop
 from shangjia.channels import signing
-from shangjia.channels.credentials import AttemptLog, token_key
+from shangjia.channels.credentials import AttemptLog, platform_ref_key, token_key
 from shangjia.channels.wechat import WechatChannel, classify
 from shangjia.localcloud.channels_sim.base import Knobs
 from shangjia.localcloud.channels_sim.wechat import WechatSim
@@ -184,6 +184,46 @@ def test_a_retry_whose_add_was_never_sent_does_not_scan_the_shop(deps, sim):
     got = ch.submit(shop, product("SPU-NEW"), listing={"state": "submitted", "sent": True, "batch_id": "b1"})
     assert got.state == "in_audit" and sim.duplicates() == {}
     assert not [p for p in paths(sim)[before:] if p in ("/channels/ec/product/list/get", "/channels/ec/product/get")]
+
+
+def test_a_scan_cut_short_resumes_and_reads_only_the_products_it_cannot_place(deps, sim, monkeypatch):
+    """An add whose answer was lost is found by scanning the shop. Products our table maps to a
+    listing are placed without a read; a scan stopped by a rate limit keeps what it read, so the
+    next attempt reads only the rest (at 20 % faults a 500-product shop's scan used to restart
+    for ever); a finished scan answers the retry's submit without reading again."""
+    shop = shop_on(sim)
+    ch = WechatChannel(deps, sleep=lambda s: None)
+    ids = {spu: ch.submit(shop, product(spu), listing=None).platform_product_id
+           for spu in ("SPU-A", "SPU-B", "SPU-C", "SPU-D", "SPU-E")}
+    for spu in ("SPU-A", "SPU-B"):                        # listings that got their ids: publish wrote the refs
+        pk, sk = platform_ref_key("wechat", ids[spu])
+        deps.store.put({"pk": pk, "sk": sk, "merchant_id": shop.merchant_id, "spu_code": spu, "channel": "wechat"})
+    log = AttemptLog(deps.store, "wechat", shop.shop_id, "SPU-E")
+    deps.store.update(log.pk, log.sk, "SET step = :s REMOVE platform_product_id", values={":s": "adding"})
+    real, gets, limit = ch._api, [], [2]
+
+    def limited(shop_, path, body, **kw):
+        if path == "/channels/ec/product/get":
+            gets.append(body["product_id"])
+            limit[0] -= 1
+            if limit[0] == 0:                             # the second read of the first attempt
+                raise ChannelError("quota", None, "接口调用频率超限", "rate limit (HTTP 429)", "HTTP_429",
+                                   retry_after_s=60.0)
+        return real(shop_, path, body, **kw)
+
+    monkeypatch.setattr(ch, "_api", limited)
+    with pytest.raises(ChannelError) as e:
+        ch.lookup(shop, "SPU-E", None)
+    assert e.value.kind == "quota"
+    assert gets == [ids["SPU-C"], ids["SPU-D"]], "A and B are placed by their refs"
+    gets.clear()
+    found = ch.lookup(shop, "SPU-E", None)
+    assert found["platform_product_id"] == ids["SPU-E"]
+    assert gets == [ids["SPU-D"], ids["SPU-E"], ids["SPU-E"]], "C is not read again; then the lookup's own read"
+    gets.clear()
+    got = ch.submit(shop, product("SPU-E"), listing={"state": "submitted", "sent": True, "batch_id": "b1"})
+    assert got.platform_product_id == ids["SPU-E"] and sim.duplicates() == {}
+    assert gets == [], "the finished scan answers"
 
 
 def test_a_read_is_tried_again_on_a_transient_answer_a_write_is_not(deps, sim):

@@ -51,6 +51,13 @@ def attempt_key(channel: str, shop_id: str, spu_code: str) -> tuple[str, str]:
     return f"CHANNELATTEMPT#{channel}#{shop_id}", f"SPU#{spu_code}"
 
 
+def platform_ref_key(channel: str, platform_product_id: str) -> tuple[str, str]:
+    """A platform's product id -> our listing (``merchant_id``, ``spu_code``): written by publish
+    when a listing gets its id, read by audit pushes that name only the platform's product, and
+    by a WeChat shop scan (a product we can place is not read)."""
+    return f"PLATFORM#{channel}#{platform_product_id}", "LISTING"
+
+
 def app_key(channel: str, app_id: str) -> tuple[str, str]:
     return f"CHANNELAPP#{channel}#{app_id}", "SHOP"
 

@@ -35,6 +35,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from shangjia.channels import listings as L
+from shangjia.channels.credentials import platform_ref_key
 from shangjia.channels.throttle import Circuit, Throttle
 from shangjia.clock import epoch_s, iso, real_seconds
 from shangjia.observability import logger
@@ -250,8 +251,8 @@ def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | No
     # the platform id -> our listing, for audit pushes that name only the platform's product
     # (written once: a re-upload's listing keeps its platform id, and the mapping with it)
     if not listing or str(listing.get("platform_product_id") or "") != str(ppid):
-        deps.store.put({"pk": f"PLATFORM#{ch}#{ppid}", "sk": "LISTING", "merchant_id": m, "spu_code": spu,
-                        "channel": ch})
+        ref_pk, ref_sk = platform_ref_key(ch, ppid)
+        deps.store.put({"pk": ref_pk, "sk": ref_sk, "merchant_id": m, "spu_code": spu, "channel": ch})
     moved = _move(deps, keys.listing(m, spu, ch), msg, state, listing, sets=sets, remove=remove)
     if state == L.IN_AUDIT:
         # a verdict pushed before this answer was recorded (a quick audit) waits for it: apply it now
@@ -511,7 +512,7 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
     """One audit verdict (``AuditVerdict``): idempotent on the platform's message id (a conditional
     put; a replay is refused), applied only to a listing in audit with that platform id."""
     ch, ppid = verdict.channel, str(verdict.platform_product_id)
-    ref = deps.store.get(f"PLATFORM#{ch}#{ppid}", "LISTING")
+    ref = deps.store.get(*platform_ref_key(ch, ppid))
     now = deps.clock.now()
     mk = (f"CALLBACK#{ch}#{verdict.msg_id}", "MSG")
     if verdict.msg_id:

@@ -186,7 +186,8 @@ class WechatChannel(http.PlatformAdapter):
                 self.api(shop, "/channels/ec/product/update", {**body, "product_id": pid})
             else:
                 # a scan's answer holds until another add is sent (what it read stays known)
-                log.record(step="adding", body_hash=digest, at=self.at(), scan_done=False)
+                log.record(step="adding", body_hash=digest, at=self.at(), scan_done=False, scan_next="",
+                           scan_pages=0, scan_found="")
                 data = self.api(shop, "/channels/ec/product/add", body)
                 pid = http.platform_id((data.get("data") or {}).get("product_id"))
                 if not pid:
@@ -203,12 +204,17 @@ class WechatChannel(http.PlatformAdapter):
 
         - A product our table maps to a listing (its platform ref, written when the listing got
           the id) is placed without a read: only products whose add answer was lost are read.
-        - The scan is kept in the attempt log page by page (``scan_checked``: ids read and not
-          ours; ``scan_mine``: ids read and ours), so an attempt cut short by a rate limit or an
-          outage is not lost: the next one reads only what is left. (Without it, at 20 % faults a
-          scan of a 500-product shop, ~450 reads, never finished, and its listings waited forever.)
-        - Every attempt lists from the first page (a call per 30 products): the order and the
-          cursor are the platform's, and a remembered cursor could step over a product that moved.
+        - The scan is kept in the attempt log as it goes (``scan_checked``: ids read and not
+          ours; ``scan_mine``: ids read and ours; after each page ``scan_next``, ``scan_pages``,
+          ``scan_found``), so an attempt cut short by a rate limit or an outage is progress: the
+          next one goes on from the page it stopped at and reads only what is left. (Without it,
+          at 20 % faults a scan of a 500-product shop, ~17 pages and ~450 reads, never finished
+          and its listings waited for ever.)
+        - Going on from WeChat's ``next_key`` skips nothing the scan looks for: our product was
+          added before the scan began; products added since are listed after it (creation
+          order) or push the rest back (newest first: pages are read again, not skipped), and the
+          ids already read are not read again. Only a product deleted meanwhile shifts the rest
+          forward.
         - A finished scan's answer is kept (``scan_done``) until ``submit`` sends another add."""
         log = AttemptLog(self.deps.store, self.channel, shop.shop_id, spu_code)
         att = log.read()
@@ -216,25 +222,26 @@ class WechatChannel(http.PlatformAdapter):
             return http.platform_id(att.get("scan_found")) or None
         checked = {str(x) for x in att.get("scan_checked") or []}
         mine = {str(x) for x in att.get("scan_mine") or []}
-        next_key, found = "", None
-        for _ in range(SCAN_PAGES):
+        next_key, pages = str(att.get("scan_next") or ""), _int(att.get("scan_pages"))
+        found = http.platform_id(att.get("scan_found")) or None
+        while pages < SCAN_PAGES:
             data = self.api(shop, "/channels/ec/product/list/get", {"page_size": PAGE_SIZE, "next_key": next_key})
             page = [pid for pid in (http.platform_id(raw) for raw in data.get("product_ids") or []) if pid]
             placed = self._placed(shop, [pid for pid in page if pid not in checked and pid not in mine])
-            new_checked, new_mine = [], []
+            new_checked, new_mine, page_found = [], [], None
             try:
                 for pid in page:
                     if pid in checked:
                         continue
                     if pid in mine or placed.get(pid) == spu_code:
-                        found = pid
+                        page_found = pid
                         continue
                     if pid in placed:                      # another listing's product
                         continue
                     got = self.api(shop, "/channels/ec/product/get", {"product_id": pid, "data_type": 3})
                     p = got.get("edit_product") or got.get("product") or {}
                     if str(p.get("out_product_id") or "") == spu_code:
-                        found = pid
+                        page_found = pid
                         new_mine.append(pid)
                     else:
                         new_checked.append(pid)
@@ -243,10 +250,12 @@ class WechatChannel(http.PlatformAdapter):
                     checked.update(new_checked)
                     mine.update(new_mine)
                     log.record(scan_checked=sorted(checked)[:SCAN_REMEMBERED], scan_mine=sorted(mine))
+            pages, found = pages + 1, page_found or found
             next_key = str(data.get("next_key") or "")
             if not next_key:
                 break
-        log.record(scan_done=True, scan_found=found or "")
+            log.record(scan_next=next_key, scan_pages=pages, scan_found=found or "")
+        log.record(scan_done=True, scan_found=found or "", scan_next="", scan_pages=0)
         return found
 
     def _placed(self, shop: Shop, pids: list[str]) -> dict[str, str]:

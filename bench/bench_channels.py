@@ -4,7 +4,7 @@ Fault run: N products x 3 channels, 20% injected transient faults (5xx, 429, tim
 lost callbacks, against the same run without faults (the baseline, measured here). Quota run: one
 shop, products to WeChat under its 200/hour audit quota on an accelerated clock.
 
-    python -m bench.bench_channels [--n 500] [--baseline-n N] [--quota-n 600] [--scale 60] [--only fault|quota]
+    python -m bench.bench_channels [--n 500] [--baseline-n N] [--quota-n 600] [--scale 10] [--only fault|quota]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--baseline-n", type=int, default=None)
     ap.add_argument("--quota-n", type=int, default=600)
-    ap.add_argument("--scale", type=float, default=60.0)
+    ap.add_argument("--scale", type=float, default=10.0)
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("--only", choices=("fault", "quota"), default=None)
     a = ap.parse_args(argv)

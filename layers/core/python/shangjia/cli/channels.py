@@ -47,7 +47,7 @@ def register(sub) -> None:
     q = csub.add_parser("quota-run", help="the WeChat quota run on an accelerated clock (docs/channels.md)")
     q.add_argument("--n", type=int, default=600)
     q.add_argument("--quota", type=int, default=200, help="the simulator's audit submissions per rolling hour")
-    q.add_argument("--scale", type=float, default=60.0, help="simulated seconds per real second")
+    q.add_argument("--scale", type=float, default=10.0, help="simulated seconds per real second")
     q.add_argument("--timeout", type=float, default=3600.0)
     q.set_defaults(func=_quota_run)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

@@ -326,7 +326,7 @@ class QuotaFigures:
     timed_out: bool
 
 
-def quota_run(n: int = 600, *, scale: float = 60.0, quota_per_hour: int = 200, bucket: str | None = None,
+def quota_run(n: int = 600, *, scale: float = 10.0, quota_per_hour: int = 200, bucket: str | None = None,
               seed: int = 41, timeout_s: float = 3600, log: Callable[[str], None] = print) -> QuotaFigures:
     """One shop, ``n`` products to WeChat alone; the simulator allows ``quota_per_hour`` audit
     submissions per rolling hour; our bucket (``throttle.quota_safe_rate``) and the simulator's

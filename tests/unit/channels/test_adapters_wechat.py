@@ -264,6 +264,46 @@ def test_a_scan_stopped_by_a_rate_limit_goes_on_from_the_page_it_reached(deps, s
     assert len(pages) == 3 and pages[0] == ""
 
 
+def test_an_add_refused_with_a_429_leaves_nothing_to_scan_for(deps, sim, monkeypatch):
+    """A 429 (or an errcode) refuses an add before anything is written: its retry adds without
+    scanning the shop. (In the fault run a listing whose re-add met a 429 scanned the whole
+    shop again before each try.) A time-out may have landed: that retry still scans."""
+    shop = shop_on(sim)
+    ch = WechatChannel(deps, sleep=lambda s: None)
+    for spu in ("SPU-A", "SPU-B"):
+        ch.submit(shop, product(spu), listing=None)
+    real = ch._api
+
+    def refused(shop_, path, body, **kw):
+        if path == "/channels/ec/product/add":
+            raise ChannelError("quota", None, "接口调用频率超限", "rate limit (HTTP 429)", "HTTP_429", retry_after_s=60.0)
+        return real(shop_, path, body, **kw)
+
+    monkeypatch.setattr(ch, "_api", refused)
+    with pytest.raises(ChannelError):
+        ch.submit(shop, product("SPU-NEW"), listing=None)
+    assert AttemptLog(deps.store, "wechat", shop.shop_id, "SPU-NEW").read()["step"] == "add_refused"
+    monkeypatch.setattr(ch, "_api", real)
+    before = len(paths(sim))
+    got = ch.submit(shop, product("SPU-NEW"), listing={"state": "submitted", "sent": True, "batch_id": "b1"})
+    assert got.state == "in_audit" and sim.duplicates() == {}
+    assert "/channels/ec/product/list/get" not in paths(sim)[before:]
+
+    def timed_out(shop_, path, body, **kw):
+        if path == "/channels/ec/product/add":
+            real(shop_, path, body, **kw)             # the write lands, the answer is lost
+            raise ChannelError("transient", None, "微信无法访问或超时", "wechat unreachable or timed out", "NETWORK")
+        return real(shop_, path, body, **kw)
+
+    monkeypatch.setattr(ch, "_api", timed_out)
+    with pytest.raises(ChannelError):
+        ch.submit(shop, product("SPU-LATE"), listing=None)
+    monkeypatch.setattr(ch, "_api", real)
+    before = len(paths(sim))
+    ch.submit(shop, product("SPU-LATE"), listing={"state": "submitted", "sent": True, "batch_id": "b1"})
+    assert "/channels/ec/product/list/get" in paths(sim)[before:] and sim.duplicates() == {}
+
+
 def test_a_read_is_tried_again_on_a_transient_answer_a_write_is_not(deps, sim):
     shop = shop_on(sim)
     ch = WechatChannel(deps, sleep=lambda s: None)

@@ -47,6 +47,9 @@ SCAN_REMEMBERED = 8000          # ids a scan keeps as read (an attempt-log item 
 RETRIED = frozenset({"/channels/ec/product/list/get", "/channels/ec/product/get", "/channels/ec/product/stock/get",
                      "/channels/ec/basics/img/upload"})
 PAGE_SIZE = 30
+# an add answered with these was refused before anything was written (HTTP 429, an errcode on
+# HTTP 200); a time-out or a 5xx (``transient``) may have landed, and only a scan can tell
+ADD_REFUSED_KINDS = frozenset({"quota", "token", "permanent"})
 # product/get: edit_status 1 editing, 2 in audit, 3 rejected, 4 approved; status 5 listed
 EDIT_AUDITING, EDIT_REJECTED, EDIT_APPROVED = 2, 3, 4
 STATUS_LISTED = 5
@@ -188,7 +191,12 @@ class WechatChannel(http.PlatformAdapter):
                 # a scan's answer holds until another add is sent (what it read stays known)
                 log.record(step="adding", body_hash=digest, at=self.at(), scan_done=False, scan_next="",
                            scan_pages=0, scan_found="")
-                data = self.api(shop, "/channels/ec/product/add", body)
+                try:
+                    data = self.api(shop, "/channels/ec/product/add", body)
+                except ChannelError as e:
+                    if e.kind in ADD_REFUSED_KINDS:   # refused, nothing written: a retry has nothing to scan for
+                        log.record(step="add_refused", at=self.at())
+                    raise
                 pid = http.platform_id((data.get("data") or {}).get("product_id"))
                 if not pid:
                     raise ChannelError("transient", None, "微信未返回商品编号", f"product/add answered without a product id: {data}")

@@ -403,6 +403,54 @@ def test_a_second_delivery_while_a_send_is_in_flight_waits_for_it(env):
     assert publish_message(deps, deps.queues.msgs[-1][1], pub) == "in_audit"
 
 
+def test_a_verdict_kept_just_after_publish_looked_for_it_is_still_applied(env, monkeypatch):
+    """The push reads the platform ref before publish writes it; publish then moves the listing
+    into audit and finds no kept verdict; only then is the verdict kept. It must still be
+    applied (in the e2e fault test such a listing waited in audit for the 30-minute poller)."""
+    import threading
+
+    from shangjia.channels.credentials import platform_ref_key
+
+    deps, pub, ports, _ = env
+    _product(deps, "E2", channels=("wechat",))
+    store_get, store_put = deps.store.get, deps.store.put
+    ref_read, publish_looked, result = threading.Event(), threading.Event(), []
+
+    def get(pk, sk, **kw):
+        item = store_get(pk, sk, **kw)
+        if sk == "LISTING" and pk.startswith("PLATFORM#wechat#") and threading.current_thread().name == "push":
+            ref_read.set()
+        if sk == "EARLYVERDICT" and threading.current_thread().name != "push":
+            publish_looked.set()
+        return item
+
+    def put(item, **kw):
+        if item.get("sk") == "EARLYVERDICT":
+            assert publish_looked.wait(10)
+        return store_put(item, **kw)
+
+    monkeypatch.setattr(deps.store, "get", get)
+    monkeypatch.setattr(deps.store, "put", put)
+
+    class Quick(FakePort):
+        def submit(self, shop, product, *, listing):
+            out = super().submit(shop, product, listing=listing)
+            t = threading.Thread(name="push", target=lambda: result.append(apply_verdict(
+                deps, AuditVerdict("wechat", "early-2", out.platform_product_id, "approved"))))
+            t.start()
+            threads.append(t)
+            assert ref_read.wait(10)
+            return out
+
+    threads = []
+    pub.ports["wechat"] = Quick("wechat")
+    assert publish_message(deps, _msg("E2", "wechat"), pub) == "in_audit"
+    threads[0].join(10)
+    assert result == ["live"]
+    assert store_get(*platform_ref_key("wechat", _listing(deps, "E2", "wechat")["platform_product_id"]))
+    assert _listing(deps, "E2", "wechat")["state"] == "live" and _status(deps, "E2") == "published"
+
+
 def test_a_verdict_pushed_before_the_send_is_answered_is_kept_and_applied(env):
     """A quick audit: the platform's push arrives while our send is still waiting for its answer
     (the listing is not in audit yet). The verdict is kept, and applied when the answer lands."""

@@ -533,7 +533,10 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
                         "reason": verdict.reason, "reason_class": verdict.reason_class, "msg_id": verdict.msg_id,
                         "source": source, "received_at": iso(now), "ttl": int(time.time()) + CALLBACK_TTL_S})
         out = "pending"
-        # recorded in audit meanwhile? then apply it now (the answer's own check may have run first)
+        # recorded in audit meanwhile? then apply it now (the answer's own check may have run first).
+        # The ref is read again: publish writes it, moves the listing into audit and looks for this
+        # item, all possibly between our first read of the ref and our put above
+        ref = ref or deps.store.get(*platform_ref_key(ch, ppid))
         listing = deps.store.get(*keys.listing(ref["merchant_id"], ref["spu_code"], ch)) if ref else None
         if listing and listing.get("state") == L.IN_AUDIT and str(listing.get("platform_product_id")) == ppid:
             out = _apply(deps, ref["merchant_id"], ref["spu_code"], ch, ppid, verdict.verdict, verdict.reason,

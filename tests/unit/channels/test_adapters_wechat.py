@@ -186,6 +186,23 @@ def test_a_retry_whose_add_was_never_sent_does_not_scan_the_shop(deps, sim):
     assert not [p for p in paths(sim)[before:] if p in ("/channels/ec/product/list/get", "/channels/ec/product/get")]
 
 
+def _rate_limit_nth(monkeypatch, ch, api_path, field, n):
+    """Calls to ``api_path`` record ``body[field]``; the n-th of them (only) answers a 429."""
+    real, seen, left = ch._api, [], [n]
+
+    def limited(shop_, path, body, **kw):
+        if path == api_path:
+            seen.append(body[field])
+            left[0] -= 1
+            if left[0] == 0:
+                raise ChannelError("quota", None, "接口调用频率超限", "rate limit (HTTP 429)", "HTTP_429",
+                                   retry_after_s=60.0)
+        return real(shop_, path, body, **kw)
+
+    monkeypatch.setattr(ch, "_api", limited)
+    return seen
+
+
 def test_a_scan_cut_short_resumes_and_reads_only_the_products_it_cannot_place(deps, sim, monkeypatch):
     """An add whose answer was lost is found by scanning the shop. Products our table maps to a
     listing are placed without a read; a scan stopped by a rate limit keeps what it read, so the
@@ -200,18 +217,7 @@ def test_a_scan_cut_short_resumes_and_reads_only_the_products_it_cannot_place(de
         deps.store.put({"pk": pk, "sk": sk, "merchant_id": shop.merchant_id, "spu_code": spu, "channel": "wechat"})
     log = AttemptLog(deps.store, "wechat", shop.shop_id, "SPU-E")
     deps.store.update(log.pk, log.sk, "SET step = :s REMOVE platform_product_id", values={":s": "adding"})
-    real, gets, limit = ch._api, [], [2]
-
-    def limited(shop_, path, body, **kw):
-        if path == "/channels/ec/product/get":
-            gets.append(body["product_id"])
-            limit[0] -= 1
-            if limit[0] == 0:                             # the second read of the first attempt
-                raise ChannelError("quota", None, "接口调用频率超限", "rate limit (HTTP 429)", "HTTP_429",
-                                   retry_after_s=60.0)
-        return real(shop_, path, body, **kw)
-
-    monkeypatch.setattr(ch, "_api", limited)
+    gets = _rate_limit_nth(monkeypatch, ch, "/channels/ec/product/get", "product_id", 2)  # the 2nd read
     with pytest.raises(ChannelError) as e:
         ch.lookup(shop, "SPU-E", None)
     assert e.value.kind == "quota"
@@ -238,18 +244,7 @@ def test_a_scan_stopped_by_a_rate_limit_goes_on_from_the_page_it_reached(deps, s
            for spu in ("SPU-A", "SPU-B", "SPU-C", "SPU-D", "SPU-E")}       # pages [A, B] [C, D] [E]
     log = AttemptLog(deps.store, "wechat", shop.shop_id, "SPU-E")
     deps.store.update(log.pk, log.sk, "SET step = :s REMOVE platform_product_id", values={":s": "adding"})
-    real, pages, limit = ch._api, [], [3]
-
-    def limited(shop_, path, body, **kw):
-        if path == "/channels/ec/product/list/get":
-            pages.append(body["next_key"])
-            limit[0] -= 1
-            if limit[0] == 0:                             # the third page of the first attempt
-                raise ChannelError("quota", None, "接口调用频率超限", "rate limit (HTTP 429)", "HTTP_429",
-                                   retry_after_s=60.0)
-        return real(shop_, path, body, **kw)
-
-    monkeypatch.setattr(ch, "_api", limited)
+    pages = _rate_limit_nth(monkeypatch, ch, "/channels/ec/product/list/get", "next_key", 3)  # the 3rd page
     with pytest.raises(ChannelError):
         ch.lookup(shop, "SPU-E", None)
     assert len(pages) == 3

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.localcloud import LocalCloud
 from shangjia.localcloud.demo import DEMO_CLOCK, make_image
 
@@ -173,9 +174,8 @@ def sample(tmp_path_factory):
 
 
 def status_of(deps, spu: str) -> str | None:
-    from shangjia.pipeline import keys
 
-    item = deps.store.get(*keys.product(MERCHANT, spu))
+    item = get_product(deps, MERCHANT, spu)
     return item.get("status") if item else None
 
 

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.localcloud.demo import make_image
 from shangjia.pipeline import keys, views
 
@@ -73,7 +74,7 @@ def test_rejections_are_located_and_lost_pushes_are_polled(cloud, deps, tmp_path
     s = _wait_settled(cloud, deps, "ch-vip", key, 180)
     assert s["by_status"] == {"needs_fix": 2}, s
     for p in s["products"]:
-        item = deps.store.get(*keys.product("ch-vip", p["spu_code"]))
+        item = get_product(deps, "ch-vip", p["spu_code"])
         ls = _listings(deps, "ch-vip", p["spu_code"])
         assert ls["own_shop"]["state"] == "live"
         assert ls["douyin"]["state"] == "live" and ls["douyin"]["verdict_source"] == "poll"

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from shangjia.pipeline.products import with_payload
 from shangjia.cli.erp import post_signed
 from tests.support.events import load_event
 
@@ -49,8 +50,9 @@ def _validated(deps, spus, timeout_s=180):
         refs = deps.store.query(f"BATCHES#{MERCHANT}", index="gsi1")
         for b in deps.store.get_many([(r["pk"], r["sk"]) for r in refs]):
             prefs = deps.store.query(f"BATCH#{b['batch_id']}", index="gsi1")
-            for p in deps.store.get_many([(r["pk"], r["sk"]) for r in prefs if r["pk"].startswith("CHECK#")]):
-                if p.get("spu_code") in spus and "valid" in p:
+            for p in with_payload(deps, deps.store.get_many([(r["pk"], r["sk"]) for r in prefs
+                                                              if r["pk"].startswith("CHECK#")])):
+                if p.get("spu_code") in spus and "valid" in p and "findings" in p:     # result and payload
                     found[p["spu_code"]] = (p, b)
         time.sleep(0.5)
     return found

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.localcloud.demo import make_image
 from shangjia.pipeline import keys, views
 
@@ -56,7 +57,7 @@ def _reviews_and_calls(cloud, deps, spus):
     """Reviews started (in_review entries in the products' histories) and channel HTTP calls so far."""
     reviews = 0
     for s in spus:
-        item = deps.store.get(*keys.product(M, s)) or {}
+        item = get_product(deps, M, s) or {}
         reviews += sum(1 for h in item.get("history", []) if h.get("status") == "in_review")
     return reviews, cloud.channels.calls
 
@@ -104,7 +105,7 @@ def test_a_corrected_sheet_reprocesses_one_product_and_the_same_bytes_none(cloud
     b2, s2, t_second = _settled_batch(cloud, deps, key, not_in={b1["batch_id"]})
     changed = [p for p in views.batch_products(deps, b2["batch_id"]) if p.get("batch_id") == b2["batch_id"]]
     assert len(changed) == 1 and s2["unchanged"] == N - 1 and s2["reprocessed"] == 1, s2
-    assert cloud.wait_until(lambda: (deps.store.get(*keys.product(M, changed[0]["spu_code"])) or {}).get("status")
+    assert cloud.wait_until(lambda: (get_product(deps, M, changed[0]["spu_code"]) or {}).get("status")
                             == "published", timeout_s=60)
     reviews2, calls2 = _reviews_and_calls(cloud, deps, spus)
     assert reviews2 == reviews1 + 1, "one new review: the changed product's"
@@ -128,7 +129,7 @@ def test_a_corrected_sheet_reprocesses_one_product_and_the_same_bytes_none(cloud
     assert cloud.wait_until(cloud.idle, timeout_s=60), "nothing left in flight or queued"
     reviews3, calls3 = _reviews_and_calls(cloud, deps, spus)
     assert (reviews3, calls3) == (reviews2, calls2), "no second review, no channel call"
-    assert all((deps.store.get(*keys.product(M, s)) or {}).get("status") == "published" for s in spus)
+    assert all((get_product(deps, M, s) or {}).get("status") == "published" for s in spus)
     print(f"\nre-upload figures: {N} products; first upload {t_first:.1f} s ({N} reprocessed); "
           f"corrected sheet {t_second:.1f} s ({s2['reprocessed']} reprocessed, {s2['unchanged']} unchanged); "
           f"copy under another key {t_copy:.1f} s and retried PutObject {t_retry:.1f} s (0 reprocessed); "

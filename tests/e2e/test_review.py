@@ -6,6 +6,7 @@ docs/review.md's "Transitions and cost" table is asserted by the test of that pa
 
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.pipeline import keys, review
 from shangjia.pipeline.merchants import put_merchant
 
@@ -54,13 +55,13 @@ def product_ready_for_review(deps, merchant, spu, batch, *, key_product=False, t
 
 
 def status(deps, merchant, spu):
-    return (deps.store.get(*keys.product(merchant, spu)) or {}).get("status")
+    return (get_product(deps, merchant, spu) or {}).get("status")
 
 
 def wait_for_status(cloud, deps, merchant, spu, want, *, timeout_s=30):
     """Poll until the product is ``want``; past the deadline, fail saying where it is instead."""
     if not cloud.wait_until(lambda: status(deps, merchant, spu) == want, timeout_s=timeout_s):
-        item = deps.store.get(*keys.product(merchant, spu)) or {}
+        item = get_product(deps, merchant, spu) or {}
         pytest.fail(f"{merchant}/{spu} is {item.get('status')!r} after {timeout_s} s, expected {want!r} "
                     f"(history {[h.get('status') for h in item.get('history', [])]}, "
                     f"failure {item.get('failure')}, handler errors {cloud.runtime.errors[-1:]})")
@@ -133,7 +134,7 @@ def test_reject_then_fixed_upload_gets_a_fresh_review_and_history_keeps_both(clo
     pre = open_task(cloud, deps, "rv-std", "R1", "pre")
     assert decide(cloud, pre, {"decision": "reject", "reasons": ["TITLE_MISLEADING"], "note": "标题夸大"})[0] == 200
     wait_for_status(cloud, deps, "rv-std", "R1", "needs_fix")
-    item = deps.store.get(*keys.product("rv-std", "R1"))
+    item = get_product(deps, "rv-std", "R1")
     assert item["rejection"]["reasons"] == ["TITLE_MISLEADING"] and item["rejection"]["stage"] == "pre"
     assert any(f["code"] == "PIPE_REVIEW_REJECTED" and "TITLE_MISLEADING" in f["message_en"] for f in item["findings"])
     assert review_cost(cloud, "rv-std", "R1", "b-r1") == (2, 0)
@@ -147,7 +148,7 @@ def test_reject_then_fixed_upload_gets_a_fresh_review_and_history_keeps_both(clo
     decide(cloud, pre2, {"decision": "approve"})
     decide(cloud, open_task(cloud, deps, "rv-std", "R1", "final"), {"decision": "approve"})
     wait_for_status(cloud, deps, "rv-std", "R1", "published")
-    history = deps.store.get(*keys.product("rv-std", "R1"))["history"]
+    history = get_product(deps, "rv-std", "R1")["history"]
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1"][-1] == "needs_fix"
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1-fixed"][-1] == "published"
     assert deps.store.get(*keys.task(pre["task_id"]))["decision"]["reasons"] == ["TITLE_MISLEADING"]
@@ -162,7 +163,7 @@ def test_a_rejection_at_final_review_sends_the_product_back_naming_the_final_sta
     code, _ = decide(cloud, final, {"decision": "reject", "reasons": ["DETAIL_PAGE_MISMATCH"], "note": "详情与标题不符"})
     assert code == 200
     wait_for_status(cloud, deps, "rv-std", "RF1", "needs_fix")
-    item = deps.store.get(*keys.product("rv-std", "RF1"))
+    item = get_product(deps, "rv-std", "RF1")
     assert item["rejection"]["stage"] == "final" and item["rejection"]["reasons"] == ["DETAIL_PAGE_MISMATCH"]
     assert item["rejection"]["reviewer"] == sub_of(REVIEWER)
     [f] = [f for f in item["findings"] if f["code"] == "PIPE_REVIEW_REJECTED"]
@@ -195,13 +196,13 @@ def test_key_product_waits_for_the_publishing_window(cloud, deps, merchants, mon
     product_ready_for_review(deps, "rv-vip", "W1", "b-w1", key_product=True)
     review.start_review(deps, "rv-vip", "W1", "b-w1")                    # VIP: the Express workflow
     wait_for_status(cloud, deps, "rv-vip", "W1", "scheduled")
-    item = deps.store.get(*keys.product("rv-vip", "W1"))
+    item = get_product(deps, "rv-vip", "W1")
     assert item["publish_at"].startswith("2026-11-26T02:00:00")           # 10:00 Asia/Shanghai
     # The scheduler runs at 09:59:59: the product is not due yet and stays scheduled.
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T01:59:59+00:00")
     cloud.runtime.invoke("publish_scheduler", {"source": "aws.events", "detail-type": "Scheduled Event",
                                                "detail": {}})
-    item = deps.store.get(*keys.product("rv-vip", "W1"))
+    item = get_product(deps, "rv-vip", "W1")
     assert item["status"] == "scheduled" and "channels_requested" not in item, \
         "nothing publishes before the window opens"
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T02:00:01+00:00")
@@ -216,7 +217,7 @@ def test_vip_audit_sample_goes_to_reviewers(cloud, deps, merchants):
         product_ready_for_review(deps, "rv-vip", "S1", "b-s1")
         review.start_review(deps, "rv-vip", "S1", "b-s1")
         pre = open_task(cloud, deps, "rv-vip", "S1", "pre")
-        assert deps.store.get(*keys.product("rv-vip", "S1"))["audit_sample"]
+        assert get_product(deps, "rv-vip", "S1")["audit_sample"]
         decide(cloud, pre, {"decision": "approve"})
         decide(cloud, open_task(cloud, deps, "rv-vip", "S1", "final"), {"decision": "approve"})
         wait_for_status(cloud, deps, "rv-vip", "S1", "published")
@@ -233,7 +234,7 @@ def test_a_failing_step_ends_failed_with_its_cause_not_running_forever(cloud, de
                       values={":p": "<corrupt record>"})              # not a product: checks raise
     review.start_review(deps, "rv-vip", "F1", "b-f1")
     wait_for_status(cloud, deps, "rv-vip", "F1", "failed")
-    item = deps.store.get(*keys.product("rv-vip", "F1"))
+    item = get_product(deps, "rv-vip", "F1")
     assert item["failure"]["error"] == "AttributeError"
     assert "'str' object has no attribute 'get'" in item["failure"]["cause"]
     assert [h["status"] for h in item["history"]][-2:] == ["in_review", "failed"]

@@ -7,6 +7,7 @@ import threading
 import boto3
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.errors import FindingError
 from tests.support.events import load_event
 from shangjia.pipeline import batches, keys
@@ -67,7 +68,7 @@ def _batch(deps, batch_id):
 
 
 def _status(deps, spu):
-    return deps.store.get(*keys.product("m1", spu))["status"]
+    return get_product(deps, "m1", spu)["status"]
 
 
 def _report(deps, aws, batch):
@@ -123,7 +124,7 @@ def test_check_only_ends_checked_or_needs_fix_and_nothing_reaches_media(m1, aws,
     assert set(outcomes.values()) == {"checked", "needs_fix"}
     for spu, o in outcomes.items():       # kept with the batch, not over the catalog's product
         assert m1.store.get(*keys.checked_product(out.batch_id, "m1", spu))["status"] == o
-        assert m1.store.get(*keys.product("m1", spu)) is None
+        assert get_product(m1, "m1", spu) is None
     assert _drain(aws, ("media",)) == []
     assert not any(m1.store.get(*keys.sku_claim("m1", s["sku_code"]))
                    for m in msgs for r in m["raw"]["rows"] for s in [{"sku_code": r["cells"].get("sku_code") or "-"}])

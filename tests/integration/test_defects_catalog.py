@@ -8,6 +8,7 @@ import json
 import boto3
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.cli import main as cli
 from shangjia.pipeline import keys, review
 from shangjia.pipeline.merchants import put_merchant
@@ -84,7 +85,7 @@ class Tick:
 
 
 def _banned_findings(deps, spu):
-    item = deps.store.get(*keys.product(M, spu))
+    item = get_product(deps, M, spu)
     return [(f["code"], f["params"]["term"]) for f in item["findings"] if f["code"].startswith("BANNED")]
 
 
@@ -151,21 +152,21 @@ def test_a_scheduled_product_found_after_the_window_waits_for_the_next_days_wind
     _product(deps, "W1", "scheduled", key_product=True, publish_at=DAY1_OPEN)
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T04:30:00+00:00")       # 12:30: the window has closed
     assert review.release_due(deps) == 0
-    item = deps.store.get(*keys.product(M, "W1"))
+    item = get_product(deps, M, "W1")
     assert item["status"] == "scheduled" and item["publish_at"] == DAY2_OPEN and item["gsi2sk"] == DAY2_OPEN
     assert not _published(aws, "W1")
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-27T01:59:59+00:00")       # next day 09:59:59
     assert review.release_due(deps) == 0
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-27T02:00:00+00:00")       # next day 10:00
     assert review.release_due(deps) == 1
-    assert deps.store.get(*keys.product(M, "W1"))["status"] == "publishing" and len(_published(aws, "W1")) == 1
+    assert get_product(deps, M, "W1")["status"] == "publishing" and len(_published(aws, "W1")) == 1
 
 
 def test_a_scheduled_product_found_late_but_inside_the_window_publishes(deps, vip, aws, monkeypatch):
     _product(deps, "W2", "scheduled", key_product=True, publish_at=DAY1_OPEN)
     monkeypatch.setenv("SHANGJIA_CLOCK", "2026-11-26T03:59:59+00:00")       # 11:59:59
     assert review.release_due(deps) == 1
-    assert deps.store.get(*keys.product(M, "W2"))["status"] == "publishing"
+    assert get_product(deps, M, "W2")["status"] == "publishing"
 
 
 # --- 7. the merchant's choice: a promo price below cost refuses the product in that category ---------
@@ -181,7 +182,7 @@ def test_a_merchant_makes_promo_below_cost_an_error_for_a_category(deps):
     assert validate_message(deps, _below_cost("PB1", "b-pb-1")) == "media", "default: a warning"
     put_merchant(deps.store, M, name="V", annual_sales_cny=9_000_000, promo_below_cost={"服饰鞋包/男装": "error"})
     assert validate_message(deps, _below_cost("PB2", "b-pb-2")) == "needs_fix"
-    item = deps.store.get(*keys.product(M, "PB2"))
+    item = get_product(deps, M, "PB2")
     [f] = [f for f in item["findings"] if f["code"] == "PROMO_BELOW_COST"]
     assert f["severity"] == "error" and f["row"] == 3 and f["column"] == "AC"
     put_merchant(deps.store, M, name="V", annual_sales_cny=9_000_000, promo_below_cost={"家居日用": "error"})

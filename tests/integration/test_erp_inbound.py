@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.channels.signing import webhook_signature_header
 from tests.support.events import load_event
 
@@ -90,8 +91,8 @@ def test_the_feed_takes_the_sheet_path_and_the_batch_records_its_source(erp, dep
     batch = deps.store.get(*keys.batch(out.batch_id))
     assert batch["source"] == "erp:acme-erp" and batch["layout"] == "erp:taobao"
     results = {m["spu_code"]: validate_message(deps, m) for m in list(sent)}
-    good = deps.store.get(*keys.product("m1", "SPU-TB-001"))
-    bad = deps.store.get(*keys.product("m1", "SPU-BAD"))
+    good = get_product(deps, "m1", "SPU-TB-001")
+    bad = get_product(deps, "m1", "SPU-BAD")
     assert good["valid"] is True, good["findings"]
     assert bad["valid"] is False and results
     unmapped = [f for f in bad["findings"] if f["code"] == "INBOUND_CATEGORY_UNMAPPED"]

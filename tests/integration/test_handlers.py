@@ -3,6 +3,7 @@ import json
 import pytest
 
 from tests.support.events import load_event
+from shangjia.pipeline.products import get_product
 from shangjia.pipeline import keys, review, views
 from shangjia.pipeline.merchants import put_merchant
 
@@ -187,7 +188,7 @@ def test_valid_product_claims_its_skus_and_fans_out_its_images_once(deps, handle
     fn = handler("validate")
     assert fn(ev) == {"batchItemFailures": []}
     assert fn(ev) == {"batchItemFailures": []}          # a duplicate delivery
-    p = deps.store.get(*keys.product("m-vip-001", body["spu_code"]))
+    p = get_product(deps, "m-vip-001", body["spu_code"])
     assert p["status"] == "media" and p["valid"]
     images = _queue_bodies(aws.queues["media"])
     refs = p["product"]["images"]
@@ -204,7 +205,7 @@ def test_a_sku_code_taken_by_another_product_sends_this_one_back(deps, handler, 
     ev2, b2 = _validate_event("batch-two-000000000000", spu="OTHER-SPU")     # same SKU codes, other product
     fn(ev1)
     fn(ev2)
-    loser = deps.store.get(*keys.product("m-vip-001", "OTHER-SPU"))
+    loser = get_product(deps, "m-vip-001", "OTHER-SPU")
     assert loser["status"] == "needs_fix"
     codes = {f["code"] for f in loser["findings"]}
     assert codes == {"PIPE_SKU_CODE_TAKEN"}

@@ -6,6 +6,7 @@ import boto3
 import pytest
 from PIL import Image
 
+from shangjia.pipeline.products import get_product
 from shangjia.pipeline import keys
 from shangjia.pipeline.media import process_media_message
 from shangjia.pipeline.merchants import put_merchant
@@ -56,7 +57,7 @@ def product(deps, aws):
 def test_too_long_video_sends_the_product_back_and_no_review_starts(deps, product):
     for msg in product + product:                       # every message delivered twice
         process_media_message(deps, msg)
-    p = deps.store.get(*keys.product("m1", "P1"))
+    p = get_product(deps, "m1", "P1")
     assert p["status"] == "needs_fix"
     errors = [f for f in p["findings"] if f["severity"] == "error"]
     assert [f["field"] for f in errors] == ["video"] and "30" in errors[0]["message_en"]
@@ -103,12 +104,12 @@ def test_a_crash_before_the_review_starts_is_recovered_by_the_redelivery(deps, p
     deps.workflows.start = crash
     with pytest.raises(RuntimeError):
         process_media_message(deps, product[-1])
-    p = deps.store.get(*keys.product("m1", "P1"))
+    p = get_product(deps, "m1", "P1")
     assert p["status"] == "in_review" and not p["review_started"]
     deps.workflows.start = real_start
     process_media_message(deps, product[-1])                      # SQS delivers it again
     assert len(deps.workflows.started) == 1
-    assert deps.store.get(*keys.product("m1", "P1"))["review_started"] is True
+    assert get_product(deps, "m1", "P1")["review_started"] is True
     process_media_message(deps, product[-1])                      # and once more: nothing new
     assert len(deps.workflows.started) == 1
 
@@ -119,7 +120,7 @@ def test_a_late_duplicate_of_validate_never_refills_the_pending_set(deps, produc
     from shangjia.pipeline import validate
 
     process_media_message(deps, product[0])                       # main image done
-    item = deps.store.get(*keys.product("m1", "P1"))
+    item = get_product(deps, "m1", "P1")
     refs = {"main": ["main.jpg"], "gallery": ["g1.jpg", "g2.jpg", "g3.jpg"]}
     validate._forward(deps, "m1", "P1", "b1", {"images": refs, "video": "clip.mp4", "skus": []},
                       {"product": item["product"]})
@@ -174,7 +175,7 @@ def test_a_missing_image_is_tried_three_times_then_reported_missing(deps, aws, h
     sqs = boto3.client("sqs", region_name="us-east-1")
     sqs.send_message(QueueUrl=aws.queues["media"], MessageBody=json.dumps(msg, ensure_ascii=False))
     assert _deliver_until_done(aws, handler) == [(1, True), (2, True), (3, False)]
-    p = deps.store.get(*keys.product("m2", "P9"))
+    p = get_product(deps, "m2", "P9")
     assert p["status"] == "needs_fix"
     # the image's own finding (product-level checks follow from it: no usable main image, ...)
     [f] = [f for f in p["findings"] if f["code"] == "PIPE_IMAGE_MISSING"]

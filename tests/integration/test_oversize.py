@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 SQS_MESSAGE_MAX_BYTES = SQS_BATCH_MAX_BYTES = 1_048_576      # AWS's (shangjia/limits.py), in UTF-8 bytes
+from shangjia.pipeline.products import get_product
 from shangjia.pipeline import keys
 from shangjia.pipeline.ingest import Upload, ingest_upload
 from shangjia.pipeline.merchants import put_merchant
@@ -147,7 +148,7 @@ def test_a_product_code_over_the_key_limit_is_a_located_error_not_a_retry_loop(m
     bodies = [json.loads(b) for b in _drain(aws)]
     outcomes = [validate_message(m1, b) for b in bodies]     # raised ValidationException before
     assert "needs_fix" in outcomes
-    assert m1.store.get(*keys.product("m1", rows[0][0]["spu_code"]))["status"] in ("media", "in_review")
+    assert get_product(m1, "m1", rows[0][0]["spu_code"])["status"] in ("media", "in_review")
     doc = _report(m1, aws, out.batch_id)
     (row,) = [r for r in doc["product_results"] if r["spu_code"].startswith("LLLL")]
     (err,) = row["errors"]
@@ -165,7 +166,7 @@ def test_a_product_whose_item_would_pass_400_kb_is_needs_fix_not_stuck_validatin
     assert any(b["spu_code"] == "BIG01" and "oversize" not in b["options"] for b in bodies)
     for b in bodies:
         validate_message(m1, b)
-    item = m1.store.get(*keys.product("m1", "BIG01"))
+    item = get_product(m1, "m1", "BIG01")
     assert item["status"] == "needs_fix" and item["valid"] is False
     assert item["findings"][0]["code"] == "PIPE_PRODUCT_TOO_LARGE" and item["findings"][0]["row"] == 2
     doc = _report(m1, aws, out.batch_id)
@@ -175,7 +176,7 @@ def test_a_product_whose_item_would_pass_400_kb_is_needs_fix_not_stuck_validatin
     out2 = _upload(m1, aws, "m1/fixed.xlsx", fixed)
     for b in _drain(aws):
         assert validate_message(m1, json.loads(b)) != "busy"
-    assert m1.store.get(*keys.product("m1", "BIG01"))["batch_id"] == out2.batch_id
+    assert get_product(m1, "m1", "BIG01")["batch_id"] == out2.batch_id
 
 
 def test_ops_reset_of_a_stuck_product_lets_its_batch_answer_and_a_redrive_recovers(m1, aws, tmp_path, monkeypatch,
@@ -196,19 +197,19 @@ def test_ops_reset_of_a_stuck_product_lets_its_batch_answer_and_a_redrive_recove
             validate_message(m1, b)
     # The stuck state: admitted (validating) by the first delivery, its result never written, its
     # message in the DLQ after the last retry.
-    real_update = m1.store.update
+    real_put = m1.store.put
 
-    def failing(pk, sk, expression, **kw):
-        if pk == keys.product_pk("m1", stuck_spu) and "findings" in expression:
+    def failing(item, **kw):                   # the result's payload item (products.write_payload)
+        if (item["pk"], item["sk"]) == keys.payload(keys.product_pk("m1", stuck_spu)):
             raise RuntimeError("ValidationException: Item size has exceeded the maximum allowed size")
-        return real_update(pk, sk, expression, **kw)
-    monkeypatch.setattr(m1.store, "update", failing)
+        return real_put(item, **kw)
+    monkeypatch.setattr(m1.store, "put", failing)
     with pytest.raises(RuntimeError):
         validate_message(m1, stuck_msg)
-    monkeypatch.setattr(m1.store, "update", real_update)
+    monkeypatch.setattr(m1.store, "put", real_put)
     sqs = boto3.client("sqs", region_name="us-east-1")
     sqs.send_message(QueueUrl=aws.queues["validate_dlq"], MessageBody=json.dumps(stuck_msg, ensure_ascii=False))
-    assert m1.store.get(*keys.product("m1", stuck_spu))["status"] == "validating"
+    assert get_product(m1, "m1", stuck_spu)["status"] == "validating"
     assert not m1.store.get(*keys.batch(out.batch_id)).get("report_at")
 
     # a fixed re-upload is refused as busy while it is stuck
@@ -223,7 +224,7 @@ def test_ops_reset_of_a_stuck_product_lets_its_batch_answer_and_a_redrive_recove
     assert main(argv) == 0
     done = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert done["from"] == "validating" and done["to"] == "failed" and done["counted_in_batch"] is True
-    item = m1.store.get(*keys.product("m1", stuck_spu))
+    item = get_product(m1, "m1", stuck_spu)
     assert item["status"] == "failed" and item["reset"]["by"] == "ops-7"
     doc = _report(m1, aws, out.batch_id)                       # the first batch answers at last
     row = {r["spu_code"]: r for r in doc["product_results"]}[stuck_spu]
@@ -243,4 +244,4 @@ def test_ops_reset_of_a_stuck_product_lets_its_batch_answer_and_a_redrive_recove
     # and the merchant's next upload of it is taken
     third = _upload(m1, aws, "m1/third.xlsx", write_products(tmp_path / "third.xlsx", [products[1]]))
     assert [validate_message(m1, json.loads(b)) for b in _drain(aws)] != ["busy"]
-    assert m1.store.get(*keys.product("m1", stuck_spu))["batch_id"] == third.batch_id
+    assert get_product(m1, "m1", stuck_spu)["batch_id"] == third.batch_id

@@ -5,6 +5,7 @@ errors located at the export's own rows and columns."""
 import boto3
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.inbound import samples
 from shangjia.pipeline import keys
 from shangjia.pipeline.ingest import Upload, ingest_upload
@@ -34,7 +35,7 @@ def test_a_platform_export_becomes_a_batch_validated_like_a_sheet(deps, aws, nam
     broken = {spu: (row, b) for row, spu, b in expected if b}
     assert len(broken) == 2
     for row, spu, b in expected:
-        p = deps.store.get(*keys.product("m1", spu))
+        p = get_product(deps, "m1", spu)
         codes = {f["code"] for f in p["findings"] if f["severity"] == "error"}
         # what a sheet with the same gaps gets: the export carries no shipping template, return policy...
         assert "FIELD_REQUIRED" in codes and p["valid"] is False
@@ -84,7 +85,7 @@ def test_with_import_defaults_a_taobao_export_passes_validation(deps, aws, capsy
     _, expected = samples.taobao_export_rows(5, seed=12)
     valid = 0
     for row, spu, _ in expected:
-        p = deps.store.get(*keys.product("m1", spu))
+        p = get_product(deps, "m1", spu)
         errors = [f for f in p["findings"] if f["severity"] == "error"]
         # what is left is the product's own content no default may fill: a category's required
         # attribute (袖长 for 连衣裙) the export does not name

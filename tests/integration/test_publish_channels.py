@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.channels import AuditVerdict, ChannelError, Shop, Submitted
 from shangjia.channels import listings as L
 from shangjia.channels.throttle import Circuit, Rate, Throttle
@@ -104,7 +105,7 @@ def _msg(spu, channel, batch="b1", **kw):
 
 
 def _status(deps, spu):
-    return deps.store.get(*keys.product(M, spu))["status"]
+    return get_product(deps, M, spu)["status"]
 
 
 def _listing(deps, spu, channel):
@@ -126,7 +127,7 @@ def test_published_when_every_channel_is_live_after_its_audit(env):
     assert apply_verdict(deps, _verdict(deps, "P1", "wechat", "approved", "w-1")) == "live"
     assert _status(deps, "P1") == "publishing", "douyin is still in audit"
     assert apply_verdict(deps, _verdict(deps, "P1", "douyin", "approved", "d-1")) == "live"
-    item = deps.store.get(*keys.product(M, "P1"))
+    item = get_product(deps, M, "P1")
     assert item["status"] == "published" and {c: v["state"] for c, v in item["channels"].items()} == \
         {c: "live" for c in CHANNELS}
     # a redelivered publish message, a replayed callback: nothing moves, nothing is sent again
@@ -145,7 +146,7 @@ def test_a_rejection_is_located_and_the_product_needs_a_fix_once_every_channel_s
     assert _listing(deps, "P2", "wechat")["state"] == "rejected"
     assert _status(deps, "P2") == "publishing", "douyin has not answered yet"
     apply_verdict(deps, _verdict(deps, "P2", "douyin", "approved", "d-2"))
-    item = deps.store.get(*keys.product(M, "P2"))
+    item = get_product(deps, M, "P2")
     assert item["status"] == "needs_fix"
     (f,) = [f for f in item["findings"] if f["code"] == "PIPE_CHANNEL_REJECTED"]
     assert f["params"]["channel"] == "wechat" and f["params"]["reason_class"] == "image"
@@ -159,7 +160,7 @@ def test_a_permanent_error_fails_the_listing_with_the_platforms_code_in_both_lan
     ports["douyin"].faults = [ChannelError("permanent", None, "类目错误", "wrong category", 10020035)]
     assert publish_message(deps, _msg("P3", "douyin"), pub) == "failed"
     assert publish_message(deps, _msg("P3", "own_shop"), pub) == "live"
-    item = deps.store.get(*keys.product(M, "P3"))
+    item = get_product(deps, M, "P3")
     assert item["status"] == "needs_fix"
     (f,) = [f for f in item["findings"] if f["code"] == "PIPE_CHANNEL_FAILED"]
     assert "10020035" in f["message_zh"] and "类目错误" in f["message_zh"]
@@ -302,7 +303,7 @@ def test_the_poller_resolves_verdicts_whose_callback_never_came(env, monkeypatch
         deps.store.update(*keys.listing(M, "L1", c), "SET gsi2sk = :z", values={":z": "0"})
     counts = poll_audits(deps, pub)
     assert counts["live"] == 1 and counts["rejected"] == 1
-    item = deps.store.get(*keys.product(M, "L1"))
+    item = get_product(deps, M, "L1")
     assert item["status"] == "needs_fix"
     assert _listing(deps, "L1", "douyin")["verdict_source"] == "poll"
     assert [f for f in item["findings"] if f["code"] == "PIPE_CHANNEL_REJECTED"][0]["params"]["channel"] == "douyin"

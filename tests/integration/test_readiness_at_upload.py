@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tests.support.events import load_event
-from shangjia.pipeline import keys, views
+from shangjia.pipeline.products import get_product
+from shangjia.pipeline import views
 from shangjia.pipeline.merchants import put_merchant
 from shangjia.pipeline.validate import validate_message
 
@@ -26,7 +27,7 @@ def test_readiness_is_stored_per_requested_channel_and_does_not_stop_the_product
     # a title of letters only: WeChat wants a Chinese character in it, the own shop and Douyin do not
     msg["raw"]["rows"][0]["cells"]["title"] = "Retro Linen Shirt X276"
     assert validate_message(deps, msg) == "media"
-    item = deps.store.get(*keys.product(MERCHANT, msg["spu_code"]))
+    item = get_product(deps, MERCHANT, msg["spu_code"])
     assert item["status"] == "media"                    # a warning at upload, not a stop
     r = item["readiness"]
     assert set(r) == {"own_shop", "wechat", "douyin"}
@@ -47,5 +48,5 @@ def test_readiness_is_stored_per_requested_channel_and_does_not_stop_the_product
 def test_only_the_merchants_channels_are_scored(deps, msg):
     put_merchant(deps.store, MERCHANT, name="V", annual_sales_cny=9_000_000, channels=["own_shop"])
     validate_message(deps, msg)
-    item = deps.store.get(*keys.product(MERCHANT, msg["spu_code"]))
+    item = get_product(deps, MERCHANT, msg["spu_code"])
     assert item["readiness"] == {"own_shop": {"ready": True, "findings": []}}

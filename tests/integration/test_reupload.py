@@ -7,6 +7,7 @@ import json
 import boto3
 import pytest
 
+from shangjia.pipeline.products import get_product
 from shangjia.pipeline import keys, views
 from shangjia.pipeline.ingest import Upload, ingest_upload
 from shangjia.pipeline.merchants import put_merchant
@@ -48,7 +49,7 @@ def _drain(aws, queues=("validate", "validate_priority")):
 
 
 def _product(deps, spu):
-    return deps.store.get(*keys.product(M, spu))
+    return get_product(deps, M, spu)
 
 
 def _publish(deps, spu, channels=("own_shop", "wechat")):

@@ -32,7 +32,7 @@ def _product(deps, spu, status, *, key_product=False, priority=False, main_image
 
 
 def _get(deps, spu):
-    return deps.store.get(*keys.product(M, spu))
+    return get_product(deps, M, spu)
 
 
 def _event(action, spu, **more):
@@ -155,7 +155,7 @@ def test_the_scheduler_releases_a_scheduled_product_when_the_window_opens_not_be
 
 # --- what each step records, exactly ------------------------------------------------------------------
 
-from shangjia.pipeline.products import set_status  # noqa: E402
+from shangjia.pipeline.products import get_product, set_status  # noqa: E402
 from shangjia.ports import ConditionFailed  # noqa: E402
 from shangjia.status import ProductStatus as PS  # noqa: E402
 

@@ -99,6 +99,9 @@ class _Store:
     def get(self, pk, sk, *, consistent=True):
         return self.items.get((pk, sk))
 
+    def get_many(self, keys, *, consistent=False):
+        return [self.items[k] for k in keys if k in self.items]
+
     def update(self, pk, sk, expression, **kw):
         self.updates.append((pk, sk, expression, kw.get("values")))
 

@@ -18,6 +18,7 @@ from shangjia.auth.policy import all_assignments, editors_of
 from shangjia.errors import finding
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
+from shangjia.pipeline.products import with_payload
 
 COLUMNS = ("uploaded", "validating", "needs_fix", "pre_review", "final_review", "scheduled", "publishing",
            "published", "failed")
@@ -80,7 +81,7 @@ def build_board(deps: Deps, *, merchants: frozenset[str] | None, now: datetime, 
         for e in store.query(f"STATUS#{status}", index="gsi2", forward=False, limit=PER_COLUMN):
             if wanted is None or e.get("merchant_id") in wanted:
                 entries.append(e)
-    items = store.get_many([(e["pk"], e["sk"]) for e in entries]) if entries else []
+    items = with_payload(deps, store.get_many([(e["pk"], e["sk"]) for e in entries])) if entries else []
     task_ids = [i["review_task"] for i in items if i.get("status") == "in_review" and i.get("review_task")]
     tasks = {t["task_id"]: t for t in (store.get_many([keys.task(t) for t in task_ids]) if task_ids else [])}
     for item in items:

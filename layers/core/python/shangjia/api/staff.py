@@ -14,6 +14,7 @@ from shangjia.api.merchant import LINK_TTL_S, located, product_detail
 from shangjia.auth import policy
 from shangjia.clock import iso
 from shangjia.pipeline import keys, review
+from shangjia.pipeline.products import get_product
 
 WEEK = r"^\d{4}-W\d{2}$"
 WEEKLY_PREFIX = "weekly/"
@@ -65,7 +66,7 @@ def preview(task_id: str) -> M.Preview:
     allowed("review")
     t = _task(task_id)
     a = api()
-    item = a.store.get(*keys.product(t["merchant_id"], t["spu_code"]))
+    item = get_product(a.deps, t["merchant_id"], t["spu_code"])
     if not item:
         raise NotFound(task_id)
     urls: dict[str, str | None] = {}

@@ -177,6 +177,8 @@ def _wait_validated(deps, feeds, timeout_s: float) -> dict[str, dict]:
     """spu -> its validated record, once every product of every feed has been validated."""
     import time
 
+    from shangjia.pipeline.products import with_payload
+
     want = {spu for _, products in feeds for spu, _, _ in products}
     keys_wanted = {k for k, _ in feeds}
     found: dict[str, dict] = {}
@@ -190,8 +192,9 @@ def _wait_validated(deps, feeds, timeout_s: float) -> dict[str, dict]:
                     batches[b["key"]] = b["batch_id"]
         for batch_id in batches.values():
             refs = deps.store.query(f"BATCH#{batch_id}", index="gsi1")
-            for p in deps.store.get_many([(r["pk"], r["sk"]) for r in refs if r["pk"].startswith(("CHECK#", "PRODUCT#"))]):
-                if "valid" in p and p.get("spu_code") in want:
+            for p in with_payload(deps, deps.store.get_many([(r["pk"], r["sk"]) for r in refs
+                                                              if r["pk"].startswith(("CHECK#", "PRODUCT#"))])):
+                if "valid" in p and "findings" in p and p.get("spu_code") in want:    # result and payload
                     found[p["spu_code"]] = p
         if len(found) >= len(want):
             break

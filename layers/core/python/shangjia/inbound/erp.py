@@ -29,6 +29,7 @@ from shangjia.errors import FindingError
 from shangjia.inbound.verify import (CLIENT_HEADER, EVENT_HEADER, SIGNATURE_HEADER, EventLog, InboundError,
                                      body_hash, check_event_id, check_signature, client_for, signed_at)
 from shangjia.observability import logger
+from shangjia.pipeline.products import get_product
 
 ROUTES = ("products", "stock", "uploads")
 MAX_BODY_BYTES = 2 * 2**20           # bigger feeds: /erp/v1/uploads
@@ -278,7 +279,7 @@ def price_revisions(deps, merchant_id: str, client: str, event_id: str, lines: l
     w = csv.writer(buf)
     w.writerow(names)
     for spu, prices in by_spu.items():
-        current = deps.store.get(*keys.product(merchant_id, spu)) or {}
+        current = get_product(deps, merchant_id, spu) or {}
         codes = [code for code, _ in (current.get("cells") or {}).get("skus") or []] or list(prices)
         for code in codes:
             w.writerow([spu if n == "spu_code" else code if n == "sku_code" else prices.get(code, "") if n == "price"

@@ -23,6 +23,17 @@ def checked_product(batch_id: str, merchant_id: str, spu: str) -> tuple[str, str
     return f"CHECK#{batch_id}#{merchant_id}#{spu}", "META"
 
 
+PAYLOAD_SK = "DATA"
+
+
+def payload(pk: str) -> tuple[str, str]:
+    """A product's write-once payload (its parsed product, cells, findings, media, readiness), kept
+    apart from the small item whose status moves: a status move then rewrites ~1 KB, not ~6 KB
+    (DynamoDB bills a write by the larger of the item before and after). ``pk`` is the product's
+    (or a check-only result's) partition."""
+    return pk, PAYLOAD_SK
+
+
 def product_pk(merchant_id: str, spu: str) -> str:
     return product(merchant_id, spu)[0]
 

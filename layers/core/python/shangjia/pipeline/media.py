@@ -11,7 +11,7 @@ from typing import Any
 from shangjia.errors import FindingError, finding, has_errors
 from shangjia.pipeline import keys, review
 from shangjia.pipeline.deps import Deps
-from shangjia.pipeline.products import set_status
+from shangjia.pipeline.products import get_product, set_status
 from shangjia.ports import ConditionFailed, Transient
 from shangjia.errors import Finding
 from shangjia.status import ProductStatus as PS
@@ -33,7 +33,7 @@ def source_key(merchant_id: str, source_sheet_key: str | None, ref: str) -> str 
 def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int = 1) -> str:
     merchant_id, spu, batch_id = msg["merchant_id"], msg["spu_code"], msg["batch_id"]
     slot, index, ref = msg["slot"], int(msg["index"]), msg["ref"]
-    product = deps.store.get(*keys.product(merchant_id, spu))
+    product = get_product(deps, merchant_id, spu)
     if not product or product.get("batch_id") != batch_id:
         return "stale"
     ipk, isk = keys.image(merchant_id, spu, batch_id, slot, index)
@@ -91,7 +91,7 @@ def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: 
     if not after or after.get("pending"):
         return "image_done"
     if product is None or product.get("status") != PS.MEDIA:
-        product = deps.store.get(*keys.product(merchant_id, spu)) or {}
+        product = get_product(deps, merchant_id, spu) or {}
     if product.get("batch_id") == batch_id and product.get("status") == PS.IN_REVIEW \
             and not product.get("review_started"):
         # A crash between the move to review and the workflow's start: this redelivery starts it

@@ -12,8 +12,65 @@ from shangjia.ports import ConditionFailed
 from shangjia.status import TERMINAL_FOR_BATCH, ProductStatus, sources_of
 
 
+# --- the payload: write-once attributes on an item of their own ---------------------------------
+#
+# A product is two items under its partition: ``META``, small, whose status moves (and whose gsi2
+# entry moves with it), and ``DATA`` (``keys.payload``), the revision's payload, written when
+# validation decides and touched again only by a stage that adds to it (media's renditions, a
+# finding). DATA carries the batch whose revision it is: a product that a new upload has taken
+# shows no payload until that upload's own is written, as it did when one item held both.
+
+PAYLOAD_ATTRS = frozenset({"product", "cells", "findings", "changes", "readiness", "media", "dropped_skus"})
+
+
+def merge_payload(meta: dict[str, Any] | None, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The product as one dict: its META item with the payload of the same revision (batch)."""
+    if not meta or not data or data.get("batch_id") != meta.get("batch_id"):
+        return meta
+    return {**meta, **{k: v for k, v in data.items() if k in PAYLOAD_ATTRS}}
+
+
+def load(deps: Deps, pk: str, sk: str = "META", *, consistent: bool = True) -> dict[str, Any] | None:
+    """A product item (or a check-only result) with its payload: both items in one BatchGetItem."""
+    got = {it["sk"]: it for it in deps.store.get_many([(pk, sk), keys.payload(pk)], consistent=consistent)}
+    return merge_payload(got.get(sk), got.get(keys.PAYLOAD_SK))
+
+
+def with_payload(deps: Deps, items: list[dict[str, Any]], *, consistent: bool = False) -> list[dict[str, Any]]:
+    """Product items (as an index or a batch read found them) with their payloads, fetched together
+    (100 keys a BatchGetItem); other items are returned as they are."""
+    wanted = [keys.payload(i["pk"]) for i in items if i.get("sk") == "META" and "status" in i]
+    if not wanted:
+        return items
+    data = {d["pk"]: d for d in deps.store.get_many(wanted, consistent=consistent)}
+    return [merge_payload(i, data.get(i["pk"])) if i.get("sk") == "META" else i for i in items]
+
+
 def get_product(deps: Deps, merchant_id: str, spu: str) -> dict[str, Any] | None:
-    return deps.store.get(*keys.product(merchant_id, spu))
+    return load(deps, *keys.product(merchant_id, spu))
+
+
+def write_payload(deps: Deps, pk: str, batch_id: str | None, attrs: dict[str, Any], *,
+                  replace: bool = False) -> dict[str, Any] | None:
+    """Write payload attributes of ``batch_id``'s revision. ``replace``: the revision's whole payload
+    (validation's result), over whatever revision was there. Otherwise the attributes are added to
+    the revision's payload, only if it is that revision's: returns the payload as written, or None
+    when it is another revision's (or none was written: a product stored before the split), and
+    the caller keeps the attributes on the product item itself."""
+    pk_, sk = keys.payload(pk)
+    if replace:
+        deps.store.put({"pk": pk_, "sk": sk, "batch_id": batch_id, **attrs})
+        return {"pk": pk_, "sk": sk, "batch_id": batch_id, **attrs}
+    if not attrs or batch_id is None:
+        return None
+    names = {f"#a{i}": k for i, k in enumerate(attrs)}
+    values: dict[str, Any] = {f":a{i}": v for i, v in enumerate(attrs.values())}
+    values[":b"] = batch_id
+    try:
+        return deps.store.update(pk_, sk, "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(attrs))),
+                                 condition="batch_id = :b", names=names, values=values, return_new=True)
+    except ConditionFailed:
+        return None
 
 
 def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *, batch_id: str | None = None,
@@ -33,6 +90,15 @@ def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *
     so the caller needs no read after it. ``extra`` is written in the same (one) write as the move;
     ``remove``: attributes the move drops (what the stage it leaves no longer needs)."""
     pk, sk = key or keys.product(merchant_id, spu)
+    extra = dict(extra or {})
+    heavy = {k: extra.pop(k) for k in list(extra) if k in PAYLOAD_ATTRS}
+    data = None
+    if heavy:
+        # The payload first, then the move: a crash in between leaves the move to the redelivery,
+        # and a move that is refused (a duplicate) wrote the same payload its first delivery did.
+        data = write_payload(deps, pk, batch_id or (deps.store.get(pk, sk) or {}).get("batch_id"), heavy)
+        if data is None:
+            extra.update(heavy)           # a product stored before the split keeps its payload in place
     sources = sorted(s.value for s in sources_of(target))
     values: dict[str, Any] = {":t": target.value, ":u": iso(deps.clock.now()), ":g": f"STATUS#{target.value}",
                               ":gs": status_sort or iso(deps.clock.now())}
@@ -72,6 +138,7 @@ def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *
             if item.get("batch_id") == batch_id and item.get("status") in TERMINAL_FOR_BATCH:
                 _settled(deps, spu, item)
         return None
+    item = merge_payload(item, data) if data is not None else item
     _left_stage(item, values[":u"])
     if target in TERMINAL_FOR_BATCH and item.get("batch_id"):
         _settled(deps, spu, item)
@@ -85,6 +152,9 @@ def _settled(deps: Deps, spu: str, item: dict[str, Any]) -> None:
 
     history = [h for h in item.get("history") or [] if h.get("batch_id") == item["batch_id"]]
     first = next((h["status"] for h in history if h.get("status") in TERMINAL_FOR_BATCH), item["status"])
+    if (str(first) in batches.FAILURE_OUTCOMES and "product" not in item and "findings" not in item
+            and item.get("sk") == "META"):
+        item = with_payload(deps, [item], consistent=True)[0]     # a failure is filed with its findings
     batches.settle_product(deps, item["batch_id"], item.get("seq"), spu, str(first), item)
 
 

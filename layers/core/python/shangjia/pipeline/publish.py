@@ -41,7 +41,7 @@ from shangjia.clock import epoch_s, iso, real_seconds
 from shangjia.observability import logger
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
-from shangjia.pipeline.products import set_status
+from shangjia.pipeline.products import get_product, set_status
 from shangjia.ports import ConditionFailed, Transient
 from shangjia.status import ProductStatus as PS
 
@@ -145,7 +145,7 @@ def _stock(product: dict[str, Any]) -> dict[str, int]:
 
 def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
     m, spu, b, ch = msg["merchant_id"], msg["spu_code"], msg["batch_id"], msg["channel"]
-    item = deps.store.get(*keys.product(m, spu))
+    item = get_product(deps, m, spu)
     if not item or item.get("batch_id") != b:
         return "stale"
     status = item.get("status")
@@ -459,7 +459,7 @@ def settle(deps: Deps, m: str, spu: str, b: str, *, item: dict[str, Any] | None 
     from shangjia.errors import finding
 
     if item is None or item.get("batch_id") != b or item.get("status") != PS.PUBLISHING:
-        item = deps.store.get(*keys.product(m, spu))
+        item = get_product(deps, m, spu)
     if not item or item.get("batch_id") != b or item.get("status") not in (PS.PUBLISHING, PS.APPROVED, PS.SCHEDULED):
         return None
     requested = list(item.get("channels_requested") or [])
@@ -498,7 +498,7 @@ def _text(reason: Any) -> str:
 
 def publishing_view(deps: Deps, m: str, spu: str) -> dict[str, Any]:
     """A product's channels for its current revision: which are live, which wait and why."""
-    item = deps.store.get(*keys.product(m, spu)) or {}
+    item = get_product(deps, m, spu) or {}
     requested = list(item.get("channels_requested") or [])
     b = item.get("batch_id")
     ls = channel_listings(deps, m, spu, requested) if requested else {}

@@ -29,7 +29,7 @@ from shangjia.errors import finding
 from shangjia.pipeline import config, keys
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant, is_vip
-from shangjia.pipeline.products import move_status, set_status
+from shangjia.pipeline.products import get_product, move_status, set_status
 from shangjia.ports import ConditionFailed, ExecutionExists, TaskGone
 from shangjia.status import ProductStatus as PS
 from shangjia.topology import CHANNELS
@@ -78,7 +78,7 @@ def start_review(deps: Deps, merchant_id: str, spu: str, batch_id: str, *, manua
                        extra={**(extra or {}), "review_execution": name, "review_machine": machine,
                               "review_started": False, "review_stage": "pre"})
     if item is None:                  # moved before (a retry): has its execution been started?
-        item = deps.store.get(*keys.product(merchant_id, spu)) or {}
+        item = get_product(deps, merchant_id, spu) or {}
     if item.get("status") != PS.IN_REVIEW or item.get("batch_id") != batch_id or item.get("review_started"):
         return None
     if item.get("review_machine") != machine and manual is None:
@@ -96,7 +96,7 @@ def start_review(deps: Deps, merchant_id: str, spu: str, batch_id: str, *, manua
 # --- automated checks (shared by both workflows) -----------------------------------------------
 
 def _product(deps: Deps, event) -> dict[str, Any]:
-    item = deps.store.get(*keys.product(event["merchant_id"], event["spu_code"]))
+    item = get_product(deps, event["merchant_id"], event["spu_code"])
     if not item:
         raise LookupError(f"product {event['spu_code']} of {event['merchant_id']} not found")
     return item
@@ -233,7 +233,7 @@ def publish_or_schedule(deps: Deps, m: str, spu: str, b: str) -> dict[str, Any]:
     """An approved product publishes now, or waits as ``scheduled`` for 10:00-12:00 Asia/Shanghai
     (key products; priority categories by merchant setting). Idempotent: only an ``approved``
     product of this batch moves."""
-    item = deps.store.get(*keys.product(m, spu)) or {}
+    item = get_product(deps, m, spu) or {}
     if item.get("status") != PS.APPROVED or item.get("batch_id") != b:
         return {"skipped": item.get("status")}
     merchant = get_merchant(deps.store, m) or {}
@@ -366,7 +366,7 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
         if existing.get("state") == "auto_rejected":
             _release(deps, existing, existing["decision"])      # make sure the workflow heard it
         return "duplicate"
-    item = deps.store.get(*keys.product(msg["merchant_id"], msg["spu_code"])) or {}
+    item = get_product(deps, msg["merchant_id"], msg["spu_code"]) or {}
     # (the stage is recorded with the task below, in one write; an auto-rejection records it alone)
     findings = auto_checks(deps, item, stage, record_stage=False) if item else \
         [finding("PIPE_PRODUCT_GONE", value=msg["spu_code"])]

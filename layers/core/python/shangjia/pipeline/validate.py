@@ -12,7 +12,7 @@ from shangjia.limits import (PRODUCT_ITEM_MAX_BYTES, SQS_MESSAGE_MAX_BYTES, key_
 from shangjia.pipeline import batches, keys, review
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant
-from shangjia.pipeline.products import set_status
+from shangjia.pipeline.products import get_product, load, set_status, write_payload
 from shangjia.ports import MAX_TRANSACTION, ConditionFailed, TransactionCanceled
 from shangjia.status import ProductStatus as PS, can_transition, sources_of
 
@@ -65,7 +65,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     if options.get("oversize"):               # ingest could not send its rows (over SQS's limit)
         return _unstorable(deps, msg, seq, [_too_large(msg, options["oversize"]["bytes"], SQS_MESSAGE_MAX_BYTES,
                                                        options["oversize"].get("rows"))])
-    existing = deps.store.get(pk, sk)
+    existing = load(deps, pk, sk)
     if existing and existing.get("batch_id") == batch_id and existing["status"] not in (PS.UPLOADED, PS.VALIDATING):
         if existing["status"] == PS.FAILED:
             # Ops reset it while it was stuck (products.reset_product): count it now (once, by its
@@ -77,7 +77,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     # current value, [清空]/[clear] clears it). A redelivery merges over the same revision it did
     # the first time (``cells_before``, kept at admission).
     same = bool(existing and existing.get("batch_id") == batch_id)
-    current = existing if not check_only else deps.store.get(*keys.product(merchant_id, spu))
+    current = existing if not check_only else get_product(deps, merchant_id, spu)
     if same and not check_only:
         base = existing.get("cells_before")
     else:
@@ -139,24 +139,23 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     product["key_product"] = bool(product.get("key_product"))
     first_row = min((r.row for r in raw.rows), default=None)
     changes = [] if degraded else [c.to_dict() for c in merged.changes]
-    # The revision's content goes with the result and again with the status move (``extra``): a
+    # The revision's payload is written once, on its own item (products.write_payload); the product
+    # item keeps what is small. ``extra`` goes with the result and again with the status move: a
     # concurrent duplicate's admission write in between must not leave the product without it.
-    extra = {"product": product, "findings": [f.to_dict() for f in findings], "valid": valid,
-             "cells": snapshot, "content_hash": digest, "changes": changes,
-             "dropped_skus": merged.dropped_skus if valid else [],
-             # per-channel readiness at upload (a warning: the product still goes on to review)
-             "readiness": _readiness(merchant, product) if valid else {}}
+    payload = {"product": product, "findings": [f.to_dict() for f in findings], "cells": snapshot,
+               "changes": changes, "dropped_skus": merged.dropped_skus if valid else [],
+               # per-channel readiness at upload (a warning: the product still goes on to review)
+               "readiness": _readiness(merchant, product) if valid else {}}
+    extra = {"valid": valid, "content_hash": digest}
     try:                                      # the result first: the report reads it
-        deps.store.update(pk, sk, "SET #p = :p, findings = :f, #v = :v, first_row = :r, cells = :c, "
-                                  "content_hash = :h, changes = :ch, dropped_skus = :d, readiness = :rd",
-                          condition="#s = :s AND batch_id = :b", names={"#p": "product", "#v": "valid", "#s": "status"},
-                          values={":p": product, ":f": extra["findings"], ":v": valid, ":r": first_row,
-                                  ":c": snapshot, ":h": digest, ":ch": changes,
-                                  ":d": merged.dropped_skus if valid else [], ":rd": extra["readiness"],
+        deps.store.update(pk, sk, "SET #v = :v, first_row = :r, content_hash = :h",
+                          condition="#s = :s AND batch_id = :b", names={"#v": "valid", "#s": "status"},
+                          values={":v": valid, ":r": first_row, ":h": digest,
                                   ":s": PS.VALIDATING.value, ":b": batch_id})
     except ConditionFailed:
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")   # a duplicate delivery already moved it on
         return "duplicate"
+    write_payload(deps, pk, batch_id, payload, replace=True)
     if batches.tally_product(deps, batch_id, seq, spu, valid=valid):
         from shangjia import metrics
 

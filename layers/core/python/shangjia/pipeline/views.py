@@ -28,7 +28,10 @@ def channel_listings(deps: Deps, channel: str) -> list[dict[str, Any]]:
 
 
 def batch_products(deps: Deps, batch_id: str) -> list[dict[str, Any]]:
-    return listed(deps, f"BATCH#{batch_id}", sk_prefix="PRODUCT#")
+    """The batch's products with their payloads (``products.with_payload``)."""
+    from shangjia.pipeline.products import with_payload
+
+    return with_payload(deps, listed(deps, f"BATCH#{batch_id}", sk_prefix="PRODUCT#"))
 
 
 def batch_refusals(deps: Deps, batch_id: str) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from shangjia.channels import ChannelError
 from shangjia.pipeline import keys
+from shangjia.pipeline.products import get_product
 from shangjia.stock import rules
 from shangjia.stock.rules import Level
 
@@ -58,7 +59,7 @@ def request_sync(deps, merchant_id: str, sku_codes: list[str], *, now: float | N
 
 def product_stock(deps, merchant_id: str, spu: str) -> tuple[dict[str, Level], list[dict[str, Any]]]:
     """(levels of the product's SKUs that have one, its live listings with a platform id)."""
-    product = deps.store.get(*keys.product(merchant_id, spu)) or {}
+    product = get_product(deps, merchant_id, spu) or {}
     codes = [str(s["sku_code"]) for s in (product.get("product") or {}).get("skus") or [] if s.get("sku_code")]
     items = deps.store.get_many([rules.level_key(merchant_id, c) for c in codes], consistent=True) if codes else []
     levels = {str(i["sku_code"]): Level.from_item(i) for i in items}

@@ -33,7 +33,9 @@ def source_key(merchant_id: str, source_sheet_key: str | None, ref: str) -> str 
 def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int = 1) -> str:
     merchant_id, spu, batch_id = msg["merchant_id"], msg["spu_code"], msg["batch_id"]
     slot, index, ref = msg["slot"], int(msg["index"]), msg["ref"]
-    product = get_product(deps, merchant_id, spu)
+    # The product item alone (status, batch, source_key): the payload is read once, by the
+    # delivery that finishes the product (``finish_media``), not once per file.
+    product = deps.store.get(*keys.product(merchant_id, spu))
     if not product or product.get("batch_id") != batch_id:
         return "stale"
     ipk, isk = keys.image(merchant_id, spu, batch_id, slot, index)
@@ -115,8 +117,8 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str, *,
     # Checks across the product's images point at the sheet column they are about.
     findings += [f if f.field else replace(f, field="main_image" if f.code == "MEDIA_MAIN_MISSING" else "gallery_images")
                  for f in product_checks([_stored_result(i) for i in images if i.get("slot") != "video"])]
-    if product is None or product.get("batch_id") != batch_id:
-        product = deps.store.get(pk, "META") or {}
+    if product is None or product.get("batch_id") != batch_id or "findings" not in product:
+        product = get_product(deps, merchant_id, spu) or {}      # with its payload (validation's findings)
     all_findings = [Finding.from_dict(f) for f in product.get("findings", [])] + findings
     extra = {"findings": [f.to_dict() for f in all_findings],
              "media": {i["sk"].split("#", 2)[2]: {k: i.get(k) for k in ("ok", "renditions", "tags", "width", "height")}

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from shangjia.lambda_kit import deps
 from shangjia.observability import correlate, logger
-from shangjia.pipeline.ingest import Upload, ingest_upload
+from shangjia.pipeline.ingest import Upload, ingest_message
 
 
 def record_handler(record: SQSRecord, lambda_context) -> None:
@@ -21,7 +21,7 @@ def record_handler(record: SQSRecord, lambda_context) -> None:
         up = Upload(bucket=r.s3.bucket.name, key=unquote_plus(obj["key"]), size=int(obj.size or 0),
                     version=obj.get("versionId") or obj.get("eTag") or obj.get("sequencer"))
         correlate(object_key=up.key)
-        out = ingest_upload(deps(), up, time_left_ms=lambda_context.get_remaining_time_in_millis)
+        out = ingest_message(deps(), up, time_left_ms=lambda_context.get_remaining_time_in_millis)
         logger.info("ingest", extra={"action": out.action, "batch_id": out.batch_id,
                                      "products_sent": out.products_sent, "reason": out.reason})
 

@@ -238,7 +238,9 @@ DECLARED = Topology(
                  triggers=(SqsTrigger("intake", batch_size=1),),
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:drop", "write"), Grant("bucket:reports", "write"),
                          _state_rw, Grant("queue:validate", "send"), Grant("queue:validate_priority", "send"),
-                         Grant("queue:reports", "send"), _notify),
+                         Grant("queue:reports", "send"), _notify,
+                         # a sheet longer than one lifetime queues its own continuation
+                         Grant("queue:intake", "send")),
                  purpose="stream a sheet into one message per product"),
         Function("validate", "validate.handler.lambda_handler", memory_mb=512, timeout_s=30,
                  # the priority lane first: it takes the odd unit of the split reservation

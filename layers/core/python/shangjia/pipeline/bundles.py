@@ -139,8 +139,10 @@ def unpack_bundle(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
             written, unchanged = [], []
             for info, path, body in _inflate(zf, plan):
                 if (written or unchanged) and time_left_ms() < STOP_WITH_MS_LEFT:
-                    raise TimeoutError(f"bundle {batch_id}: {len(written) + len(unchanged)} files done; "
-                                       "the retry resumes (existing files are skipped)")
+                    from shangjia.pipeline.ingest import Checkpointed
+
+                    raise Checkpointed(f"bundle {batch_id}: {len(written) + len(unchanged)} files done; "
+                                       "the continuation resumes (existing files are skipped)", batch_id)
                 key = f"{folder}/{path}"
                 if deps.blobs.size("drop", key) == len(body):
                     unchanged.append(key)

@@ -49,10 +49,46 @@ class Upload:
 @dataclass
 class IngestOutcome:
     batch_id: str | None
-    action: str              # "ingested" | "duplicate" | "ignored" | "rejected" | "resumed"
+    action: str              # "ingested" | "duplicate" | "ignored" | "rejected" | "resumed" | "continued"
     products_sent: int = 0
     reason: str | None = None
     source_gets: int = 0     # ranged GETs made reading the upload (each is a billed S3 request)
+
+
+class Checkpointed(TimeoutError):
+    """Stopped for time after progress a resumption keeps (the sheet's checkpoint row, the
+    bundle's files written): the upload continues in a new invocation (``ingest_message``)."""
+
+    def __init__(self, message: str, batch_id: str | None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+
+
+def ingest_message(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int]) -> IngestOutcome:
+    """One intake record. An upload that needs more than one Lambda lifetime (a 1,000,000-row
+    sheet takes several of ingest's 300 s) stops at its checkpoint and queues its own
+    continuation (the same upload, ``continuation_event``), and this record succeeds: the intake
+    queue's receive count (3, then the DLQ) counts failures, not the lifetimes a big file needs.
+    Each continuation starts after progress was checkpointed, so the chain ends."""
+    try:
+        return ingest_upload(deps, up, time_left_ms=time_left_ms)
+    except Checkpointed as e:
+        deps.queues.send_batch("intake", [continuation_event(up, e.batch_id)])
+        return IngestOutcome(e.batch_id, "continued", reason=str(e))
+
+
+def continuation_event(up: Upload, batch_id: str | None) -> dict[str, Any]:
+    """The upload as the S3 ObjectCreated notification that brought it (the intake queue's one
+    format, the key URL-encoded as S3 sends it), marked as our continuation for the logs."""
+    from urllib.parse import quote_plus
+
+    obj: dict[str, Any] = {"key": quote_plus(up.key, safe="/"), "size": up.size}
+    if up.version:
+        obj["versionId"] = up.version
+    return {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                         "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": up.bucket, "arn": f"arn:aws:s3:::{up.bucket}"},
+                                "object": obj}}],
+            "shangjia_continuation": {"batch_id": batch_id}}
 
 
 def merchant_of(key: str) -> str | None:
@@ -222,7 +258,7 @@ def _send_products(deps: Deps, up: Upload, batch: dict[str, Any], reader, data, 
                     # Stop cleanly; the retry resumes after the checkpoint row.
                     if saved != sent:
                         save()
-                    raise TimeoutError(f"batch {batch_id} checkpointed at row {checkpoint}; resuming on retry")
+                    raise Checkpointed(f"batch {batch_id} checkpointed at row {checkpoint}; resuming", batch_id)
     except FindingError as e:
         # Found late (a corrupt part, the row limit): the products already sent go on; the
         # batch records why the rest of the file was refused.

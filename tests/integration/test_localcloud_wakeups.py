@@ -1,0 +1,66 @@
+"""The local cloud's own waits (#13): an event source mapping's poller is woken by a send to its
+queue (as Lambda's long poll returns at once), moto's Step Functions interpreter keeps one boto3
+client per service, and one scheduled function's long run does not hold back another's.
+No wall-clock figures are asserted: events and counts only."""
+
+import threading
+
+from shangjia.localcloud import LocalCloud
+from shangjia.topology import TOPOLOGY
+
+
+class _Runtime:
+    """Stands in for the Lambda runtime: ``stock_reconcile`` runs until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.reconcile_started = threading.Event()
+        self.published = threading.Semaphore(0)
+        self.calls: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def invoke(self, key, event):
+        with self.lock:
+            self.calls[key] = self.calls.get(key, 0) + 1
+        assert event["detail-type"] == "Scheduled Event"
+        if key == "stock_reconcile":
+            self.reconcile_started.set()
+            self.release.wait(60)
+        if key == "publish_scheduler":
+            self.published.release()
+
+
+def test_a_long_scheduled_run_does_not_hold_back_the_publish_scheduler():
+    """Before #13 one thread ran every schedule in turn: a reconciliation of every live listing
+    (minutes at a few hundred products) kept ``release_due`` from running, and approved products
+    waited for it."""
+    cloud = LocalCloud(schedule_interval_s=0.02)
+    runtime = cloud.runtime = _Runtime()
+    cloud._run_schedules()
+    try:
+        assert runtime.reconcile_started.wait(30), "the first tick runs the 15-minute reconciliation"
+        for _ in range(3):       # three more runs of the publish scheduler while it is still running
+            assert runtime.published.acquire(timeout=30)
+        assert not runtime.release.is_set()
+        with runtime.lock:
+            assert runtime.calls["stock_reconcile"] == 1       # not overlapped, not run again yet
+            assert runtime.calls.get("failure_report", 0) == 0  # cron: not at start-up
+    finally:
+        cloud.stop_event.set()
+        runtime.release.set()
+
+
+def test_every_scheduled_function_of_the_topology_gets_its_own_rule():
+    scheduled = {f.key for f in TOPOLOGY.functions if f.schedule}
+    assert {"publish_scheduler", "listing_poller", "stock_reconcile", "failure_report"} <= scheduled
+    started = []
+    cloud = LocalCloud()
+    cloud._run_schedule = lambda fn: started.append(fn.key)   # the threads run this
+    cloud._run_schedules()
+    cloud.stop_event.set()
+    import time
+
+    deadline = time.monotonic() + 30
+    while len(started) < len(scheduled) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(started) == sorted(scheduled)

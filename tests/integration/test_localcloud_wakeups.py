@@ -5,8 +5,52 @@ No wall-clock figures are asserted: events and counts only."""
 
 import threading
 
+import boto3
+from moto import mock_aws
+
 from shangjia.localcloud import LocalCloud
+from shangjia.localcloud.runtime import (drop_wake_event, patch_moto_sfn_clients, patch_moto_sqs_wakeups,
+                                         wake_event)
 from shangjia.topology import TOPOLOGY
+
+
+@mock_aws
+def test_a_send_wakes_the_pollers_of_that_queue_and_no_other():
+    patch_moto_sqs_wakeups()
+    patch_moto_sqs_wakeups()                # installing twice wraps once
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    a = sqs.create_queue(QueueName="wake-a")["QueueUrl"]
+    b = sqs.create_queue(QueueName="wake-b")["QueueUrl"]
+    ea, ea2, eb = wake_event("wake-a"), wake_event("wake-a"), wake_event("wake-b")
+    try:
+        sqs.send_message(QueueUrl=a, MessageBody="one")
+        assert ea.is_set() and ea2.is_set() and not eb.is_set()
+        ea.clear()
+        sqs.send_message_batch(QueueUrl=b, Entries=[{"Id": "1", "MessageBody": "x"}, {"Id": "2", "MessageBody": "y"}])
+        assert eb.is_set() and not ea.is_set()
+        # the messages are moto's as before: received, in order
+        got = sqs.receive_message(QueueUrl=b, MaxNumberOfMessages=10)["Messages"]
+        assert sorted(m["Body"] for m in got) == ["x", "y"]
+    finally:
+        for name, e in (("wake-a", ea), ("wake-a", ea2), ("wake-b", eb)):
+            drop_wake_event(name, e)
+    eb.clear()
+    sqs.send_message(QueueUrl=b, MessageBody="z")
+    assert not eb.is_set(), "a dropped event is no longer set"
+
+
+def test_the_interpreter_keeps_one_client_per_service():
+    patch_moto_sfn_clients()
+    patch_moto_sfn_clients()
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sqs
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    lam = lambda_eval_utils.boto_client_for("us-east-1", "lambda")
+    assert lam is boto_client.boto_client_for("us-east-1", "lambda")
+    assert state_task_service_sqs.boto_client_for("us-east-1", "sqs") is boto_client.boto_client_for("us-east-1", "sqs")
+    assert lam is not boto_client.boto_client_for("us-east-1", "sqs")
+    assert lam.meta.service_model.service_name == "lambda"
 
 
 class _Runtime:

@@ -140,6 +140,23 @@ def _transactions(ddb, name):
                         ReturnConsumedCapacity="TOTAL"),
         ddb.update_item(TableName=name, Key=key(11), UpdateExpression="SET m = :m",
                         ExpressionAttributeValues={":m": {"M": {"x": {"L": [{"S": "中"}]}}}}),
+        # the old image of nested values, lists and sets, as the update changes them (UpdateItem's
+        # old image is no longer a deep copy of the item: motofast)
+        ddb.update_item(TableName=name, Key=key(11), ReturnValues="ALL_OLD",
+                        UpdateExpression="SET m.x = list_append(m.x, :l), h = list_append(if_not_exists(h, :e), :l) "
+                                         "ADD ss :s",
+                        ExpressionAttributeValues={":l": {"L": [{"M": {"at": {"S": "t1"}}}]}, ":e": {"L": []},
+                                                   ":s": {"SS": ["a", "b"]}}),
+        ddb.update_item(TableName=name, Key=key(11), ReturnValues="ALL_OLD",
+                        UpdateExpression="SET m.x[0] = :v, h = list_append(h, :l) ADD ss :s",
+                        ExpressionAttributeValues={":v": {"S": "改"}, ":l": {"L": [{"M": {"at": {"S": "t2"}}}]},
+                                                   ":s": {"SS": ["c"]}}),
+        ddb.update_item(TableName=name, Key=key(11), ReturnValues="UPDATED_OLD",
+                        UpdateExpression="SET m.y = :v DELETE ss :s",
+                        ExpressionAttributeValues={":v": {"N": "1"}, ":s": {"SS": ["a"]}}),
+        ddb.update_item(TableName=name, Key=key(11), ReturnValues="UPDATED_NEW",
+                        UpdateExpression="SET h[0].#a = :v", ExpressionAttributeNames={"#a": "at"},
+                        ExpressionAttributeValues={":v": {"S": "t0"}}),
         ddb.put_item(TableName=name, Item={**key(2), "n": {"N": "-2"}}, ReturnValues="ALL_OLD"),
         ddb.delete_item(TableName=name, Key=key(1), ReturnValues="ALL_OLD"),
         ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {**key(200), "n": {"N": "0"}}}},
@@ -177,7 +194,9 @@ def test_transactions_commit_and_roll_back_as_moto_does():
         finally:
             motofast.uninstall()
     assert want[0][:3] == ["committed", ["None", "None", "None", "ConditionalCheckFailed"], ["None", "ConditionalCheckFailed"]]
-    assert want[0][3]["Attributes"]["b"] == {"B": b"\x00\x01"} and want[0][6]["Attributes"]["n"] == {"N": "2"}
+    assert want[0][3]["Attributes"]["b"] == {"B": b"\x00\x01"} and want[0][10]["Attributes"]["n"] == {"N": "2"}
+    assert want[0][7]["Attributes"]["m"]["M"]["x"]["L"] == [{"S": "中"}, {"M": {"at": {"S": "t1"}}}]
+    assert sorted(want[0][7]["Attributes"]["ss"]["SS"]) == ["a", "b"]     # the image before the 2nd update
     assert want[0][-1][0] == "refused" and want[0][-1][1]["n"] == {"N": "1000"}
     by_pk = {i["pk"]["S"]: i for i in want[1]}
     assert "P#101" not in by_pk and by_pk["P#5"]["n"] == {"N": "5"} and "P#8" in by_pk and "P#7" in by_pk

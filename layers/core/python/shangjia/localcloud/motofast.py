@@ -18,6 +18,11 @@ filters and projections stay moto's):
 (moto's backup: the whole table, once per action, on every transaction): the items the
 transaction names are copied instead, and put back if it is cancelled.
 
+``UpdateItem`` no longer deep-copies the item twice (a product item is ~6 KB of nested values):
+moto's response takes the old image through ``Item.to_json`` (which builds new values anyway) right
+before the update, and its backend's copy feeds only a table's stream, which ours do not have
+(a table with a stream keeps moto's path).
+
 And the answers of the item operations (reads: ``Query``, ``Scan``, ``GetItem``, ``BatchGetItem``,
 ``TransactGetItems``; writes: ``PutItem``, ``UpdateItem``, ``DeleteItem``, ``BatchWriteItem``,
 ``TransactWriteItems``) leave through ``json.dumps`` instead of moto's generic, shape-walking
@@ -81,16 +86,41 @@ def _fast_result(result, context):
 
 class _TableBackupsOff:
     """Stands for the ``copy`` module inside moto's DynamoDB backend while our transaction wrapper
-    runs: a table's "deep copy" is the table itself (the wrapper keeps the items to restore)."""
+    runs: a table's "deep copy" is the table itself (the wrapper keeps the items to restore).
+    And while our ``update_item`` wrapper runs on a table without a stream, the item's copy moto
+    takes before an update is the item itself: moto reads that copy only to record the stream's
+    "old image" (``table.stream_shard.add(orig_item, item)``)."""
 
     def __getattr__(self, name):
         return getattr(copy, name)
 
     @staticmethod
     def deepcopy(value, memo=None):
+        from moto.dynamodb.models.dynamo_type import Item
         from moto.dynamodb.models.table import Table
 
         if isinstance(value, Table) and getattr(_local, "transacting", False):
+            return value
+        if isinstance(value, Item) and getattr(_local, "no_stream_update", False):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+class _ItemSnapshotOff:
+    """Stands for the ``copy`` module inside moto's DynamoDB responses, whose only use of it is
+    ``UpdateItem`` taking ``copy.deepcopy(item).to_json()`` before the update (the old image for
+    ``ReturnValues``). ``Item.to_json`` builds new lists and dicts (nested values through
+    ``to_regular_json``, which copies), and it is read at once, before the update runs: the deep
+    copy of the whole item (~6 KB of nested values for a product) adds nothing to it."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        from moto.dynamodb.models.dynamo_type import Item
+
+        if isinstance(value, Item):
             return value
         return copy.deepcopy(value, memo)
 
@@ -127,6 +157,7 @@ def _restore(backup) -> None:
 def install() -> None:
     """Patch moto's ``Table`` in this process (idempotent)."""
     import moto.dynamodb.models as backend_module
+    import moto.dynamodb.responses as responses_module
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
@@ -137,8 +168,22 @@ def install() -> None:
     original_query = _originals["query"] = Table.query
     original_execute = _originals["execute_result"] = DynamoResult.execute_result
     original_transact = _originals["transact_write_items"] = DynamoDBBackend.transact_write_items
+    original_update = _originals["update_item"] = DynamoDBBackend.update_item
     _originals["copy_module"] = backend_module.copy
     backend_module.copy = _TableBackupsOff()
+    _originals["responses_copy_module"] = responses_module.copy
+    responses_module.copy = _ItemSnapshotOff()
+
+    def update_item(self, table_name, *args, **kwargs):
+        table = self.tables.get(table_name)
+        if table is None or table.stream_shard is not None:
+            return original_update(self, table_name, *args, **kwargs)
+        outer = getattr(_local, "no_stream_update", False)
+        _local.no_stream_update = True
+        try:
+            return original_update(self, table_name, *args, **kwargs)
+        finally:
+            _local.no_stream_update = outer
 
     def transact_write_items(self, transact_items):
         try:
@@ -182,18 +227,22 @@ def install() -> None:
     Table.query = query
     DynamoResult.execute_result = execute_result
     DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBBackend.update_item = update_item
 
 
 def uninstall() -> None:
     """moto's own query again (the tests compare both)."""
     import moto.dynamodb.models as backend_module
+    import moto.dynamodb.responses as responses_module
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoResult
 
     if _originals:
         DynamoDBBackend.transact_write_items = _originals.pop("transact_write_items")
+        DynamoDBBackend.update_item = _originals.pop("update_item")
         backend_module.copy = _originals.pop("copy_module")
+        responses_module.copy = _originals.pop("responses_copy_module")
         Table.all_items = _originals.pop("all_items")
         Table.query = _originals.pop("query")
         DynamoResult.execute_result = _originals.pop("execute_result")

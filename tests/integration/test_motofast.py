@@ -201,3 +201,18 @@ def test_transactions_commit_and_roll_back_as_moto_does():
     by_pk = {i["pk"]["S"]: i for i in want[1]}
     assert "P#101" not in by_pk and by_pk["P#5"]["n"] == {"N": "5"} and "P#8" in by_pk and "P#7" in by_pk
     assert got == want
+
+
+def test_the_server_lists_moto_s_services_once_and_the_same():
+    import moto.backends as backends
+
+    motofast.uninstall()
+    want = list(backends.list_of_moto_modules())
+    motofast.install()
+    try:
+        assert list(backends.list_of_moto_modules()) == want and "dynamodb" in want and "sqs" in want
+        assert "sqs" in backends.list_of_moto_modules()       # how the server asks it, each time
+        assert "sqs" in backends.list_of_moto_modules()
+    finally:
+        motofast.uninstall()
+    assert list(backends.list_of_moto_modules()) == want

@@ -30,6 +30,9 @@ serializer (a quarter of the emulator's time in the same profile): an item's att
 already DynamoDB's wire format; binary values are base64-encoded as the serializer does, and a
 result carrying anything the operation's output shape does not declare takes moto's path.
 
+moto's server no longer lists its own package directory on every request (``os.listdir`` and an
+``isdir`` per entry of ~150, to recognise a host named after a service): the list is read once.
+
 The answers are the same as moto's own (tests/integration/test_motofast.py compares them on the
 same data); the emulator installs it where its moto server runs. Nothing here reaches AWS.
 """
@@ -223,6 +226,16 @@ def install() -> None:
         finally:
             _local.override = None
 
+    import moto.backends as backends_module
+
+    original_modules = _originals["list_of_moto_modules"] = backends_module.list_of_moto_modules
+    modules = tuple(original_modules())
+
+    def list_of_moto_modules():
+        return iter(modules)
+
+    backends_module.list_of_moto_modules = list_of_moto_modules
+
     Table.all_items = all_items
     Table.query = query
     DynamoResult.execute_result = execute_result
@@ -239,6 +252,9 @@ def uninstall() -> None:
     from moto.dynamodb.responses import DynamoResult
 
     if _originals:
+        import moto.backends as backends_module
+
+        backends_module.list_of_moto_modules = _originals.pop("list_of_moto_modules")
         DynamoDBBackend.transact_write_items = _originals.pop("transact_write_items")
         DynamoDBBackend.update_item = _originals.pop("update_item")
         backend_module.copy = _originals.pop("copy_module")

@@ -108,3 +108,39 @@ def test_every_scheduled_function_of_the_topology_gets_its_own_rule():
     while len(started) < len(scheduled) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert sorted(started) == sorted(scheduled)
+
+
+def test_each_definition_is_parsed_once_and_every_execution_gets_its_own_program():
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    from shangjia.localcloud.runtime import patch_moto_sfn_parse_once
+
+    patch_moto_sfn_parse_once()
+    patch_moto_sfn_parse_once()
+    definition = ('{"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"n": 1}, "Next": "B"}, '
+                  '"B": {"Type": "Succeed"}}}')
+    parsed = []
+    real_parse = AmazonStateLanguageParser.parse
+
+    class Details:       # what the worker reads of its execution
+        class state_machine_details:
+            pass
+
+    Details.state_machine_details.definition = definition
+
+    def counting_parse(text):
+        parsed.append(text)
+        return real_parse(text)
+
+    AmazonStateLanguageParser.parse = staticmethod(counting_parse)
+    try:
+        workers = [object.__new__(ExecutionWorker) for _ in range(3)]
+        for w in workers:
+            w._evaluation_details = Details
+        programs = [w._get_evaluation_entrypoint() for w in workers]
+    finally:
+        AmazonStateLanguageParser.parse = staticmethod(real_parse)
+    assert parsed == [definition] or parsed == []      # [] if an earlier test already parsed it
+    assert len({id(p) for p in programs}) == 3
+    assert type(programs[0]) is type(real_parse(definition)[0])

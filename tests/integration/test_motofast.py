@@ -216,3 +216,27 @@ def test_the_server_lists_moto_s_services_once_and_the_same():
     finally:
         motofast.uninstall()
     assert list(backends.list_of_moto_modules()) == want
+
+
+def test_nested_values_convert_as_moto_converts_them():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {"pk": {"S": "P#1"}, "sk": {"S": "META"}, "n": {"N": "1.5"}, "b": {"B": "AAE="}, "t": {"BOOL": True},
+             "z": {"NULL": True}, "ss": {"SS": ["a", "中"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": ["AAE="]},
+             "history": {"L": [{"M": {"status": {"S": "media"}, "at": {"S": "t"}, "b": {"NULL": True}}},
+                               {"M": {"deep": {"L": [{"L": [{"M": {"x": {"B": "AAI="}, "y": {"SS": ["q"]}}}]}]}}}]},
+             "product": {"M": {"skus": {"L": [{"M": {"code": {"S": "S-1"}, "price": {"N": "9.9"}}}]},
+                               "flags": {"M": {}}, "empty": {"L": []}}}}
+    motofast.uninstall()
+    item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
+    want = (item.to_json(), {k: DynamoType(v).to_regular_json() for k, v in attrs.items()})
+    motofast.install()
+    try:
+        got = (item.to_json(), {k: DynamoType(v).to_regular_json() for k, v in attrs.items()})
+        shared = item.to_json()["Attributes"]["history"]["L"][0]["M"]
+        shared["status"]["S"] = "changed"        # an answer shares nothing with the item
+        assert item.to_json() == got[0]
+    finally:
+        motofast.uninstall()
+    assert got == want
+    assert want[1]["b"] == {"B": b"\x00\x01"}

@@ -30,6 +30,10 @@ serializer (a quarter of the emulator's time in the same profile): an item's att
 already DynamoDB's wire format; binary values are base64-encoded as the serializer does, and a
 result carrying anything the operation's output shape does not declare takes moto's path.
 
+A nested value's JSON (``DynamoType.to_regular_json``, what ``Item.to_json`` gives every map and
+list attribute) no longer deep-copies the value at each level before converting it (copies of
+copies: quadratic in the depth); it builds the same new values level by level.
+
 moto's server no longer lists its own package directory on every request (``os.listdir`` and an
 ``isdir`` per entry of ~150, to recognise a host named after a service): the list is read once.
 
@@ -226,6 +230,25 @@ def install() -> None:
         finally:
             _local.override = None
 
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original_regular_json = _originals["to_regular_json"] = DynamoType.to_regular_json
+
+    def to_regular_json(self):
+        value = self.value
+        if isinstance(value, dict):
+            value = {k: v.to_regular_json() if isinstance(v, DynamoType) else copy.deepcopy(v)
+                     for k, v in value.items()}
+        elif isinstance(value, list):
+            value = [v.to_regular_json() if isinstance(v, DynamoType) else copy.deepcopy(v) for v in value]
+        elif not isinstance(value, (str, bytes, int, float, bool, type(None))):
+            return original_regular_json(self)      # anything else: moto's own
+        if self.is_binary() and isinstance(value, str):
+            value = base64.b64decode(value)
+        return {self.type: value}
+
+    DynamoType.to_regular_json = to_regular_json
+
     import moto.backends as backends_module
 
     original_modules = _originals["list_of_moto_modules"] = backends_module.list_of_moto_modules
@@ -255,6 +278,9 @@ def uninstall() -> None:
         import moto.backends as backends_module
 
         backends_module.list_of_moto_modules = _originals.pop("list_of_moto_modules")
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        DynamoType.to_regular_json = _originals.pop("to_regular_json")
         DynamoDBBackend.transact_write_items = _originals.pop("transact_write_items")
         DynamoDBBackend.update_item = _originals.pop("update_item")
         backend_module.copy = _originals.pop("copy_module")

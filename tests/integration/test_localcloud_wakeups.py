@@ -144,3 +144,21 @@ def test_each_definition_is_parsed_once_and_every_execution_gets_its_own_program
     assert parsed == [definition] or parsed == []      # [] if an earlier test already parsed it
     assert len({id(p) for p in programs}) == 3
     assert type(programs[0]) is type(real_parse(definition)[0])
+
+
+def test_each_jsonpath_is_compiled_once_and_finds_what_it_found():
+    from shangjia.localcloud.runtime import patch_moto_sfn_jsonpath_once
+
+    patch_moto_sfn_jsonpath_once()
+    patch_moto_sfn_jsonpath_once()
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    assert json_path.parse("$.a.b") is json_path.parse("$.a.b")
+    assert json_path.extract_json("$.a.b", {"a": {"b": [1, 2]}}) == [1, 2]
+    assert json_path.extract_json("$.a.b", {"a": {"b": "other"}}) == "other"
+    assert json_path.extract_json("$.items[*].n", {"items": [{"n": 1}, {"n": 2}]}) == [1, 2]
+    data = {"x": 1}
+    result_path.parse("$.out").update_or_create(data, {"ok": True})
+    result_path.parse("$.out").update_or_create(data, {"ok": False})
+    assert data == {"x": 1, "out": {"ok": False}}

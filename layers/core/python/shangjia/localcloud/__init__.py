@@ -17,7 +17,8 @@ from shangjia.localcloud.gateway import Gateway
 from shangjia.localcloud.meter import Meter
 from shangjia.localcloud.provision import ACCOUNT, REGION, Resources, provision
 from shangjia.localcloud.runtime import (LambdaRuntime, SqsPoller, patch_moto_s3_event_version,
-                                         patch_moto_sfn_clients, patch_moto_sfn_parse_once, patch_moto_sqs_wakeups,
+                                         patch_moto_sfn_clients, patch_moto_sfn_jsonpath_once,
+                                         patch_moto_sfn_parse_once, patch_moto_sqs_wakeups,
                                          patch_moto_task_failure_cause)
 from shangjia.localcloud.server import MotoServer
 from shangjia.topology import CHANNELS, TOPOLOGY, Topology
@@ -95,6 +96,7 @@ class LocalCloud:
         patch_moto_sqs_wakeups()        # the pollers wait on sends, as Lambda's long polls do
         patch_moto_sfn_clients()        # one boto3 client per service for the interpreter's tasks
         patch_moto_sfn_parse_once()     # each definition parsed once, not at every execution
+        patch_moto_sfn_jsonpath_once()  # and each JSONPath compiled once, not at every evaluation
         from shangjia.localcloud.shops import auto_shops
 
         self._undo_shops = auto_shops(self)     # a merchant's simulated shops open on first use

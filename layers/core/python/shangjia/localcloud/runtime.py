@@ -299,6 +299,24 @@ def patch_moto_sfn_parse_once() -> None:
     ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
 
 
+def patch_moto_sfn_jsonpath_once() -> None:
+    """moto's interpreter compiles a JSONPath (``jsonpath_ng``: a PLY parser built per call) every
+    time it evaluates one: each Parameters binding, InputPath and ResultPath of every state of
+    every execution. Each path text is compiled once now; a compiled path is not changed by
+    ``find`` or ``update_or_create`` (they change the data). Private API, guarded by
+    tests/integration/test_localcloud_wakeups.py and the e2e review tests."""
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        parse = getattr(module.parse, "__wrapped__", module.parse)
+        cached = functools.lru_cache(maxsize=4096)(parse)
+        cached.__wrapped__ = parse
+        module.parse = cached
+
+
 _WAKE_LOCK = threading.Lock()
 _WAKE: dict[str, list[threading.Event]] = {}      # queue name -> the events of the pollers of that queue
 

@@ -12,7 +12,9 @@ filters and projections stay moto's):
 
 - a query of the table itself gets the items of its one partition (``Table.items[hash_key]``);
 - a query of an index gets every item unsorted (moto sorts what matches by the index's keys
-  anyway), or, when the index's hash-key condition is known, only the items carrying that value.
+  anyway), or, when the index's hash-key condition is known, only the items carrying that value;
+- the items it matched are not deep-copied before moto projects, filters and answers them (all
+  three build new values; nothing changes a stored item).
 
 ``TransactWriteItems`` no longer deep-copies every table it touches to be able to roll back
 (moto's backup: the whole table, once per action, on every transaction): the items the
@@ -113,6 +115,22 @@ class _TableBackupsOff:
         return copy.deepcopy(value, memo)
 
 
+class _QueryCopyOff:
+    """Stands for the ``copy`` module inside moto's ``Table`` while our ``query`` wrapper runs: the
+    items a query matched are no longer deep-copied before moto projects, filters and answers them
+    (an index's projection builds new items; a filter reads; the answer is built from new values by
+    ``dynamo_to_dict``): nothing changes the stored items. Elsewhere (scans, backups) moto copies."""
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        if isinstance(value, list) and getattr(_local, "querying", False):
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+
 class _ItemSnapshotOff:
     """Stands for the ``copy`` module inside moto's DynamoDB responses, whose only use of it is
     ``UpdateItem`` taking ``copy.deepcopy(item).to_json()`` before the update (the old image for
@@ -164,6 +182,7 @@ def _restore(backup) -> None:
 def install() -> None:
     """Patch moto's ``Table`` in this process (idempotent)."""
     import moto.dynamodb.models as backend_module
+    import moto.dynamodb.models.table as table_module
     import moto.dynamodb.responses as responses_module
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
@@ -178,6 +197,8 @@ def install() -> None:
     original_update = _originals["update_item"] = DynamoDBBackend.update_item
     _originals["copy_module"] = backend_module.copy
     backend_module.copy = _TableBackupsOff()
+    _originals["table_copy_module"] = table_module.copy
+    table_module.copy = _QueryCopyOff()
     _originals["responses_copy_module"] = responses_module.copy
     responses_module.copy = _ItemSnapshotOff()
 
@@ -225,10 +246,12 @@ def install() -> None:
         except Exception:   # noqa: BLE001 - anything unexpected: moto's own path, unchanged
             return original_query(self, hash_key, *args, **kwargs)
         _local.override = (self, candidates)
+        _local.querying = True
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
             _local.override = None
+            _local.querying = False
 
     from moto.dynamodb.models.dynamo_type import DynamoType
 
@@ -269,6 +292,7 @@ def install() -> None:
 def uninstall() -> None:
     """moto's own query again (the tests compare both)."""
     import moto.dynamodb.models as backend_module
+    import moto.dynamodb.models.table as table_module
     import moto.dynamodb.responses as responses_module
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
@@ -285,6 +309,7 @@ def uninstall() -> None:
         DynamoDBBackend.update_item = _originals.pop("update_item")
         backend_module.copy = _originals.pop("copy_module")
         responses_module.copy = _originals.pop("responses_copy_module")
+        table_module.copy = _originals.pop("table_copy_module")
         Table.all_items = _originals.pop("all_items")
         Table.query = _originals.pop("query")
         DynamoResult.execute_result = _originals.pop("execute_result")

@@ -240,3 +240,35 @@ def test_nested_values_convert_as_moto_converts_them():
         motofast.uninstall()
     assert got == want
     assert want[1]["b"] == {"B": b"\x00\x01"}
+
+
+def _sqs_run(sqs, name):
+    """Messages through a queue with a short retention: what receives hand out, before and after
+    the oldest expire (moto stops handing out at an expired message)."""
+    url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(5)])
+    first = sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3,
+                                                          VisibilityTimeout=0)["Messages"])
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"]["us-east-1"].get_queue(name)
+    for m in queue._messages[3:]:
+        m.sent_timestamp -= 61_000             # the last two: older than the retention period
+    later = [sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                          VisibilityTimeout=0).get("Messages", []))
+             for _ in range(3)]
+    return first, later
+
+
+def test_sqs_retention_is_checked_as_moto_checks_it():
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        motofast.uninstall()
+        want = _sqs_run(sqs, "moto")
+        motofast.install()
+        try:
+            got = _sqs_run(sqs, "fast")
+        finally:
+            motofast.uninstall()
+    assert want == (["m0", "m1", "m2"], [["m0", "m1", "m2"]] * 3), "expired messages are not handed out"
+    assert got == want

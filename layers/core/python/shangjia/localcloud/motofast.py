@@ -36,6 +36,11 @@ A nested value's JSON (``DynamoType.to_regular_json``, what ``Item.to_json`` giv
 list attribute) no longer deep-copies the value at each level before converting it (copies of
 copies: quadratic in the depth); it builds the same new values level by level.
 
+moto's SQS no longer computes every attribute of a queue for each message it hands out: to check a
+message's retention it asked ``get_queue_attributes``, which builds ``Queue.attributes`` (counting
+the visible, in-flight and delayed messages: a walk of the whole queue) three times, so a receive
+cost grew with the queue's depth times the messages received. It reads the retention period.
+
 moto's server no longer lists its own package directory on every request (``os.listdir`` and an
 ``isdir`` per entry of ~150, to recognise a host named after a service): the list is read once.
 
@@ -272,6 +277,21 @@ def install() -> None:
 
     DynamoType.to_regular_json = to_regular_json
 
+    from moto.sqs.models import SQSBackend
+
+    original_retention = _originals["sqs_retention"] = SQSBackend.is_message_valid_based_on_retention_period
+
+    def is_message_valid_based_on_retention_period(self, queue_name, message):
+        try:
+            period = int(self.get_queue(queue_name).message_retention_period)
+        except Exception:   # noqa: BLE001 - anything unexpected: moto's own path
+            return original_retention(self, queue_name, message)
+        return period + message.sent_timestamp / 1000 > unix_time()
+
+    from moto.core.utils import unix_time
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
     import moto.backends as backends_module
 
     original_modules = _originals["list_of_moto_modules"] = backends_module.list_of_moto_modules
@@ -302,6 +322,9 @@ def uninstall() -> None:
         import moto.backends as backends_module
 
         backends_module.list_of_moto_modules = _originals.pop("list_of_moto_modules")
+        from moto.sqs.models import SQSBackend
+
+        SQSBackend.is_message_valid_based_on_retention_period = _originals.pop("sqs_retention")
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         DynamoType.to_regular_json = _originals.pop("to_regular_json")

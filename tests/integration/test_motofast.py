@@ -140,6 +140,23 @@ def _transactions(ddb, name):
                         ReturnConsumedCapacity="TOTAL"),
         ddb.update_item(TableName=name, Key=key(11), UpdateExpression="SET m = :m",
                         ExpressionAttributeValues={":m": {"M": {"x": {"L": [{"S": "中"}]}}}}),
+        # the old image of nested values, lists and sets, as the update changes them (UpdateItem's
+        # old image is no longer a deep copy of the item: motofast)
+        ddb.update_item(TableName=name, Key=key(11), ReturnValues="ALL_OLD",
+                        UpdateExpression="SET m.x = list_append(m.x, :l), h = list_append(if_not_exists(h, :e), :l) "
+                                         "ADD ss :s",
+                        ExpressionAttributeValues={":l": {"L": [{"M": {"at": {"S": "t1"}}}]}, ":e": {"L": []},
+                                                   ":s": {"SS": ["a", "b"]}}),
+        ddb.update_item(TableName=name, Key=key(11), ReturnValues="ALL_OLD",
+                        UpdateExpression="SET m.x[0] = :v, h = list_append(h, :l) ADD ss :s",
+                        ExpressionAttributeValues={":v": {"S": "改"}, ":l": {"L": [{"M": {"at": {"S": "t2"}}}]},
+                                                   ":s": {"SS": ["c"]}}),
+        ddb.update_item(TableName=name, Key=key(11), ReturnValues="UPDATED_OLD",
+                        UpdateExpression="SET m.y = :v DELETE ss :s",
+                        ExpressionAttributeValues={":v": {"N": "1"}, ":s": {"SS": ["a"]}}),
+        ddb.update_item(TableName=name, Key=key(11), ReturnValues="UPDATED_NEW",
+                        UpdateExpression="SET h[0].#a = :v", ExpressionAttributeNames={"#a": "at"},
+                        ExpressionAttributeValues={":v": {"S": "t0"}}),
         ddb.put_item(TableName=name, Item={**key(2), "n": {"N": "-2"}}, ReturnValues="ALL_OLD"),
         ddb.delete_item(TableName=name, Key=key(1), ReturnValues="ALL_OLD"),
         ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {**key(200), "n": {"N": "0"}}}},
@@ -177,8 +194,81 @@ def test_transactions_commit_and_roll_back_as_moto_does():
         finally:
             motofast.uninstall()
     assert want[0][:3] == ["committed", ["None", "None", "None", "ConditionalCheckFailed"], ["None", "ConditionalCheckFailed"]]
-    assert want[0][3]["Attributes"]["b"] == {"B": b"\x00\x01"} and want[0][6]["Attributes"]["n"] == {"N": "2"}
+    assert want[0][3]["Attributes"]["b"] == {"B": b"\x00\x01"} and want[0][10]["Attributes"]["n"] == {"N": "2"}
+    assert want[0][7]["Attributes"]["m"]["M"]["x"]["L"] == [{"S": "中"}, {"M": {"at": {"S": "t1"}}}]
+    assert sorted(want[0][7]["Attributes"]["ss"]["SS"]) == ["a", "b"]     # the image before the 2nd update
     assert want[0][-1][0] == "refused" and want[0][-1][1]["n"] == {"N": "1000"}
     by_pk = {i["pk"]["S"]: i for i in want[1]}
     assert "P#101" not in by_pk and by_pk["P#5"]["n"] == {"N": "5"} and "P#8" in by_pk and "P#7" in by_pk
+    assert got == want
+
+
+def test_the_server_lists_moto_s_services_once_and_the_same():
+    import moto.backends as backends
+
+    motofast.uninstall()
+    want = list(backends.list_of_moto_modules())
+    motofast.install()
+    try:
+        assert list(backends.list_of_moto_modules()) == want and "dynamodb" in want and "sqs" in want
+        assert "sqs" in backends.list_of_moto_modules()       # how the server asks it, each time
+        assert "sqs" in backends.list_of_moto_modules()
+    finally:
+        motofast.uninstall()
+    assert list(backends.list_of_moto_modules()) == want
+
+
+def test_nested_values_convert_as_moto_converts_them():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {"pk": {"S": "P#1"}, "sk": {"S": "META"}, "n": {"N": "1.5"}, "b": {"B": "AAE="}, "t": {"BOOL": True},
+             "z": {"NULL": True}, "ss": {"SS": ["a", "中"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": ["AAE="]},
+             "history": {"L": [{"M": {"status": {"S": "media"}, "at": {"S": "t"}, "b": {"NULL": True}}},
+                               {"M": {"deep": {"L": [{"L": [{"M": {"x": {"B": "AAI="}, "y": {"SS": ["q"]}}}]}]}}}]},
+             "product": {"M": {"skus": {"L": [{"M": {"code": {"S": "S-1"}, "price": {"N": "9.9"}}}]},
+                               "flags": {"M": {}}, "empty": {"L": []}}}}
+    motofast.uninstall()
+    item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
+    want = (item.to_json(), {k: DynamoType(v).to_regular_json() for k, v in attrs.items()})
+    motofast.install()
+    try:
+        got = (item.to_json(), {k: DynamoType(v).to_regular_json() for k, v in attrs.items()})
+        shared = item.to_json()["Attributes"]["history"]["L"][0]["M"]
+        shared["status"]["S"] = "changed"        # an answer shares nothing with the item
+        assert item.to_json() == got[0]
+    finally:
+        motofast.uninstall()
+    assert got == want
+    assert want[1]["b"] == {"B": b"\x00\x01"}
+
+
+def _sqs_run(sqs, name):
+    """Messages through a queue with a short retention: what receives hand out, before and after
+    the oldest expire (moto stops handing out at an expired message)."""
+    url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(5)])
+    first = sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3,
+                                                          VisibilityTimeout=0)["Messages"])
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"]["us-east-1"].get_queue(name)
+    for m in queue._messages[3:]:
+        m.sent_timestamp -= 61_000             # the last two: older than the retention period
+    later = [sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                          VisibilityTimeout=0).get("Messages", []))
+             for _ in range(3)]
+    return first, later
+
+
+def test_sqs_retention_is_checked_as_moto_checks_it():
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        motofast.uninstall()
+        want = _sqs_run(sqs, "moto")
+        motofast.install()
+        try:
+            got = _sqs_run(sqs, "fast")
+        finally:
+            motofast.uninstall()
+    assert want == (["m0", "m1", "m2"], [["m0", "m1", "m2"]] * 3), "expired messages are not handed out"
     assert got == want

@@ -85,15 +85,21 @@ def test_a_weekly_schedule_fires_once_a_week_locally_and_a_rate_every_tick():
     assert fired == 2                                               # two weeks of 5-second ticks
 
 
-def test_a_slow_rate_runs_at_its_own_period_of_real_time_and_a_fast_one_every_tick():
-    from shangjia.localcloud.schedules import rate_due, rate_seconds
+def test_a_slow_rate_runs_at_its_own_period_of_real_time_and_a_fast_one_a_second_per_minute():
+    from shangjia.localcloud.schedules import local_period_s, rate_due, rate_seconds
 
     assert rate_seconds("rate(15 minutes)") == 900 and rate_seconds("rate(1 hour)") == 3600
     assert rate_due("rate(15 minutes)", None, 1000.0)               # the first tick runs it once
     assert not rate_due("rate(15 minutes)", 1000.0, 1000.0 + 899)
     assert rate_due("rate(15 minutes)", 1000.0, 1000.0 + 900)
-    assert rate_due("rate(5 minutes)", 1000.0, 1001.0)              # the listing poller: every tick
-    assert rate_due("rate(1 minute)", 1000.0, 1000.5)               # the publish scheduler: every tick
+    # up to 5 minutes: one local second per minute of the rate (#13: not every tick)
+    assert local_period_s("rate(1 minute)") == 1 and local_period_s("rate(5 minutes)") == 5
+    assert rate_due("rate(1 minute)", 1000.0, 1000.0 + 1.0)         # the publish scheduler: every tick
+    assert rate_due("rate(1 minute)", 1000.0, 1000.0 + 0.9)         # a tick a little early still counts
+    assert not rate_due("rate(5 minutes)", 1000.0, 1000.0 + 1.0)    # the listing poller: every 5 s
+    assert not rate_due("rate(5 minutes)", 1000.0, 1000.0 + 4.0)
+    assert rate_due("rate(5 minutes)", 1000.0, 1000.0 + 4.6)
+    assert rate_due("rate(5 minutes)", 1000.0, 1000.0 + 5.0)
 
 
 def test_the_batch_table_has_final_states_that_every_state_reaches():

@@ -17,6 +17,8 @@ from shangjia.localcloud.gateway import Gateway
 from shangjia.localcloud.meter import Meter
 from shangjia.localcloud.provision import ACCOUNT, REGION, Resources, provision
 from shangjia.localcloud.runtime import (LambdaRuntime, SqsPoller, patch_moto_s3_event_version,
+                                         patch_moto_sfn_clients, patch_moto_sfn_jsonpath_once,
+                                         patch_moto_sfn_parse_once, patch_moto_sqs_wakeups,
                                          patch_moto_task_failure_cause)
 from shangjia.localcloud.server import MotoServer
 from shangjia.topology import CHANNELS, TOPOLOGY, Topology
@@ -91,6 +93,10 @@ class LocalCloud:
         self._start_gateway(session)
         patch_moto_task_failure_cause()
         patch_moto_s3_event_version()
+        patch_moto_sqs_wakeups()        # the pollers wait on sends, as Lambda's long polls do
+        patch_moto_sfn_clients()        # one boto3 client per service for the interpreter's tasks
+        patch_moto_sfn_parse_once()     # each definition parsed once, not at every execution
+        patch_moto_sfn_jsonpath_once()  # and each JSONPath compiled once, not at every evaluation
         from shangjia.localcloud.shops import auto_shops
 
         self._undo_shops = auto_shops(self)     # a merchant's simulated shops open on first use
@@ -231,32 +237,46 @@ class LocalCloud:
         return out
 
     def _run_schedules(self) -> None:
-        """EventBridge schedules: ``rate`` ones run every ``schedule_interval_s`` here; ``cron`` ones
-        only when the clock passed one of their minutes since the last tick (localcloud/schedules.py)."""
+        """EventBridge schedules, one rule each: every scheduled function has its own thread
+        (``_run_schedule``), as EventBridge invokes each rule's target on its own: a long run of
+        one (a reconciliation of every live listing, minutes at a few hundred products) must not
+        hold back another (the publish scheduler, which releases reviewer-approved products).
+        Before #13 one thread ran them in turn, and two approved products of the 200-product bench
+        waited about six minutes for ``release_due`` behind a ``stock_reconcile`` run."""
+        for fn in self.topology.functions:
+            if fn.schedule:
+                threading.Thread(target=self._run_schedule, args=(fn,), name=f"schedule-{fn.key}",
+                                 daemon=True).start()
+
+    def _run_schedule(self, fn) -> None:
+        """One rule: ticks every ``schedule_interval_s``; ``rate`` schedules fire at their local
+        period (``schedules.local_period_s``: 60x AWS's up to 5 minutes, real time beyond), ``cron``
+        ones when the clock passed one of their minutes since the last tick. A run still going at
+        a tick is not overlapped (the functions reserve a concurrency of 1: AWS would throttle the
+        second invocation and retry it later); the next tick after it ends fires if due."""
         from shangjia.clock import SystemClock
         from shangjia.localcloud.schedules import due, rate_due
 
-        fns = [f for f in self.topology.functions if f.schedule]
         clock, last = SystemClock(), None
-        fired: dict[str, float] = {}
+        fired: float | None = None
         while not self.stop_event.wait(self.schedule_interval_s):
             now = clock.now()
-            for fn in fns:
-                if fn.schedule.startswith("rate("):
-                    if not rate_due(fn.schedule, fired.get(fn.key), time.monotonic()):
-                        continue
-                    fired[fn.key] = time.monotonic()
-                elif not due(fn.schedule, last, now):
-                    continue
-                event = {"version": "0", "id": str(time.monotonic_ns()), "detail-type": "Scheduled Event",
-                         "source": "aws.events", "account": ACCOUNT, "time": "1970-01-01T00:00:00Z",
-                         "region": REGION, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{fn.key}"],
-                         "detail": {}}
-                try:
-                    self.runtime.invoke(fn.key, event)
-                except Exception:  # noqa: BLE001 — recorded in runtime.errors; the next tick retries
-                    pass
+            if fn.schedule.startswith("rate("):
+                go = rate_due(fn.schedule, fired, time.monotonic(), tick_s=self.schedule_interval_s)
+            else:
+                go = due(fn.schedule, last, now)
             last = now
+            if not go:
+                continue
+            fired = time.monotonic()
+            event = {"version": "0", "id": str(time.monotonic_ns()), "detail-type": "Scheduled Event",
+                     "source": "aws.events", "account": ACCOUNT, "time": "1970-01-01T00:00:00Z",
+                     "region": REGION, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{fn.key}"],
+                     "detail": {}}
+            try:
+                self.runtime.invoke(fn.key, event)
+            except Exception:  # noqa: BLE001 — recorded in runtime.errors; the next tick retries
+                pass
 
     # --- people: users of the pool, signed in through the gateway as a browser is ----------------------
     def add_user(self, username: str, role: str, merchant_id: str | None = None, password: str | None = None) -> str:

@@ -227,6 +227,139 @@ def patch_moto_s3_event_version() -> None:
     notifications._get_s3_event = _get_s3_event
 
 
+def patch_moto_sfn_clients() -> None:
+    """moto's Step Functions interpreter builds a new boto3 client for every Lambda task and every
+    ``sqs:sendMessage.waitForTaskToken`` it runs (``boto_client_for``): a client costs the emulator
+    process milliseconds of CPU (loading and wiring the service model), under the GIL every
+    handler's requests wait on. One client per (region, service, endpoint) is kept instead (boto3
+    clients are thread-safe); the requests they send are the same. Private API, guarded by
+    tests/integration/test_localcloud_wakeups.py and the e2e review tests (tests/e2e/test_review.py)."""
+    import importlib
+
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = getattr(boto_client.boto_client_for, "__wrapped__", boto_client.boto_client_for)
+    cache: dict[tuple, Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None):
+        from moto.core.models import botocore_stubber
+        from moto.settings import moto_server_port
+
+        key = (region, service, botocore_stubber.enabled, moto_server_port())
+        with lock:
+            client = cache.get(key)
+        if client is None:
+            client = original(region, service, state_credentials)
+            with lock:
+                client = cache.setdefault(key, client)
+        return client
+
+    boto_client_for.__wrapped__ = original
+    boto_client.boto_client_for = boto_client_for
+    for name in ("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+                 "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sqs",
+                 "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn",
+                 "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns",
+                 "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb"):
+        module = importlib.import_module(name)
+        if getattr(module, "boto_client_for", None) is not None:
+            module.boto_client_for = boto_client_for
+
+
+def patch_moto_sfn_parse_once() -> None:
+    """moto's interpreter parses the state machine's definition (ANTLR, in Python: ~30 ms of the
+    emulator's CPU for review_auto) at the start of every execution. Each definition is parsed
+    once now and every execution evaluates its own deep copy of that program (~1.5 ms): the
+    components carry no execution state (that lives in the execution's ``Environment``), and a
+    copy shares nothing with the next execution's anyway. Private API, guarded by
+    tests/integration/test_localcloud_wakeups.py and the e2e review tests."""
+    import copy
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original = getattr(ExecutionWorker._get_evaluation_entrypoint, "__wrapped__",
+                       ExecutionWorker._get_evaluation_entrypoint)
+    programs: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def _get_evaluation_entrypoint(self):
+        definition = self._evaluation_details.state_machine_details.definition
+        if not isinstance(definition, str):
+            return original(self)
+        with lock:
+            program = programs.get(definition)
+        if program is None:
+            program = original(self)            # parse errors raise here, as before
+            with lock:
+                program = programs.setdefault(definition, program)
+        return copy.deepcopy(program)
+
+    _get_evaluation_entrypoint.__wrapped__ = original
+    ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint
+
+
+def patch_moto_sfn_jsonpath_once() -> None:
+    """moto's interpreter compiles a JSONPath (``jsonpath_ng``: a PLY parser built per call) every
+    time it evaluates one: each Parameters binding, InputPath and ResultPath of every state of
+    every execution. Each path text is compiled once now; a compiled path is not changed by
+    ``find`` or ``update_or_create`` (they change the data). Private API, guarded by
+    tests/integration/test_localcloud_wakeups.py and the e2e review tests."""
+    import functools
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        parse = getattr(module.parse, "__wrapped__", module.parse)
+        cached = functools.lru_cache(maxsize=4096)(parse)
+        cached.__wrapped__ = parse
+        module.parse = cached
+
+
+_WAKE_LOCK = threading.Lock()
+_WAKE: dict[str, list[threading.Event]] = {}      # queue name -> the events of the pollers of that queue
+
+
+def wake_event(queue_name: str) -> threading.Event:
+    """An event set whenever a message is added to ``queue_name`` (``patch_moto_sqs_wakeups``):
+    what an event source mapping's poller waits on when the queue is empty."""
+    event = threading.Event()
+    with _WAKE_LOCK:
+        _WAKE.setdefault(queue_name, []).append(event)
+    return event
+
+
+def drop_wake_event(queue_name: str, event: threading.Event) -> None:
+    with _WAKE_LOCK:
+        events = _WAKE.get(queue_name, [])
+        if event in events:
+            events.remove(event)
+
+
+def patch_moto_sqs_wakeups() -> None:
+    """Lambda's pollers long-poll SQS: a message sent to an empty queue reaches its function at
+    once. Ours cannot hold a long poll open (the middleware serializes SQS requests, and moto's
+    wait loop would hold that lock), so they waited a backoff of up to 0.3 s per hop, about nine
+    hops per product, while asking moto two to fifty times a second per queue for nothing (#13).
+    moto's ``Queue.add_message`` (every send, batch entry and DLQ move runs through it) now also
+    sets the events of that queue's pollers, which wait on them instead. Private API, guarded by
+    tests/integration/test_localcloud_wakeups.py."""
+    from moto.sqs.models import Queue
+
+    original = getattr(Queue.add_message, "__wrapped__", Queue.add_message)
+
+    def add_message(self, message) -> None:
+        original(self, message)
+        with _WAKE_LOCK:
+            events = list(_WAKE.get(self.name, ()))
+        for e in events:
+            e.set()
+
+    add_message.__wrapped__ = original
+    Queue.add_message = add_message
+
+
 class SqsPoller(threading.Thread):
     """One event source mapping: an SQS queue feeding one function."""
 
@@ -260,41 +393,55 @@ class SqsPoller(threading.Thread):
                                      AttributeNames=["All"], MessageAttributeNames=["All"])
         return r.get("Messages", [])
 
+    # An empty queue is asked again when a message is added to it (``wake_event``), or after this
+    # backoff at the latest (0.05 s doubling to 0.5 s): messages that become visible without a
+    # send (a failed record's visibility timeout, a DelaySeconds re-send) wake no one.
+    IDLE_MIN_S, IDLE_MAX_S = 0.05, 0.5
+
     def run(self) -> None:
-        idle = 0.02
+        idle = self.IDLE_MIN_S
         sem = self.runtime.semaphores[self.fn.key]
         esm = self.esm_semaphore
-        while not self.stop_event.is_set():
-            if not esm.acquire(timeout=0.2):
-                continue
-            if not sem.acquire(timeout=0.2):
-                esm.release()
-                continue
-            try:
-                msgs = self._receive(self.trigger.batch_size)
-                if msgs and self.trigger.batching_window_s and len(msgs) < self.trigger.batch_size:
-                    deadline = time.monotonic() + min(self.trigger.batching_window_s, 0.25)
-                    while len(msgs) < self.trigger.batch_size and time.monotonic() < deadline:
-                        more = self._receive(self.trigger.batch_size - len(msgs))
-                        if not more:
-                            time.sleep(0.02)
-                        msgs += more
-            except Exception:  # noqa: BLE001 — the emulator shutting down
-                sem.release()
-                esm.release()
-                if self.stop_event.is_set():
-                    return
-                time.sleep(0.2)
-                continue
-            if not msgs:
-                sem.release()
-                esm.release()
-                self.stop_event.wait(idle)
-                idle = min(idle * 2, 0.3)
-                continue
-            idle = 0.02
-            self.busy += 1
-            self.pool.submit(self._deliver, msgs, sem)
+        wake = wake_event(self.url.rsplit("/", 1)[-1])
+        try:
+            while not self.stop_event.is_set():
+                if not esm.acquire(timeout=0.2):
+                    continue
+                if not sem.acquire(timeout=0.2):
+                    esm.release()
+                    continue
+                try:
+                    wake.clear()        # a send after this sets it again: no message is missed
+                    msgs = self._receive(self.trigger.batch_size)
+                    if msgs and self.trigger.batching_window_s and len(msgs) < self.trigger.batch_size:
+                        # the batching window (at most 0.25 s here): more messages as they are sent
+                        deadline = time.monotonic() + min(self.trigger.batching_window_s, 0.25)
+                        while len(msgs) < self.trigger.batch_size and time.monotonic() < deadline:
+                            wake.clear()
+                            more = self._receive(self.trigger.batch_size - len(msgs))
+                            if not more:
+                                wake.wait(max(0.0, deadline - time.monotonic()))
+                            msgs += more
+                except Exception:  # noqa: BLE001 — the emulator shutting down
+                    sem.release()
+                    esm.release()
+                    if self.stop_event.is_set():
+                        return
+                    time.sleep(0.2)
+                    continue
+                if not msgs:
+                    sem.release()
+                    esm.release()
+                    if wake.wait(idle):
+                        idle = self.IDLE_MIN_S
+                    else:
+                        idle = min(idle * 2, self.IDLE_MAX_S)
+                    continue
+                idle = self.IDLE_MIN_S
+                self.busy += 1
+                self.pool.submit(self._deliver, msgs, sem)
+        finally:
+            drop_wake_event(self.url.rsplit("/", 1)[-1], wake)
 
     def _hold_s(self) -> int:
         return max(30, 10 * max(1, int(self._visibility_s())))

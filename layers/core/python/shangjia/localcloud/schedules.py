@@ -1,9 +1,12 @@
 """EventBridge schedule expressions on the local cloud's clock.
 
-``rate(...)`` schedules of up to ``FAST_RATE_S`` run on every tick of the local cloud (its clock is
-fast: the publish scheduler and the listing poller keep the pipeline moving); longer rates (a
-15-minute reconciliation) run at their own rate of real time, so that they neither burn the
-machine nor keep the cloud from ever being idle; ``cron(...)``
+``rate(...)`` schedules of up to ``FAST_RATE_S`` run ``RATE_SCALE`` (60) times as often as on AWS,
+one local second for each minute of their rate (the publish scheduler, ``rate(1 minute)``, every
+second: it keeps reviewer-approved products moving; the listing poller, ``rate(5 minutes)``, every
+5 s): a fast clock, but not a poll of the status index every second by every scheduled function,
+which cost the one emulator process more than the workload at a few hundred products (#13).
+Longer rates (a 15-minute reconciliation) run at their own rate of real time, so that they neither
+burn the machine nor keep the cloud from ever being idle; ``cron(...)``
 schedules run only when the clock has passed one of their minutes since the last tick, so a weekly
 report does not run every few seconds. EventBridge's cron has six fields: minutes, hours,
 day-of-month, month, day-of-week (1-7 = SUN-SAT, or SUN..SAT) and year; ``*``, ``?``, lists,
@@ -60,6 +63,7 @@ def matches(expression: str, t: datetime) -> bool:
 
 
 FAST_RATE_S = 300
+RATE_SCALE = 60         # rate schedules up to FAST_RATE_S: one local second per AWS minute
 _UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 
 
@@ -69,13 +73,20 @@ def rate_seconds(expression: str) -> float:
     return int(value) * _UNITS[unit.lower()]
 
 
-def rate_due(expression: str, last_fired: float | None, now_s: float) -> bool:
-    """Whether a rate schedule fires now (real seconds): fast ones at every tick, slow ones once
-    their period of real time has passed since they last fired (and at the first tick)."""
+def local_period_s(expression: str) -> float:
+    """Real seconds between two runs of a rate schedule on the local cloud: its rate divided by
+    ``RATE_SCALE`` up to ``FAST_RATE_S`` (``rate(5 minutes)``: 5 s), its own rate beyond."""
     period = rate_seconds(expression)
-    if period <= FAST_RATE_S or last_fired is None:
+    return period / RATE_SCALE if period <= FAST_RATE_S else period
+
+
+def rate_due(expression: str, last_fired: float | None, now_s: float, *, tick_s: float = 1.0) -> bool:
+    """Whether a rate schedule fires at a tick at ``now_s`` (real seconds): at the first tick, then
+    once ``local_period_s`` has passed since it last fired (within half a tick: ticks are not
+    exact, and ``rate(1 minute)`` runs at every one-second tick)."""
+    if last_fired is None:
         return True
-    return now_s - last_fired >= period
+    return now_s - last_fired >= local_period_s(expression) - tick_s / 2
 
 
 def due(expression: str, last: datetime | None, now: datetime) -> bool:

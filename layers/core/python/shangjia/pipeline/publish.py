@@ -47,6 +47,7 @@ from shangjia.status import ProductStatus as PS
 
 MAX_BACKOFFS = 6                 # delayed re-sends for transient errors before SQS's own retries take over
 MAX_DELAY_S = 900                # SQS DelaySeconds' ceiling
+EARLY_RESENDS = 5                # a message that overtook fan_out's status move: re-sent 1 s later, this often
 QUOTA_PENALTY_S = 600.0          # a platform's "quota spent" without a Retry-After: wait 10 minutes
 CALLBACK_TTL_S = 30 * 24 * 3600  # how long a platform's message id is remembered (replays refused)
 HISTORY_MAX = 50
@@ -150,7 +151,13 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
         return "stale"
     status = item.get("status")
     if status in (PS.APPROVED, PS.SCHEDULED):
-        # fan_out sends before it moves the product to publishing: the move is a moment away
+        # fan_out sends before it moves the product to publishing: the move is a moment away.
+        # Come back in a second (a delayed re-send), not after the queue's visibility timeout
+        # (6x the function's: six minutes on AWS); after a few, retry as before (DLQ-bound).
+        early = int(msg.get("early") or 0)
+        if early < EARLY_RESENDS:
+            _defer(deps, {**msg, "early": early + 1}, 1)
+            return "early"
         raise Transient(f"{spu} is still {status}: its move to publishing has not landed yet")
     lkey = keys.listing(m, spu, ch)
     listing = deps.store.get(*lkey)
@@ -363,22 +370,22 @@ def _wait(deps: Deps, msg: dict[str, Any], listing, state: str, wait_s: float, *
     if not listing or listing.get("state") != state or listing.get("batch_id") != msg["batch_id"] \
             or listing.get("next_at") != extra["next_at"]:
         _move(deps, keys.listing(msg["merchant_id"], msg["spu_code"], msg["channel"]), msg, state, listing, sets=extra)
-    body = {k: msg[k] for k in ("merchant_id", "spu_code", "batch_id", "channel") if k in msg}
-    for k in ("attempt", "slot_at"):
-        if msg.get(k) is not None:
-            body[k] = msg[k]
+    body = _resend_body(msg)
     # a quota wait is measured on the quota clock (sped up in the quota run): its real delay is shorter
     real = real_seconds(wait_s) if state == L.WAITING_QUOTA else wait_s
     deps.queues.send_batch(f"publish_{msg['channel']}", [body], delay_s=min(MAX_DELAY_S, max(0, math.ceil(round(real, 3)))))
     return state
 
 
+def _resend_body(msg: dict[str, Any]) -> dict[str, Any]:
+    """The message as it is sent again: the listing's keys and what its retries count."""
+    body = {k: msg[k] for k in ("merchant_id", "spu_code", "batch_id", "channel") if k in msg}
+    return body | {k: msg[k] for k in ("attempt", "slot_at", "early") if msg.get(k) is not None}
+
+
 def _defer(deps: Deps, msg: dict[str, Any], wait_s: float) -> str:
     """Another delivery holds the listing (mid-send): come back when its lease ends, moving nothing."""
-    body = {k: msg[k] for k in ("merchant_id", "spu_code", "batch_id", "channel") if k in msg}
-    for k in ("attempt", "slot_at"):
-        if msg.get(k) is not None:
-            body[k] = msg[k]
+    body = _resend_body(msg)
     deps.queues.send_batch(f"publish_{msg['channel']}", [body],
                            delay_s=min(MAX_DELAY_S, max(1, math.ceil(round(wait_s, 3)))))
     return "in_flight"

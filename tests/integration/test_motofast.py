@@ -272,3 +272,23 @@ def test_sqs_retention_is_checked_as_moto_checks_it():
             motofast.uninstall()
     assert want == (["m0", "m1", "m2"], [["m0", "m1", "m2"]] * 3), "expired messages are not handed out"
     assert got == want
+
+
+def test_a_task_token_call_skips_an_execution_without_an_interpreter_environment():
+    """moto looks for a token's owner through every running execution's interpreter environment;
+    an execution just starting (or ending) has none, and moto's loop broke on it with a 500 for
+    every reviewer's decision. The patched lookup leaves such executions out, and only those."""
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    ready = SimpleNamespace(status="RUNNING", exec_worker=SimpleNamespace(env=object()))
+    starting = SimpleNamespace(status="RUNNING", exec_worker=SimpleNamespace(env=None))
+    unscheduled = SimpleNamespace(status="RUNNING", exec_worker=None)
+    fake = SimpleNamespace(state_machines=[SimpleNamespace(executions=[ready, starting, unscheduled])])
+    motofast.install()
+    try:
+        assert StepFunctionsParserBackend._get_executions(fake, "RUNNING") == [ready]
+    finally:
+        motofast.uninstall()
+    assert StepFunctionsParserBackend._get_executions(fake, "RUNNING") == [ready, starting, unscheduled]

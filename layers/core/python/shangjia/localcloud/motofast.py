@@ -302,11 +302,27 @@ def install() -> None:
 
     backends_module.list_of_moto_modules = list_of_moto_modules
 
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    _originals["sfn_executions"] = StepFunctionsParserBackend._get_executions
+    StepFunctionsParserBackend._get_executions = _callback_executions
+
     Table.all_items = all_items
     Table.query = query
     DynamoResult.execute_result = execute_result
     DynamoDBBackend.transact_write_items = transact_write_items
     DynamoDBBackend.update_item = update_item
+
+
+def _callback_executions(self, execution_status=None):
+    """moto's ``_get_executions`` for the task-token calls (``SendTaskSuccess``/``Failure``/
+    ``Heartbeat``): without the executions whose interpreter has no environment (one just started,
+    or one tearing down). moto reads ``exec_worker.env.callback_pool_manager`` on every running
+    execution while it looks for the token's owner, so one such execution answered every
+    reviewer's decision with a 500 (``'NoneType' object has no attribute 'callback_pool_manager'``)
+    while it lasted; none of them can be waiting on a token."""
+    return [e for e in _originals["sfn_executions"](self, execution_status)
+            if getattr(getattr(e, "exec_worker", None), "env", None) is not None]
 
 
 def uninstall() -> None:
@@ -322,6 +338,9 @@ def uninstall() -> None:
         import moto.backends as backends_module
 
         backends_module.list_of_moto_modules = _originals.pop("list_of_moto_modules")
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        StepFunctionsParserBackend._get_executions = _originals.pop("sfn_executions")
         from moto.sqs.models import SQSBackend
 
         SQSBackend.is_message_valid_based_on_retention_period = _originals.pop("sqs_retention")

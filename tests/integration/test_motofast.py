@@ -292,3 +292,92 @@ def test_a_task_token_call_skips_an_execution_without_an_interpreter_environment
     finally:
         motofast.uninstall()
     assert StepFunctionsParserBackend._get_executions(fake, "RUNNING") == [ready, starting, unscheduled]
+
+
+def test_an_index_query_keeps_up_with_every_write_path():
+    """The index a query reads (the items carrying its hash value) is built once and then kept by
+    every write: puts that add, change or drop the indexed attribute, updates in place (SET and
+    REMOVE), deletes, batch writes, and transactions, committed or cancelled after some of their
+    actions applied. After each round, every value's query answers exactly the items a Scan finds."""
+    rng = random.Random(11)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        t = _table(ddb)
+        g1, g2 = t.indexes
+        values = {g1.partition_key: [f"BATCH#{i}" for i in range(4)],
+                  g2.partition_key: ["STATUS#media", "STATUS#in_review", "STATUS#published"]}
+        sort_of = {g1.partition_key: g1.sort_key, g2.partition_key: g2.sort_key}
+
+        def key(i):
+            return {"pk": {"S": f"P#{i % 9}"}, "sk": {"S": f"K#{i}"}}
+
+        def index_attrs():
+            out = {}
+            for attr, vals in values.items():
+                if rng.random() < 0.7:
+                    out[attr] = {"S": rng.choice(vals)}
+                    out[sort_of[attr]] = {"S": f"{rng.randrange(10**6):06d}"}
+            return out
+
+        def check():
+            for attr, vals in values.items():
+                index = g1 if attr == g1.partition_key else g2
+                for v in vals:
+                    got, start = set(), {}
+                    while True:
+                        page = ddb.query(TableName="t", IndexName=index.name, KeyConditionExpression="#a = :v",
+                                         ExpressionAttributeNames={"#a": attr},
+                                         ExpressionAttributeValues={":v": {"S": v}}, **start)
+                        got |= {(i["pk"]["S"], i["sk"]["S"]) for i in page["Items"]}
+                        if "LastEvaluatedKey" not in page:
+                            break
+                        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+                    want = {(i["pk"]["S"], i["sk"]["S"]) for i in ddb.scan(     # an index holds items with both keys
+                        TableName="t", FilterExpression="#a = :v AND attribute_exists(#s)",
+                        ExpressionAttributeNames={"#a": attr, "#s": sort_of[attr]},
+                        ExpressionAttributeValues={":v": {"S": v}})["Items"]}
+                    assert got == want, (attr, v)
+
+        motofast.install()
+        try:
+            for i in range(60):
+                ddb.put_item(TableName="t", Item={**key(i), **index_attrs()})
+            check()                                         # the index is built here, then kept
+            for _round in range(12):
+                for _ in range(15):
+                    i, op = rng.randrange(80), rng.random()
+                    if op < 0.25:
+                        ddb.put_item(TableName="t", Item={**key(i), **index_attrs()})
+                    elif op < 0.45:
+                        attr = rng.choice(list(values))
+                        ddb.update_item(TableName="t", Key=key(i), UpdateExpression="SET #a = :v, #s = :s",
+                                        ExpressionAttributeNames={"#a": attr, "#s": sort_of[attr]},
+                                        ExpressionAttributeValues={":v": {"S": rng.choice(values[attr])},
+                                                                   ":s": {"S": "000001"}})
+                    elif op < 0.55:
+                        attr = rng.choice(list(values))
+                        ddb.update_item(TableName="t", Key=key(i), UpdateExpression="REMOVE #a",
+                                        ExpressionAttributeNames={"#a": attr})
+                    elif op < 0.7:
+                        ddb.delete_item(TableName="t", Key=key(i))
+                    elif op < 0.8:
+                        ddb.batch_write_item(RequestItems={"t": [
+                            {"PutRequest": {"Item": {**key(i), **index_attrs()}}},
+                            {"DeleteRequest": {"Key": key(i + 1)}}]})
+                    else:
+                        cancel = rng.random() < 0.5
+                        actions = [{"Put": {"TableName": "t", "Item": {**key(i), **index_attrs()}}},
+                                   {"Update": {"TableName": "t", "Key": key(i + 2), "UpdateExpression": "SET #a = :v",
+                                               "ExpressionAttributeNames": {"#a": g2.partition_key},
+                                               "ExpressionAttributeValues": {":v": {"S": "STATUS#published"}}}},
+                                   {"Delete": {"TableName": "t", "Key": key(i + 3)}}]
+                        if cancel:
+                            actions.append({"ConditionCheck": {"TableName": "t", "Key": key(i + 4),
+                                                               "ConditionExpression": "attribute_exists(nope)"}})
+                        try:
+                            ddb.transact_write_items(TransactItems=actions)
+                        except ddb.exceptions.TransactionCanceledException:
+                            assert cancel
+                check()
+        finally:
+            motofast.uninstall()

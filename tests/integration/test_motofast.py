@@ -381,3 +381,49 @@ def test_an_index_query_keeps_up_with_every_write_path():
                 check()
         finally:
             motofast.uninstall()
+
+
+def _sqs_sends(sqs, tag):
+    """Sends to a standard queue, a FIFO queue with content-based deduplication and one without:
+    what a client sees (ids aside)."""
+    seen = []
+    std = sqs.create_queue(QueueName=f"std-{tag}")["QueueUrl"]
+    dedup = sqs.create_queue(QueueName=f"dedup-{tag}.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    plain = sqs.create_queue(QueueName=f"plain-{tag}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    for i in range(5):
+        sqs.send_message(QueueUrl=std, MessageBody=f"s{i % 3}")
+        sqs.send_message(QueueUrl=dedup, MessageBody=f"d{i % 3}", MessageGroupId="g")     # repeats deduplicated
+    r = sqs.send_message_batch(QueueUrl=dedup, Entries=[{"Id": "a", "MessageBody": "d0", "MessageGroupId": "g"},
+                                                       {"Id": "b", "MessageBody": "d9", "MessageGroupId": "g"}])
+    seen.append(sorted(e["Id"] for e in r.get("Successful", [])))
+    try:                    # no deduplication id and no content-based deduplication: refused
+        sqs.send_message(QueueUrl=plain, MessageBody="p", MessageGroupId="g")
+        seen.append("accepted")
+    except sqs.exceptions.ClientError as e:
+        seen.append(e.response["Error"]["Code"])
+    sqs.send_message(QueueUrl=plain, MessageBody="p", MessageGroupId="g", MessageDeduplicationId="x")
+    for url in (std, dedup, plain):
+        bodies = []
+        while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            bodies += [m["Body"] for m in msgs]
+            sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                                            for i, m in enumerate(msgs)])
+        seen.append(sorted(bodies))
+        seen.append(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ContentBasedDeduplication", "FifoQueue"])
+                    .get("Attributes"))
+    return seen
+
+
+def test_sqs_sends_read_the_one_attribute_as_moto_computes_it():
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        motofast.uninstall()
+        want = _sqs_sends(sqs, "moto")
+        motofast.install()
+        try:
+            got = _sqs_sends(sqs, "fast")
+        finally:
+            motofast.uninstall()
+    assert want[2] == ["s0", "s0", "s1", "s1", "s2"] and want[4] == ["d0", "d1", "d2", "d9"], want
+    assert got == want

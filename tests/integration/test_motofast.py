@@ -260,16 +260,21 @@ def _sqs_run(sqs, name):
     return first, later
 
 
-def test_sqs_retention_is_checked_as_moto_checks_it():
+def _sqs_moto_and_fast(run):
+    """``run(sqs, tag)`` on moto's own SQS, then with motofast installed: (moto's, ours)."""
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         motofast.uninstall()
-        want = _sqs_run(sqs, "moto")
+        want = run(sqs, "moto")
         motofast.install()
         try:
-            got = _sqs_run(sqs, "fast")
+            return want, run(sqs, "fast")
         finally:
             motofast.uninstall()
+
+
+def test_sqs_retention_is_checked_as_moto_checks_it():
+    want, got = _sqs_moto_and_fast(_sqs_run)
     assert want == (["m0", "m1", "m2"], [["m0", "m1", "m2"]] * 3), "expired messages are not handed out"
     assert got == want
 
@@ -416,14 +421,6 @@ def _sqs_sends(sqs, tag):
 
 
 def test_sqs_sends_read_the_one_attribute_as_moto_computes_it():
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        motofast.uninstall()
-        want = _sqs_sends(sqs, "moto")
-        motofast.install()
-        try:
-            got = _sqs_sends(sqs, "fast")
-        finally:
-            motofast.uninstall()
+    want, got = _sqs_moto_and_fast(_sqs_sends)
     assert want[2] == ["s0", "s0", "s1", "s1", "s2"] and want[4] == ["d0", "d1", "d2", "d9"], want
     assert got == want

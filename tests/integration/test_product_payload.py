@@ -3,14 +3,12 @@
 larger of the item before and after, so every status move must rewrite the small item only; every
 reader still sees one product (``products.get_product``, ``views.batch_products``)."""
 
-import json
 
 import pytest
 
-from tests.support.events import load_event
+from tests.support.events import validate_message_body
 from shangjia.limits import native_item_size
 from shangjia.pipeline import keys, views
-from shangjia.pipeline.merchants import put_merchant
 from shangjia.pipeline.products import get_product, move_status, reset_product, set_status
 from shangjia.pipeline.validate import validate_message
 from shangjia.status import ProductStatus as S
@@ -20,10 +18,7 @@ MERCHANT = "m-vip-001"
 
 @pytest.fixture
 def msg(deps):
-    put_merchant(deps.store, MERCHANT, name="V", annual_sales_cny=9_000_000)
-    body = json.loads(load_event("validate/product.json")["Records"][0]["body"])
-    body["options"] = {"seq": 0}
-    return body
+    return validate_message_body(deps.store, MERCHANT)
 
 
 def _items(deps, spu):

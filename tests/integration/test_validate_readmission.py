@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from tests.support.events import load_event
+from tests.support.events import validate_message_body
 from shangjia.pipeline import keys
-from shangjia.pipeline.merchants import put_merchant
 from shangjia.pipeline.products import get_product
 from shangjia.pipeline.validate import validate_message
 from shangjia.status import TRANSITIONS, ProductStatus as S
@@ -19,10 +18,7 @@ SETTLED = {S.PUBLISHED, S.CHECKED, S.HELD, S.NEEDS_FIX, S.REJECTED, S.FAILED}   
 
 @pytest.fixture
 def msg(deps):
-    put_merchant(deps.store, MERCHANT, name="V", annual_sales_cny=9_000_000)
-    body = json.loads(load_event("validate/product.json")["Records"][0]["body"])
-    body["options"] = {"seq": 0}
-    return body
+    return validate_message_body(deps.store, MERCHANT)
 
 
 def _earlier(deps, spu, status, batch="an-earlier-batch"):

@@ -46,3 +46,14 @@ def load_event(name: str) -> dict:
             else:
                 BODY_MODELS[function].model_validate(body)
     return doc
+
+
+def validate_message_body(store, merchant_id: str) -> dict:
+    """The validate sample's product message for ``merchant_id`` (a VIP merchant put first), ordinal 0."""
+
+    from shangjia.pipeline.merchants import put_merchant
+
+    put_merchant(store, merchant_id, name="V", annual_sales_cny=9_000_000)
+    body = json.loads(load_event("validate/product.json")["Records"][0]["body"])
+    body["options"] = {"seq": 0}
+    return body

@@ -1,6 +1,7 @@
 """Handlers on moto (in process): the same provisioning as the local cloud, no server, no pollers."""
 
 import importlib.util
+import threading
 
 import pytest
 from moto import mock_aws
@@ -8,9 +9,29 @@ from moto import mock_aws
 from shangjia.topology import REPO_ROOT
 
 
+_MOTO_LOCK = threading.RLock()
+
+
+def _one_request_at_a_time(monkeypatch):
+    """moto in process answers a request on the caller's thread, and its conditional writes read,
+    check and write without a lock: two threads' ``attribute_not_exists`` updates can both pass.
+    DynamoDB makes each conditional write atomic, and so does the local cloud (server.py serializes
+    state-changing requests); the tests that race threads get the same here."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+
+    def process_request(self, request):
+        with _MOTO_LOCK:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+
+
 @pytest.fixture
 def aws(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    _one_request_at_a_time(monkeypatch)
     with mock_aws():
         import boto3
 

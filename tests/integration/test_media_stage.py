@@ -50,8 +50,8 @@ def product(deps, aws):
     ppk, psk = keys.pending_media("m1", "P1", "b1")
     deps.store.put({"pk": ppk, "sk": psk, "pending": {f"{s}:{i}" for s, i, _ in refs}, "total": len(refs)})
     deps.workflows = CountingWorkflows()
-    return [{"merchant_id": "m1", "spu_code": "P1", "batch_id": "b1", "slot": s, "index": i, "ref": r}
-            for s, i, r in refs]
+    return [{"merchant_id": "m1", "spu_code": "P1", "batch_id": "b1", "slot": s, "index": i, "ref": r,
+             "source_key": "m1/sheet.xlsx"} for s, i, r in refs]
 
 
 def test_too_long_video_sends_the_product_back_and_no_review_starts(deps, product):
@@ -123,7 +123,7 @@ def test_a_late_duplicate_of_validate_never_refills_the_pending_set(deps, produc
     item = get_product(deps, "m1", "P1")
     refs = {"main": ["main.jpg"], "gallery": ["g1.jpg", "g2.jpg", "g3.jpg"]}
     validate._forward(deps, "m1", "P1", "b1", {"images": refs, "video": "clip.mp4", "skus": []},
-                      {"product": item["product"]})
+                      {"product": item["product"]}, "m1/sheet.xlsx")
     pending = deps.store.get(*keys.pending_media("m1", "P1", "b1"))["pending"]
     assert "main:0" not in pending and len(pending) == 4
 
@@ -135,7 +135,8 @@ def _missing_image_product(deps, aws):
                     "source_key": "m2/上新/sheet.xlsx", "product": {"spu_code": "P9", "title": "t", "skus": []}})
     ppk, psk = keys.pending_media("m2", "P9", "b9")
     deps.store.put({"pk": ppk, "sk": psk, "pending": {"main:0"}, "total": 1})
-    return {"merchant_id": "m2", "spu_code": "P9", "batch_id": "b9", "slot": "main", "index": 0, "ref": "主图.jpg"}
+    return {"merchant_id": "m2", "spu_code": "P9", "batch_id": "b9", "slot": "main", "index": 0, "ref": "主图.jpg",
+            "source_key": "m2/上新/sheet.xlsx"}
 
 
 def _deliver_until_done(aws, handler, *, before_each=None) -> list[tuple[int, bool]]:
@@ -199,3 +200,51 @@ def test_an_image_uploaded_between_tries_is_rendered(deps, aws, handler):
     assert _deliver_until_done(aws, handler, before_each=upload_before_the_third) == [(1, True), (2, True), (3, False)]
     image = deps.store.get(*keys.image("m2", "P9", "b9", "main", 0))
     assert image["ok"] and not [f for f in image["findings"] if f["code"] == "PIPE_IMAGE_MISSING"]
+
+
+class ReadCountingStore:
+    def __init__(self, inner):
+        self.inner, self.gets = inner, []
+
+    def get(self, pk, sk, **kw):
+        self.gets.append((pk, sk))
+        return self.inner.get(pk, sk, **kw)
+
+    def get_many(self, keys_, **kw):
+        self.gets.extend(keys_)
+        return self.inner.get_many(keys_, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_files_are_rendered_without_reading_the_product_once_per_file(deps, product):
+    """validate sends the sheet's key with each file: the product item is read by the delivery
+    that finishes the product, not by every file's (one GetItem per image less)."""
+    deps.store = ReadCountingStore(deps.store)
+    for msg in product[:-1]:
+        assert process_media_message(deps, msg) == "image_done"
+    assert keys.product("m1", "P1") not in deps.store.gets
+    assert process_media_message(deps, product[-1]) == "needs_fix"      # the 45 s video
+    assert keys.product("m1", "P1") in deps.store.gets                 # read by the delivery that finished it
+
+
+def test_a_file_queued_before_the_sheet_key_travelled_reads_the_product(deps, product):
+    """Messages already queued when this version deployed carry no ``source_key``: the product
+    item gives it, and a product another upload has taken since is left alone."""
+    legacy = {k: v for k, v in product[0].items() if k != "source_key"}
+    assert process_media_message(deps, legacy) == "image_done"
+    img = deps.store.get(*keys.image("m1", "P1", "b1", "main", 0))
+    assert img["ok"] and img["renditions"]
+    deps.store.update(*keys.product("m1", "P1"), "SET batch_id = :b", values={":b": "b2"})
+    legacy = {k: v for k, v in product[1].items() if k != "source_key"}
+    assert process_media_message(deps, legacy) == "stale"
+    assert deps.store.get(*keys.image("m1", "P1", "b1", "gallery", 0)) is None
+
+
+def test_a_rendition_already_stored_is_not_written_again(deps, aws):
+    """Content-addressed renditions are created with S3's conditional write (If-None-Match: *):
+    one request, and the object first stored stays."""
+    assert deps.blobs.put_new("media", "r/ab/cd/main.webp", b"first", content_type="image/webp") is True
+    assert deps.blobs.put_new("media", "r/ab/cd/main.webp", b"second", content_type="image/webp") is False
+    assert deps.blobs.get("media", "r/ab/cd/main.webp") == b"first"

@@ -394,6 +394,18 @@ class S3Blobs:
         except Exception as e:  # noqa: BLE001
             _raise_mapped(e)
 
+    def put_new(self, bucket_key: str, key: str, data: bytes, *, content_type: str) -> bool:
+        """Create the object unless it exists (S3's conditional write, ``If-None-Match: *``): one
+        request where a HEAD then a PUT took two. False when it was there already."""
+        try:
+            client("s3").put_object(Bucket=self.bucket(bucket_key), Key=key, Body=data, ContentType=content_type,
+                                    IfNoneMatch="*")
+        except Exception as e:  # noqa: BLE001
+            if _code(e) in ("PreconditionFailed", "412"):
+                return False
+            _raise_mapped(e)
+        return True
+
     def size(self, bucket_key: str, key: str) -> int | None:
         try:
             r = client("s3").head_object(Bucket=self.bucket(bucket_key), Key=key)

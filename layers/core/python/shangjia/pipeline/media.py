@@ -33,19 +33,27 @@ def source_key(merchant_id: str, source_sheet_key: str | None, ref: str) -> str 
 def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int = 1) -> str:
     merchant_id, spu, batch_id = msg["merchant_id"], msg["spu_code"], msg["batch_id"]
     slot, index, ref = msg["slot"], int(msg["index"]), msg["ref"]
-    # The product item alone (status, batch, source_key): the payload is read once, by the
-    # delivery that finishes the product (``finish_media``), not once per file.
-    product = deps.store.get(*keys.product(merchant_id, spu))
-    if not product or product.get("batch_id") != batch_id:
-        return "stale"
+    product = None
+    if "source_key" in msg:
+        # validate sends the sheet's key with each file: no read of the product per file. The
+        # product is read once, by the delivery that empties the pending set (``_mark_done``); a
+        # file of a product another upload has taken since (an ops reset, then a new sheet) is
+        # rendered for nothing and its pending set finishes nothing (``already_complete``).
+        sheet_key = msg["source_key"]
+    else:
+        # A message queued before the sheet's key travelled with it: the product item tells.
+        product = deps.store.get(*keys.product(merchant_id, spu))
+        if not product or product.get("batch_id") != batch_id:
+            return "stale"
+        sheet_key = product.get("source_key")
     ipk, isk = keys.image(merchant_id, spu, batch_id, slot, index)
     if deps.store.get(ipk, isk) is None:
-        result = _render(deps, merchant_id, product, slot, index, ref, receive_count)
+        result = _render(deps, merchant_id, sheet_key, slot, index, ref, receive_count)
         deps.store.put({"pk": ipk, "sk": isk, "slot": slot, "index": index, "ref": ref, **result})
     return _mark_done(deps, merchant_id, spu, batch_id, f"{slot}:{index}", product)
 
 
-def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -> dict[str, Any]:
+def _render(deps: Deps, merchant_id, sheet_key, slot, index, ref, receive_count) -> dict[str, Any]:
     from shangjia.media import PIPELINE_LIMITS, fetch_url, probe_video, process_image
 
     cap = MAX_VIDEO_BYTES if slot == "video" else MAX_IMAGE_BYTES
@@ -54,7 +62,7 @@ def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -
             data = fetch_url(ref, max_bytes=cap, timeout_s=10,
                              **({"accept": ("video/",)} if slot == "video" else {}))
         else:
-            key = source_key(merchant_id, product.get("source_key"), ref)
+            key = source_key(merchant_id, sheet_key, ref)
             if key is None:
                 raise FindingError(finding("PIPE_IMAGE_MISSING", field=slot, value=ref))
             try:
@@ -71,9 +79,8 @@ def _render(deps: Deps, merchant_id, product, slot, index, ref, receive_count) -
         video = probe_video(data, name=ref)
         return {**video.to_dict(), "findings": [{**f.to_dict(), "field": f.field or "video"} for f in video.findings]}
     res = process_image(data, name=ref, slot=slot, limits=PIPELINE_LIMITS)
-    for r in res.renditions:
-        if not deps.blobs.exists("media", r.key):
-            deps.blobs.put("media", r.key, r.data, content_type=r.content_type)
+    for r in res.renditions:        # content-addressed: created once, whoever renders it first
+        deps.blobs.put_new("media", r.key, r.data, content_type=r.content_type)
     out = res.to_dict()
     out["findings"] = [{**f.to_dict(), "field": f.field or slot} for f in res.findings]
     return out

@@ -178,7 +178,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         outcome = "held" if set_status(deps, merchant_id, spu, PS.HELD, batch_id=batch_id, key=(pk, sk),
                                        extra={**extra, "held_by": stop.to_dict()}, remove=ADMISSION_ONLY) else "duplicate"
     else:
-        outcome = _forward(deps, merchant_id, spu, batch_id, product, extra)
+        outcome = _forward(deps, merchant_id, spu, batch_id, product, extra, msg.get("source_key"))
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return outcome
 
@@ -216,7 +216,7 @@ def _admission_condition(batch_id: str) -> tuple[str, dict[str, Any]]:
 
 
 def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dict[str, Any],
-             extra: dict[str, Any]) -> str:
+             extra: dict[str, Any], product_source: str | None) -> str:
     """A valid product goes on: to media (one message per file), or straight to review."""
     pk, _ = keys.product(merchant_id, spu)
     refs = image_refs(product)
@@ -240,7 +240,8 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
     if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra, remove=ADMISSION_ONLY):
         return "duplicate"                    # a concurrent duplicate delivery forwarded it
     deps.queues.send_batch("media", (
-        {"merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id, "slot": slot, "index": i, "ref": ref}
+        {"merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id, "slot": slot, "index": i, "ref": ref,
+         "source_key": product_source}             # where its relative references start (media.source_key)
         for slot, i, ref in refs))
     return "media"
 

@@ -474,3 +474,40 @@ def test_a_verdict_pushed_before_the_send_is_answered_is_kept_and_applied(env):
     assert publish_message(deps, _msg("E1", "wechat"), pub) == "live"
     assert seen == ["pending"]
     assert _listing(deps, "E1", "wechat")["verdict_msg_id"] == "early-1" and _status(deps, "E1") == "published"
+
+
+class CallLog:
+    """The store, recording each call: (method, keys read)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def get(self, pk, sk, **kw):
+        self.calls.append(("get", [(pk, sk)]))
+        return self.inner.get(pk, sk, **kw)
+
+    def get_many(self, keys_, **kw):
+        self.calls.append(("get_many", list(keys_)))
+        return self.inner.get_many(keys_, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_send_reads_its_product_and_listing_in_one_request_and_a_verdict_settles_on_one_read(env):
+    deps, pub, ports, _ = env
+    _product(deps, "P1", channels=("own_shop", "wechat"))
+    log = deps.store = CallLog(deps.store)
+    assert publish_message(deps, _msg("P1", "wechat"), pub) == "in_audit"
+    reads = [c for c in log.calls if c[0] in ("get", "get_many")]
+    assert reads[0] == ("get_many", [keys.product(M, "P1"), keys.payload(keys.product_pk(M, "P1")),
+                                     keys.listing(M, "P1", "wechat")])
+    assert not any(keys.listing(M, "P1", "wechat") in ks for _, ks in reads[1:])
+    assert publish_message(deps, _msg("P1", "own_shop"), pub) == "live"
+    v = _verdict(deps, "P1", "wechat", "approved", "w-1")
+    log.calls.clear()
+    assert apply_verdict(deps, v) == "live"
+    product_reads = [ks for op, ks in log.calls if keys.product(M, "P1") in ks]
+    assert product_reads == [[keys.product(M, "P1"), keys.payload(keys.product_pk(M, "P1")),
+                              *(keys.listing(M, "P1", c) for c in CHANNELS)]], "one read settles it"
+    assert _status(deps, "P1") == "published"

@@ -170,3 +170,38 @@ def test_success_on_a_healthy_channel_writes_nothing(store):
     s = c.check("wechat")
     c.success("wechat", s)
     assert store.get("CIRCUIT#wechat", "STATE") is None
+
+
+class CountingReads:
+    def __init__(self, inner):
+        self.inner, self.reads = inner, 0
+
+    def get(self, *a, **kw):
+        self.reads += 1
+        return self.inner.get(*a, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_healthy_circuit_is_read_once_per_memo_and_an_opening_is_seen_after_it(store):
+    """A publisher's container reads a closed, failure-free circuit at most once per ``memo_s``;
+    another container opening it is seen when the memo runs out; its own failure forgets it."""
+    clock, counted = Clock(), CountingReads(store)
+    a = Circuit(counted, now=clock, min_calls=2, ratio=0.5, cooldown_s=30, memo_s=1.0)
+    other = Circuit(store, now=clock, min_calls=2, ratio=0.5, cooldown_s=30)
+    assert [a.check("wechat").wait_s for _ in range(5)] == [0] * 5 and counted.reads == 1
+    other.failure("wechat")
+    assert other.failure("wechat") is True                       # opened elsewhere
+    assert a.check("wechat").wait_s == 0, "within the memo: not seen yet"
+    clock.t += 1.01
+    assert a.check("wechat").wait_s == pytest.approx(29, abs=0.1)
+    clock.t += 60
+    probe = a.check("wechat")
+    assert probe.probe
+    a.success("wechat", probe)                                   # the probe's answer closes it
+    reads = counted.reads
+    a.check("wechat")                                            # closed again: read, then remembered
+    a.failure("wechat")                                          # its own failure forgets the memo
+    a.check("wechat")
+    assert counted.reads == reads + 2

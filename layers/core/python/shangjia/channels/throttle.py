@@ -282,10 +282,16 @@ def _names(*expressions: str) -> dict[str, str]:
 class Circuit:
     def __init__(self, store: Store, *, now: Callable[[], float] = time.time, min_calls: int | None = None,
                  threshold: int | None = None, ratio: float | None = None, window_s: float | None = None,
-                 cooldown_s: float | None = None, max_cooldown_s: float | None = None, probe_s: float = 30.0) -> None:
+                 cooldown_s: float | None = None, max_cooldown_s: float | None = None, probe_s: float = 30.0,
+                 memo_s: float = 0.0) -> None:
         """``threshold`` is the former name of ``min_calls`` (``SHANGJIA_CIRCUIT_THRESHOLD`` too): a
-        channel failing every call still opens after that many."""
+        channel failing every call still opens after that many. ``memo_s``: a circuit this instance
+        read as closed and failure-free is taken as such for that long without reading it again
+        (one GetItem per send saved; another container's opening is seen that much later, and this
+        instance's own failure forgets it at once)."""
         self.store, self.now = store, now
+        self.memo_s = memo_s
+        self._healthy_until: dict[str, float] = {}
         self.min_calls = int(min_calls or threshold or _env_float(
             ("SHANGJIA_CIRCUIT_MIN_CALLS", "SHANGJIA_CIRCUIT_THRESHOLD"), 20))
         self.ratio = ratio if ratio is not None else _env_float(("SHANGJIA_CIRCUIT_FAILURE_RATIO",), 0.8)
@@ -342,6 +348,8 @@ class Circuit:
 
     # --- the port publish uses ----------------------------------------------------------------------
     def check(self, channel: str) -> CircuitState:
+        if self.memo_s > 0 and self._healthy_until.get(channel, float("-inf")) > self.now():
+            return CircuitState(0.0, 0)
         item: dict[str, Any] | None = self.store.get(*_circuit_key(channel), consistent=False)
         now = self.now()
         failures = 0
@@ -351,6 +359,8 @@ class Circuit:
                 failures = int(item.get("fails") or 0) + (int(item.get("prev_fails") or 0)
                                                           if int(item["win"]) == w else 0)
         if not item or item.get("open_until") is None:
+            if failures == 0 and self.memo_s > 0:
+                self._healthy_until[channel] = now + self.memo_s
             return CircuitState(0.0, failures)
         open_until = float(item["open_until"])
         failures = max(failures, 1)               # open: whatever happens next is recorded
@@ -389,6 +399,7 @@ class Circuit:
 
     def failure(self, channel: str) -> bool:
         """Count a transient failure; True when the circuit is (now) open."""
+        self._healthy_until.pop(channel, None)
         now = self.now()
         item = self._count(channel, True, now)
         trips = int(item.get("trips") or 0)

@@ -36,6 +36,16 @@ def load(deps: Deps, pk: str, sk: str = "META", *, consistent: bool = True) -> d
     return merge_payload(got.get(sk), got.get(keys.PAYLOAD_SK))
 
 
+def load_with(deps: Deps, pk: str, others: list[tuple[str, str]], *,
+              consistent: bool = True) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The product (with its payload) and other items of its partition (its listings), all in one
+    BatchGetItem: ``(product, {sk: item found})``."""
+    got = {it["sk"]: it for it in deps.store.get_many([(pk, "META"), keys.payload(pk), *others],
+                                                       consistent=consistent)}
+    product = merge_payload(got.pop("META", None), got.pop(keys.PAYLOAD_SK, None))
+    return product, got
+
+
 def with_payload(deps: Deps, items: list[dict[str, Any]], *, consistent: bool = False) -> list[dict[str, Any]]:
     """Product items (as an index or a batch read found them) with their payloads, fetched together
     (100 keys a BatchGetItem); other items are returned as they are."""

@@ -41,7 +41,8 @@ from shangjia.clock import epoch_s, iso, real_seconds
 from shangjia.observability import logger
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
-from shangjia.pipeline.products import get_product, set_status
+from shangjia.pipeline.products import get_product, load_with, set_status
+from shangjia.topology import CHANNELS
 from shangjia.ports import ConditionFailed, Transient
 from shangjia.status import ProductStatus as PS
 
@@ -93,7 +94,9 @@ class Publisher:
         if self.quota_now_s is None:
             self.quota_now_s = epoch_s if self.now_s is time.time else self.now_s
         self.throttle = self.throttle or Throttle(self.deps.store, now=self.quota_now_s)
-        self.circuit = self.circuit or Circuit(self.deps.store, now=self.now_s)
+        # a container re-reads a healthy channel's circuit at most once a second (SHANGJIA_CIRCUIT_MEMO_S)
+        self.circuit = self.circuit or Circuit(self.deps.store, now=self.now_s,
+                                               memo_s=float(os.environ.get("SHANGJIA_CIRCUIT_MEMO_S", "1") or 0))
         self._lock = threading.Lock()
 
     def port(self, channel: str):
@@ -146,7 +149,7 @@ def _stock(product: dict[str, Any]) -> dict[str, int]:
 
 def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
     m, spu, b, ch = msg["merchant_id"], msg["spu_code"], msg["batch_id"], msg["channel"]
-    item = get_product(deps, m, spu)
+    item, ls = product_and_listings(deps, m, spu, (ch,))     # one read for both
     if not item or item.get("batch_id") != b:
         return "stale"
     status = item.get("status")
@@ -160,7 +163,7 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
             return "early"
         raise Transient(f"{spu} is still {status}: its move to publishing has not landed yet")
     lkey = keys.listing(m, spu, ch)
-    listing = deps.store.get(*lkey)
+    listing = ls.get(ch)
     same = bool(listing) and listing.get("batch_id") == b
     state = listing.get("state") if same else None
     if same and state in L.SETTLED:
@@ -454,7 +457,19 @@ def _move(deps: Deps, key: tuple[str, str], msg: dict[str, Any], target: str, li
 
 def channel_listings(deps: Deps, m: str, spu: str, channels) -> dict[str, dict[str, Any]]:
     got = deps.store.get_many([keys.listing(m, spu, c) for c in channels], consistent=True)
-    return {g.get("channel") or g["sk"].split("#", 1)[1]: g for g in got}
+    return _by_channel(got)
+
+
+def _by_channel(items) -> dict[str, dict[str, Any]]:
+    return {g.get("channel") or g["sk"].split("#", 1)[1]: g for g in items}
+
+
+def product_and_listings(deps: Deps, m: str, spu: str, channels) -> tuple[dict[str, Any] | None,
+                                                                         dict[str, dict[str, Any]]]:
+    """The product and its listings on ``channels``, strongly consistent, in one BatchGetItem
+    (was two requests: the product, then the listings)."""
+    item, others = load_with(deps, keys.product_pk(m, spu), [keys.listing(m, spu, c) for c in channels])
+    return item, _by_channel(others.values())
 
 
 def settle(deps: Deps, m: str, spu: str, b: str, *, item: dict[str, Any] | None = None) -> str | None:
@@ -465,12 +480,15 @@ def settle(deps: Deps, m: str, spu: str, b: str, *, item: dict[str, Any] | None 
     channels and findings do not change while it publishes; the status move is conditional)."""
     from shangjia.errors import finding
 
+    ls = None
     if item is None or item.get("batch_id") != b or item.get("status") != PS.PUBLISHING:
-        item = get_product(deps, m, spu)
+        # the product and every channel's listing in one read (the channels it asked for are on it)
+        item, ls = product_and_listings(deps, m, spu, CHANNELS)
     if not item or item.get("batch_id") != b or item.get("status") not in (PS.PUBLISHING, PS.APPROVED, PS.SCHEDULED):
         return None
     requested = list(item.get("channels_requested") or [])
-    ls = channel_listings(deps, m, spu, requested)
+    if ls is None or not set(requested) <= set(CHANNELS):
+        ls = channel_listings(deps, m, spu, requested)
     out = L.outcome(requested, ls, b)
     if out is None or item.get("status") != PS.PUBLISHING:
         return None
@@ -586,7 +604,6 @@ def poll_audits(deps: Deps, publisher: Publisher | None = None, *, limit: int = 
     Products whose listings all settled but which are still ``publishing`` are settled."""
     pub = publisher or default_publisher(deps)
     from shangjia.channels import ChannelError
-    from shangjia.topology import CHANNELS
 
     now = deps.clock.now()
     counts = {"polled": 0, "live": 0, "rejected": 0, "still_in_audit": 0, "errors": 0, "settled": 0}

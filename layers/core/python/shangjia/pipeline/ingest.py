@@ -49,7 +49,7 @@ class Upload:
 @dataclass
 class IngestOutcome:
     batch_id: str | None
-    action: str              # "ingested" | "duplicate" | "ignored" | "rejected" | "resumed" | "continued"
+    action: str              # "ingested" | "duplicate" | "ignored" | "rejected" | "resumed" | "continued" | "requeued"
     products_sent: int = 0
     reason: str | None = None
     source_gets: int = 0     # ranged GETs made reading the upload (each is a billed S3 request)
@@ -77,9 +77,25 @@ def ingest_message(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int]) -
         return IngestOutcome(e.batch_id, "continued", reason=str(e))
 
 
-def continuation_event(up: Upload, batch_id: str | None) -> dict[str, Any]:
+def intake_record(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int], busy: bool) -> IngestOutcome:
+    """One record of an intake batch (up to 10: the drop bucket's notifications are mostly the
+    images beside the sheets, and one invocation answers ten of them for one receive and one
+    delete). A file that is neither a sheet nor a bundle is answered at once, without a request.
+    One invocation works on one upload (``busy``: this invocation took one already); another
+    sheet or bundle in the same batch is queued again at once, to its own invocation, instead of
+    waiting behind the first for up to its whole lifetime."""
+    if not (is_sheet(up.key) or is_bundle(up.key)):
+        return IngestOutcome(None, "ignored", reason="not a sheet (media is fetched by the products that name it)")
+    if busy:
+        deps.queues.send_batch("intake", [continuation_event(up, None, why="requeued")])
+        return IngestOutcome(None, "requeued", reason="another upload is being ingested in this invocation")
+    return ingest_message(deps, up, time_left_ms=time_left_ms)
+
+
+def continuation_event(up: Upload, batch_id: str | None, *, why: str = "continuation") -> dict[str, Any]:
     """The upload as the S3 ObjectCreated notification that brought it (the intake queue's one
-    format, the key URL-encoded as S3 sends it), marked as our continuation for the logs."""
+    format, the key URL-encoded as S3 sends it), marked as ours for the logs (``why``: a
+    continuation of a long sheet, or an upload re-queued to its own invocation)."""
     from urllib.parse import quote_plus
 
     obj: dict[str, Any] = {"key": quote_plus(up.key, safe="/"), "size": up.size}
@@ -88,7 +104,7 @@ def continuation_event(up: Upload, batch_id: str | None) -> dict[str, Any]:
     return {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
                          "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": up.bucket, "arn": f"arn:aws:s3:::{up.bucket}"},
                                 "object": obj}}],
-            "shangjia_continuation": {"batch_id": batch_id}}
+            "shangjia_continuation": {"batch_id": batch_id, "why": why}}
 
 
 def merchant_of(key: str) -> str | None:

@@ -236,8 +236,9 @@ DECLARED = Topology(
     functions=(
         Function("ingest", "ingest.handler.lambda_handler", memory_mb=1024, timeout_s=300,
                  # ten records a batch: most are the images' notifications, answered without a
-                 # request; one upload is worked on per invocation (pipeline/ingest.intake_record)
-                 triggers=(SqsTrigger("intake", batch_size=10),),
+                 # request; one upload is worked on per invocation (pipeline/ingest.intake_record).
+                 # Images arrive one by one: a second's window fills the batch (a sheet starts <= 1 s later)
+                 triggers=(SqsTrigger("intake", batch_size=10, batching_window_s=1),),
                  grants=(Grant("bucket:drop", "read"), Grant("bucket:drop", "write"), Grant("bucket:reports", "write"),
                          _state_rw, Grant("queue:validate", "send"), Grant("queue:validate_priority", "send"),
                          Grant("queue:reports", "send"), _notify,

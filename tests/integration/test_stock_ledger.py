@@ -130,3 +130,42 @@ def test_concurrent_reservations_never_oversell(ledger):
     assert outcomes.count("reserved") == 20 and outcomes.count("refused") == 100 and outcomes.count("replay") == 120
     assert [m["kind"] for m in ledger.movements("m1", "HOT", limit=0)].count("reserve") == 20
     assert rules.normalise_seq("7") == 7
+
+
+class SentQueues:
+    def __init__(self):
+        self.sent = []
+
+    def send_batch(self, queue, bodies, **kw):
+        self.sent += [(queue, dict(b)) for b in bodies]
+
+
+class ClaimReads:
+    def __init__(self, store):
+        self.store, self.claim_reads = store, 0
+
+    def get(self, pk, sk, **kw):
+        self.claim_reads += pk.startswith("SKUCODE#")
+        return self.store.get(pk, sk, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_a_sheet_seeds_a_new_product_without_a_sync_and_a_reupload_with_one_sync_per_product(deps):
+    """A product never stored before has no listing: its levels are seeded and no stock sync is
+    queued (its first send carries the stock). A re-upload that changes the stock of several SKUs
+    queues one sync for the product, without reading the SKUs' claims (validate owns them)."""
+    from shangjia.stock import seed_from_sheet
+
+    deps.queues, deps.store = SentQueues(), ClaimReads(deps.store)
+    product = {"spu_code": "P1", "skus": [{"sku_code": f"P1-{i}", "stock": 5 + i} for i in range(4)]}
+    assert seed_from_sheet(deps, "m1", product, "b1", spu="P1", listed=False) == 4
+    assert deps.queues.sent == []
+    assert StockLedger(deps.store, SystemClock()).levels("m1", "P1-2").on_hand == 7
+    product["skus"] = [{**s, "stock": s["stock"] + 1} for s in product["skus"]]
+    assert seed_from_sheet(deps, "m1", product, "b2", spu="P1") == 4
+    assert deps.queues.sent == [("stock_sync", {"merchant_id": "m1", "spu_code": "P1"})]
+    assert deps.store.claim_reads == 0
+    assert seed_from_sheet(deps, "m1", product, "b3", spu="P1") == 0          # the same stock: nothing
+    assert len(deps.queues.sent) == 1

@@ -178,7 +178,9 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         outcome = "held" if set_status(deps, merchant_id, spu, PS.HELD, batch_id=batch_id, key=(pk, sk),
                                        extra={**extra, "held_by": stop.to_dict()}, remove=ADMISSION_ONLY) else "duplicate"
     else:
-        outcome = _forward(deps, merchant_id, spu, batch_id, product, extra, msg.get("source_key"))
+        # ``base``: the revision this one was merged over; none, and the product has no listing yet
+        outcome = _forward(deps, merchant_id, spu, batch_id, product, extra, msg.get("source_key"),
+                           listed=base is not None)
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return outcome
 
@@ -216,7 +218,7 @@ def _admission_condition(batch_id: str) -> tuple[str, dict[str, Any]]:
 
 
 def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dict[str, Any],
-             extra: dict[str, Any], product_source: str | None) -> str:
+             extra: dict[str, Any], product_source: str | None, *, listed: bool = True) -> str:
     """A valid product goes on: to media (one message per file), or straight to review."""
     pk, _ = keys.product(merchant_id, spu)
     refs = image_refs(product)
@@ -224,7 +226,8 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
                          "batch_id": batch_id, **s} for s in product.get("skus", []))
     from shangjia.stock import seed_from_sheet
 
-    seed_from_sheet(deps, merchant_id, product, batch_id)    # the stock column: only levels no ERP/order owns
+    # the stock column: only levels no ERP/order owns; a product never stored before has no listing to sync
+    seed_from_sheet(deps, merchant_id, product, batch_id, spu=spu, listed=listed)
     if not refs:
         if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra, remove=ADMISSION_ONLY):
             return "duplicate"

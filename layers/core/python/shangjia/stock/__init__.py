@@ -400,13 +400,23 @@ def ledger_for(deps) -> StockLedger:
     return StockLedger(deps.store, deps.clock, notify=lambda m, codes: request_sync(deps, m, codes))
 
 
-def seed_from_sheet(deps, merchant_id: str, product: dict[str, Any], batch_id: str) -> int:
+def seed_from_sheet(deps, merchant_id: str, product: dict[str, Any], batch_id: str, *, spu: str | None = None,
+                    listed: bool = True) -> int:
     """A validated product's sheet stock column seeds its SKUs' levels (``StockLedger.seed``:
-    never over a level the ERP or orders own). Returns the levels written."""
-    ledger = ledger_for(deps)
-    n = 0
+    never over a level the ERP or orders own). Returns the levels written. The product's listings
+    get one sync for all its changed SKUs (validate owns them: no claim read per SKU); none when
+    the product was never stored before (``listed=False``: it has no listing to sync yet; its
+    first send carries its stock)."""
+    from shangjia.stock.sync import request_product_sync
+
+    ledger = StockLedger(deps.store, deps.clock)
+    changed = []
     for s in product.get("skus") or []:
         stock = s.get("stock")
         if isinstance(stock, int) and not isinstance(stock, bool) and stock >= 0 and s.get("sku_code"):
-            n += ledger.seed(merchant_id, str(s["sku_code"]), stock, source=f"sheet:{batch_id}")
-    return n
+            if ledger.seed(merchant_id, str(s["sku_code"]), stock, source=f"sheet:{batch_id}"):
+                changed.append(str(s["sku_code"]))
+    spu = spu or product.get("spu_code")
+    if changed and listed and spu:
+        request_product_sync(deps, merchant_id, [str(spu)])
+    return len(changed)

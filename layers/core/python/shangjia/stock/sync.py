@@ -42,9 +42,19 @@ def request_sync(deps, merchant_id: str, sku_codes: list[str], *, now: float | N
 
     if deps.queues is None:
         return 0
+    return request_product_sync(deps, merchant_id, {s for s in (product_of(deps.store, merchant_id, c)
+                                                                 for c in sku_codes) if s}, now=now)
+
+
+def request_product_sync(deps, merchant_id: str, spus, *, now: float | None = None) -> int:
+    """``request_sync`` for products already known (the caller owns their SKUs: no claim read)."""
+    from shangjia.ports import ConditionFailed
+
+    if deps.queues is None:
+        return 0
     t = time.time() if now is None else now
     bodies = []
-    for spu in sorted({s for s in (product_of(deps.store, merchant_id, c) for c in sku_codes) if s}):
+    for spu in sorted(spus):
         pk, sk = rules.sync_marker_key(merchant_id, spu)
         try:
             deps.store.put({"pk": pk, "sk": sk, "at_s": int(t), "ttl": int(t) + 3600},

@@ -38,7 +38,6 @@ def product_of(store, merchant_id: str, sku_code: str) -> str | None:
 def request_sync(deps, merchant_id: str, sku_codes: list[str], *, now: float | None = None) -> int:
     """Queue a sync of the products of ``sku_codes`` unless one is pending; returns messages sent.
     A SKU no catalog product owns (an ERP level for a SKU never uploaded) has nothing to sync."""
-    from shangjia.ports import ConditionFailed
 
     if deps.queues is None:
         return 0

@@ -114,6 +114,29 @@ def test_sheet_seeds_only_levels_nobody_else_owns(ledger):
     assert (ledger.levels("m1", "A").on_hand, ledger.levels("m1", "B").on_hand) == (12, 4)
 
 
+def test_a_products_seeds_go_in_one_transaction_leaving_out_the_levels_others_own(ledger, monkeypatch):
+    """``seed_many`` is ``seed`` for all of a product's SKUs: the same rules, one transaction (and
+    one more without the refused SKUs), the SKUs written reported once to the stock sync."""
+    ledger.set_level("m1", "B", 4, source="erp:c1", event_id="e1", seq=1)        # the ERP owns B
+    ledger.seed("m1", "C", 7, source="sheet:b0")                                  # C already 7
+    calls = []
+    real = ledger.store.transact
+    monkeypatch.setattr(ledger.store, "transact", lambda actions: calls.append(len(actions)) or real(actions),
+                        raising=False)
+    ledger.seen.clear()
+    got = ledger.seed_many("m1", [("A", 10), ("B", 50), ("C", 7), ("D", 0)], source="sheet:b1")
+    assert got == ["A", "D"] and calls == [8, 4]
+    assert [ledger.levels("m1", c).on_hand for c in "ABCD"] == [10, 4, 7, 0]
+    assert ledger.seen == [("m1", ("A", "D"))]
+    calls.clear()
+    assert ledger.seed_many("m1", [("A", 10), ("D", 0)], source="sheet:b1") == []   # the redelivery
+    assert calls == [4] and [m[0] for m in moves(ledger, "m1", "A")].count("seed") == 1
+    big = [(f"S{i:03d}", i) for i in range(120)]                                    # past 100 actions
+    calls.clear()
+    assert ledger.seed_many("m1", big, source="sheet:b2") == [c for c, _ in big]
+    assert calls == [100, 100, 40] and ledger.levels("m1", "S119").on_hand == 119
+
+
 def test_concurrent_reservations_never_oversell(ledger):
     ledger.set_level("m1", "HOT", 20, source="erp:c1", event_id="e1", seq=1)
     orders = [f"o{i}" for i in range(120)] * 2          # every order delivered twice, concurrently

@@ -132,7 +132,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     if not has_errors(findings):
         # A check-only upload goes no further, so it claims nothing; it still sees taken codes.
         findings += _taken_sku_codes(deps, merchant_id, spu, product) if check_only else \
-            _claim_sku_codes(deps, merchant_id, spu, product, release=merged.dropped_skus)
+            _claim_sku_codes(deps, merchant_id, spu, product, release=merged.dropped_skus, fresh=base is None)
     valid = not has_errors(findings)
     if valid and not check_only and merged.dropped_skus:
         _retire_dropped(deps, merchant_id, spu, batch_id, merged.dropped_skus)
@@ -290,7 +290,7 @@ def _taken_sku_codes(deps: Deps, merchant_id: str, spu: str, product: dict[str, 
 
 
 def _claim_sku_codes(deps: Deps, merchant_id: str, spu: str, product: dict[str, Any],
-                     release: list[str] | tuple[str, ...] = ()) -> list:
+                     release: list[str] | tuple[str, ...] = (), *, fresh: bool = False) -> list:
     """Claim the product's SKU codes across the merchant's catalog, all or nothing, and release
     the codes of SKUs this revision dropped (``release``), in one DynamoDB transaction.
 
@@ -298,11 +298,15 @@ def _claim_sku_codes(deps: Deps, merchant_id: str, spu: str, product: dict[str, 
     nothing is claimed or released; a code taken by a racing batch in between cancels the
     transaction (each put is conditioned on the code being free), and nothing is written either.
     A product needing more than ``MAX_TRANSACTION`` writes (a first upload of over 100 SKUs) is
-    claimed in transactions of 100, and the earlier ones are undone if a later one is canceled."""
+    claimed in transactions of 100, and the earlier ones are undone if a later one is canceled.
+    ``fresh``: the product's first revision, which owns no code yet: the claims are written
+    without reading them first (the conditions say the same; a taken code cancels the
+    transaction and is read then)."""
     skus = product.get("skus", [])
     wanted = [keys.sku_claim(merchant_id, s["sku_code"]) for s in skus]
     freed = [keys.sku_claim(merchant_id, c) for c in release]
-    held = {(h["pk"], h["sk"]): h for h in deps.store.get_many(wanted + freed, consistent=True)}
+    held = {} if fresh and not freed else \
+        {(h["pk"], h["sk"]): h for h in deps.store.get_many(wanted + freed, consistent=True)}
     out = []
     for s, key in zip(skus, wanted):
         owner = (held.get(key) or {}).get("owner")

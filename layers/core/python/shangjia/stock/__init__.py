@@ -112,11 +112,45 @@ class StockLedger:
     def seed(self, merchant_id: str, sku_code: str, on_hand: int, *, source: str) -> bool:
         """The sheet's stock column as the level, only where no ERP update or order owns it (no
         level yet, or one only sheets have written) and only when it changes. True when written."""
+        try:
+            self._transact(self._seed_actions(merchant_id, sku_code, on_hand, source))
+        except TransactionCanceled:
+            return False
+        self._changed(merchant_id, [sku_code])
+        return True
+
+    def seed_many(self, merchant_id: str, seeds: list[tuple[str, int]], *, source: str) -> list[str]:
+        """``seed`` for a product's SKUs, in one transaction per 50 (a SKU's level and its movement
+        are two of the 100 actions), not one per SKU. The SKUs whose condition fails (owned by the
+        ERP or orders, or unchanged) are left out and the rest written again, as ``seed`` would
+        have done one by one. Returns the SKU codes written."""
+        todo = [(c, _count(n, "on_hand")) for c, n in seeds]
+        written: list[str] = []
+        for start in range(0, len(todo), 50):
+            chunk = todo[start:start + 50]
+            for _ in range(2 * len(chunk) + 2):       # each pass drops a SKU, or retries a conflict
+                if not chunk:
+                    break
+                actions = [a for c, n in chunk for a in self._seed_actions(merchant_id, c, n, source)]
+                try:
+                    self._transact(actions)
+                except TransactionCanceled as e:
+                    refused = {i // 2 for i in range(len(actions)) if _failed(e, i)}
+                    chunk = [x for i, x in enumerate(chunk) if i not in refused]
+                    continue
+                written += [c for c, _n in chunk]
+                break
+            else:
+                raise Transient(f"stock seed of {merchant_id}: transactions kept conflicting")
+        self._changed(merchant_id, written)
+        return written
+
+    def _seed_actions(self, merchant_id: str, sku_code: str, on_hand: int, source: str) -> list[dict[str, Any]]:
         on_hand = _count(on_hand, "on_hand")
         now = iso(self.clock.now())
         pk, sk = rules.level_key(merchant_id, sku_code)
         mpk, msk = rules.movement_key(merchant_id, sku_code, f"{rules.SEED}#{source}")
-        actions = [
+        return [
             {"update": (pk, sk),
              "expression": "SET on_hand = :oh, free_qty = :oh - if_not_exists(reserved, :z), "
                            "reserved = if_not_exists(reserved, :z), #o = :sheet, merchant_id = :m, "
@@ -130,12 +164,6 @@ class StockLedger:
                      "ts": time.time_ns()},
              "condition": "attribute_not_exists(sk)"},
         ]
-        try:
-            self._transact(actions)
-        except TransactionCanceled:
-            return False
-        self._changed(merchant_id, [sku_code])
-        return True
 
     def set_buffer(self, merchant_id: str, sku_code: str, channel: str, units: int) -> Level:
         """Units kept back from ``channel`` (0 removes the buffer)."""
@@ -409,13 +437,11 @@ def seed_from_sheet(deps, merchant_id: str, product: dict[str, Any], batch_id: s
     first send carries its stock)."""
     from shangjia.stock.sync import request_product_sync
 
-    ledger = StockLedger(deps.store, deps.clock)
-    changed = []
-    for s in product.get("skus") or []:
-        stock = s.get("stock")
-        if isinstance(stock, int) and not isinstance(stock, bool) and stock >= 0 and s.get("sku_code"):
-            if ledger.seed(merchant_id, str(s["sku_code"]), stock, source=f"sheet:{batch_id}"):
-                changed.append(str(s["sku_code"]))
+    seeds = [(str(s["sku_code"]), s["stock"]) for s in product.get("skus") or []
+             if isinstance(s.get("stock"), int) and not isinstance(s.get("stock"), bool) and s["stock"] >= 0
+             and s.get("sku_code")]
+    changed = StockLedger(deps.store, deps.clock).seed_many(merchant_id, seeds, source=f"sheet:{batch_id}") \
+        if seeds else []
     spu = spu or product.get("spu_code")
     if changed and listed and spu:
         request_product_sync(deps, merchant_id, [str(spu)])

@@ -248,3 +248,17 @@ def test_a_rendition_already_stored_is_not_written_again(deps, aws):
     assert deps.blobs.put_new("media", "r/ab/cd/main.webp", b"first", content_type="image/webp") is True
     assert deps.blobs.put_new("media", "r/ab/cd/main.webp", b"second", content_type="image/webp") is False
     assert deps.blobs.get("media", "r/ab/cd/main.webp") == b"first"
+
+
+def test_a_first_delivery_renders_without_asking_and_a_redelivery_asks_first(deps, product, monkeypatch):
+    from shangjia.pipeline import media
+
+    renders = []
+    real = media._render
+    monkeypatch.setattr(media, "_render", lambda *a, **kw: renders.append(a[4]) or real(*a, **kw))
+    deps.store = ReadCountingStore(deps.store)
+    image = keys.image("m1", "P1", "b1", "main", 0)
+    assert process_media_message(deps, product[0]) == "image_done"
+    assert image not in deps.store.gets and renders == [0]
+    assert process_media_message(deps, product[0], receive_count=2) == "image_done"    # the redelivery
+    assert image in deps.store.gets and renders == [0], "done already: not rendered again"

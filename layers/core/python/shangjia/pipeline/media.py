@@ -47,7 +47,11 @@ def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int
             return "stale"
         sheet_key = product.get("source_key")
     ipk, isk = keys.image(merchant_id, spu, batch_id, slot, index)
-    if deps.store.get(ipk, isk) is None:
+    # A first delivery renders without asking whether the file was done: only an earlier delivery
+    # of this message could have done it, and then this one would be its redelivery (a receive
+    # count over 1), which asks. (SQS's rare duplicate copy renders it again: the same result,
+    # written over itself, the renditions already stored.)
+    if receive_count <= 1 or deps.store.get(ipk, isk) is None:
         result = _render(deps, merchant_id, sheet_key, slot, index, ref, receive_count)
         deps.store.put({"pk": ipk, "sk": isk, "slot": slot, "index": index, "ref": ref, **result})
     return _mark_done(deps, merchant_id, spu, batch_id, f"{slot}:{index}", product)

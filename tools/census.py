@@ -107,6 +107,9 @@ def census(meter, skus: int) -> dict[str, Any]:
             wru[who] += v
         elif kind == "rru":
             rru[who] += v
+    items: dict[str, Counter] = defaultdict(Counter)     # caller -> "op item-kinds" -> DynamoDB requests
+    for (caller, op, kinds), n in getattr(meter, "caller_ddb_kinds", {}).items():
+        items[caller.removeprefix("esm:")][f"{op} {kinds}"] += n
     callers = {}
     for who in sorted(set(ops) | set(wru), key=lambda w: -sum(ops[w].values())):
         by_service: Counter = Counter()
@@ -116,6 +119,7 @@ def census(meter, skus: int) -> dict[str, Any]:
             "requests_per_sku": round(sum(ops[who].values()) * per, 2),
             "by_service": {k: round(v * per, 2) for k, v in by_service.most_common()},
             "by_op": {k: round(v * per, 2) for k, v in ops[who].most_common()},
+            "dynamodb_by_item": {k: round(v * per, 2) for k, v in items[who].most_common()},
             "wru_per_sku": round(wru[who] * per, 2), "rru_per_sku": round(rru[who] * per, 2),
             "idle_receives": idle[who]}
     from shangjia.topology import TOPOLOGY
@@ -171,6 +175,9 @@ def report(c: dict[str, Any], top: int = 8) -> str:
         svc = ", ".join(f"{k} {v}" for k, v in d["by_service"].items())
         lines.append(f"{who + (' (sched.)' if d['scheduled'] else ''):<20}{d['requests_per_sku']:>9}{d['wru_per_sku']:>9}{d['rru_per_sku']:>9}  {svc}")
         lines.append(" " * 22 + "; ".join(f"{k} {v}" for k, v in list(d["by_op"].items())[:top]))
+        if d.get("dynamodb_by_item"):
+            lines.append(" " * 22 + "dynamodb by item: " + "; ".join(
+                f"{k} {v}" for k, v in list(d["dynamodb_by_item"].items())[:top + 4]))
     return "\n".join(lines)
 
 

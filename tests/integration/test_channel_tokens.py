@@ -172,3 +172,17 @@ def test_cli_shops_add_writes_the_secret(deps, capsys):
     assert main(["shops", "show", "m-cli"]) == 0
     shown = capsys.readouterr().out
     assert "wxA" in shown and "\"S\"" not in shown
+
+
+def test_a_pushs_app_id_is_looked_up_once_per_container_and_forgotten_when_the_shop_changes(deps, monkeypatch):
+    shop = Shop("m-2", "douyin", "shop-2", "dy-app-2", "s3cret")
+    save_shop(deps, shop, at="t")
+    reads = []
+    real = deps.store.get
+    monkeypatch.setattr(deps.store, "get", lambda pk, sk, **kw: (reads.append(pk), real(pk, sk, **kw))[1])
+    assert [shop_by_app(deps, "douyin", "dy-app-2") for _ in range(3)] == [shop] * 3
+    assert reads.count("CHANNELAPP#douyin#dy-app-2") == 1
+    save_shop(deps, Shop("m-2", "douyin", "shop-2", "dy-app-2", "rotated"), at="t2")
+    deps.secrets._cache.clear()
+    assert shop_by_app(deps, "douyin", "dy-app-2").app_secret == "rotated"
+    assert reads.count("CHANNELAPP#douyin#dy-app-2") == 2

@@ -570,3 +570,18 @@ def test_the_simulators_push_is_accepted(deps, sim):
         assert [(v.platform_product_id, v.verdict) for v in got] == [(pid, "approved")]
     finally:
         srv.close()
+
+
+def test_a_first_send_reads_no_attempt_log_a_later_one_does(deps, sim, monkeypatch):
+    """publish writes the listing before it calls the adapter: with no listing passed, this is
+    the product's first send to the shop and no attempt can be on record."""
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    reads = []
+    real = deps.store.get
+    monkeypatch.setattr(deps.store, "get", lambda pk, sk, **kw: (reads.append(pk), real(pk, sk, **kw))[1])
+    got = ch.submit(shop, product("SPU-2"), listing=None)
+    assert not [pk for pk in reads if pk.startswith("CHANNELATTEMPT#")]
+    assert ch.submit(shop, product("SPU-2"), listing={"platform_product_id": got.platform_product_id,
+                                                      "state": "submitted"}).platform_product_id == got.platform_product_id
+    assert [pk for pk in reads if pk.startswith("CHANNELATTEMPT#")]

@@ -69,6 +69,7 @@ def shop_record_key(merchant_id: str, channel: str) -> tuple[str, str]:
 # --- shops -----------------------------------------------------------------------------------------
 
 _SHOPS: dict[tuple[str, str], tuple[float, Shop]] = {}
+_APPS: dict[tuple[str, str], tuple[float, str]] = {}          # (channel, app id) -> (when read, merchant)
 _SHOPS_LOCK = threading.Lock()
 SHOP_TTL_S = 300.0
 
@@ -105,6 +106,7 @@ def forget_shops() -> None:
     """Drop the in-process shop cache (tests; a rotated secret is otherwise seen within 5 min)."""
     with _SHOPS_LOCK:
         _SHOPS.clear()
+        _APPS.clear()
 
 
 def save_shop(deps, shop: Shop, *, at: str) -> None:
@@ -127,17 +129,26 @@ def save_shop(deps, shop: Shop, *, at: str) -> None:
                     "shop_id": shop.shop_id, "updated_at": at})
     with _SHOPS_LOCK:
         _SHOPS.pop((shop.merchant_id, shop.channel), None)
+        _APPS.pop((shop.channel, shop.app_id), None)
 
 
 def shop_by_app(deps, channel: str, app_id: str) -> Shop | None:
     """The shop a platform's push names by its app id (Douyin ``app-id``; WeChat ``appid``)."""
     if not app_id:
         return None
-    rec = deps.store.get(*app_key(channel, app_id), consistent=False)
-    if not rec:
-        return None
+    with _SHOPS_LOCK:
+        hit = _APPS.get((channel, app_id))
+    if hit and time.monotonic() - hit[0] < SHOP_TTL_S:
+        merchant_id = hit[1]                  # kept as long as the shop's credentials are
+    else:
+        rec = deps.store.get(*app_key(channel, app_id), consistent=False)
+        if not rec:
+            return None
+        merchant_id = rec["merchant_id"]
+        with _SHOPS_LOCK:
+            _APPS[(channel, app_id)] = (time.monotonic(), merchant_id)
     try:
-        return shop_for(deps, rec["merchant_id"], channel)
+        return shop_for(deps, merchant_id, channel)
     except ChannelError:
         return None
 

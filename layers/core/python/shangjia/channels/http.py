@@ -199,7 +199,9 @@ class PlatformAdapter:
         is looked up first (``find()``: the platform's id of our product, or None), so a retry
         never creates a second listing."""
         log = AttemptLog(self.deps.store, self.channel, shop.shop_id, spu_code)
-        att = log.read()
+        # No listing yet: this is the product's first send to this shop (publish writes the
+        # listing before it calls the adapter, so any earlier attempt left one): nothing to read.
+        att = log.read() if listing else {}
         pid = platform_id((listing or {}).get("platform_product_id")) or att.get("platform_product_id") or ""
         if not pid and self.add_may_have_landed(att, listing):
             found = find()

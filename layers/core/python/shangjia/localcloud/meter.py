@@ -91,6 +91,8 @@ class Meter:
     ddb_partition_wru: Counter = field(default_factory=Counter)
     caller_service: Counter = field(default_factory=Counter)      # (caller, service) -> requests
     caller_ops: Counter = field(default_factory=Counter)          # (caller, service, op) -> requests
+    # (caller, op, item kinds) -> DynamoDB requests: which items a caller's requests name (census)
+    caller_ddb_kinds: Counter = field(default_factory=Counter)
     state_transitions: int = 0
     express_executions: int = 0
     express_seconds: float = 0.0
@@ -98,7 +100,7 @@ class Meter:
 
     def request(self, service: str, op: str, req_bytes: int, resp_bytes: int, s3_media: bool = False,
                 caller: str = "function", ddb_units: tuple[float, float, bool] | None = None,
-                ddb_partitions: list[tuple[str, float]] | None = None) -> None:
+                ddb_partitions: list[tuple[str, float]] | None = None, ddb_kinds: str | None = None) -> None:
         """Count a request. Observers (the demo's progress display, the simulated reviewer's task
         polling, tests, the CLI) are counted apart and never priced as the workload's cost.
         ``ddb_units`` is (WRU, RRU, exact) measured from item sizes (exact False: partly
@@ -112,6 +114,8 @@ class Meter:
             self.by_caller[caller] += 1
             self.caller_service[(caller, service)] += 1
             self.caller_ops[(caller, service, op)] += 1
+            if ddb_kinds:
+                self.caller_ddb_kinds[(caller, op, ddb_kinds)] += 1
             for pk, units in ddb_partitions or ():
                 self.ddb_partition_wru[pk] += units
             if service == "sqs" and op.endswith("(empty)"):
@@ -194,6 +198,39 @@ class Meter:
             "lambda_gb_s": media_fn_gb_s * p["lambda_gb_s"],
         }
         return {"orchestration": orchestration, "media": media}
+
+
+def request_item_kinds(op: str, request: dict) -> str | None:
+    """The kinds of the items a DynamoDB request names, ``PRODUCT/META`` or for a batch read
+    ``PRODUCT/DATA+PRODUCT/META`` (ids left out, ``partition_kind``); queries name their key
+    condition's partition. None when it names none the census can tell."""
+    def kind(key: dict) -> str:
+        pk = next(iter((key.get("pk") or {}).values()), "")
+        sk = next(iter((key.get("sk") or {}).values()), "")
+        return f"{partition_kind(str(pk)).split('#')[0]}/{str(sk).split('#')[0]}"
+
+    if op in ("GetItem", "UpdateItem", "DeleteItem"):
+        return kind(request.get("Key") or {})
+    if op == "PutItem":
+        return kind(request.get("Item") or {})
+    if op == "BatchGetItem":
+        keys = [k for t in (request.get("RequestItems") or {}).values() for k in t.get("Keys") or []]
+        return "+".join(sorted({kind(k) for k in keys}))
+    if op == "BatchWriteItem":
+        reqs = [r for t in (request.get("RequestItems") or {}).values() for r in t]
+        return "+".join(sorted({kind((r.get("PutRequest") or {}).get("Item") or (r.get("DeleteRequest") or {}).get("Key")
+                                     or {}) for r in reqs}))
+    if op == "TransactWriteItems":
+        out = set()
+        for a in request.get("TransactItems") or []:
+            body = next(iter(a.values()), {})
+            out.add(kind(body.get("Item") or body.get("Key") or {}))
+        return "+".join(sorted(out))
+    if op == "Query":
+        vals = request.get("ExpressionAttributeValues") or {}
+        first = next((next(iter(v.values())) for v in vals.values() if isinstance(v, dict)), "")
+        return f"{request.get('IndexName') or 'table'}:{partition_kind(str(first)).split('#')[0]}"
+    return None
 
 
 def partition_kind(pk: str) -> str:

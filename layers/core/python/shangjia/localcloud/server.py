@@ -15,7 +15,7 @@ from typing import Callable
 from urllib.parse import unquote
 
 from shangjia.localcloud.meter import (DDB_READ_OPS, DDB_WRITE_OPS, Meter, index_write_units, item_size,
-                                       read_units, write_units)
+                                       read_units, request_item_kinds, write_units)
 from shangjia.sheets import SHEET_SUFFIXES
 
 _CRED = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
@@ -225,12 +225,17 @@ class CountingMiddleware:
                 hook(raw, environ)
             except Exception:  # noqa: BLE001 - the request itself answers (e.g. not found)
                 pass
+        kinds = None
         if service in _UNLOCKED:
             body = b"".join(self.app(environ, start_response))
         elif service == "dynamodb" and op in _DDB_OPS:
             raw = environ["wsgi.input"].read(req_bytes) if req_bytes else b""
             environ["wsgi.input"] = io.BytesIO(raw)
             environ["CONTENT_LENGTH"] = str(len(raw))
+            try:
+                kinds = request_item_kinds(op, json.loads(raw))
+            except Exception:   # noqa: BLE001 - only the census reads it
+                pass
             with self.lock:
                 plan = backend = None
                 try:
@@ -262,7 +267,7 @@ class CountingMiddleware:
                 s3_media = bool(parts) and (parts[0] == self.media_bucket() or
                                             (len(parts) > 1 and posixpath.splitext(path.lower())[1] not in SHEET_SUFFIXES))
             self.meter.request(service, op, req_bytes, len(body), s3_media=s3_media, caller=who,
-                               ddb_units=ddb_units, ddb_partitions=partitions)
+                               ddb_units=ddb_units, ddb_partitions=partitions, ddb_kinds=kinds)
         return [body]
 
 

@@ -94,9 +94,10 @@ class Publisher:
         if self.quota_now_s is None:
             self.quota_now_s = epoch_s if self.now_s is time.time else self.now_s
         self.throttle = self.throttle or Throttle(self.deps.store, now=self.quota_now_s)
-        # a container re-reads a healthy channel's circuit at most once a second (SHANGJIA_CIRCUIT_MEMO_S)
+        # a container re-reads a healthy channel's circuit at most every 5 s (SHANGJIA_CIRCUIT_MEMO_S):
+        # a send that fails meanwhile retries as any transient failure does
         self.circuit = self.circuit or Circuit(self.deps.store, now=self.now_s,
-                                               memo_s=float(os.environ.get("SHANGJIA_CIRCUIT_MEMO_S", "1") or 0))
+                                               memo_s=float(os.environ.get("SHANGJIA_CIRCUIT_MEMO_S", "5") or 0))
         self._lock = threading.Lock()
 
     def port(self, channel: str):

@@ -8,7 +8,7 @@ from PIL import Image
 
 from shangjia.pipeline.products import get_product
 from shangjia.pipeline import keys
-from shangjia.pipeline.media import process_media_message
+from shangjia.pipeline.media import file_result, process_media_message
 from shangjia.pipeline.merchants import put_merchant
 from tests.unit.media.test_video import mp4
 
@@ -198,7 +198,7 @@ def test_an_image_uploaded_between_tries_is_rendered(deps, aws, handler):
             boto3.client("s3", region_name="us-east-1").put_object(
                 Bucket=aws.buckets["drop"], Key="m2/上新/主图.jpg", Body=_jpeg("red"))
     assert _deliver_until_done(aws, handler, before_each=upload_before_the_third) == [(1, True), (2, True), (3, False)]
-    image = deps.store.get(*keys.image("m2", "P9", "b9", "main", 0))
+    image = file_result(deps, "m2", "P9", "b9", "main", 0)
     assert image["ok"] and not [f for f in image["findings"] if f["code"] == "PIPE_IMAGE_MISSING"]
 
 
@@ -234,12 +234,12 @@ def test_a_file_queued_before_the_sheet_key_travelled_reads_the_product(deps, pr
     item gives it, and a product another upload has taken since is left alone."""
     legacy = {k: v for k, v in product[0].items() if k != "source_key"}
     assert process_media_message(deps, legacy) == "image_done"
-    img = deps.store.get(*keys.image("m1", "P1", "b1", "main", 0))
+    img = file_result(deps, "m1", "P1", "b1", "main", 0)
     assert img["ok"] and img["renditions"]
     deps.store.update(*keys.product("m1", "P1"), "SET batch_id = :b", values={":b": "b2"})
     legacy = {k: v for k, v in product[1].items() if k != "source_key"}
     assert process_media_message(deps, legacy) == "stale"
-    assert deps.store.get(*keys.image("m1", "P1", "b1", "gallery", 0)) is None
+    assert file_result(deps, "m1", "P1", "b1", "gallery", 0) is None
 
 
 def test_a_rendition_already_stored_is_not_written_again(deps, aws):
@@ -257,8 +257,28 @@ def test_a_first_delivery_renders_without_asking_and_a_redelivery_asks_first(dep
     real = media._render
     monkeypatch.setattr(media, "_render", lambda *a, **kw: renders.append(a[4]) or real(*a, **kw))
     deps.store = ReadCountingStore(deps.store)
-    image = keys.image("m1", "P1", "b1", "main", 0)
+    pending = keys.pending_media("m1", "P1", "b1")
     assert process_media_message(deps, product[0]) == "image_done"
-    assert image not in deps.store.gets and renders == [0]
+    assert deps.store.gets == [] and renders == [0]
     assert process_media_message(deps, product[0], receive_count=2) == "image_done"    # the redelivery
-    assert image in deps.store.gets and renders == [0], "done already: not rendered again"
+    assert deps.store.gets == [pending] and renders == [0], "done already: not rendered again"
+    assert process_media_message(deps, product[1], receive_count=2) == "image_done"    # not done yet
+    assert renders == [0, 0] and file_result(deps, "m1", "P1", "b1", "gallery", 0)["ok"]
+
+
+def test_a_file_done_before_results_moved_onto_the_pending_item_still_counts(deps, product):
+    """A product in media while this version deployed: its first files' results are items of
+    their own (``IMAGE#...``); the product's checks still see them."""
+    from shangjia.pipeline import media
+
+    ipk, isk = keys.image("m1", "P1", "b1", "main", 0)
+    process_media_message(deps, product[0])
+    done = media.file_result(deps, "m1", "P1", "b1", "main", 0)
+    ppk, psk = keys.pending_media("m1", "P1", "b1")
+    deps.store.update(ppk, psk, "REMOVE #r", names={"#r": "result:main:0"})     # as the old version left it
+    deps.store.put({"pk": ipk, "sk": isk, **{k: v for k, v in done.items() if k != "sk"}})
+    for msg in product[1:]:
+        process_media_message(deps, msg)
+    p = get_product(deps, "m1", "P1")
+    assert p["status"] == "needs_fix" and set(p["media"]) == {"main#00", "gallery#00", "gallery#01", "gallery#02",
+                                                               "video#00"}

@@ -46,15 +46,42 @@ def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int
         if not product or product.get("batch_id") != batch_id:
             return "stale"
         sheet_key = product.get("source_key")
-    ipk, isk = keys.image(merchant_id, spu, batch_id, slot, index)
+    image_id = f"{slot}:{index}"
+    ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
     # A first delivery renders without asking whether the file was done: only an earlier delivery
     # of this message could have done it, and then this one would be its redelivery (a receive
-    # count over 1), which asks. (SQS's rare duplicate copy renders it again: the same result,
-    # written over itself, the renditions already stored.)
-    if receive_count <= 1 or deps.store.get(ipk, isk) is None:
+    # count over 1), which asks. (SQS's rare duplicate copy renders it again, and its write is
+    # refused: the file is no longer pending.)
+    after = None
+    if receive_count > 1:
+        after = deps.store.get(ppk, psk)
+        if after is not None and RESULT_PREFIX + image_id not in after:
+            after = None
+    if after is None:
         result = _render(deps, merchant_id, sheet_key, slot, index, ref, receive_count)
-        deps.store.put({"pk": ipk, "sk": isk, "slot": slot, "index": index, "ref": ref, **result})
-    return _mark_done(deps, merchant_id, spu, batch_id, f"{slot}:{index}", product)
+        after = _record(deps, merchant_id, spu, batch_id, image_id,
+                        {"slot": slot, "index": index, "ref": ref, **result})
+    return _mark_done(deps, merchant_id, spu, batch_id, after, product)
+
+
+# A file's result is kept on the product's pending item (``keys.pending_media``), as the attribute
+# ``result:<slot>:<index>``, written with the file's removal from the pending set: one request per
+# file (it was a put of its own item and an update of the set), and the delivery that empties the
+# set gets every result back from that same write.
+RESULT_PREFIX = "result:"
+
+
+def _record(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: str,
+            result: dict[str, Any]) -> dict[str, Any] | None:
+    """Store the file's result and take it off the pending set, in one conditional update; the
+    pending item after it. A file no longer pending (a duplicate) writes nothing: the item as it is."""
+    ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
+    try:
+        return deps.store.update(ppk, psk, "SET #r = :r DELETE pending :i", condition="contains(pending, :one)",
+                                 names={"#r": RESULT_PREFIX + image_id},
+                                 values={":r": result, ":i": {image_id}, ":one": image_id}, return_new=True)
+    except ConditionFailed:
+        return deps.store.get(ppk, psk)
 
 
 def _render(deps: Deps, merchant_id, sheet_key, slot, index, ref, receive_count) -> dict[str, Any]:
@@ -90,17 +117,13 @@ def _render(deps: Deps, merchant_id, sheet_key, slot, index, ref, receive_count)
     return out
 
 
-def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: str,
+def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, after: dict[str, Any] | None,
                product: dict[str, Any] | None = None) -> str:
-    """Take the image off the pending set; the delivery that empties it finishes the product.
-    ``product``: the item as this delivery read it (its validation result does not change while
-    its images are processed; the status it had is checked again by the conditional move)."""
-    ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
-    try:
-        after = deps.store.update(ppk, psk, "DELETE pending :i", condition="contains(pending, :one)",
-                                  values={":i": {image_id}, ":one": image_id}, return_new=True)
-    except ConditionFailed:
-        after = deps.store.get(ppk, psk)   # a duplicate: still check completion (a crash may have cut it short)
+    """The delivery whose write emptied the pending set (or a duplicate that finds it empty: a
+    crash may have cut the first short) finishes the product. ``after``: the pending item after
+    this file's write. ``product``: the item as this delivery read it (its validation result does
+    not change while its images are processed; the status it had is checked again by the
+    conditional move)."""
     if not after or after.get("pending"):
         return "image_done"
     if product is None or product.get("status") != PS.MEDIA:
@@ -113,17 +136,39 @@ def _mark_done(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: 
         return "review"
     if product.get("batch_id") != batch_id or product.get("status") != PS.MEDIA:
         return "already_complete"
-    return finish_media(deps, merchant_id, spu, batch_id, product=product)
+    return finish_media(deps, merchant_id, spu, batch_id, product=product, pending=after)
+
+
+def _results(deps: Deps, merchant_id: str, spu: str, batch_id: str,
+             pending: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every file's result, in key order (slot, then index), as the items they once were
+    (``IMAGE#<batch>#<slot>#<index>``). Files done before results moved onto the pending item
+    (a deploy while a product was in media) are still read from their own items."""
+    pending = pending if pending is not None else deps.store.get(*keys.pending_media(merchant_id, spu, batch_id)) or {}
+    out = {}
+    for name, r in pending.items():
+        if name.startswith(RESULT_PREFIX) and isinstance(r, dict):
+            sk = keys.image(merchant_id, spu, batch_id, str(r.get("slot")), int(r.get("index") or 0))[1]
+            out[sk] = {**r, "sk": sk}
+    if len(out) < int(pending.get("total") or 0):
+        for item in deps.store.query(keys.product_pk(merchant_id, spu), sk_prefix=f"IMAGE#{batch_id}#"):
+            out.setdefault(item["sk"], item)
+    return [out[k] for k in sorted(out)]
+
+
+def file_result(deps: Deps, merchant_id: str, spu: str, batch_id: str, slot: str, index: int) -> dict[str, Any] | None:
+    """One file's stored result (ops tools, tests), or None while it is not done."""
+    sk = keys.image(merchant_id, spu, batch_id, slot, index)[1]
+    return next((r for r in _results(deps, merchant_id, spu, batch_id, None) if r["sk"] == sk), None)
 
 
 def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str, *,
-                 product: dict[str, Any] | None = None) -> str:
+                 product: dict[str, Any] | None = None, pending: dict[str, Any] | None = None) -> str:
     """The product's images are done: product checks across them, then one write records the
     result and moves the product on (to review, or back to the merchant)."""
     from shangjia.media import product_checks
 
-    pk = keys.product_pk(merchant_id, spu)
-    images = deps.store.query(pk, sk_prefix=f"IMAGE#{batch_id}#")
+    images = _results(deps, merchant_id, spu, batch_id, pending)
     findings = [Finding.from_dict(f) for img in images for f in img.get("findings", [])]
     # Checks across the product's images point at the sheet column they are about.
     findings += [f if f.field else replace(f, field="main_image" if f.code == "MEDIA_MAIN_MISSING" else "gallery_images")

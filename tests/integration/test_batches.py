@@ -168,7 +168,7 @@ def test_report_written_once_when_ingest_end_and_last_validate_race(m1, aws, tmp
     _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 6, seed=3, invalid_ratio=0.5))
     msgs = _drain(aws)
     real = batches.maybe_finalise
-    monkeypatch.setattr(batches, "maybe_finalise", lambda deps, batch_id, claimant: False)
+    monkeypatch.setattr(batches, "maybe_finalise", lambda deps, batch_id, claimant, **kw: False)
     for m in msgs:
         validate_message(m1, m)
     monkeypatch.setattr(batches, "maybe_finalise", real)
@@ -321,3 +321,40 @@ def test_a_big_batchs_report_is_written_by_the_report_function_once(m1, aws, tmp
     # later deliveries find it written and write nothing
     assert [batches.report_message(m1, b, "late") for b in due] == ["done"] * len(due)
     assert not _report_puts(m1)
+
+
+class BatchReads:
+    def __init__(self, inner):
+        self.inner, self.reads = inner, []
+
+    def get(self, pk, sk, **kw):
+        if pk.startswith("BATCH#"):
+            self.reads.append(sk)
+        return self.inner.get(pk, sk, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_products_short_of_the_total_read_no_batch_item_and_the_last_one_reports(m1, aws, tmp_path):
+    """The first tally item knows the batch's product count once ingest has sent them all: a
+    product counted short of it learns from its own count that it does not finish the batch."""
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 4, seed=5))
+    msgs = _drain(aws)
+    m1.store = BatchReads(m1.store)
+    for m in msgs[:-1]:
+        validate_message(m1, m)
+    assert "META" not in m1.store.reads and not _batch(m1, out.batch_id).get("report_at")
+    validate_message(m1, msgs[-1])
+    assert _batch(m1, out.batch_id)["report_at"] and len(_report_puts(m1)) == 1
+
+
+def test_a_batch_begun_before_its_tally_knew_the_total_still_reports(m1, aws, tmp_path):
+    """A batch ingest created without marking its first tally item (the version before) is
+    finalised as before: from the batch's own items."""
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 3, seed=6))
+    pk, sk = batches._tally_key(out.batch_id, 0)
+    m1.store.update(pk, sk, "REMOVE total_follows, products_total")
+    for m in _drain(aws):
+        validate_message(m1, m)
+    assert _batch(m1, out.batch_id)["report_at"] and len(_report_puts(m1)) == 1

@@ -121,21 +121,43 @@ def _counts(item: Mapping[str, Any] | None) -> Counts:
 
 
 def tally_product(deps: Deps, batch_id: str, seq: Any, spu: str, *, valid: bool, refused: bool = False,
-                  unchanged: bool = False) -> bool:
-    """Count one product once. Returns True when this call counted it (False: already counted).
+                  unchanged: bool = False) -> dict[str, Any] | None:
+    """Count one product once. Returns the tally item after this call counted it (None: already
+    counted), which ``maybe_finalise(tally=...)`` reads instead of the batch's items.
     ``unchanged``: its content is its current revision's (kept as it is, not judged)."""
     n = _ordinal(seq, spu)
     shard = min(n // SHARD_SIZE, 1_000) if isinstance(seq, int) else 0
     pk, sk = _tally_key(batch_id, shard)
     try:
-        deps.store.update(pk, sk, "ADD validated :one, invalid :inv, refused :ref, unchanged :unc, members :m",
-                          condition="NOT contains(members, :n)",
-                          values={":one": 1, ":inv": 0 if valid or refused or unchanged else 1,
-                                  ":ref": 1 if refused else 0, ":unc": 1 if unchanged else 0,
-                                  ":m": {n}, ":n": n})
-        return True
+        return deps.store.update(pk, sk, "ADD validated :one, invalid :inv, refused :ref, unchanged :unc, members :m",
+                                 condition="NOT contains(members, :n)",
+                                 values={":one": 1, ":inv": 0 if valid or refused or unchanged else 1,
+                                         ":ref": 1 if refused else 0, ":unc": 1 if unchanged else 0,
+                                         ":m": {n}, ":n": n}, return_new=True) or {"sk": sk}
     except ConditionFailed:
+        return None
+
+
+# The batch's first tally item also learns the batch's product count (``record_total``): ingest
+# marks it when it creates the batch (``total_follows``) and writes the count when it has sent the
+# last product. A product counted before that, or short of the count, then needs no read of the
+# batch to know it does not finish it. Batches created before this carry no mark: read as before.
+def expect_total(deps: Deps, batch_id: str) -> None:
+    deps.store.update(*_tally_key(batch_id, 0), "SET total_follows = :t", values={":t": True})
+
+
+def record_total(deps: Deps, batch_id: str, total: int) -> None:
+    deps.store.update(*_tally_key(batch_id, 0), "SET products_total = :n", values={":n": total})
+
+
+def _cannot_finish(batch_id: str, tally: Mapping[str, Any] | None) -> bool:
+    """Whether a product's own tally (shard 0, marked) shows the batch is not complete yet."""
+    if not tally or tally.get("sk") != _tally_key(batch_id, 0)[1] or not tally.get("total_follows"):
         return False
+    total = tally.get("products_total")
+    if total is None:
+        return True                         # ingest has not sent the last product: its end finalises
+    return int(total) <= SHARD_SIZE and int(tally.get("validated") or 0) < int(total)
 
 
 def batch_counts(deps: Deps, batch_id: str, products_sent: int) -> Counts:
@@ -219,10 +241,13 @@ def _f_json(f: Finding) -> dict[str, Any]:
             "zh": f.message_zh, "en": f.message_en, "hint_zh": f.hint_zh, "hint_en": f.hint_en, "value": f.value}
 
 
-def maybe_finalise(deps: Deps, batch_id: str, claimant: str) -> bool:
+def maybe_finalise(deps: Deps, batch_id: str, claimant: str, *, tally: Mapping[str, Any] | None = None) -> bool:
     """Write the batch's report if every product has been validated and nobody has yet.
     ``claimant`` names the message doing it (``ingest`` or ``product:<spu>``). Returns True when
-    this call wrote it."""
+    this call wrote it. ``tally``: the tally item as this product's count left it; when it shows
+    the batch short of complete, nothing is read (``_cannot_finish``)."""
+    if _cannot_finish(batch_id, tally):
+        return False
     pk, sk = keys.batch(batch_id)
     batch = deps.store.get(pk, sk)
     if not batch or batch.get("report_at") or batch.get("products_total") is None:

@@ -148,6 +148,7 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
     try:
         deps.store.put(record, condition="attribute_not_exists(pk)")
         batch = record
+        batches.expect_total(deps, batch_id)
     except ConditionFailed:
         batch = deps.store.get(pk, sk) or record
         if batch["status"] in (BatchStatus.PROCESSING, BatchStatus.SETTLED, BatchStatus.REJECTED):
@@ -284,6 +285,7 @@ def _send_products(deps: Deps, up: Upload, batch: dict[str, Any], reader, data, 
             _reject(deps, batch, e.finding, data)
             return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en, source_gets=_gets(data))
     flush()
+    batches.record_total(deps, batch_id, sent)
     save(", #s = :s, products_total = :n", values={":s": BatchStatus.PROCESSING.value}, names={"#s": "status"})
     # The last validate may already have run: whichever of us sees every product counted finalises.
     batches.maybe_finalise(deps, batch_id, "ingest")

@@ -156,7 +156,8 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")   # a duplicate delivery already moved it on
         return "duplicate"
     write_payload(deps, pk, batch_id, payload, replace=True)
-    if batches.tally_product(deps, batch_id, seq, spu, valid=valid):
+    tally = batches.tally_product(deps, batch_id, seq, spu, valid=valid)
+    if tally is not None:
         from shangjia import metrics
 
         metrics.product_validated(valid)
@@ -181,7 +182,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         # ``base``: the revision this one was merged over; none, and the product has no listing yet
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra, msg.get("source_key"),
                            listed=base is not None)
-    batches.maybe_finalise(deps, batch_id, f"product:{spu}")
+    batches.maybe_finalise(deps, batch_id, f"product:{spu}", tally=tally)
     return outcome
 
 

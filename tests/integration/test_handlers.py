@@ -240,3 +240,24 @@ def test_a_reviewer_lists_the_tasks_they_claimed(deps, handler):
     status, body = _api(handler, event)
     assert status == 200 and [t["task_id"] for t in body["tasks"]] == [task["task_id"]]
     assert "token" not in body["tasks"][0], "a task token is never shown: it alone can approve a product"
+
+
+def test_a_validate_batch_reads_its_merchant_once(deps, handler, aws, monkeypatch):
+    """A merchant's profile is read once per invocation (pipeline/merchants.invocation_memo), not
+    once per product of the batch; the next invocation reads it again (a change is seen)."""
+    from shangjia.adapters.aws import DynamoStore
+
+    put_merchant(deps.store, "m-vip-001", name="V", annual_sales_cny=9_000_000)
+    reads = []
+    real = DynamoStore.get
+    monkeypatch.setattr(DynamoStore, "get", lambda self, pk, sk, **kw: (reads.append(pk), real(self, pk, sk, **kw))[1])
+    records = []
+    for i in range(3):
+        ev, _ = _validate_event(f"batch-memo-{i:015d}", spu=f"MEMO-{i}")
+        records.append({**ev["Records"][0], "messageId": f"m{i}"})
+    fn = handler("validate")
+    assert fn({"Records": records}) == {"batchItemFailures": []}
+    assert reads.count("MERCHANT#m-vip-001") == 1
+    ev, _ = _validate_event("batch-memo-again-0000", spu="MEMO-9")
+    fn(ev)
+    assert reads.count("MERCHANT#m-vip-001") == 2

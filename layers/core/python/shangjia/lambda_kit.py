@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from shangjia.observability import correlate, logger
 from shangjia.pipeline.deps import Deps, aws_deps
+from shangjia.pipeline.merchants import invocation_memo
 from shangjia.ports import Transient
 
 
@@ -41,8 +42,9 @@ def sqs_batch_handler(record_fn: Callable[[Deps, dict[str, Any], SQSRecord], Any
     @logger.inject_lambda_context(clear_state=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         processor = BatchProcessor(event_type=EventType.SQS)
-        return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+        with invocation_memo():             # a merchant's profile read once per invocation
+            return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                            context=context)
 
     return lambda_handler
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from shangjia.pipeline import keys
@@ -45,11 +47,39 @@ def put_merchant(store: Store, merchant_id: str, *, name: str, annual_sales_cny:
     # (import defaults, ...): a profile write that wiped them would lose the merchant's settings.
     profile = {**(store.get(pk, sk) or {}), **profile}
     store.put(profile)
+    _forget(merchant_id)
     return profile
 
 
+# One Lambda invocation reads a merchant's profile once (``invocation_memo``: the SQS handlers and
+# the scheduled functions hold it while they run): a validate batch of ten products of one sheet
+# read it ten times. Outside an invocation (the API, the CLI, tests) every call reads.
+_MEMO: ContextVar[dict[str, dict[str, Any] | None] | None] = ContextVar("merchant_memo", default=None)
+
+
+@contextmanager
+def invocation_memo():
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
 def get_merchant(store: Store, merchant_id: str) -> dict[str, Any] | None:
-    return store.get(*keys.merchant(merchant_id))
+    memo = _MEMO.get()
+    if memo is None:
+        return store.get(*keys.merchant(merchant_id))
+    if merchant_id not in memo:
+        memo[merchant_id] = store.get(*keys.merchant(merchant_id))
+    found = memo[merchant_id]
+    return dict(found) if found is not None else None
+
+
+def _forget(merchant_id: str) -> None:
+    memo = _MEMO.get()
+    if memo is not None:
+        memo.pop(merchant_id, None)
 
 
 def set_import_defaults(store: Store, merchant_id: str, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +93,7 @@ def set_import_defaults(store: Store, merchant_id: str, defaults: dict[str, Any]
         raise ValueError(f"unknown merchant {merchant_id!r}")
     checked = check_import_defaults(defaults, shipping_templates=list(profile.get("shipping_templates") or []))
     store.update(*keys.merchant(merchant_id), "SET import_defaults = :d", values={":d": checked})
+    _forget(merchant_id)
     return checked
 
 

@@ -247,16 +247,18 @@ def publish_or_schedule(deps: Deps, m: str, spu: str, b: str) -> dict[str, Any]:
                    status_sort=iso(publish_at))
         return {"publish_at": iso(publish_at), "scheduled": True}
     try:
-        fan_out(deps, m, spu, b, from_status=PS.APPROVED)
+        fan_out(deps, m, spu, b, from_status=PS.APPROVED, merchant=merchant)
     except ConditionFailed:
         return {"skipped": "already handed on"}
     return {"publish_at": iso(publish_at), "scheduled": False}
 
 
-def fan_out(deps: Deps, m: str, spu: str, b: str, *, from_status: PS) -> list[str]:
+def fan_out(deps: Deps, m: str, spu: str, b: str, *, from_status: PS,
+            merchant: dict[str, Any] | None = None) -> list[str]:
     """Hand a product to its channels' queues (sends first: a retry may send twice, publishing is
-    idempotent; the status move records that it happened)."""
-    merchant = get_merchant(deps.store, m) or {}
+    idempotent; the status move records that it happened). ``merchant``: its profile, when the
+    caller has just read it."""
+    merchant = merchant if merchant is not None else get_merchant(deps.store, m) or {}
     channels = [c for c in merchant.get("channels", CHANNELS) if c in CHANNELS]
     deps.store.update(*keys.product(m, spu), "SET channels_requested = :c",
                       condition="batch_id = :b AND #s = :f", names={"#s": "status"},

@@ -200,3 +200,24 @@ def test_the_scheduled_function_and_the_cli_write_the_report(m1, aws, handler, c
     assert "week 2026-W48: 0 failures" in printed and "weekly/2026-W48.xlsx" in printed
     assert main(["failures", "report", "--week", "2026-48"]) == 2
     assert "FAILURE_WEEK_INVALID" in capsys.readouterr().err
+
+
+def test_products_settling_short_of_the_total_read_no_batch_item(m1, aws, tmp_path, inbox):
+    """The first settle item knows the batch's product count: a product settled short of it does
+    not read the batch to learn that the batch is not settled; the last one settles it."""
+    batch_id = _upload(m1, aws, tmp_path, f"{M}/goods.xlsx", 3, seed=4)
+    for msg in _drain(aws):
+        validate_message(m1, msg)
+    spus = [p["spu_code"] for p in views.batch_products(m1, batch_id)]
+    reads = []
+    store = m1.store
+    real = store.get
+    m1.store.get = lambda pk, sk, **kw: (reads.append((pk, sk)), real(pk, sk, **kw))[1]
+    try:
+        _publish_all(m1, batch_id, spus[:2])
+        assert keys.batch(batch_id) not in reads
+        _publish_all(m1, batch_id, spus[2:])
+    finally:
+        del m1.store.get
+    assert keys.batch(batch_id) in reads
+    assert _batch(m1, batch_id)["status"] == "settled" and len(inbox()) == 1

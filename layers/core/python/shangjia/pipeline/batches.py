@@ -142,22 +142,32 @@ def tally_product(deps: Deps, batch_id: str, seq: Any, spu: str, *, valid: bool,
 # marks it when it creates the batch (``total_follows``) and writes the count when it has sent the
 # last product. A product counted before that, or short of the count, then needs no read of the
 # batch to know it does not finish it. Batches created before this carry no mark: read as before.
+# The same for the settle items (``settle_product``): a product settled short of the total reads
+# nothing to know the batch is not settled.
 def expect_total(deps: Deps, batch_id: str) -> None:
-    deps.store.update(*_tally_key(batch_id, 0), "SET total_follows = :t", values={":t": True})
+    for key in (_tally_key(batch_id, 0), _settle_key(batch_id, 0)):
+        deps.store.update(*key, "SET total_follows = :t", values={":t": True})
 
 
 def record_total(deps: Deps, batch_id: str, total: int) -> None:
-    deps.store.update(*_tally_key(batch_id, 0), "SET products_total = :n", values={":n": total})
+    for key in (_tally_key(batch_id, 0), _settle_key(batch_id, 0)):
+        deps.store.update(*key, "SET products_total = :n", values={":n": total})
+
+
+def _short_of_total(first_key: tuple[str, str], item: Mapping[str, Any] | None, counted: str) -> bool:
+    """Whether a product's own count item (the batch's first, marked) shows the batch is not
+    complete yet: ingest has not sent the last product (its end looks again), or fewer than the
+    total are counted in it."""
+    if not item or item.get("sk") != first_key[1] or not item.get("total_follows"):
+        return False
+    total = item.get("products_total")
+    if total is None:
+        return True
+    return int(total) <= SHARD_SIZE and int(item.get(counted) or 0) < int(total)
 
 
 def _cannot_finish(batch_id: str, tally: Mapping[str, Any] | None) -> bool:
-    """Whether a product's own tally (shard 0, marked) shows the batch is not complete yet."""
-    if not tally or tally.get("sk") != _tally_key(batch_id, 0)[1] or not tally.get("total_follows"):
-        return False
-    total = tally.get("products_total")
-    if total is None:
-        return True                         # ingest has not sent the last product: its end finalises
-    return int(total) <= SHARD_SIZE and int(tally.get("validated") or 0) < int(total)
+    return _short_of_total(_tally_key(batch_id, 0), tally, "validated")
 
 
 def batch_counts(deps: Deps, batch_id: str, products_sent: int) -> Counts:
@@ -402,18 +412,19 @@ def settle_product(deps: Deps, batch_id: str, seq: Any, spu: str, outcome: str,
     n = _ordinal(seq, spu)
     shard = min(n // SHARD_SIZE, 1_000) if isinstance(seq, int) else 0
     pk, sk = _settle_key(batch_id, shard)
-    counted = True
     try:
-        deps.store.update(pk, sk, "ADD settled :one, #o :one, members :m", condition="NOT contains(members, :n)",
-                          names={"#o": f"o_{outcome}"}, values={":one": 1, ":m": {n}, ":n": n})
+        after = deps.store.update(pk, sk, "ADD settled :one, #o :one, members :m", condition="NOT contains(members, :n)",
+                                  names={"#o": f"o_{outcome}"}, values={":one": 1, ":m": {n}, ":n": n},
+                                  return_new=True) or {"sk": sk}
     except ConditionFailed:
-        counted = False
-    if counted:
+        after = None
+    if after is not None:
         from shangjia import metrics
 
         metrics.product_settled(outcome, item)
-    maybe_settle(deps, batch_id)
-    return counted
+    if not _short_of_total(_settle_key(batch_id, 0), after, "settled"):
+        maybe_settle(deps, batch_id)
+    return after is not None
 
 
 def settle_counts(deps: Deps, batch_id: str, products_sent: int) -> dict[str, int]:

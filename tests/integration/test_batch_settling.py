@@ -155,8 +155,10 @@ def test_a_batch_left_processing_by_older_code_settles_when_a_reupload_supersede
     # as it was before batches settled: no settle counts, still processing, no notice
     pk, _ = keys.batch(first)
     m1.store.delete(pk, "SETTLE#00000")
-    m1.store.update(pk, "META", "SET #s = :p REMOVE settled_at, outcome, notice_sent_at", names={"#s": "status"},
-                    values={":p": "processing"})
+    m1.store.update(pk, "META", "SET #s = :p REMOVE settled_at, outcome, notice_sent_at, counter_shard",
+                    names={"#s": "status"}, values={":p": "processing"})
+    for p in views.batch_products(m1, first):       # nor did its products know their count items' size
+        m1.store.update(*keys.product(M, p["spu_code"]), "REMOVE counter_shard")
     assert views.batch_summary(m1, _batch(m1, first))["products_settled"] == 0
     _upload(m1, aws, tmp_path, f"{M}/goods-fixed.xlsx", 3, invalid_ratio=0.0)
     for msg in _drain(aws):

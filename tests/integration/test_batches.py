@@ -355,6 +355,71 @@ def test_a_batch_begun_before_its_tally_knew_the_total_still_reports(m1, aws, tm
     _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 3, seed=6))
     pk, sk = batches._tally_key(out.batch_id, 0)
     m1.store.update(pk, sk, "REMOVE total_follows, products_total")
-    for m in _drain(aws):
+    m1.store.update(*keys.batch(out.batch_id), "REMOVE counter_shard")
+    for m in _legacy(_drain(aws)):
         validate_message(m1, m)
     assert _batch(m1, out.batch_id)["report_at"] and len(_report_puts(m1)) == 1
+
+
+def _legacy(msgs):
+    """Product messages as ingest sent them before count items were sized per batch."""
+    return [{**m, "options": {k: v for k, v in m["options"].items() if k != "counter_shard"}} for m in msgs]
+
+
+def test_a_batch_begun_before_its_count_items_were_sized_counts_in_one_item(m1, aws, tmp_path):
+    """A batch (and its products' messages) from before ``counter_shard`` counts in 20,000-product
+    items as it did, and reports once."""
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 5, seed=7))
+    m1.store.update(*keys.batch(out.batch_id), "REMOVE counter_shard")
+    for m in _legacy(_drain(aws)):
+        validate_message(m1, m)
+    tally = m1.store.get(*batches._tally_key(out.batch_id, 0))
+    assert tally["validated"] == 5 and sorted(tally["members"]) == [0, 1, 2, 3, 4]
+    assert _batch(m1, out.batch_id)["report_at"] and len(_report_puts(m1)) == 1
+
+
+def test_count_items_hold_a_fixed_number_of_products_and_the_batch_reports_once(m1, aws, tmp_path, monkeypatch):
+    """Each count item holds COUNTER_SHARD products (here 2, so 7 products fill 4 items), every
+    product is counted once whatever the order and duplicates, and the report is written once,
+    after the last."""
+    import random
+
+    monkeypatch.setattr(batches, "COUNTER_SHARD", 2)
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 7, seed=8, invalid_ratio=0.3))
+    assert _batch(m1, out.batch_id)["counter_shard"] == 2
+    msgs = _drain(aws)
+    assert len(msgs) == 7 and {m["options"]["counter_shard"] for m in msgs} == {2}
+    order = msgs + random.Random(3).sample(msgs, 3)           # three duplicates, delivered late
+    random.Random(4).shuffle(order)
+    for m in order:
+        validate_message(m1, m)
+    pk = keys.batch(out.batch_id)[0]
+    items = [m1.store.get(pk, f"TALLY#{i:05d}") for i in range(4)]
+    assert [i["validated"] for i in items] == [2, 2, 2, 1]
+    assert [sorted(i["members"]) for i in items] == [[0, 1], [2, 3], [4, 5], [6]]
+    assert m1.store.get(pk, "TALLY#00004") is None
+    assert _batch(m1, out.batch_id)["report_at"] and len(_report_puts(m1)) == 1
+    assert batches.batch_counts(m1, out.batch_id, 7, 2).validated == 7
+
+
+def test_a_count_item_stays_under_one_write_unit_to_a_million_products(m1):
+    """DynamoDB bills a write by the item's size: an item of COUNTER_SHARD ordinals near a million,
+    with every outcome's counter, is under 1 KB, so each count costs 1 WRU at any batch size; the
+    old 20,000-product item costs ~6 KB (6 WRU) at 2,000 products."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    from shangjia.limits import item_size
+
+    size = batches.COUNTER_SHARD
+    first = (1_000_000 // size - 1) * size                   # the last whole item below a million
+    outcomes = batches.OUTCOMES
+    batches.record_total(m1, "big", first + size, size)
+    for i, n in enumerate(range(first, first + size)):
+        batches.tally_product(m1, "big", n, f"P{n}", valid=i % 3 > 0, refused=i % 7 == 0, shard_size=size)
+        batches.settle_product(m1, "big", n, f"P{n}", outcomes[i % len(outcomes)], shard_size=size)
+    ts = TypeSerializer()
+    shard = first // size
+    for sk in (f"TALLY#{shard:05d}", f"SETTLE#{shard:05d}"):
+        item = m1.store.get("BATCH#big", sk)
+        assert len(item["members"]) == size
+        assert item_size({k: ts.serialize(v) for k, v in item.items()}) < 1024, sk

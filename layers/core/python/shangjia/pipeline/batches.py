@@ -39,7 +39,18 @@ from shangjia.validation.policy import MODES, BatchPolicy, BatchTally, decide_ba
 META_MODE = "shangjia-mode"                      # x-amz-meta-shangjia-mode
 META_MAX_ERROR_RATE = "shangjia-max-error-rate"  # x-amz-meta-shangjia-max-error-rate
 CHECK_FOLDER = "check"                           # <merchant>/check/<file> = check_only
-SHARD_SIZE = 20_000                              # products per tally item (a number set stays ~150 KB)
+SHARD_SIZE = 20_000                              # products per count item, batches made before COUNTER_SHARD
+# Products per count item (tally and settle) of a batch ingest made since 2026-12-03: DynamoDB
+# bills a write by the item's size, and an item guards exactly-once counting with a number set of
+# its products' ordinals; 180 ordinals below 1,000,000 and every outcome's counter keep it under
+# 1 KB, so a count costs 1 WRU at any batch size (with 20,000 an item: ~3 WRU on average in a
+# 2,000-product batch, ~35 in a 20,000-product one, all on one partition key). The product that
+# completes an item reads the batch's items (one BatchGetItem per 100) to learn if it was the last. The batch records its size (``counter_shard``), ingest sends it
+# with each product and validate keeps it on the product; a batch or product without it counts
+# in SHARD_SIZE items, as it did. ``stop_on_error_rate`` batches keep SHARD_SIZE: they judge the
+# whole batch's counts at every product, one item to read.
+COUNTER_SHARD = 180
+MAX_SHARDS = 100_000                             # the last item takes what lies beyond (20M products)
 # Batches of up to this many products get their report from the validate call that finishes
 # them (~1 s of CPU); bigger ones from the report function (topology: sized for 100k rows).
 INLINE_REPORT_MAX = 2_000
@@ -107,6 +118,39 @@ def _tally_key(batch_id: str, shard: int) -> tuple[str, str]:
     return keys.batch(batch_id)[0], f"TALLY#{shard:05d}"
 
 
+def shard_size_of(source: Mapping[str, Any] | None) -> int:
+    """The products per count item of a batch, from its batch item, a product message's options
+    or a product item (``counter_shard``); none: SHARD_SIZE (made before it was recorded)."""
+    size = (source or {}).get("counter_shard")
+    return int(size) if size else SHARD_SIZE
+
+
+def counter_shard_for(batch: Mapping[str, Any], policy: BatchPolicy) -> int:
+    """The batch's count item size, chosen once when ingest first sends its products: a batch
+    that already sent products without one keeps SHARD_SIZE (its counts lie there)."""
+    if batch.get("counter_shard"):
+        return int(batch["counter_shard"])
+    if int(batch.get("products_sent") or 0) > 0 or policy.mode == "stop_on_error_rate":
+        return SHARD_SIZE
+    return COUNTER_SHARD
+
+
+def _shard(seq: Any, n: int, size: int) -> int:
+    return min(n // size, MAX_SHARDS if size < SHARD_SIZE else 1_000) if isinstance(seq, int) else 0
+
+
+def _shards(products_sent: int, size: int) -> int:
+    return _shard(0, max(0, max(products_sent, 1) - 1), size) + 1
+
+
+def _count_items(deps: Deps, keyer, batch_id: str, products_sent: int, size: int) -> list[Mapping[str, Any]]:
+    """The batch's count items (consistent reads; one BatchGetItem per 100)."""
+    wanted = [keyer(batch_id, i) for i in range(_shards(products_sent, size))]
+    if len(wanted) == 1:
+        return [deps.store.get(*wanted[0]) or {}]
+    return deps.store.get_many(wanted, consistent=True)
+
+
 def _ordinal(seq: Any, spu: str) -> int:
     if isinstance(seq, int) and seq >= 0:
         return seq
@@ -121,13 +165,13 @@ def _counts(item: Mapping[str, Any] | None) -> Counts:
 
 
 def tally_product(deps: Deps, batch_id: str, seq: Any, spu: str, *, valid: bool, refused: bool = False,
-                  unchanged: bool = False) -> dict[str, Any] | None:
+                  unchanged: bool = False, shard_size: int = SHARD_SIZE) -> dict[str, Any] | None:
     """Count one product once. Returns the tally item after this call counted it (None: already
     counted), which ``maybe_finalise(tally=...)`` reads instead of the batch's items.
-    ``unchanged``: its content is its current revision's (kept as it is, not judged)."""
+    ``unchanged``: its content is its current revision's (kept as it is, not judged).
+    ``shard_size``: the batch's (``shard_size_of`` its message or product)."""
     n = _ordinal(seq, spu)
-    shard = min(n // SHARD_SIZE, 1_000) if isinstance(seq, int) else 0
-    pk, sk = _tally_key(batch_id, shard)
+    pk, sk = _tally_key(batch_id, _shard(seq, n, shard_size))
     try:
         return deps.store.update(pk, sk, "ADD validated :one, invalid :inv, refused :ref, unchanged :unc, members :m",
                                  condition="NOT contains(members, :n)",
@@ -149,16 +193,31 @@ def expect_total(deps: Deps, batch_id: str) -> None:
         deps.store.update(*key, "SET total_follows = :t", values={":t": True})
 
 
-def record_total(deps: Deps, batch_id: str, total: int) -> None:
-    for key in (_tally_key(batch_id, 0), _settle_key(batch_id, 0)):
-        deps.store.update(*key, "SET products_total = :n", values={":n": total})
+def record_total(deps: Deps, batch_id: str, total: int, shard_size: int = SHARD_SIZE) -> None:
+    """The batch's product count, on its first count items and (smaller items) its last ones: a
+    product counted in the last item then knows how many that item expects."""
+    last = _shards(total, shard_size) - 1
+    for shard in sorted({0, last}):
+        for key in (_tally_key(batch_id, shard), _settle_key(batch_id, shard)):
+            deps.store.update(*key, "SET products_total = :n", values={":n": total})
 
 
-def _short_of_total(first_key: tuple[str, str], item: Mapping[str, Any] | None, counted: str) -> bool:
-    """Whether a product's own count item (the batch's first, marked) shows the batch is not
-    complete yet: ingest has not sent the last product (its end looks again), or fewer than the
-    total are counted in it."""
-    if not item or item.get("sk") != first_key[1] or not item.get("total_follows"):
+def _short_of_total(first_key: tuple[str, str], item: Mapping[str, Any] | None, counted: str,
+                    shard_size: int = SHARD_SIZE) -> bool:
+    """Whether a product's own count item shows the batch is not complete yet, so the product
+    need not read the batch. With SHARD_SIZE items (the first one marked): ingest has not sent the
+    last product (its end looks again), or fewer than the total are counted in it. With smaller
+    items: the item holds fewer than it expects (its full size, or what the total leaves the last
+    one); the product that completes an item reads the batch."""
+    if not item:
+        return False
+    if shard_size < SHARD_SIZE:
+        shard = int(str(item.get("sk", "")).rpartition("#")[2] or 0)
+        expected = shard_size
+        if item.get("products_total") is not None:
+            expected = min(shard_size, int(item["products_total"]) - shard * shard_size)
+        return int(item.get(counted) or 0) < expected
+    if item.get("sk") != first_key[1] or not item.get("total_follows"):
         return False
     total = item.get("products_total")
     if total is None:
@@ -166,16 +225,15 @@ def _short_of_total(first_key: tuple[str, str], item: Mapping[str, Any] | None, 
     return int(total) <= SHARD_SIZE and int(item.get(counted) or 0) < int(total)
 
 
-def _cannot_finish(batch_id: str, tally: Mapping[str, Any] | None) -> bool:
-    return _short_of_total(_tally_key(batch_id, 0), tally, "validated")
+def _cannot_finish(batch_id: str, tally: Mapping[str, Any] | None, shard_size: int = SHARD_SIZE) -> bool:
+    return _short_of_total(_tally_key(batch_id, 0), tally, "validated", shard_size)
 
 
-def batch_counts(deps: Deps, batch_id: str, products_sent: int) -> Counts:
+def batch_counts(deps: Deps, batch_id: str, products_sent: int, shard_size: int = SHARD_SIZE) -> Counts:
     """The batch's counts: the sum of its tally items (consistent reads)."""
-    shards = max(0, (max(products_sent, 1) - 1) // SHARD_SIZE) + 1
     total = Counts()
-    for shard in range(shards):
-        total += _counts(deps.store.get(*_tally_key(batch_id, shard)))
+    for item in _count_items(deps, _tally_key, batch_id, products_sent, shard_size):
+        total += _counts(item)
     return total
 
 
@@ -251,19 +309,20 @@ def _f_json(f: Finding) -> dict[str, Any]:
             "zh": f.message_zh, "en": f.message_en, "hint_zh": f.hint_zh, "hint_en": f.hint_en, "value": f.value}
 
 
-def maybe_finalise(deps: Deps, batch_id: str, claimant: str, *, tally: Mapping[str, Any] | None = None) -> bool:
+def maybe_finalise(deps: Deps, batch_id: str, claimant: str, *, tally: Mapping[str, Any] | None = None,
+                   shard_size: int = SHARD_SIZE) -> bool:
     """Write the batch's report if every product has been validated and nobody has yet.
     ``claimant`` names the message doing it (``ingest`` or ``product:<spu>``). Returns True when
     this call wrote it. ``tally``: the tally item as this product's count left it; when it shows
-    the batch short of complete, nothing is read (``_cannot_finish``)."""
-    if _cannot_finish(batch_id, tally):
+    the batch short of complete, nothing is read (``_cannot_finish``; ``shard_size``: the batch's)."""
+    if _cannot_finish(batch_id, tally, shard_size):
         return False
     pk, sk = keys.batch(batch_id)
     batch = deps.store.get(pk, sk)
     if not batch or batch.get("report_at") or batch.get("products_total") is None:
         return False
     total = int(batch["products_total"])
-    counts = batch_counts(deps, batch_id, int(batch.get("products_sent", total)))
+    counts = batch_counts(deps, batch_id, int(batch.get("products_sent", total)), shard_size_of(batch))
     if counts.validated < total:
         return False
     judge(deps, batch, counts, final=True)
@@ -397,21 +456,22 @@ def _settle_key(batch_id: str, shard: int) -> tuple[str, str]:
 
 
 def settle_product(deps: Deps, batch_id: str, seq: Any, spu: str, outcome: str,
-                   item: Mapping[str, Any] | None = None) -> bool:
+                   item: Mapping[str, Any] | None = None, *, shard_size: int | None = None) -> bool:
     """Count one product of the batch as settled, once (an atomic ``ADD`` guarded by a number set of
     the product's ordinal, like the tally), then settle the batch if it was the last. A failure
     (``FAILURE_OUTCOMES``) is first recorded in the week's failure index (``pipeline/failures.py``,
     create-only), so a crash between the two loses nothing and the redelivery counts nothing twice.
-    Returns True when this call counted it."""
+    Returns True when this call counted it. ``shard_size``: the batch's; none, the product
+    ``item``'s (``shard_size_of``)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     if outcome in FAILURE_OUTCOMES and item is not None:
         from shangjia.pipeline import failures
 
         failures.record(deps, batch_id, spu, outcome, item)
+    size = shard_size or shard_size_of(item)
     n = _ordinal(seq, spu)
-    shard = min(n // SHARD_SIZE, 1_000) if isinstance(seq, int) else 0
-    pk, sk = _settle_key(batch_id, shard)
+    pk, sk = _settle_key(batch_id, _shard(seq, n, size))
     try:
         after = deps.store.update(pk, sk, "ADD settled :one, #o :one, members :m", condition="NOT contains(members, :n)",
                                   names={"#o": f"o_{outcome}"}, values={":one": 1, ":m": {n}, ":n": n},
@@ -422,17 +482,15 @@ def settle_product(deps: Deps, batch_id: str, seq: Any, spu: str, outcome: str,
         from shangjia import metrics
 
         metrics.product_settled(outcome, item)
-    if not _short_of_total(_settle_key(batch_id, 0), after, "settled"):
+    if not _short_of_total(_settle_key(batch_id, 0), after, "settled", size):
         maybe_settle(deps, batch_id)
     return after is not None
 
 
-def settle_counts(deps: Deps, batch_id: str, products_sent: int) -> dict[str, int]:
+def settle_counts(deps: Deps, batch_id: str, products_sent: int, shard_size: int = SHARD_SIZE) -> dict[str, int]:
     """``{"settled": n, <outcome>: n, ...}``: the sum of the batch's settle items."""
-    shards = max(0, (max(products_sent, 1) - 1) // SHARD_SIZE) + 1
     out = {"settled": 0, **{o: 0 for o in OUTCOMES}}
-    for shard in range(shards):
-        item = deps.store.get(*_settle_key(batch_id, shard)) or {}
+    for item in _count_items(deps, _settle_key, batch_id, products_sent, shard_size):
         out["settled"] += int(item.get("settled", 0))
         for o in OUTCOMES:
             out[o] += int(item.get(f"o_{o}", 0))
@@ -459,7 +517,7 @@ def maybe_settle(deps: Deps, batch_id: str) -> bool:
             or batch.get("products_total") is None or not batch.get("report_at")):
         return False
     total = int(batch["products_total"])
-    counts = settle_counts(deps, batch_id, int(batch.get("products_sent", total)))
+    counts = settle_counts(deps, batch_id, int(batch.get("products_sent", total)), shard_size_of(batch))
     if counts["settled"] < total:
         return False
     now = iso(deps.clock.now())

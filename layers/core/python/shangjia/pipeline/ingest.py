@@ -185,7 +185,9 @@ def ingest_upload(deps: Deps, up: Upload, *, time_left_ms: Callable[[], int] = l
             else:
                 policy = batches.policy_for_upload(up.key, meta, merchant)
             batch["policy"] = policy.to_dict()
-            deps.store.update(pk, sk, "SET #p = :p", names={"#p": "policy"}, values={":p": policy.to_dict()})
+            batch["counter_shard"] = batches.counter_shard_for(batch, policy)
+            deps.store.update(pk, sk, "SET #p = :p, counter_shard = :c", names={"#p": "policy"},
+                              values={":p": policy.to_dict(), ":c": batch["counter_shard"]})
             reader = open_sheet(data, posixpath.basename(up.key))
             from shangjia.inbound.defaults import attach_import_defaults
             attach_import_defaults(reader, merchant)    # an import (export, ERP feed): the merchant's defaults
@@ -238,6 +240,8 @@ def _send_products(deps: Deps, up: Upload, batch: dict[str, Any], reader, data, 
     chunk: list[tuple[str, dict[str, Any]]] = []
     common = {"batch_id": batch_id, "merchant_id": merchant_id, "source_key": up.key}
     opts = {**(options or {}), "policy": policy.to_dict()}
+    if batch.get("counter_shard"):
+        opts["counter_shard"] = int(batch["counter_shard"])     # each product counts in the batch's items
 
     saved = sent                       # products_sent as last written with the checkpoint
 
@@ -285,7 +289,7 @@ def _send_products(deps: Deps, up: Upload, batch: dict[str, Any], reader, data, 
             _reject(deps, batch, e.finding, data)
             return IngestOutcome(batch_id, "rejected", reason=e.finding.message_en, source_gets=_gets(data))
     flush()
-    batches.record_total(deps, batch_id, sent)
+    batches.record_total(deps, batch_id, sent, batches.shard_size_of(batch))
     save(", #s = :s, products_total = :n", values={":s": BatchStatus.PROCESSING.value}, names={"#s": "status"})
     # The last validate may already have run: whichever of us sees every product counted finalises.
     batches.maybe_finalise(deps, batch_id, "ingest")

@@ -235,7 +235,8 @@ def reset_product(deps: Deps, merchant_id: str, spu: str, *, actor: str, reason:
         raise ResetRefused(f"{spu} moved on meanwhile: look again")
     counted = False
     if batch_id and status in (ProductStatus.UPLOADED, ProductStatus.VALIDATING) and item.get("seq") is not None:
-        counted = batches.tally_product(deps, batch_id, item["seq"], spu, valid=False) is not None
+        counted = batches.tally_product(deps, batch_id, item["seq"], spu, valid=False,
+                                        shard_size=batches.shard_size_of(item)) is not None
         batches.maybe_finalise(deps, batch_id, f"reset:{spu}")
     return {"merchant_id": merchant_id, "spu_code": spu, "from": status.value, "to": ProductStatus.FAILED.value,
             "batch_id": batch_id, "counted_in_batch": counted, "finding": f.to_dict()}

@@ -53,6 +53,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     options = msg.get("options") or {}
     policy = batches.options_policy(options)
     seq = options.get("seq")
+    shard = batches.shard_size_of(options)     # the batch's count items (ingest sends it)
     check_only = policy.mode == "check_only"
     # A check-only upload never touches the catalog's product: its result lives with its batch.
     pk, sk = keys.checked_product(batch_id, merchant_id, spu) if check_only else keys.product(merchant_id, spu)
@@ -70,7 +71,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         if existing["status"] == PS.FAILED:
             # Ops reset it while it was stuck (products.reset_product): count it now (once, by its
             # ordinal) so its batch can finish and answer.
-            batches.tally_product(deps, batch_id, seq, spu, valid=False)
+            batches.tally_product(deps, batch_id, seq, spu, valid=False, shard_size=shard)
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")        # the first delivery may have died before it
         return "duplicate"
     # The upload meets the product's current revision (revisions.py: a blank cell keeps the
@@ -100,6 +101,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         "revision": int((existing or {}).get("revision", 0)) + (0 if existing and existing.get("batch_id") == batch_id else 1),
         "cells_before": base,
         "seq": seq,                           # its ordinal in the batch tally (an ops reset counts it)
+        **({"counter_shard": shard} if options.get("counter_shard") else {}),
         "first_row": _first_cell(msg)[0],     # where an ops reset's finding points, before the result says
     }
     try:
@@ -115,7 +117,8 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     if existing and existing.get("batch_id") and existing.get("batch_id") != batch_id:
         # This upload supersedes the product's earlier one: that batch counts it settled (a no-op
         # when it settled there already, which is the rule: only settled products are replaced).
-        batches.settle_product(deps, existing["batch_id"], existing.get("seq"), spu, "superseded")
+        batches.settle_product(deps, existing["batch_id"], existing.get("seq"), spu, "superseded",
+                               shard_size=batches.shard_size_of(existing))
 
     raw = merged.raw
     merchant = get_merchant(deps.store, merchant_id) or {}
@@ -156,7 +159,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")   # a duplicate delivery already moved it on
         return "duplicate"
     write_payload(deps, pk, batch_id, payload, replace=True)
-    tally = batches.tally_product(deps, batch_id, seq, spu, valid=valid)
+    tally = batches.tally_product(deps, batch_id, seq, spu, valid=valid, shard_size=shard)
     if tally is not None:
         from shangjia import metrics
 
@@ -166,7 +169,8 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     if policy.mode == "stop_on_error_rate":
         batch = deps.store.get(*keys.batch(batch_id)) or {"batch_id": batch_id}
         sent = max(int(batch.get("products_sent") or 0), (seq + 1) if isinstance(seq, int) else 0)
-        stop = batches.judge(deps, batch, batches.batch_counts(deps, batch_id, sent), final=False,
+        stop = batches.judge(deps, batch, batches.batch_counts(deps, batch_id, sent, batches.shard_size_of(batch)),
+                             final=False,
                              where=finding("BATCH_ERROR_RATE", row=first_row, value=spu))
     action = decide_product(policy, valid)
     if action == "needs_fix" or (action == "hold" and not valid):
@@ -182,7 +186,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         # ``base``: the revision this one was merged over; none, and the product has no listing yet
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra, msg.get("source_key"),
                            listed=base is not None)
-    batches.maybe_finalise(deps, batch_id, f"product:{spu}", tally=tally)
+    batches.maybe_finalise(deps, batch_id, f"product:{spu}", tally=tally, shard_size=shard)
     return outcome
 
 
@@ -258,8 +262,9 @@ def _unchanged(deps: Deps, msg: dict[str, Any], seq: Any, existing: dict[str, An
     deps.store.put({"pk": f"BATCH#{batch_id}", "sk": f"UNCHANGED#{spu}", "merchant_id": merchant_id,
                     "spu_code": spu, "status": existing["status"], "current_batch_id": existing.get("batch_id"),
                     "first_row": rows[0].get("row"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"UNCHANGED#{spu}"})
-    batches.tally_product(deps, batch_id, seq, spu, valid=True, unchanged=True)
-    batches.settle_product(deps, batch_id, seq, spu, "unchanged")
+    shard = batches.shard_size_of(msg.get("options"))
+    batches.tally_product(deps, batch_id, seq, spu, valid=True, unchanged=True, shard_size=shard)
+    batches.settle_product(deps, batch_id, seq, spu, "unchanged", shard_size=shard)
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return "unchanged"
 
@@ -270,11 +275,12 @@ def _busy(deps: Deps, msg: dict[str, Any], seq: Any, status: str) -> str:
     merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
     _store_findings(deps, merchant_id, spu, batch_id, msg,
                     [finding("PIPE_PRODUCT_BUSY", value=spu, status=status)], superseded=False)
-    batches.tally_product(deps, batch_id, seq, spu, valid=False, refused=True)
+    shard = batches.shard_size_of(msg.get("options"))
+    batches.tally_product(deps, batch_id, seq, spu, valid=False, refused=True, shard_size=shard)
     batches.settle_product(deps, batch_id, seq, spu, "refused",
                            {"merchant_id": merchant_id, "spu_code": spu, "first_row": _first_cell(msg)[0],
                             "findings": [finding("PIPE_PRODUCT_BUSY", row=_first_cell(msg)[0], value=spu,
-                                                 status=status).to_dict()]})
+                                                 status=status).to_dict()]}, shard_size=shard)
     batches.maybe_finalise(deps, batch_id, f"product:{spu}")
     return "busy"
 
@@ -410,10 +416,11 @@ def _unstorable(deps: Deps, msg: dict[str, Any], seq: Any, findings: list) -> st
                     "spu_code": spu if len(spu) <= 256 else spu[:256] + "…", "status": PS.NEEDS_FIX.value,
                     "first_row": row, "findings": [f.to_dict() for f in findings],
                     "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": sk})
-    batches.tally_product(deps, batch_id, seq, spu, valid=False)
+    shard = batches.shard_size_of(msg.get("options"))
+    batches.tally_product(deps, batch_id, seq, spu, valid=False, shard_size=shard)
     batches.settle_product(deps, batch_id, seq, spu, "needs_fix",
                            {"merchant_id": merchant_id, "spu_code": spu, "first_row": row,
-                            "findings": [f.to_dict() for f in findings]})
+                            "findings": [f.to_dict() for f in findings]}, shard_size=shard)
     batches.maybe_finalise(deps, batch_id, f"product:{safe_key_part(spu, 200)}")
     return "needs_fix"
 

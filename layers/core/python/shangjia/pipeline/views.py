@@ -44,11 +44,12 @@ def batch_unchanged(deps: Deps, batch_id: str) -> list[dict[str, Any]]:
 
 
 def _settled_count(deps: Deps, batch: dict[str, Any], seen: int) -> int:
-    from shangjia.pipeline.batches import settle_counts
+    from shangjia.pipeline.batches import settle_counts, shard_size_of
 
     if batch.get("products_total") is None:
         return seen
-    return settle_counts(deps, batch["batch_id"], int(batch.get("products_sent") or 0))["settled"]
+    return settle_counts(deps, batch["batch_id"], int(batch.get("products_sent") or 0),
+                         shard_size_of(batch))["settled"]
 
 
 def batch_summary(deps: Deps, batch: dict[str, Any], *, with_products: bool = False) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from shangjia.pipeline.products import get_product
 from shangjia.errors import FindingError
 from tests.support.events import load_event
-from shangjia.pipeline import batches, keys
+from shangjia.pipeline import batches, counting, keys
 from shangjia.pipeline.ingest import Upload, ingest_upload
 from shangjia.pipeline.merchants import put_merchant
 from shangjia.pipeline.validate import validate_message
@@ -353,7 +353,7 @@ def test_a_batch_begun_before_its_tally_knew_the_total_still_reports(m1, aws, tm
     """A batch ingest created without marking its first tally item (the version before) is
     finalised as before: from the batch's own items."""
     _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 3, seed=6))
-    pk, sk = batches._tally_key(out.batch_id, 0)
+    pk, sk = counting._tally_key(out.batch_id, 0)
     m1.store.update(pk, sk, "REMOVE total_follows, products_total")
     m1.store.update(*keys.batch(out.batch_id), "REMOVE counter_shard")
     for m in _legacy(_drain(aws)):
@@ -373,7 +373,7 @@ def test_a_batch_begun_before_its_count_items_were_sized_counts_in_one_item(m1, 
     m1.store.update(*keys.batch(out.batch_id), "REMOVE counter_shard")
     for m in _legacy(_drain(aws)):
         validate_message(m1, m)
-    tally = m1.store.get(*batches._tally_key(out.batch_id, 0))
+    tally = m1.store.get(*counting._tally_key(out.batch_id, 0))
     assert tally["validated"] == 5 and sorted(tally["members"]) == [0, 1, 2, 3, 4]
     assert _batch(m1, out.batch_id)["report_at"] and len(_report_puts(m1)) == 1
 
@@ -384,7 +384,7 @@ def test_count_items_hold_a_fixed_number_of_products_and_the_batch_reports_once(
     after the last."""
     import random
 
-    monkeypatch.setattr(batches, "COUNTER_SHARD", 2)
+    monkeypatch.setattr(counting, "COUNTER_SHARD", 2)
     _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 7, seed=8, invalid_ratio=0.3))
     assert _batch(m1, out.batch_id)["counter_shard"] == 2
     msgs = _drain(aws)

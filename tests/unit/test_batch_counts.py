@@ -1,13 +1,13 @@
 """Which product reads its batch: the count item a product's count left says whether the batch
-may be complete (``batches._short_of_total``), so only the product completing an item reads."""
+may be complete (``counting.short_of_total``), so only the product completing an item reads."""
 
-from shangjia.pipeline import batches
+from shangjia.pipeline import batches, counting
 
 FIRST = ("BATCH#b", "TALLY#00000")
 
 
 def short(item, size=3):
-    return batches._short_of_total(FIRST, item, "validated", size)
+    return counting.short_of_total(FIRST, item, "validated", size)
 
 
 def test_an_item_short_of_its_size_cannot_finish_the_batch():
@@ -31,10 +31,10 @@ def test_a_duplicate_count_reads_the_batch():
 
 def test_items_of_the_old_size_keep_the_first_items_mark():
     old = batches.SHARD_SIZE
-    assert batches._short_of_total(FIRST, {"sk": "TALLY#00000", "validated": 5}, "validated", old) is False
-    assert batches._short_of_total(FIRST, {"sk": "TALLY#00000", "validated": 5, "total_follows": True},
+    assert counting.short_of_total(FIRST, {"sk": "TALLY#00000", "validated": 5}, "validated", old) is False
+    assert counting.short_of_total(FIRST, {"sk": "TALLY#00000", "validated": 5, "total_follows": True},
                                    "validated", old) is True
-    assert batches._short_of_total(FIRST, {"sk": "TALLY#00000", "validated": 5, "total_follows": True,
+    assert counting.short_of_total(FIRST, {"sk": "TALLY#00000", "validated": 5, "total_follows": True,
                                            "products_total": 5}, "validated", old) is False
 
 

@@ -355,3 +355,56 @@ def test_a_move_made_after_the_listing_wins_over_the_rescheduling(deps, step, mo
 
     assert review.release_due(Deps(store=Stale(), queues=deps.queues, blobs=deps.blobs)) == 0
     assert _get(deps, "G1")["publish_at"] == moved
+
+
+class _MetaWrites:
+    """The store, counting writes to products' META items."""
+
+    def __init__(self, inner):
+        self.inner, self.writes = inner, []
+
+    def update(self, pk, sk, expression, **kw):
+        if pk.startswith("PRODUCT#") and sk == "META":
+            self.writes.append(expression)
+        return self.inner.update(pk, sk, expression, **kw)
+
+    def put(self, item, **kw):
+        if str(item.get("pk", "")).startswith("PRODUCT#") and item.get("sk") == "META":
+            self.writes.append("put")
+        return self.inner.put(item, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_the_automatic_approval_goes_on_to_publishing_in_one_write_its_history_shows_both(deps, step, aws,
+                                                                                           monkeypatch):
+    """VIP review passed: approved and handed to the channels in one write of the product and
+    one move in the status index, as the merchant reads it: approved, then publishing."""
+    monkeypatch.setenv("SHANGJIA_CLOCK", IN_WINDOW)
+    _product(deps, "V1", "in_review")
+    deps.store = _MetaWrites(deps.store)
+    assert review._approve(deps, _event("approve", "V1"))["scheduled"] is False      # what the step runs
+    item = _get(deps, "V1")
+    assert item["status"] == "publishing" and item["channels_requested"] == ["own_shop"]
+    assert item["gsi2pk"] == "STATUS#publishing"
+    assert [h["status"] for h in item["history"]][-2:] == ["approved", "publishing"]
+    assert len(_published_messages(aws, "V1")) == 1
+    assert len(deps.store.writes) == 1, deps.store.writes
+    # a retry of the step (the handler, as the state machine calls it) moves nothing, sends nothing
+    assert step(_event("approve", "V1")) == {"skipped": "publishing"}
+    assert len(deps.store.writes) == 1 and len(_get(deps, "V1")["history"]) == len(item["history"])
+
+
+def test_a_status_move_through_another_is_one_the_table_allows_at_every_step(deps):
+    from shangjia.pipeline.products import move_status
+
+    _product(deps, "V2", "media")
+    with pytest.raises(ValueError):     # in_review -> publishing is no move of the table
+        move_status(deps, M, "V2", PS.PUBLISHING, batch_id=B, via=(PS.IN_REVIEW,))
+    assert move_status(deps, M, "V2", PS.PUBLISHING, batch_id=B, via=(PS.APPROVED,)) is None   # not from media
+    with pytest.raises(ValueError):     # publishing is not reached from media
+        move_status(deps, M, "V2", PS.PUBLISHING, batch_id=B, from_status=PS.MEDIA)
+    assert move_status(deps, M, "V2", PS.PUBLISHING, batch_id=B, via=(PS.APPROVED,),
+                       from_status=PS.IN_REVIEW) is None           # it is in media, not in review
+    assert _get(deps, "V2")["status"] == "media"

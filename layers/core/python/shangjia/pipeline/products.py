@@ -9,7 +9,7 @@ from shangjia.clock import iso
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
 from shangjia.ports import ConditionFailed
-from shangjia.status import TERMINAL_FOR_BATCH, ProductStatus, sources_of
+from shangjia.status import TERMINAL_FOR_BATCH, ProductStatus, can_transition, sources_of
 
 
 # --- the payload: write-once attributes on an item of their own ---------------------------------
@@ -95,10 +95,24 @@ def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *,
 
 def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *, batch_id: str | None = None,
                 extra: dict[str, Any] | None = None, status_sort: str | None = None,
-                key: tuple[str, str] | None = None, remove: tuple[str, ...] = ()) -> dict[str, Any] | None:
+                key: tuple[str, str] | None = None, remove: tuple[str, ...] = (),
+                via: tuple[ProductStatus, ...] = (), from_status: ProductStatus | None = None) -> dict[str, Any] | None:
     """``set_status`` returning the product as the move left it (None: the move was not allowed),
     so the caller needs no read after it. ``extra`` is written in the same (one) write as the move;
-    ``remove``: attributes the move drops (what the stage it leaves no longer needs)."""
+    ``remove``: attributes the move drops (what the stage it leaves no longer needs).
+    ``via``: statuses the product passes through on the way, each a move the table allows and
+    each in its history, in this one write (an automatic approval goes on to publishing: one
+    write and one index move instead of two). ``from_status``: only from this status (one of
+    those the table allows)."""
+    path = (*via, target)
+    for a, b in zip(path, path[1:]):
+        if not can_transition(a, b):
+            raise ValueError(f"{a} -> {b} is not a move the status table allows")
+    allowed = sources_of(path[0])
+    if from_status is not None:
+        if from_status not in allowed:
+            raise ValueError(f"{from_status} -> {path[0]} is not a move the status table allows")
+        allowed = frozenset({from_status})
     pk, sk = key or keys.product(merchant_id, spu)
     extra = dict(extra or {})
     heavy = {k: extra.pop(k) for k in list(extra) if k in PAYLOAD_ATTRS}
@@ -109,7 +123,7 @@ def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *
         data = write_payload(deps, pk, batch_id or (deps.store.get(pk, sk) or {}).get("batch_id"), heavy)
         if data is None:
             extra.update(heavy)           # a product stored before the split keeps its payload in place
-    sources = sorted(s.value for s in sources_of(target))
+    sources = sorted(s.value for s in allowed)
     values: dict[str, Any] = {":t": target.value, ":u": iso(deps.clock.now()), ":g": f"STATUS#{target.value}",
                               ":gs": status_sort or iso(deps.clock.now())}
     cond_parts = []
@@ -127,8 +141,7 @@ def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *
         names[f"#x{i}"] = k
         values[f":x{i}"] = v
         sets.append(f"#x{i} = :x{i}")
-    history = {"status": target.value, "at": values[":u"], "batch_id": batch_id}
-    values[":h"] = [history]
+    values[":h"] = [{"status": s.value, "at": values[":u"], "batch_id": batch_id} for s in path]
     values[":empty"] = []
     sets.append("history = list_append(if_not_exists(history, :empty), :h)")
     expression = "SET " + ", ".join(sets)
@@ -149,7 +162,7 @@ def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *
                 _settled(deps, spu, item)
         return None
     item = merge_payload(item, data) if data is not None else item
-    _left_stage(item, values[":u"])
+    _left_stage(item, values[":u"], len(path))
     if target in TERMINAL_FOR_BATCH and item.get("batch_id"):
         _settled(deps, spu, item)
     return item
@@ -168,19 +181,21 @@ def _settled(deps: Deps, spu: str, item: dict[str, Any]) -> None:
     batches.settle_product(deps, item["batch_id"], item.get("seq"), spu, str(first), item)
 
 
-def _left_stage(item: dict[str, Any], now: str) -> None:
-    """StageLatency: how long the product spent in the status it just left (from its history)."""
+def _left_stage(item: dict[str, Any], now: str, entries: int = 1) -> None:
+    """StageLatency: how long the product spent in the status it just left (from its history;
+    ``entries``: how many the move appended)."""
     history = item.get("history") or []
-    if len(history) < 2 or not history[-2].get("at"):
+    if len(history) < entries + 1 or not history[-entries - 1].get("at"):
         return
+    left = history[-entries - 1]
     from shangjia import metrics
 
     try:
-        before = datetime.fromisoformat(str(history[-2]["at"]).replace("Z", "+00:00"))
+        before = datetime.fromisoformat(str(left["at"]).replace("Z", "+00:00"))
         after = datetime.fromisoformat(now.replace("Z", "+00:00"))
     except ValueError:
         return
-    metrics.stage_latency(str(history[-2].get("status")), (after - before).total_seconds() * 1000)
+    metrics.stage_latency(str(left.get("status")), (after - before).total_seconds() * 1000)
 
 
 # --- ops: a product stuck in flight -------------------------------------------------------------
@@ -213,7 +228,6 @@ def reset_product(deps: Deps, merchant_id: str, spu: str, *, actor: str, reason:
     settled: the merchant's next upload of the product is taken, never refused as busy."""
     from shangjia.errors import finding
     from shangjia.pipeline import batches
-    from shangjia.status import can_transition
 
     item = get_product(deps, merchant_id, spu)
     if not item:

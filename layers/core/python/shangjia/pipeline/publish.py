@@ -154,8 +154,9 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
     if not item or item.get("batch_id") != b:
         return "stale"
     status = item.get("status")
-    if status in (PS.APPROVED, PS.SCHEDULED):
-        # fan_out sends before it moves the product to publishing: the move is a moment away.
+    if status in (PS.APPROVED, PS.SCHEDULED, PS.IN_REVIEW):
+        # fan_out sends before it moves the product to publishing (an automatic approval from
+        # in_review, through approved): the move is a moment away.
         # Come back in a second (a delayed re-send), not after the queue's visibility timeout
         # (6x the function's: six minutes on AWS); after a few, retry as before (DLQ-bound).
         early = int(msg.get("early") or 0)

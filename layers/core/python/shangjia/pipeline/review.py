@@ -224,17 +224,22 @@ def next_window_start(now: datetime) -> datetime:
 
 
 def _approve(deps: Deps, event) -> dict[str, Any]:
-    """The Express workflow's last step: both automatic stages passed."""
-    set_status(deps, event["merchant_id"], event["spu_code"], PS.APPROVED, batch_id=event["batch_id"])
-    return publish_or_schedule(deps, event["merchant_id"], event["spu_code"], event["batch_id"])
+    """The Express workflow's last step: both automatic stages passed. The product goes through
+    ``approved`` to publishing (or ``scheduled``) in one write (``publish_or_schedule(approve=)``)."""
+    return publish_or_schedule(deps, event["merchant_id"], event["spu_code"], event["batch_id"], approve=True)
 
 
-def publish_or_schedule(deps: Deps, m: str, spu: str, b: str) -> dict[str, Any]:
+def publish_or_schedule(deps: Deps, m: str, spu: str, b: str, *, approve: bool = False) -> dict[str, Any]:
     """An approved product publishes now, or waits as ``scheduled`` for 10:00-12:00 Asia/Shanghai
     (key products; priority categories by merchant setting). Idempotent: only an ``approved``
-    product of this batch moves."""
+    product of this batch moves. ``approve``: the automatic review passed it, so a product still
+    ``in_review`` is approved in the same write that moves it on (its history shows both)."""
     item = get_product(deps, m, spu) or {}
-    if item.get("status") != PS.APPROVED or item.get("batch_id") != b:
+    via: tuple[PS, ...] = ()
+    source = PS.APPROVED
+    if approve and item.get("status") == PS.IN_REVIEW and item.get("batch_id") == b:
+        via, source = (PS.APPROVED,), PS.IN_REVIEW
+    elif item.get("status") != PS.APPROVED or item.get("batch_id") != b:
         return {"skipped": item.get("status")}
     merchant = get_merchant(deps.store, m) or {}
     product = item.get("product") or {}
@@ -243,29 +248,32 @@ def publish_or_schedule(deps: Deps, m: str, spu: str, b: str) -> dict[str, Any]:
     now = deps.clock.now()
     publish_at = next_window_start(now) if windowed else now
     if publish_at > now:
-        set_status(deps, m, spu, PS.SCHEDULED, batch_id=b, extra={"publish_at": iso(publish_at)},
-                   status_sort=iso(publish_at))
+        if move_status(deps, m, spu, PS.SCHEDULED, batch_id=b, extra={"publish_at": iso(publish_at)},
+                       status_sort=iso(publish_at), via=via, from_status=source) is None:
+            return {"skipped": "already handed on"}
         return {"publish_at": iso(publish_at), "scheduled": True}
     try:
-        fan_out(deps, m, spu, b, from_status=PS.APPROVED, merchant=merchant)
+        fan_out(deps, m, spu, b, from_status=source, merchant=merchant, via=via)
     except ConditionFailed:
         return {"skipped": "already handed on"}
     return {"publish_at": iso(publish_at), "scheduled": False}
 
 
 def fan_out(deps: Deps, m: str, spu: str, b: str, *, from_status: PS,
-            merchant: dict[str, Any] | None = None) -> list[str]:
-    """Hand a product to its channels' queues (sends first: a retry may send twice, publishing is
-    idempotent; the status move records that it happened). ``merchant``: its profile, when the
-    caller has just read it."""
+            merchant: dict[str, Any] | None = None, via: tuple[PS, ...] = ()) -> list[str]:
+    """Hand a product to its channels' queues: sends first (a retry may send twice, publishing is
+    idempotent; a message that overtakes the move comes back a second later), then one write moves
+    it from ``from_status`` (through ``via``) to publishing with the channels it asked for. Raises
+    ConditionFailed when the product was no longer there (another run handed it on; what this
+    one sent is a duplicate its consumers drop). ``merchant``: its profile, when the caller has
+    just read it."""
     merchant = merchant if merchant is not None else get_merchant(deps.store, m) or {}
     channels = [c for c in merchant.get("channels", CHANNELS) if c in CHANNELS]
-    deps.store.update(*keys.product(m, spu), "SET channels_requested = :c",
-                      condition="batch_id = :b AND #s = :f", names={"#s": "status"},
-                      values={":c": channels, ":b": b, ":f": from_status.value})
     for c in channels:
         deps.queues.send_batch(f"publish_{c}", [{"merchant_id": m, "spu_code": spu, "batch_id": b, "channel": c}])
-    set_status(deps, m, spu, PS.PUBLISHING, batch_id=b)
+    if move_status(deps, m, spu, PS.PUBLISHING, batch_id=b, extra={"channels_requested": channels},
+                   via=via, from_status=from_status) is None:
+        raise ConditionFailed(f"{spu} was no longer {from_status.value}")
     return channels
 
 

@@ -192,8 +192,10 @@ def test_valid_product_claims_its_skus_and_fans_out_its_images_once(deps, handle
     assert p["status"] == "media" and p["valid"]
     images = _queue_bodies(aws.queues["media"])
     refs = p["product"]["images"]
-    pending = deps.store.get(*keys.pending_media("m-vip-001", body["spu_code"], body["batch_id"]))["pending"]
-    assert len(images) == sum(len(v) for v in refs.values()) == len(pending)
+    pending = deps.store.get(*keys.pending_media("m-vip-001", body["spu_code"], body["batch_id"]))
+    assert len(images) == sum(len(v) for v in refs.values()) == len(pending["pending"]) == pending["total"]
+    assert {m["files"] for m in images} == {len(images)}         # where each file's result goes
+    assert ("ids" in pending) == (len(images) > 6)
     for s in p["product"]["skus"]:
         assert deps.store.get(*keys.sku_claim("m-vip-001", s["sku_code"]))["owner"] == body["spu_code"]
 

@@ -282,3 +282,67 @@ def test_a_file_done_before_results_moved_onto_the_pending_item_still_counts(dep
     p = get_product(deps, "m1", "P1")
     assert p["status"] == "needs_fix" and set(p["media"]) == {"main#00", "gallery#00", "gallery#01", "gallery#02",
                                                                "video#00"}
+
+
+def _item_size(deps, pk, sk):
+    """The item's size as DynamoDB bills its writes (``limits.item_size``)."""
+    from shangjia.limits import item_size
+
+    raw = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=deps.store.table, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
+    return item_size(raw)
+
+
+def test_a_files_result_rides_on_the_pending_item_packed(deps, product):
+    """Each write of the pending item is billed by its size after it: results are kept as zlib'd
+    JSON (~0.4 KB, where the map was ~0.7 KB) and read back as they were rendered."""
+    from shangjia.pipeline import media
+
+    for msg in product[:4]:
+        assert process_media_message(deps, msg) == "image_done"
+    ppk, psk = keys.pending_media("m1", "P1", "b1")
+    item = deps.store.get(ppk, psk)
+    packed = item["result:gallery:1"]
+    assert isinstance(getattr(packed, "value", packed), bytes)
+    r = media.unpack_result(packed)
+    assert r["ok"] and r["width"] == 900 and r["renditions"][0]["key"].endswith(".webp") and r["ref"] == "g2.jpg"
+    assert _item_size(deps, ppk, psk) < 4 * 520          # four results and the set: ~2 KB, not ~3 KB
+    assert process_media_message(deps, product[4]) == "needs_fix"          # the 45 s video is too long
+    p = get_product(deps, "m1", "P1")
+    assert p["media"]["gallery#01"]["ok"] and p["media"]["gallery#01"]["renditions"] == r["renditions"]
+
+
+def test_a_product_with_many_files_keeps_each_result_apart_and_reads_them_back_by_key(deps, aws):
+    """Past INLINE_FILES a growing pending item would cost more than a small item per file: each
+    result is an item of its own, the finisher reads them by key (consistent), the product's
+    checks and its media map see every one."""
+    from shangjia.pipeline import media
+
+    put_merchant(deps.store, "m1", name="M", annual_sales_cny=9_000_000)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    refs = [("main", 0, "main.jpg")] + [("gallery", i, f"g{i}.jpg") for i in range(8)]
+    colors = ["red", "blue", "green", "yellow", "purple", "orange", "pink", "brown", "gray"]
+    for (slot, i, ref), color in zip(refs, colors):
+        s3.put_object(Bucket=aws.buckets["drop"], Key=f"m1/{ref}", Body=_jpeg(color))
+    pk, sk = keys.product("m1", "P9")
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": "m1", "spu_code": "P9", "batch_id": "b1", "status": "media",
+                    "source_key": "m1/sheet.xlsx", "product": {"spu_code": "P9", "title": "t", "skus": []}})
+    ppk, psk = keys.pending_media("m1", "P9", "b1")
+    ids = [f"{s}:{i}" for s, i, _ in refs]
+    deps.store.put({"pk": ppk, "sk": psk, "pending": set(ids), "total": len(refs), "ids": ids})
+    deps.workflows = CountingWorkflows()
+    msgs = [{"merchant_id": "m1", "spu_code": "P9", "batch_id": "b1", "slot": s, "index": i, "ref": r,
+             "source_key": "m1/sheet.xlsx", "files": len(refs)} for s, i, r in refs]
+    assert len(refs) > media.INLINE_FILES
+    outs = [process_media_message(deps, m) for m in msgs]
+    assert outs[:-1] == ["image_done"] * (len(refs) - 1) and outs[-1] == "review"
+    assert not [k for k in deps.store.get(ppk, psk) if k.startswith(media.RESULT_PREFIX)]
+    assert _item_size(deps, ppk, psk) < 1024                       # every write of it: 1 WRU
+    assert deps.store.get(*keys.image("m1", "P9", "b1", "gallery", 7))["ok"]
+    p = get_product(deps, "m1", "P9")
+    assert p["status"] == "in_review" and len(p["media"]) == len(refs)
+    assert all(v["ok"] for v in p["media"].values())
+    assert media.file_result(deps, "m1", "P9", "b1", "gallery", 3)["ref"] == "g3.jpg"
+    # a redelivery of a file already done renders nothing and finishes nothing twice
+    assert process_media_message(deps, msgs[2], receive_count=2) == "already_complete"
+    assert deps.workflows.started == [keys.execution_name("m1", "P9", "b1")]

@@ -238,10 +238,15 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
             return "duplicate"
         review.start_review(deps, merchant_id, spu, batch_id)
         return "review"
+    from shangjia.pipeline.media import INLINE_FILES
+
     ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
+    ids = [f"{slot}:{i}" for slot, i, _ in refs]
     try:   # create-only: a concurrent duplicate must not refill a set the media stage is emptying
-        deps.store.put({"pk": ppk, "sk": psk, "pending": {f"{slot}:{i}" for slot, i, _ in refs},
-                        "total": len(refs)}, condition="attribute_not_exists(pk)")
+        deps.store.put({"pk": ppk, "sk": psk, "pending": set(ids), "total": len(refs),
+                        # past INLINE_FILES the results are items of their own, read back by key
+                        **({"ids": ids} if len(refs) > INLINE_FILES else {})},
+                       condition="attribute_not_exists(pk)")
     except ConditionFailed:
         pass
     extra = {**extra, "images_total": len(refs)}
@@ -249,7 +254,8 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
         return "duplicate"                    # a concurrent duplicate delivery forwarded it
     deps.queues.send_batch("media", (
         {"merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id, "slot": slot, "index": i, "ref": ref,
-         "source_key": product_source}             # where its relative references start (media.source_key)
+         "source_key": product_source,             # where its relative references start (media.source_key)
+         "files": len(refs)}                       # where its result goes (media.INLINE_FILES)
         for slot, i, ref in refs))
     return "media"
 

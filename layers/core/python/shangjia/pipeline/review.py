@@ -174,8 +174,11 @@ def run_step(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checks(deps: Deps, event: dict[str, Any], stage: str) -> dict[str, Any]:
+    # The stage is not written here: what follows writes the product anyway (a reviewer's task
+    # records its stage, a rejection or an approval moves the product on), and the board reads
+    # ``review_stage`` only from a product waiting for a reviewer. One write per product saved.
     item = _product(deps, event)
-    findings = auto_checks(deps, item, stage)
+    findings = auto_checks(deps, item, stage, record_stage=False)
     if any(f.is_error for f in findings):
         outcome = "reject"
     elif not event.get("vip"):

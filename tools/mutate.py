@@ -50,6 +50,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "validation/policy": (["validation/policy.py"], ["tests/unit/core/test_policy.py"]),
     "review": (["pipeline/review.py"], ["tests/unit/test_review_rules.py", "tests/unit/test_review_window.py",
                                         "tests/integration/test_review_steps.py"]),
+    "counting": (["pipeline/counting.py"], ["tests/unit/test_batch_counts.py"]),
     "reports": (["reports/__init__.py"], ["tests/unit/core/test_formula_guard.py",
                                           "tests/unit/sheets/test_reports_cli.py"]),
     "revisions": (["revisions.py"], ["tests/unit/core/test_revisions.py"]),

@@ -155,7 +155,8 @@ class Run:
         return self.skus / self.elapsed_s if self.elapsed_s else 0.0
 
 
-def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: float = 600) -> Run:
+def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: float = 600,
+                 reviewers: int = 1) -> Run:
     from shangjia.localcloud import LocalCloud
     from shangjia.localcloud.demo import DEMO_CLOCK, MERCHANTS, SimulatedReviewer, batches_done, batches_progress
     from shangjia.localcloud.meter import profile
@@ -178,8 +179,9 @@ def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: f
         deps = aws_deps()
         for mid, name, sales in MERCHANTS:
             put_merchant(deps.store, mid, name=name, annual_sales_cny=sales)
-        reviewer = SimulatedReviewer(cloud, stop)
-        reviewer.start()
+        team = [SimulatedReviewer(cloud, stop, seed=3 + i, share=(i, reviewers)) for i in range(reviewers)]
+        for reviewer in team:
+            reviewer.start()
         drop = cloud.resources.buckets["drop"]
         s3_local = threading.local()
 
@@ -261,7 +263,7 @@ def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: f
                               f"{elapsed:.0f} s, {workers} local workers")
         path.write_text(json.dumps(data, indent=1, ensure_ascii=False))
         return Run(w.products, elapsed, done, skus, by_status, stage_requests, stage_wru, m.cost(), path,
-                   workers, dict(reviewer.decisions))
+                   workers, dict(sum((r.decisions for r in team), Counter())))
     finally:
         stop.set()
         cloud.stop()
@@ -354,6 +356,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--baseline-sample", type=int, default=300,
                     help="images the media floor times (evenly spread; scaled to all; 0: all)")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--reviewers", type=int, default=1,
+                    help="simulated reviewers working the board at once (default 1, as the earlier runs; "
+                         "one thread calls the API three times a stage, so past ~1,000 products it sets the pace)")
     a = ap.parse_args(argv)
     sizes = [int(x) for x in a.products.split(",") if x.strip()]
     say = lambda *x: print(*x, flush=True)  # noqa: E731
@@ -368,7 +373,8 @@ def main(argv: list[str]) -> int:
             w = build_workload(n, Path(tmp), seed=a.seed)
             say(f"[{n} products] workload: {len(w.images)} JPEG 1200 px, {len(w.videos)} videos, "
                 f"{len(w.sheets)} sheets, built in {time.monotonic() - t:.1f} s (not timed)")
-            r = run_pipeline(w, workers=a.workers, timeout_s=a.timeout, say=say, stall_s=a.stall)
+            r = run_pipeline(w, workers=a.workers, timeout_s=a.timeout, say=say, stall_s=a.stall,
+                             reviewers=a.reviewers)
             floor = media_floor(w, media_workers, a.baseline_sample)
             report(r, floor, w, sizes, say)
             runs.append(r)

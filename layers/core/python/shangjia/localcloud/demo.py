@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,12 @@ class SimulatedReviewer(threading.Thread):
     USERNAME = "simulated-reviewer"
 
     def __init__(self, cloud, stop: threading.Event, reject_rate: float = 0.1, seed: int = 3,
-                 poll_s: float = 1.0) -> None:
-        super().__init__(name="simulated-reviewer", daemon=True)
+                 poll_s: float = 1.0, share: tuple[int, int] = (0, 1)) -> None:
+        """``share``: (i, n) — this reviewer takes the tasks whose id hashes to i of n, so a team
+        of n reviewers splits the board instead of racing for the same task."""
+        super().__init__(name=f"simulated-reviewer-{share[0]}", daemon=True)
         self.cloud, self.stop_event, self.reject_rate, self.poll_s = cloud, stop, reject_rate, poll_s
+        self.share = share
         self.rng = random.Random(seed)
         self.decisions: Counter = Counter()
         self.refused = 0
@@ -91,6 +95,8 @@ class SimulatedReviewer(threading.Thread):
                 status, page = api("GET", "/api/review/tasks", query={"stage": stage})
                 for task in (page or {}).get("tasks", []) if status == 200 else []:
                     tid = task["task_id"]
+                    if zlib.crc32(tid.encode()) % self.share[1] != self.share[0]:
+                        continue
                     status, _ = api("POST", f"/api/review/tasks/{tid}/claim")
                     if status != 200:
                         self.refused += 1

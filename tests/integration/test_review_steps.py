@@ -408,3 +408,29 @@ def test_a_status_move_through_another_is_one_the_table_allows_at_every_step(dep
     assert move_status(deps, M, "V2", PS.PUBLISHING, batch_id=B, via=(PS.APPROVED,),
                        from_status=PS.IN_REVIEW) is None           # it is in media, not in review
     assert _get(deps, "V2")["status"] == "media"
+
+
+def test_the_checks_step_writes_nothing_to_the_product(deps, step):
+    """What follows the checks writes the product anyway (a task, a rejection, the approval)."""
+    _product(deps, "V3", "in_review")
+    deps.store = _MetaWrites(deps.store)
+    assert review._checks(deps, _event("final", "V3"), "final")["outcome"] == "pass"
+    assert review._checks(deps, _event("pre", "V3"), "pre")["outcome"] in ("pass", "manual")
+    assert deps.store.writes == []
+
+
+def test_handing_on_moves_only_from_the_status_it_was_called_for(deps, aws):
+    """A product listed as scheduled that is (still) approved is not handed on by the scheduled
+    path: its own path (the approved scan) does it, once."""
+    _product(deps, "V4", "approved")
+    with pytest.raises(ConditionFailed):
+        review.fan_out(deps, M, "V4", B, from_status=PS.SCHEDULED)
+    assert _get(deps, "V4")["status"] == "approved"
+
+
+def test_a_scheduling_move_another_run_made_first_is_answered_as_handed_on(deps, monkeypatch):
+    monkeypatch.setenv("SHANGJIA_CLOCK", BEFORE_WINDOW)
+    put_merchant(deps.store, M, name="Steps", annual_sales_cny=9_000_000, channels=["own_shop"])
+    _product(deps, "V6", "approved", key_product=True)
+    monkeypatch.setattr(review, "move_status", lambda *a, **k: None)
+    assert review.publish_or_schedule(deps, M, "V6", B) == {"skipped": "already handed on"}

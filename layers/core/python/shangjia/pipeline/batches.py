@@ -167,7 +167,7 @@ def maybe_finalise(deps: Deps, batch_id: str, claimant: str, *, tally: Mapping[s
     """Write the batch's report if every product has been validated and nobody has yet.
     ``claimant`` names the message doing it (``ingest`` or ``product:<spu>``). Returns True when
     this call wrote it. ``tally``: the tally item as this product's count left it; when it shows
-    the batch short of complete, nothing is read (``_cannot_finish``; ``shard_size``: the batch's)."""
+    the batch short of complete, nothing is read (``cannot_finish``; ``shard_size``: the batch's)."""
     if cannot_finish(batch_id, tally, shard_size):
         return False
     pk, sk = keys.batch(batch_id)

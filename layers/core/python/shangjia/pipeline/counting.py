@@ -34,8 +34,8 @@ SHARD_SIZE = 20_000                              # products per count item, batc
 # completes an item reads the batch's items (one BatchGetItem per 100) to learn if it was the
 # last. The batch records its size (``counter_shard``), ingest sends it with each product and
 # validate keeps it on the product; a batch or product without it counts in SHARD_SIZE items, as
-# it did. ``stop_on_error_rate`` batches keep SHARD_SIZE: they judge the
-# whole batch's counts at every product, one item to read.
+# it did. ``stop_on_error_rate`` batches keep SHARD_SIZE: they judge the whole batch's counts at
+# every product, one item to read.
 COUNTER_SHARD = 180
 MAX_SHARDS = 100_000                             # the last item takes what lies beyond (20M products)
 
@@ -117,14 +117,23 @@ def tally_product(deps: Deps, batch_id: str, seq: Any, spu: str, *, valid: bool,
     counted), which ``maybe_finalise(tally=...)`` reads instead of the batch's items.
     ``unchanged``: its content is its current revision's (kept as it is, not judged).
     ``shard_size``: the batch's (``shard_size_of`` its message or product)."""
+    return _add_once(deps, _tally_key, batch_id, seq, spu, shard_size,
+                     "validated :one, invalid :inv, refused :ref, unchanged :unc",
+                     {":inv": 0 if valid or refused or unchanged else 1, ":ref": 1 if refused else 0,
+                      ":unc": 1 if unchanged else 0})
+
+
+def _add_once(deps: Deps, keyer, batch_id: str, seq: Any, spu: str, size: int, adds: str,
+              values: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """``ADD <adds>`` (``:one`` is 1) to the product's count item, guarded by its ordinal in the
+    item's number set. The item after it (a store that returns nothing: its key), or None when the
+    ordinal was counted before."""
     n = _ordinal(seq, spu)
-    pk, sk = _tally_key(batch_id, _shard(seq, n, shard_size))
+    pk, sk = keyer(batch_id, _shard(seq, n, size))
     try:
-        return deps.store.update(pk, sk, "ADD validated :one, invalid :inv, refused :ref, unchanged :unc, members :m",
-                                 condition="NOT contains(members, :n)",
-                                 values={":one": 1, ":inv": 0 if valid or refused or unchanged else 1,
-                                         ":ref": 1 if refused else 0, ":unc": 1 if unchanged else 0,
-                                         ":m": {n}, ":n": n}, return_new=True) or {"sk": sk}
+        return deps.store.update(pk, sk, f"ADD {adds}, members :m", condition="NOT contains(members, :n)",
+                                 names=names, values={":one": 1, **values, ":m": {n}, ":n": n},
+                                 return_new=True) or {"sk": sk}
     except ConditionFailed:
         return None
 
@@ -191,14 +200,8 @@ def _settle_key(batch_id: str, shard: int) -> tuple[str, str]:
 def count_settled(deps: Deps, batch_id: str, seq: Any, spu: str, outcome: str, size: int) -> dict[str, Any] | None:
     """Count one product of the batch as settled with ``outcome``, once. Returns the settle item
     after this call counted it (None: already counted)."""
-    n = _ordinal(seq, spu)
-    pk, sk = _settle_key(batch_id, _shard(seq, n, size))
-    try:
-        return deps.store.update(pk, sk, "ADD settled :one, #o :one, members :m", condition="NOT contains(members, :n)",
-                                 names={"#o": f"o_{outcome}"}, values={":one": 1, ":m": {n}, ":n": n},
-                                 return_new=True) or {"sk": sk}
-    except ConditionFailed:
-        return None
+    return _add_once(deps, _settle_key, batch_id, seq, spu, size, "settled :one, #o :one", {},
+                     names={"#o": f"o_{outcome}"})
 
 
 def settle_short_of_total(batch_id: str, item: Mapping[str, Any] | None, size: int) -> bool:

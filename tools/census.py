@@ -110,6 +110,9 @@ def census(meter, skus: int) -> dict[str, Any]:
     items: dict[str, Counter] = defaultdict(Counter)     # caller -> "op item-kinds" -> DynamoDB requests
     for (caller, op, kinds), n in getattr(meter, "caller_ddb_kinds", {}).items():
         items[caller.removeprefix("esm:")][f"{op} {kinds}"] += n
+    item_wru: dict[str, Counter] = defaultdict(Counter)  # caller -> "op item-kinds" -> WRU
+    for (caller, op, kinds), n in getattr(meter, "caller_ddb_kind_wru", {}).items():
+        item_wru[caller.removeprefix("esm:")][f"{op} {kinds}"] += n
     callers = {}
     for who in sorted(set(ops) | set(wru), key=lambda w: -sum(ops[w].values())):
         by_service: Counter = Counter()
@@ -120,6 +123,7 @@ def census(meter, skus: int) -> dict[str, Any]:
             "by_service": {k: round(v * per, 2) for k, v in by_service.most_common()},
             "by_op": {k: round(v * per, 2) for k, v in ops[who].most_common()},
             "dynamodb_by_item": {k: round(v * per, 2) for k, v in items[who].most_common()},
+            "wru_by_item": {k: round(v * per, 2) for k, v in item_wru[who].most_common()},
             "wru_per_sku": round(wru[who] * per, 2), "rru_per_sku": round(rru[who] * per, 2),
             "idle_receives": idle[who]}
     from shangjia.topology import TOPOLOGY
@@ -178,6 +182,9 @@ def report(c: dict[str, Any], top: int = 8) -> str:
         if d.get("dynamodb_by_item"):
             lines.append(" " * 22 + "dynamodb by item: " + "; ".join(
                 f"{k} {v}" for k, v in list(d["dynamodb_by_item"].items())[:top + 4]))
+        if d.get("wru_by_item"):
+            lines.append(" " * 22 + "WRU by item: " + "; ".join(
+                f"{k} {v}" for k, v in list(d["wru_by_item"].items())[:top + 4]))
     return "\n".join(lines)
 
 

@@ -13,6 +13,8 @@ import threading
 from decimal import Decimal
 from typing import Any, Iterable
 
+from boto3.dynamodb.types import Binary
+
 from shangjia.ports import ConditionFailed, ExecutionExists, TaskGone, TransactionCanceled, Transient
 from shangjia.topology import env_name
 
@@ -101,6 +103,8 @@ def _to_ddb(value: Any) -> Any:
 def _from_ddb(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Binary):                # the core sees bytes, not boto3's wrapper
+        return bytes(value.value)
     if isinstance(value, dict):
         return {k: _from_ddb(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -93,6 +93,8 @@ class Meter:
     caller_ops: Counter = field(default_factory=Counter)          # (caller, service, op) -> requests
     # (caller, op, item kinds) -> DynamoDB requests: which items a caller's requests name (census)
     caller_ddb_kinds: Counter = field(default_factory=Counter)
+    # (caller, op, item kinds) -> WRU, table and indexes: what each kind of write costs (census)
+    caller_ddb_kind_wru: Counter = field(default_factory=Counter)
     state_transitions: int = 0
     express_executions: int = 0
     express_seconds: float = 0.0
@@ -138,6 +140,8 @@ class Meter:
                 self.units["ddb_wru"] += wru
                 self.units["ddb_rru"] += rru
                 self.ddb_by_caller[(caller, "wru")] += wru
+                if wru and ddb_kinds:
+                    self.caller_ddb_kind_wru[(caller, op, ddb_kinds)] += wru
                 self.ddb_by_caller[(caller, "rru")] += rru
             elif service == "s3":
                 kind = "s3_put" if op in ("PutObject", "CopyObject", "ListObjects", "PostObject") else "s3_get"

@@ -4,14 +4,12 @@ start its review exactly once."""
 
 from __future__ import annotations
 
-import json
 import posixpath
-import zlib
 from dataclasses import replace
 from typing import Any
 
 from shangjia.errors import FindingError, finding, has_errors
-from shangjia.pipeline import keys, review
+from shangjia.pipeline import keys, packing, review
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.products import get_product, set_status
 from shangjia.ports import ConditionFailed, Transient
@@ -78,17 +76,13 @@ INLINE_FILES = 6
 
 
 def pack_result(result: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(result, ensure_ascii=False, separators=(",", ":"), default=str).encode(), 6)
+    return packing.pack(result)
 
 
 def unpack_result(value: Any) -> dict[str, Any] | None:
     """A stored result: packed (bytes, or boto3's Binary around them) or a map (before packing)."""
-    if isinstance(value, dict):
-        return value
-    raw = getattr(value, "value", value)
-    if isinstance(raw, (bytes, bytearray)):
-        return json.loads(zlib.decompress(bytes(raw)))
-    return None
+    value = packing.unpack(value)
+    return value if isinstance(value, dict) else None
 
 
 def _record(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: str,

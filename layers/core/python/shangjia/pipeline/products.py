@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shangjia.clock import iso
-from shangjia.pipeline import keys
+from shangjia.pipeline import keys, packing
 from shangjia.pipeline.deps import Deps
 from shangjia.ports import ConditionFailed
 from shangjia.status import TERMINAL_FOR_BATCH, ProductStatus, can_transition, sources_of
@@ -21,13 +21,26 @@ from shangjia.status import TERMINAL_FOR_BATCH, ProductStatus, can_transition, s
 # shows no payload until that upload's own is written, as it did when one item held both.
 
 PAYLOAD_ATTRS = frozenset({"product", "cells", "findings", "changes", "readiness", "media", "dropped_skus"})
+# Stored packed on DATA (``packing``: zlib'd JSON, binary), as DynamoDB bills a write by the item's
+# size and every payload attribute is written and read whole, never by an expression: validation's
+# payload as one value (``PACKED``: the product and its cells repeat the same text, so together they
+# pack to about 40 % of their maps, apart to about 60 %), and an attribute a later stage adds or
+# replaces (media's renditions, a finding) as a packed value of its own, which wins over the first.
+PACKED = "packed"
+
+
+def _packed(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: packing.pack(v) if isinstance(v, (dict, list)) and v else v for k, v in attrs.items()}
 
 
 def merge_payload(meta: dict[str, Any] | None, data: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The product as one dict: its META item with the payload of the same revision (batch)."""
+    """The product as one dict: its META item with the payload of the same revision (batch),
+    unpacked (an item written before packing keeps its maps: read as they are)."""
     if not meta or not data or data.get("batch_id") != meta.get("batch_id"):
         return meta
-    return {**meta, **{k: v for k, v in data.items() if k in PAYLOAD_ATTRS}}
+    payload = dict(packing.unpack(data[PACKED])) if PACKED in data else {}
+    payload.update({k: packing.unpack(v) for k, v in data.items() if k in PAYLOAD_ATTRS})
+    return {**meta, **{k: v for k, v in payload.items() if k in PAYLOAD_ATTRS}}
 
 
 def load(deps: Deps, pk: str, sk: str = "META", *, consistent: bool = True) -> dict[str, Any] | None:
@@ -69,12 +82,12 @@ def write_payload(deps: Deps, pk: str, batch_id: str | None, attrs: dict[str, An
     the caller keeps the attributes on the product item itself."""
     pk_, sk = keys.payload(pk)
     if replace:
-        deps.store.put({"pk": pk_, "sk": sk, "batch_id": batch_id, **attrs})
+        deps.store.put({"pk": pk_, "sk": sk, "batch_id": batch_id, PACKED: packing.pack(attrs)})
         return {"pk": pk_, "sk": sk, "batch_id": batch_id, **attrs}
     if not attrs or batch_id is None:
         return None
     names = {f"#a{i}": k for i, k in enumerate(attrs)}
-    values: dict[str, Any] = {f":a{i}": v for i, v in enumerate(attrs.values())}
+    values: dict[str, Any] = {f":a{i}": v for i, v in enumerate(_packed(attrs).values())}
     values[":b"] = batch_id
     try:
         return deps.store.update(pk_, sk, "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(attrs))),

@@ -156,7 +156,7 @@ class Run:
 
 
 def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: float = 600,
-                 reviewers: int = 1) -> Run:
+                 reviewers: int = 4) -> Run:
     from shangjia.localcloud import LocalCloud
     from shangjia.localcloud.demo import DEMO_CLOCK, MERCHANTS, SimulatedReviewer, batches_done, batches_progress
     from shangjia.localcloud.meter import profile
@@ -179,7 +179,7 @@ def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: f
         deps = aws_deps()
         for mid, name, sales in MERCHANTS:
             put_merchant(deps.store, mid, name=name, annual_sales_cny=sales)
-        team = [SimulatedReviewer(cloud, stop, seed=3 + i, share=(i, reviewers)) for i in range(reviewers)]
+        team = [SimulatedReviewer(cloud, stop, seed=3, workers=reviewers)]
         for reviewer in team:
             reviewer.start()
         drop = cloud.resources.buckets["drop"]
@@ -356,9 +356,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--baseline-sample", type=int, default=300,
                     help="images the media floor times (evenly spread; scaled to all; 0: all)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--reviewers", type=int, default=1,
-                    help="simulated reviewers working the board at once (default 1, as the earlier runs; "
-                         "one thread calls the API three times a stage, so past ~1,000 products it sets the pace)")
+    ap.add_argument("--reviewers", type=int, default=4,
+                    help="simulated reviewers deciding at once from one listing of the board a round (default 4; "
+                         "the runs before 2026-12-03 had 1, which past ~1,000 products set the pace)")
     a = ap.parse_args(argv)
     sizes = [int(x) for x in a.products.split(",") if x.strip()]
     say = lambda *x: print(*x, flush=True)  # noqa: E731

@@ -11,7 +11,6 @@ import sys
 import tempfile
 import threading
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -68,49 +67,60 @@ class SimulatedReviewer(threading.Thread):
     """[simulated reviewer] works the review board through the ops API, as a person would: lists
     open tasks, claims one, approves most and rejects some with a reason code. It signs in as the
     pool's user ``simulated-reviewer`` and every call goes through the local gateway (its JWT
-    check, API Gateway's event shape) and the real ``api`` handler to ``review.claim``/``decide``."""
+    check, API Gateway's event shape) and the real ``api`` handler to ``review.claim``/``decide``.
+
+    ``workers``: a team working one board: the board is listed once per round and its tasks are
+    claimed and decided by ``workers`` people at once (each claim can lose to another's: a 409,
+    counted as refused). More listers would cost the API (and the emulator) a board query each
+    per round without deciding faster; more deciders do decide faster."""
 
     USERNAME = "simulated-reviewer"
 
     def __init__(self, cloud, stop: threading.Event, reject_rate: float = 0.1, seed: int = 3,
-                 poll_s: float = 1.0, share: tuple[int, int] = (0, 1)) -> None:
-        """``share``: (i, n) — this reviewer takes the tasks whose id hashes to i of n, so a team
-        of n reviewers splits the board instead of racing for the same task."""
-        super().__init__(name=f"simulated-reviewer-{share[0]}", daemon=True)
+                 poll_s: float = 1.0, workers: int = 1) -> None:
+        super().__init__(name="simulated-reviewer", daemon=True)
         self.cloud, self.stop_event, self.reject_rate, self.poll_s = cloud, stop, reject_rate, poll_s
-        self.share = share
+        self.workers = max(1, workers)
         self.rng = random.Random(seed)
         self.decisions: Counter = Counter()
         self.refused = 0
+        self._lock = threading.Lock()
         self.token = cloud.token_for(self.USERNAME, "reviewer")
 
+    def _api(self, method, path, **kw):
+        return self.cloud.api(method, path, token=self.token, **kw)
+
+    def _decide(self, stage: str, task_id: str, reject: bool) -> None:
+        status, _ = self._api("POST", f"/api/review/tasks/{task_id}/claim")
+        if status != 200:
+            with self._lock:
+                self.refused += 1
+            return
+        if reject:
+            body = {"decision": "reject", "reasons": ["IMAGE_NOT_MATCHING"],
+                    "note": "主图与标题不符 / main image does not match the title"}
+        else:
+            body = {"decision": "approve"}
+        status, _ = self._api("POST", f"/api/review/tasks/{task_id}/decision", body=body)
+        with self._lock:
+            if status == 200:
+                self.decisions[f"{stage}:{body['decision']}"] += 1
+            else:
+                self.refused += 1
+
     def run(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from shangjia.pipeline import review
 
-        def api(method, path, **kw):
-            return self.cloud.api(method, path, token=self.token, **kw)
-
-        while not self.stop_event.wait(self.poll_s):
-            for stage in review.STAGES:
-                status, page = api("GET", "/api/review/tasks", query={"stage": stage})
-                for task in (page or {}).get("tasks", []) if status == 200 else []:
-                    tid = task["task_id"]
-                    if zlib.crc32(tid.encode()) % self.share[1] != self.share[0]:
-                        continue
-                    status, _ = api("POST", f"/api/review/tasks/{tid}/claim")
-                    if status != 200:
-                        self.refused += 1
-                        continue
-                    if self.rng.random() < self.reject_rate:
-                        body = {"decision": "reject", "reasons": ["IMAGE_NOT_MATCHING"],
-                                "note": "主图与标题不符 / main image does not match the title"}
-                    else:
-                        body = {"decision": "approve"}
-                    status, _ = api("POST", f"/api/review/tasks/{tid}/decision", body=body)
-                    if status == 200:
-                        self.decisions[f"{stage}:{body['decision']}"] += 1
-                    else:
-                        self.refused += 1
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="simulated-reviewer") as team:
+            while not self.stop_event.wait(self.poll_s):
+                for stage in review.STAGES:
+                    status, page = self._api("GET", "/api/review/tasks", query={"stage": stage})
+                    tasks = (page or {}).get("tasks", []) if status == 200 else []
+                    # the draws in the board's order, so a run's decisions do not depend on the team
+                    todo = [(t["task_id"], self.rng.random() < self.reject_rate) for t in tasks]
+                    list(team.map(lambda x: self._decide(stage, *x), todo))
 
 
 def run_demo(products_per_merchant: int = 30, *, keep: bool = False, seed: int = 11, out=sys.stdout,

@@ -227,8 +227,7 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
     """A valid product goes on: to media (one message per file), or straight to review."""
     pk, _ = keys.product(merchant_id, spu)
     refs = image_refs(product)
-    deps.store.put_many({"pk": pk, "sk": f"SKU#{s['sku_code']}", "merchant_id": merchant_id, "spu_code": spu,
-                         "batch_id": batch_id, **s} for s in product.get("skus", []))
+    # (no item per SKU: the payload holds the SKUs, the claims say which product owns a code)
     from shangjia.stock import seed_from_sheet
 
     # the stock column: only levels no ERP/order owns; a product never stored before has no listing to sync
@@ -371,12 +370,10 @@ def _transact_all(deps: Deps, actions: list[dict[str, Any]], spu: str) -> None:
 
 
 def _retire_dropped(deps: Deps, merchant_id: str, spu: str, batch_id: str, codes: list[str]) -> None:
-    """SKUs the new revision dropped: their items go, and every channel the product is listed on
-    is told to delist them (through the publish queues, like every channel call). Their codes were
-    released with this revision's claims."""
+    """SKUs the new revision dropped: every channel the product is listed on is told to delist them
+    (through the publish queues, like every channel call). Their codes were released with this
+    revision's claims."""
     pk = keys.product_pk(merchant_id, spu)
-    for code in codes:
-        deps.store.delete(pk, f"SKU#{code}")
     for listing in deps.store.query(pk, sk_prefix="LISTING#"):
         channel = listing.get("channel") or listing["sk"].split("#", 1)[1]
         deps.queues.send_batch(f"publish_{channel}", [{"merchant_id": merchant_id, "spu_code": spu,

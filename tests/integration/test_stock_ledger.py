@@ -114,9 +114,10 @@ def test_sheet_seeds_only_levels_nobody_else_owns(ledger):
     assert (ledger.levels("m1", "A").on_hand, ledger.levels("m1", "B").on_hand) == (12, 4)
 
 
-def test_a_products_seeds_go_in_one_transaction_leaving_out_the_levels_others_own(ledger, monkeypatch):
-    """``seed_many`` is ``seed`` for all of a product's SKUs: the same rules, one transaction (and
-    one more without the refused SKUs), the SKUs written reported once to the stock sync."""
+def test_a_products_seeds_leave_out_the_levels_others_own_and_use_no_transaction(ledger, monkeypatch):
+    """``seed_many`` is ``seed`` for all of a product's SKUs: the same rules, each level under its
+    own condition and the movements of those written after them in one batch (a transaction
+    would bill every write twice), the SKUs written reported once to the stock sync."""
     ledger.set_level("m1", "B", 4, source="erp:c1", event_id="e1", seq=1)        # the ERP owns B
     ledger.seed("m1", "C", 7, source="sheet:b0")                                  # C already 7
     calls = []
@@ -125,16 +126,34 @@ def test_a_products_seeds_go_in_one_transaction_leaving_out_the_levels_others_ow
                         raising=False)
     ledger.seen.clear()
     got = ledger.seed_many("m1", [("A", 10), ("B", 50), ("C", 7), ("D", 0)], source="sheet:b1")
-    assert got == ["A", "D"] and calls == [8, 4]
+    assert got == ["A", "D"] and calls == []
     assert [ledger.levels("m1", c).on_hand for c in "ABCD"] == [10, 4, 7, 0]
     assert ledger.seen == [("m1", ("A", "D"))]
-    calls.clear()
+    assert [(m[0], m[2]) for m in moves(ledger, "m1", "A")] == [("seed", 10)]
+    assert [m[0] for m in moves(ledger, "m1", "B")] == ["set"] and [m[0] for m in moves(ledger, "m1", "C")] == ["seed"]
     assert ledger.seed_many("m1", [("A", 10), ("D", 0)], source="sheet:b1") == []   # the redelivery
-    assert calls == [4] and [m[0] for m in moves(ledger, "m1", "A")].count("seed") == 1
-    big = [(f"S{i:03d}", i) for i in range(120)]                                    # past 100 actions
-    calls.clear()
+    assert [m[0] for m in moves(ledger, "m1", "A")].count("seed") == 1 and ledger.seen == [("m1", ("A", "D"))]
+    big = [(f"S{i:03d}", i) for i in range(120)]
     assert ledger.seed_many("m1", big, source="sheet:b2") == [c for c, _ in big]
-    assert calls == [100, 100, 40] and ledger.levels("m1", "S119").on_hand == 119
+    assert ledger.levels("m1", "S119").on_hand == 119 and calls == []
+
+
+def test_a_seed_cut_short_before_its_movement_gets_it_from_the_redelivery(ledger, monkeypatch):
+    real = ledger.store.put_many
+
+    def crash(items):
+        raise RuntimeError("the function timed out")
+    monkeypatch.setattr(ledger.store, "put_many", crash, raising=False)
+    with pytest.raises(RuntimeError):
+        ledger.seed_many("m1", [("A", 10), ("B", 3)], source="sheet:b1")
+    assert ledger.levels("m1", "A").on_hand == 10 and moves(ledger, "m1", "A") == []
+    monkeypatch.setattr(ledger.store, "put_many", real, raising=False)
+    ledger.seen.clear()
+    assert ledger.seed_many("m1", [("A", 10), ("B", 3)], source="sheet:b1") == []   # nothing changes again
+    assert [(m[0], m[2]) for m in moves(ledger, "m1", "A")] == [("seed", 10)]
+    assert [(m[0], m[2]) for m in moves(ledger, "m1", "B")] == [("seed", 3)]
+    # another sheet with the same stock later writes nothing, and no movement of its own
+    assert ledger.seed_many("m1", [("A", 10)], source="sheet:b7") == [] and len(moves(ledger, "m1", "A")) == 1
 
 
 def test_concurrent_reservations_never_oversell(ledger):

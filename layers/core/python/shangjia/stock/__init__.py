@@ -1,7 +1,9 @@
 """The stock ledger: one level per SKU ``(merchant_id, sku_code)`` in the state table, every
 change a movement entry with its source, written together in one DynamoDB transaction
 (``Store.transact``): the conditional update of the level and the create-only put of the
-movement (``attribute_not_exists``; its id is the order or event it comes from). So
+movement (``attribute_not_exists``; its id is the order or event it comes from). A sheet's seed
+is the exception: its level alone under its condition, its movement right after (``seed_many``).
+So
 
 - concurrent orders never take stock below zero: a reservation is conditioned on
   ``free_qty >= qty + buffer(channel)`` (``free_qty = on_hand - reserved``, kept on the item) and
@@ -112,58 +114,50 @@ class StockLedger:
     def seed(self, merchant_id: str, sku_code: str, on_hand: int, *, source: str) -> bool:
         """The sheet's stock column as the level, only where no ERP update or order owns it (no
         level yet, or one only sheets have written) and only when it changes. True when written."""
-        try:
-            self._transact(self._seed_actions(merchant_id, sku_code, on_hand, source))
-        except TransactionCanceled:
-            return False
-        self._changed(merchant_id, [sku_code])
-        return True
+        return bool(self.seed_many(merchant_id, [(sku_code, on_hand)], source=source))
 
     def seed_many(self, merchant_id: str, seeds: list[tuple[str, int]], *, source: str) -> list[str]:
-        """``seed`` for a product's SKUs, in one transaction per 50 (a SKU's level and its movement
-        are two of the 100 actions), not one per SKU. The SKUs whose condition fails (owned by the
-        ERP or orders, or unchanged) are left out and the rest written again, as ``seed`` would
-        have done one by one. Returns the SKU codes written."""
-        todo = [(c, _count(n, "on_hand")) for c, n in seeds]
+        """``seed`` for a product's SKUs: each level a conditional update of its own, then the
+        movements of those written in one BatchWriteItem. Not a transaction: a seed changes one
+        item's level under its own condition (no other item has to change with it), and DynamoDB
+        bills a transaction's writes twice (a SKU's level and movement were 4 WRU, now 2). The
+        movement follows its level; a crash between them is mended by the redelivery: its level
+        update is refused (unchanged), the level says this seed wrote it (``seed_source``), and the
+        movement is written then. Returns the SKU codes written (those refused: owned by the ERP or
+        orders, or unchanged, are left out)."""
+        now = iso(self.clock.now())
         written: list[str] = []
-        for start in range(0, len(todo), 50):
-            chunk = todo[start:start + 50]
-            for _ in range(2 * len(chunk) + 2):       # each pass drops a SKU, or retries a conflict
-                if not chunk:
-                    break
-                actions = [a for c, n in chunk for a in self._seed_actions(merchant_id, c, n, source)]
-                try:
-                    self._transact(actions)
-                except TransactionCanceled as e:
-                    refused = {i // 2 for i in range(len(actions)) if _failed(e, i)}
-                    chunk = [x for i, x in enumerate(chunk) if i not in refused]
-                    continue
-                written += [c for c, _n in chunk]
-                break
-            else:
-                raise Transient(f"stock seed of {merchant_id}: transactions kept conflicting")
+        moves: list[dict[str, Any]] = []
+        for code, n in [(c, _count(n, "on_hand")) for c, n in seeds]:
+            pk, sk = rules.level_key(merchant_id, code)
+            try:
+                self.store.update(
+                    pk, sk,
+                    "SET on_hand = :oh, free_qty = :oh - if_not_exists(reserved, :z), "
+                    "reserved = if_not_exists(reserved, :z), #o = :sheet, merchant_id = :m, sku_code = :c, "
+                    "updated_at = :at, gsi1pk = :g, gsi1sk = :gs, seed_source = :src",
+                    # a re-upload with the same stock writes nothing and syncs nothing to the channels
+                    condition="attribute_not_exists(pk) OR (#o = :sheet AND reserved = :z AND on_hand <> :oh)",
+                    names={"#o": "owner"},
+                    values={":oh": n, ":z": 0, ":sheet": rules.OWNER_SHEET, ":m": merchant_id, ":c": code,
+                            ":at": now, ":g": rules.LEVELS_INDEX_PK, ":gs": f"{merchant_id}#{code}", ":src": source})
+            except ConditionFailed:
+                level = self.store.get(pk, sk) or {}
+                if level.get("seed_source") == source and level.get("on_hand") == n:
+                    moves.append(self._seed_movement(merchant_id, code, n, source, now))   # a redelivery
+                continue
+            written.append(code)
+            moves.append(self._seed_movement(merchant_id, code, n, source, now))
+        if moves:
+            self.store.put_many(moves)          # create or rewrite: the id is the seed's (kind + source)
         self._changed(merchant_id, written)
         return written
 
-    def _seed_actions(self, merchant_id: str, sku_code: str, on_hand: int, source: str) -> list[dict[str, Any]]:
-        on_hand = _count(on_hand, "on_hand")
-        now = iso(self.clock.now())
-        pk, sk = rules.level_key(merchant_id, sku_code)
+    @staticmethod
+    def _seed_movement(merchant_id: str, sku_code: str, on_hand: int, source: str, now: str) -> dict[str, Any]:
         mpk, msk = rules.movement_key(merchant_id, sku_code, f"{rules.SEED}#{source}")
-        return [
-            {"update": (pk, sk),
-             "expression": "SET on_hand = :oh, free_qty = :oh - if_not_exists(reserved, :z), "
-                           "reserved = if_not_exists(reserved, :z), #o = :sheet, merchant_id = :m, "
-                           "sku_code = :c, updated_at = :at, gsi1pk = :g, gsi1sk = :gs",
-             # a re-upload with the same stock writes nothing and syncs nothing to the channels
-             "condition": "attribute_not_exists(pk) OR (#o = :sheet AND reserved = :z AND on_hand <> :oh)",
-             "names": {"#o": "owner"},
-             "values": {":oh": on_hand, ":z": 0, ":sheet": rules.OWNER_SHEET, ":m": merchant_id, ":c": sku_code,
-                        ":at": now, ":g": rules.LEVELS_INDEX_PK, ":gs": f"{merchant_id}#{sku_code}"}},
-            {"put": {"pk": mpk, "sk": msk, "kind": rules.SEED, "on_hand": on_hand, "source": source, "at": now,
-                     "ts": time.time_ns()},
-             "condition": "attribute_not_exists(sk)"},
-        ]
+        return {"pk": mpk, "sk": msk, "kind": rules.SEED, "on_hand": on_hand, "source": source, "at": now,
+                "ts": time.time_ns()}
 
     def set_buffer(self, merchant_id: str, sku_code: str, channel: str, units: int) -> Level:
         """Units kept back from ``channel`` (0 removes the buffer)."""

@@ -536,22 +536,17 @@ def publishing_view(deps: Deps, m: str, spu: str) -> dict[str, Any]:
 # --- audit verdicts: callbacks and the poller ---------------------------------------------------------------
 
 def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
-    """One audit verdict (``AuditVerdict``): idempotent on the platform's message id (a conditional
-    put; a replay is refused), applied only to a listing in audit with that platform id."""
+    """One audit verdict (``AuditVerdict``): idempotent on the platform's message id (its record,
+    written once the verdict is applied; a replay finds it and is refused), applied only to a
+    listing in audit with that platform id. Concurrent deliveries of one push may both apply it:
+    the listing's move is conditional, so the second finds it no longer in audit. A crash before
+    the record leaves the replay to apply it again, as the same conditional move."""
     ch, ppid = verdict.channel, str(verdict.platform_product_id)
     ref = deps.store.get(*platform_ref_key(ch, ppid))
     now = deps.clock.now()
     mk = (f"CALLBACK#{ch}#{verdict.msg_id}", "MSG")
-    if verdict.msg_id:
-        try:
-            deps.store.put({"pk": mk[0], "sk": mk[1], "channel": ch, "platform_product_id": ppid,
-                            "verdict": verdict.verdict, "received_at": iso(now), "applied": False,
-                            "ttl": int(time.time()) + CALLBACK_TTL_S},
-                           condition="attribute_not_exists(pk)")
-        except ConditionFailed:
-            seen = deps.store.get(*mk) or {}
-            if seen.get("applied"):
-                return "duplicate"
+    if verdict.msg_id and (deps.store.get(*mk) or {}).get("applied"):
+        return "duplicate"
     out = _apply(deps, ref["merchant_id"], ref["spu_code"], ch, ppid, verdict.verdict, verdict.reason,
                  verdict.reason_class, source=source, msg_id=verdict.msg_id) if ref else "unknown_listing"
     if out in ("unknown_listing", "not_yet_in_audit"):
@@ -570,7 +565,9 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
                          verdict.reason_class, source=source, msg_id=verdict.msg_id)
             deps.store.delete(*_pending_key(ch, ppid))
     if verdict.msg_id:
-        deps.store.update(*mk, "SET applied = :t, outcome = :o", values={":t": True, ":o": out})
+        deps.store.put({"pk": mk[0], "sk": mk[1], "channel": ch, "platform_product_id": ppid,
+                        "verdict": verdict.verdict, "received_at": iso(now), "applied": True, "outcome": out,
+                        "ttl": int(time.time()) + CALLBACK_TTL_S})
     return out
 
 

@@ -3,6 +3,7 @@ queries (same items, order, pages, counts) on the table and on both indexes, wit
 projections and limits; and every read operation's answer, binary and nested values included,
 as a client parses it."""
 
+import json
 import random
 
 import boto3
@@ -423,4 +424,48 @@ def _sqs_sends(sqs, tag):
 def test_sqs_sends_read_the_one_attribute_as_moto_computes_it():
     want, got = _sqs_moto_and_fast(_sqs_sends)
     assert want[2] == ["s0", "s0", "s1", "s1", "s2"] and want[4] == ["d0", "d1", "d2", "d9"], want
+    assert got == want
+
+
+def _sqs_receives(sqs, tag):
+    """A queue with a dead-letter queue, delayed messages and messages in flight: what each receive
+    hands out, what is moved to the DLQ, and the queue's counts after."""
+    import time as _time
+
+    dlq = sqs.create_queue(QueueName=f"dlq-{tag}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=f"q-{tag}", Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 2})})["QueueUrl"]
+    for start in (0, 10, 20):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"}
+                                                      for i in range(start, min(start + 10, 25))])
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"late{i}", DelaySeconds=60)   # not visible yet
+
+    def receive(n=10, vis=30):
+        return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=n, VisibilityTimeout=vis).get("Messages", [])
+
+    seen, handles = [], {}
+    for _ in range(3):
+        got = receive()
+        seen.append(sorted(m["Body"] for m in got))
+        handles.update({m["Body"]: m["ReceiptHandle"] for m in got})
+    for _ in range(2):              # four messages time out twice: their third receive sends them to the DLQ
+        for body in ("m0", "m3", "m11", "m24"):
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handles[body], VisibilityTimeout=0)
+        _time.sleep(0.01)
+        got = receive()
+        seen.append(sorted(m["Body"] for m in got))
+        handles.update({m["Body"]: m["ReceiptHandle"] for m in got})
+    dead = sorted(m["Body"] for m in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", []))
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return seen, dead, {k: counts[k] for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                               "ApproximateNumberOfMessagesDelayed")}
+
+
+def test_sqs_receives_hand_out_what_moto_hands_out():
+    want, got = _sqs_moto_and_fast(_sqs_receives)
+    seen, dead, counts = want
+    assert [len(s) for s in seen[:3]] == [10, 10, 5] and not any("late" in b for s in seen for b in s)
+    assert seen[3] == ["m0", "m11", "m24", "m3"] and seen[4] == [] and dead == ["m0", "m11", "m24", "m3"]
     assert got == want

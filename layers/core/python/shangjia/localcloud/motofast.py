@@ -36,10 +36,7 @@ A nested value's JSON (``DynamoType.to_regular_json``, what ``Item.to_json`` giv
 list attribute) no longer deep-copies the value at each level before converting it (copies of
 copies: quadratic in the depth); it builds the same new values level by level.
 
-moto's SQS no longer computes every attribute of a queue for each message it hands out: to check a
-message's retention it asked ``get_queue_attributes``, which builds ``Queue.attributes`` (counting
-the visible, in-flight and delayed messages: a walk of the whole queue) three times, so a receive
-cost grew with the queue's depth times the messages received. It reads the retention period.
+moto's SQS: its patches are in ``motofast_sqs`` (installed and removed with these).
 
 moto's server no longer lists its own package directory on every request (``os.listdir`` and an
 ``isdir`` per entry of ~150, to recognise a host named after a service): the list is read once.
@@ -54,6 +51,8 @@ import base64
 import copy
 import json
 import threading
+
+from shangjia.localcloud import motofast_sqs
 
 _local = threading.local()
 _originals: dict = {}
@@ -385,49 +384,7 @@ def install() -> None:
 
     DynamoType.to_regular_json = to_regular_json
 
-    from moto.sqs.models import SQSBackend
-
-    original_retention = _originals["sqs_retention"] = SQSBackend.is_message_valid_based_on_retention_period
-
-    def is_message_valid_based_on_retention_period(self, queue_name, message):
-        try:
-            period = int(self.get_queue(queue_name).message_retention_period)
-        except Exception:   # noqa: BLE001 - anything unexpected: moto's own path
-            return original_retention(self, queue_name, message)
-        return period + message.sent_timestamp / 1000 > unix_time()
-
-    from moto.core.utils import unix_time
-
-    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
-
-    # A send reads one queue attribute (ContentBasedDeduplication: in its validation, in
-    # send_message and in Queue.add_message) through ``Queue.attributes``, which computes them all,
-    # the approximate message counts included: three walks of the queue's messages per message
-    # sent (23 % of the emulator's time with 5,000 images queued for media). While a send runs,
-    # ``attributes`` is that one attribute, as moto computes it.
-    from moto.sqs.models import Queue
-
-    original_send = _originals["sqs_send_message"] = SQSBackend.send_message
-    original_attributes = _originals["sqs_queue_attributes"] = Queue.__dict__["attributes"]
-
-    def queue_attributes(self):
-        if not getattr(_local, "sqs_sending", False):
-            return original_attributes.fget(self)
-        if not self.fifo_queue:
-            return {}
-        value = self.content_based_deduplication
-        return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
-
-    def send_message(self, *args, **kwargs):
-        outer = getattr(_local, "sqs_sending", False)
-        _local.sqs_sending = True
-        try:
-            return original_send(self, *args, **kwargs)
-        finally:
-            _local.sqs_sending = outer
-
-    Queue.attributes = property(queue_attributes)
-    SQSBackend.send_message = send_message
+    motofast_sqs.install(_originals, _local)
 
     import moto.backends as backends_module
 
@@ -481,13 +438,7 @@ def uninstall() -> None:
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
         StepFunctionsParserBackend._get_executions = _originals.pop("sfn_executions")
-        from moto.sqs.models import SQSBackend
-
-        SQSBackend.is_message_valid_based_on_retention_period = _originals.pop("sqs_retention")
-        from moto.sqs.models import Queue
-
-        SQSBackend.send_message = _originals.pop("sqs_send_message")
-        Queue.attributes = _originals.pop("sqs_queue_attributes")
+        motofast_sqs.uninstall(_originals)
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         DynamoType.to_regular_json = _originals.pop("to_regular_json")

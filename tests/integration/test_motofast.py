@@ -469,3 +469,59 @@ def test_sqs_receives_hand_out_what_moto_hands_out():
     assert [len(s) for s in seen[:3]] == [10, 10, 5] and not any("late" in b for s in seen for b in s)
     assert seen[3] == ["m0", "m11", "m24", "m3"] and seen[4] == [] and dead == ["m0", "m11", "m24", "m3"]
     assert got == want
+
+
+def _updates(ddb, name):
+    """Updates of existing and new items, valid and refused by moto's expression validator: each
+    answer or error, and the items after."""
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g")],
+                     GlobalSecondaryIndexes=[{"IndexName": "gsi", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+    key = {"pk": {"S": "P"}, "sk": {"S": "META"}}
+    new = {"pk": {"S": "N"}, "sk": {"S": "META"}}
+    ddb.put_item(TableName=name, Item={**key, "n": {"N": "1"}, "s": {"S": "x"}, "l": {"L": [{"N": "1"}]}})
+    one = {":one": {"N": "1"}}
+    calls = [
+        (key, "SET n = n + :one, h = list_append(if_not_exists(h, :e), :l)",
+         {":one": {"N": "1"}, ":e": {"L": []}, ":l": {"L": [{"S": "a"}]}}, None),
+        (new, "SET h = list_append(if_not_exists(h, :e), :l), c = if_not_exists(c, :one) ADD k :one",
+         {":one": {"N": "1"}, ":e": {"L": []}, ":l": {"L": [{"S": "a"}]}}, None),     # a new item: validated twice
+        (key, "SET n = n + :s", {":s": {"S": "x"}}, None),                                # type mismatch
+        (key, "SET a.b.c = :one", one, None),                                            # no such document path
+        (new, "SET a.b.c = :one", one, None),
+        (key, "SET n = :one, n = :one", one, None),                                      # overlapping paths
+        (key, "SET #k = :v", {":v": {"S": "Q"}}, {"#k": "pk"}),                          # a key attribute
+        (key, "SET g = :v", {":v": {"S": ""}}, None),                                    # an empty index key
+        (key, "SET n = :missing", one, None),                                            # an undefined value
+        (key, "SET n = n - :one REMOVE s ADD ss :ss", {":one": {"N": "1"}, ":ss": {"SS": ["p", "q"]}}, None),
+        (key, "DELETE ss :ss SET l[0] = :one, l[5] = :one", {":one": {"N": "2"}, ":ss": {"SS": ["p"]}}, None),
+        (key, "SET h[3] = :one", one, None),
+    ]
+    out = []
+    for k, expression, values, names in calls:
+        try:
+            r = ddb.update_item(TableName=name, Key=k, UpdateExpression=expression, ExpressionAttributeValues=values,
+                                ReturnValues="ALL_NEW", **({"ExpressionAttributeNames": names} if names else {}))
+            out.append(r["Attributes"])
+        except ddb.exceptions.ClientError as e:
+            out.append((e.response["Error"]["Code"], e.response["Error"]["Message"]))
+    items = ddb.scan(TableName=name)["Items"]
+    return out, sorted(items, key=lambda i: i["pk"]["S"])
+
+
+def test_updates_answer_and_fail_as_moto_s():
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        motofast.uninstall()
+        want = _updates(ddb, "moto")
+        motofast.install()
+        try:
+            got = _updates(ddb, "fast")
+        finally:
+            motofast.uninstall()
+    answers, items = want
+    assert answers[0]["n"] == {"N": "2"} and answers[1]["k"] == {"N": "1"}
+    assert sum(isinstance(a, tuple) for a in answers) >= 7, answers
+    assert got == want

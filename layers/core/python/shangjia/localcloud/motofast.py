@@ -36,6 +36,8 @@ A nested value's JSON (``DynamoType.to_regular_json``, what ``Item.to_json`` giv
 list attribute) no longer deep-copies the value at each level before converting it (copies of
 copies: quadratic in the depth); it builds the same new values level by level.
 
+``UpdateItem``'s expression validator: its patches are in ``motofast_updates``.
+
 moto's SQS: its patches are in ``motofast_sqs`` (installed and removed with these).
 
 moto's server no longer lists its own package directory on every request (``os.listdir`` and an
@@ -52,7 +54,7 @@ import copy
 import json
 import threading
 
-from shangjia.localcloud import motofast_sqs
+from shangjia.localcloud import motofast_sqs, motofast_updates
 
 _local = threading.local()
 _originals: dict = {}
@@ -302,12 +304,17 @@ def install() -> None:
     def update_in_place(self, table, table_name, *args, **kwargs):
         if table.stream_shard is not None:
             return original_update(self, table_name, *args, **kwargs)
-        outer = getattr(_local, "no_stream_update", False)
+        outer = getattr(_local, "no_stream_update", False), getattr(_local, "ast_once", False)
         _local.no_stream_update = True
+        try:
+            h, r = self.get_keys_value(table, kwargs.get("key", args[0] if args else None))
+            _local.ast_once = _item_at(table, h, r) is not None     # one validation of the expression
+        except Exception:   # noqa: BLE001 - a malformed key: moto's own path says what is wrong
+            _local.ast_once = False
         try:
             return original_update(self, table_name, *args, **kwargs)
         finally:
-            _local.no_stream_update = outer
+            _local.no_stream_update, _local.ast_once = outer
 
     original_table_put = _originals["table_put_item"] = Table.put_item
     original_table_delete = _originals["table_delete_item"] = Table.delete_item
@@ -384,6 +391,7 @@ def install() -> None:
 
     DynamoType.to_regular_json = to_regular_json
 
+    motofast_updates.install(_originals, _local)
     motofast_sqs.install(_originals, _local)
 
     import moto.backends as backends_module
@@ -439,6 +447,7 @@ def uninstall() -> None:
 
         StepFunctionsParserBackend._get_executions = _originals.pop("sfn_executions")
         motofast_sqs.uninstall(_originals)
+        motofast_updates.uninstall(_originals)
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         DynamoType.to_regular_json = _originals.pop("to_regular_json")

@@ -81,6 +81,8 @@ def test_fast_query_answers_as_moto_does():
         g1, g2 = t.indexes
         for i in range(400):
             item = {"pk": {"S": f"P#{i % 12}"}, "sk": {"S": f"SKU#{i:04d}"}, "n": {"N": str(rng.randrange(100))}}
+            for a in list(g2.projection)[: i % 3]:         # what gsi2 INCLUDEs, on some items
+                item[a] = {"S": f"{a}-{i}"}
             if rng.random() < 0.6:
                 item[g2.partition_key] = {"S": rng.choice(["STATUS#published", "STATUS#scheduled"])}
                 item[g2.sort_key] = {"S": f"2026-11-25T0{rng.randrange(10)}:{i:04d}"}

@@ -162,3 +162,52 @@ def test_each_jsonpath_is_compiled_once_and_finds_what_it_found():
     result_path.parse("$.out").update_or_create(data, {"ok": True})
     result_path.parse("$.out").update_or_create(data, {"ok": False})
     assert data == {"x": 1, "out": {"ok": False}}
+
+
+class _Batches(__import__("shangjia.localcloud.runtime", fromlist=["SqsPoller"]).SqsPoller):
+    """The event source mapping's poller with the invocation replaced by a note of the batch."""
+
+    def _deliver(self, msgs, sem):
+        self.batches.append(sorted(m["Body"] for m in msgs))
+        self.busy -= 1
+        sem.release()
+        self.esm_semaphore.release()
+
+
+@mock_aws
+def test_sends_within_the_batching_window_are_gathered_not_received_one_by_one():
+    """Messages sent one after another (images arriving) within the batching window reach the
+    function in one batch, received in a few requests: a receive per message cost a request each
+    (the census's ingest: 2.3 receives per SKU). Counts only; the sends are ~10 ms apart, the
+    window 0.25 s."""
+    import time
+    import types
+
+    from shangjia.topology import SqsTrigger
+
+    patch_moto_sqs_wakeups()
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="burst")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    receives = []
+    sqs.meta.events.register("before-call.sqs.ReceiveMessage", lambda **kw: receives.append(1))
+    fn = next(f for f in TOPOLOGY.functions if f.key == "ingest")
+    runtime = types.SimpleNamespace(semaphores={fn.key: threading.BoundedSemaphore(1)}, concurrency={fn.key: 1})
+    stop = threading.Event()
+    poller = _Batches(runtime, sqs, fn, SqsTrigger("burst", batch_size=10, batching_window_s=1), url, arn,
+                      "us-east-1", stop)
+    poller.batches = []
+    poller.start()
+    try:
+        for i in range(10):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+            time.sleep(0.01)
+        for _ in range(300):
+            if sum(len(b) for b in poller.batches) == 10:
+                break
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        poller.join(5)
+    assert sorted(b for batch in poller.batches for b in batch) == sorted(f"m{i}" for i in range(10))
+    assert len(poller.batches) <= 2 and len(receives) <= 6, (poller.batches, len(receives))

@@ -397,6 +397,7 @@ class SqsPoller(threading.Thread):
     # backoff at the latest (0.05 s doubling to 0.5 s): messages that become visible without a
     # send (a failed record's visibility timeout, a DelaySeconds re-send) wake no one.
     IDLE_MIN_S, IDLE_MAX_S = 0.05, 0.5
+    GATHER_S = 0.05
 
     def run(self) -> None:
         idle = self.IDLE_MIN_S
@@ -414,14 +415,18 @@ class SqsPoller(threading.Thread):
                     wake.clear()        # a send after this sets it again: no message is missed
                     msgs = self._receive(self.trigger.batch_size)
                     if msgs and self.trigger.batching_window_s and len(msgs) < self.trigger.batch_size:
-                        # the batching window (at most 0.25 s here): more messages as they are sent
+                        # the batching window (at most 0.25 s here): more messages as they are sent,
+                        # gathered GATHER_S after a send wakes the poller (one receive for a burst of
+                        # sends, where a receive per send cost a request per message)
                         deadline = time.monotonic() + min(self.trigger.batching_window_s, 0.25)
-                        while len(msgs) < self.trigger.batch_size and time.monotonic() < deadline:
+                        while len(msgs) < self.trigger.batch_size:
+                            if not wake.wait(max(0.0, deadline - time.monotonic())):
+                                break               # the window ended without another send
+                            time.sleep(min(self.GATHER_S, max(0.0, deadline - time.monotonic())))
                             wake.clear()
-                            more = self._receive(self.trigger.batch_size - len(msgs))
-                            if not more:
-                                wake.wait(max(0.0, deadline - time.monotonic()))
-                            msgs += more
+                            msgs += self._receive(self.trigger.batch_size - len(msgs))
+                            if time.monotonic() >= deadline:
+                                break
                 except Exception:  # noqa: BLE001 — the emulator shutting down
                     sem.release()
                     esm.release()

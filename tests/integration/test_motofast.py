@@ -500,12 +500,16 @@ def _updates(ddb, name):
         (key, "SET n = n - :one REMOVE s ADD ss :ss", {":one": {"N": "1"}, ":ss": {"SS": ["p", "q"]}}, None),
         (key, "DELETE ss :ss SET l[0] = :one, l[5] = :one", {":one": {"N": "2"}, ":ss": {"SS": ["p"]}}, None),
         (key, "SET h[3] = :one", one, None),
+        (key, "SET a = :one SET b = :one", one, None),                                   # two SET clauses
+        (key, "ADD k :one ADD j :one", one, None),
+        (key, "REMOVE a REMOVE b", None, None),
     ]
     out = []
     for k, expression, values, names in calls:
         try:
-            r = ddb.update_item(TableName=name, Key=k, UpdateExpression=expression, ExpressionAttributeValues=values,
-                                ReturnValues="ALL_NEW", **({"ExpressionAttributeNames": names} if names else {}))
+            r = ddb.update_item(TableName=name, Key=k, UpdateExpression=expression, ReturnValues="ALL_NEW",
+                                **({"ExpressionAttributeValues": values} if values else {}),
+                                **({"ExpressionAttributeNames": names} if names else {}))
             out.append(r["Attributes"])
         except ddb.exceptions.ClientError as e:
             out.append((e.response["Error"]["Code"], e.response["Error"]["Message"]))
@@ -525,5 +529,6 @@ def test_updates_answer_and_fail_as_moto_s():
             motofast.uninstall()
     answers, items = want
     assert answers[0]["n"] == {"N": "2"} and answers[1]["k"] == {"N": "1"}
-    assert sum(isinstance(a, tuple) for a in answers) >= 7, answers
+    assert sum(isinstance(a, tuple) for a in answers) >= 10, answers
+    assert "SET" in answers[-3][1] and "ADD" in answers[-2][1] and "REMOVE" in answers[-1][1], answers[-3:]
     assert got == want

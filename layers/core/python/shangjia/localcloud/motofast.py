@@ -307,17 +307,19 @@ def install() -> None:
     def update_in_place(self, table, table_name, *args, **kwargs):
         if table.stream_shard is not None:
             return original_update(self, table_name, *args, **kwargs)
-        outer = getattr(_local, "no_stream_update", False), getattr(_local, "ast_once", False)
+        outer = getattr(_local, "no_stream_update", False), getattr(_local, "ast_copies", None)
         _local.no_stream_update = True
         try:
             h, r = self.get_keys_value(table, kwargs.get("key", args[0] if args else None))
-            _local.ast_once = _item_at(table, h, r) is not None     # one validation of the expression
+            # moto validates the expression once (an item that exists) or twice (a new one): the
+            # last validation may use the parsed expression itself (motofast_updates)
+            _local.ast_copies = 0 if _item_at(table, h, r) is not None else 1
         except Exception:   # noqa: BLE001 - a malformed key: moto's own path says what is wrong
-            _local.ast_once = False
+            _local.ast_copies = None
         try:
             return original_update(self, table_name, *args, **kwargs)
         finally:
-            _local.no_stream_update, _local.ast_once = outer
+            _local.no_stream_update, _local.ast_copies = outer
 
     original_table_put = _originals["table_put_item"] = Table.put_item
     original_table_delete = _originals["table_delete_item"] = Table.delete_item

@@ -3,10 +3,12 @@
 The validator makes ten passes over the parsed update expression (12 % of the emulator's time in
 the 2,000-product bench, py-spy 2026-12-03). Each pass built its map of node types (a new dict of
 bound methods) for every node it visited and asked moto's abstract ``Node`` class for every node
-whether it is one; both depend on the types only and are memoized per type. And the parsed
-expression is no longer deep-copied when it is validated once (an update of an existing item:
-``motofast.update_item`` says so through ``_local.ast_once``); a new item's expression is
-validated twice (moto validates it before creating the item) and keeps moto's copy.
+whether it is one; both depend on the types only and are memoized per type, as are the checks of
+``find_clauses`` (three walks of the expression per update, to count its ADD, REMOVE and SET). And the parsed
+expression is not deep-copied for its last validation (nothing reads it after): an update of an
+existing item validates it once, a new item's twice (moto validates it before creating the item:
+that first one keeps moto's copy); ``motofast.update_item`` says which through
+``_local.ast_copies``.
 
 moto is pinned (``requirements-dev.txt``); ``tests/integration/test_motofast.py`` compares the
 answers and errors of the same updates with moto's own.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 
 def install(_originals: dict, _local) -> None:
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Expression, Node, UpdateExpressionFunction
     from moto.dynamodb.parsing.validators import Validator
 
     original_init = _originals["validator_init"] = Validator.__init__
@@ -26,10 +28,13 @@ def install(_originals: dict, _local) -> None:
     processed: dict = {}
 
     def validator_init(self, expression, expression_attribute_names, expression_attribute_values, item, table):
-        if not getattr(_local, "ast_once", False):
+        copies = getattr(_local, "ast_copies", None)
+        if copies is None or copies > 0:        # not in an update, or a validation before the last
+            if copies:
+                _local.ast_copies = copies - 1
             return original_init(self, expression, expression_attribute_names, expression_attribute_values,
                                  item, table)
-        _local.ast_once = False         # only the first validator of the request may skip the copy
+        _local.ast_copies = None        # the request's last validation: nothing reads the expression after it
         self.expression_attribute_names = expression_attribute_names
         self.expression_attribute_values = expression_attribute_values
         self.item, self.table = item, table
@@ -65,6 +70,26 @@ def install(_originals: dict, _local) -> None:
                     parent_node.children[child_id] = node
         return node
 
+    _originals["find_clauses"] = Node.find_clauses
+    descends: dict = {}
+
+    def find_clauses(self, clause_types):
+        # moto's (three walks of the expression per update, for ADD, REMOVE and SET), with its
+        # isinstance checks against the abstract node classes memoized per type
+        clauses = []
+        for child in self.children or []:
+            kind = type(child)
+            if kind in clause_types:
+                clauses.append(child)
+                continue
+            down = descends.get(kind)
+            if down is None:
+                down = descends[kind] = isinstance(child, (Expression, UpdateExpressionFunction))
+            if down:
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    Node.find_clauses = find_clauses
     Validator.__init__ = validator_init
     DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
@@ -75,5 +100,8 @@ def uninstall(_originals: dict) -> None:
     from moto.dynamodb.parsing.validators import Validator
 
     Validator.__init__ = _originals.pop("validator_init")
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    Node.find_clauses = _originals.pop("find_clauses")
     DepthFirstTraverser.traverse_node_recursively = _originals.pop("traverse")
     DepthFirstTraverser.nodes_to_be_processed = _originals.pop("nodes_to_be_processed")

@@ -3,9 +3,9 @@
 The validator makes ten passes over the parsed update expression (12 % of the emulator's time in
 the 2,000-product bench, py-spy 2026-12-03). Each pass built its map of node types (a new dict of
 bound methods) for every node it visited and asked moto's abstract ``Node`` class for every node
-whether it is one; both depend on the types only and are memoized per type, as are the checks of
-``find_clauses`` (three walks of the expression per update, to count its ADD, REMOVE and SET). And the parsed
-expression is not deep-copied for its last validation (nothing reads it after): an update of an
+whether it is one; both depend on the types only and are memoized per type, as are the handler a
+pass picks for a node (``process``) and the checks of ``find_clauses`` (three walks of the
+expression per update, to count its ADD, REMOVE and SET). And the parsed expression is not deep-copied for its last validation (nothing reads it after): an update of an
 existing item validates it once, a new item's twice (moto validates it before creating the item:
 that first one keeps moto's copy); ``motofast.update_item`` says which through
 ``_local.ast_copies``.
@@ -70,6 +70,25 @@ def install(_originals: dict, _local) -> None:
                     parent_node.children[child_id] = node
         return node
 
+    _originals["process"] = DepthFirstTraverser.process
+    handlers: dict = {}
+
+    def process(self, node):
+        # moto's: the first handler of the pass's map whose node class the node is; which one
+        # depends on the two types only (each map's values are the pass's own methods)
+        key = (type(self), type(node))
+        fn = handlers.get(key)
+        if fn is None:
+            for class_key, handler in self._processing_map().items():
+                if isinstance(node, class_key):
+                    if getattr(handler, "__self__", None) is not self:
+                        return handler(node)            # not a method of the pass: moto's way, unmemoized
+                    fn = handlers[key] = handler.__func__
+                    break
+            else:
+                return None
+        return fn(self, node)
+
     _originals["find_clauses"] = Node.find_clauses
     descends: dict = {}
 
@@ -93,6 +112,7 @@ def install(_originals: dict, _local) -> None:
     Validator.__init__ = validator_init
     DepthFirstTraverser.nodes_to_be_processed = nodes_to_be_processed
     DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
+    DepthFirstTraverser.process = process
 
 
 def uninstall(_originals: dict) -> None:
@@ -104,4 +124,5 @@ def uninstall(_originals: dict) -> None:
 
     Node.find_clauses = _originals.pop("find_clauses")
     DepthFirstTraverser.traverse_node_recursively = _originals.pop("traverse")
+    DepthFirstTraverser.process = _originals.pop("process")
     DepthFirstTraverser.nodes_to_be_processed = _originals.pop("nodes_to_be_processed")

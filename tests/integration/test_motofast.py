@@ -263,10 +263,11 @@ def _sqs_run(sqs, name):
     return first, later
 
 
-def _sqs_moto_and_fast(run):
-    """``run(sqs, tag)`` on moto's own SQS, then with motofast installed: (moto's, ours)."""
+def _sqs_moto_and_fast(run, service="sqs"):
+    """``run(client, tag)`` on moto's own backend (SQS, or ``service``), then with motofast
+    installed: (moto's, ours)."""
     with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
+        sqs = boto3.client(service, region_name="us-east-1")
         motofast.uninstall()
         want = run(sqs, "moto")
         motofast.install()
@@ -518,15 +519,7 @@ def _updates(ddb, name):
 
 
 def test_updates_answer_and_fail_as_moto_s():
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        motofast.uninstall()
-        want = _updates(ddb, "moto")
-        motofast.install()
-        try:
-            got = _updates(ddb, "fast")
-        finally:
-            motofast.uninstall()
+    want, got = _sqs_moto_and_fast(_updates, service="dynamodb")
     answers, items = want
     assert answers[0]["n"] == {"N": "2"} and answers[1]["k"] == {"N": "1"}
     assert sum(isinstance(a, tuple) for a in answers) >= 10, answers

@@ -263,7 +263,7 @@ def _sqs_run(sqs, name):
     return first, later
 
 
-def _sqs_moto_and_fast(run, service="sqs"):
+def _moto_and_fast(run, service="sqs"):
     """``run(client, tag)`` on moto's own backend (SQS, or ``service``), then with motofast
     installed: (moto's, ours)."""
     with mock_aws():
@@ -278,7 +278,7 @@ def _sqs_moto_and_fast(run, service="sqs"):
 
 
 def test_sqs_retention_is_checked_as_moto_checks_it():
-    want, got = _sqs_moto_and_fast(_sqs_run)
+    want, got = _moto_and_fast(_sqs_run)
     assert want == (["m0", "m1", "m2"], [["m0", "m1", "m2"]] * 3), "expired messages are not handed out"
     assert got == want
 
@@ -425,7 +425,7 @@ def _sqs_sends(sqs, tag):
 
 
 def test_sqs_sends_read_the_one_attribute_as_moto_computes_it():
-    want, got = _sqs_moto_and_fast(_sqs_sends)
+    want, got = _moto_and_fast(_sqs_sends)
     assert want[2] == ["s0", "s0", "s1", "s1", "s2"] and want[4] == ["d0", "d1", "d2", "d9"], want
     assert got == want
 
@@ -467,7 +467,7 @@ def _sqs_receives(sqs, tag):
 
 
 def test_sqs_receives_hand_out_what_moto_hands_out():
-    want, got = _sqs_moto_and_fast(_sqs_receives)
+    want, got = _moto_and_fast(_sqs_receives)
     seen, dead, counts = want
     assert [len(s) for s in seen[:3]] == [10, 10, 5] and not any("late" in b for s in seen for b in s)
     assert seen[3] == ["m0", "m11", "m24", "m3"] and seen[4] == [] and dead == ["m0", "m11", "m24", "m3"]
@@ -519,7 +519,7 @@ def _updates(ddb, name):
 
 
 def test_updates_answer_and_fail_as_moto_s():
-    want, got = _sqs_moto_and_fast(_updates, service="dynamodb")
+    want, got = _moto_and_fast(_updates, service="dynamodb")
     answers, items = want
     assert answers[0]["n"] == {"N": "2"} and answers[1]["k"] == {"N": "1"}
     assert sum(isinstance(a, tuple) for a in answers) >= 10, answers

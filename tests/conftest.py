@@ -27,3 +27,14 @@ def _no_real_aws(monkeypatch):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_profiles():
+    """A warm container keeps merchants' profiles for a while (merchants.profile_ttl_s); each
+    test starts with a cold one, as its tables are new."""
+    from shangjia.pipeline.merchants import forget_profiles
+
+    forget_profiles()
+    yield
+    forget_profiles()

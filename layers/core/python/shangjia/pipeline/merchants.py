@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -51,10 +54,24 @@ def put_merchant(store: Store, merchant_id: str, *, name: str, annual_sales_cny:
     return profile
 
 
-# One Lambda invocation reads a merchant's profile once (``invocation_memo``: the SQS handlers and
-# the scheduled functions hold it while they run): a validate batch of ten products of one sheet
-# read it ten times. Outside an invocation (the API, the CLI, tests) every call reads.
+# One Lambda invocation reads a merchant's profile once (``invocation_memo``: the SQS handlers, the
+# review workflow's steps and the scheduled functions hold it while they run): a validate batch of
+# ten products of one sheet read it ten times. A warm container also keeps what it read for
+# ``PROFILE_TTL_S`` (``SHANGJIA_MERCHANT_TTL_S``, 30 s; 0: off) across invocations: the media and
+# review steps run once per product and each read the profile (about one read per SKU at merchant
+# scale). A profile change (tier, channels, templates) is therefore seen by a warm container up to
+# that long after it is written; this process's own writes (``put_merchant``) are seen at once.
+# Outside an invocation (the API, the CLI, tests) every call reads.
 _MEMO: ContextVar[dict[str, dict[str, Any] | None] | None] = ContextVar("merchant_memo", default=None)
+_WARM: dict[str, tuple[float, dict[str, Any] | None]] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def profile_ttl_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("SHANGJIA_MERCHANT_TTL_S", "30")))
+    except ValueError:
+        return 30.0
 
 
 @contextmanager
@@ -71,12 +88,35 @@ def get_merchant(store: Store, merchant_id: str) -> dict[str, Any] | None:
     if memo is None:
         return store.get(*keys.merchant(merchant_id))
     if merchant_id not in memo:
-        memo[merchant_id] = store.get(*keys.merchant(merchant_id))
+        memo[merchant_id] = _warm_read(store, merchant_id)
     found = memo[merchant_id]
     return dict(found) if found is not None else None
 
 
+def _warm_read(store: Store, merchant_id: str) -> dict[str, Any] | None:
+    """The profile as this container last read it, if that was under ``profile_ttl_s`` ago."""
+    ttl, now = profile_ttl_s(), time.monotonic()
+    if ttl > 0:
+        with _WARM_LOCK:
+            hit = _WARM.get(merchant_id)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+    found = store.get(*keys.merchant(merchant_id))
+    if ttl > 0:
+        with _WARM_LOCK:
+            _WARM[merchant_id] = (now, found)
+    return found
+
+
+def forget_profiles() -> None:
+    """Drop what this container keeps of merchants' profiles (tests; ops after a bulk change)."""
+    with _WARM_LOCK:
+        _WARM.clear()
+
+
 def _forget(merchant_id: str) -> None:
+    with _WARM_LOCK:
+        _WARM.pop(merchant_id, None)
     memo = _MEMO.get()
     if memo is not None:
         memo.pop(merchant_id, None)

@@ -132,8 +132,13 @@ def test_api_decision_conflict_is_a_clean_409(deps, handler, monkeypatch):
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     fn = handler("api")
     monkeypatch.setattr(lambda_kit.deps(), "workflows", RecordingWorkflows())
+    from shangjia.adapters.aws import DynamoStore
+
+    reads, real = [], DynamoStore.get
+    monkeypatch.setattr(DynamoStore, "get", lambda self, pk, sk, **kw: (reads.append(pk), real(self, pk, sk, **kw))[1])
     r = fn(event)
     assert r["statusCode"] == 200 and json.loads(r["body"])["applied"]
+    assert reads.count(f"TASK#{task['task_id']}") == 1, "the API's read of the task is the decision's (no second)"
     event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "someone-else"
     r = fn(event)
     assert r["statusCode"] == 409 and "already decided" in json.loads(r["body"])["error"]
@@ -246,8 +251,10 @@ def test_a_reviewer_lists_the_tasks_they_claimed(deps, handler):
 
 def test_a_validate_batch_reads_its_merchant_once(deps, handler, aws, monkeypatch):
     """A merchant's profile is read once per invocation (pipeline/merchants.invocation_memo), not
-    once per product of the batch; the next invocation reads it again (a change is seen)."""
+    once per product of the batch; a warm container keeps it for ``profile_ttl_s`` (30 s), then
+    reads it again (a change is seen)."""
     from shangjia.adapters.aws import DynamoStore
+    from shangjia.pipeline import merchants
 
     put_merchant(deps.store, "m-vip-001", name="V", annual_sales_cny=9_000_000)
     reads = []
@@ -262,4 +269,12 @@ def test_a_validate_batch_reads_its_merchant_once(deps, handler, aws, monkeypatc
     assert reads.count("MERCHANT#m-vip-001") == 1
     ev, _ = _validate_event("batch-memo-again-0000", spu="MEMO-9")
     fn(ev)
+    assert reads.count("MERCHANT#m-vip-001") == 1, "the next invocation in a warm container: no read"
+    # another process changes the profile; 31 s later this container reads it again
+    deps.store.put({**real(deps.store, "MERCHANT#m-vip-001", "PROFILE"), "shipping_templates": ["只此一个"]})
+    later = merchants.time.monotonic() + 31
+    monkeypatch.setattr(merchants.time, "monotonic", lambda: later)
+    ev, _ = _validate_event("batch-memo-later-0000", spu="MEMO-10")
+    fn(ev)
     assert reads.count("MERCHANT#m-vip-001") == 2
+    assert merchants.get_merchant(deps.store, "m-vip-001")["shipping_templates"] == ["只此一个"]

@@ -83,23 +83,20 @@ def preview(task_id: str) -> M.Preview:
 
 def claim(task_id: str) -> M.Claimed:
     p = allowed("review")
-    _task(task_id)
-    t = review.claim(api().deps, task_id, p.as_actor())
+    t = review.claim(api().deps, task_id, p.as_actor(), task=_task(task_id))
     return M.Claimed(task_id=task_id, state=t["state"], assignee=t["assignee"])
 
 
 def heartbeat(task_id: str) -> M.Heartbeat:
     p = allowed("review")
-    _task(task_id)
-    t = review.heartbeat(api().deps, task_id, p.as_actor())
+    t = review.heartbeat(api().deps, task_id, p.as_actor(), task=_task(task_id))
     return M.Heartbeat(task_id=task_id, lease_until=t["lease_until"])
 
 
 def decide(task_id: str, body: M.DecisionRequest) -> M.Decided:
     p = allowed("review")
-    _task(task_id)
     out = review.decide(api().deps, task_id, p.as_actor(), body.decision, reasons=body.reasons,
-                        note=(body.note or "")[:2000])
+                        note=(body.note or "")[:2000], task=_task(task_id))
     return M.Decided(**out)
 
 

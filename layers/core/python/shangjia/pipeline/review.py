@@ -448,19 +448,22 @@ def _check_actor(actor: dict[str, Any], task: dict[str, Any]) -> None:
         raise DecisionRefused("escalated tasks are decided by ops")
 
 
-def _task_for(deps: Deps, task_id: str, actor: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """The task's keys and record, once the actor is allowed to act on it."""
+def _task_for(deps: Deps, task_id: str, actor: dict[str, Any],
+              task: dict[str, Any] | None = None) -> tuple[str, str, dict[str, Any]]:
+    """The task's keys and record, once the actor is allowed to act on it. ``task``: the record as
+    the caller just read it (the API reads it to answer 404): not read again. Every write below is
+    conditional on the state it reads, so a record read a moment earlier decides nothing alone."""
     pk, sk = keys.task(task_id)
-    task = deps.store.get(pk, sk)
+    task = task if task is not None and task.get("task_id") == task_id else deps.store.get(pk, sk)
     if not task:
         raise DecisionRefused(f"no task {task_id}")
     _check_actor(actor, task)
     return pk, sk, task
 
 
-def claim(deps: Deps, task_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+def claim(deps: Deps, task_id: str, actor: dict[str, Any], *, task: dict[str, Any] | None = None) -> dict[str, Any]:
     """Take a task; a claim lapses after ``CLAIM_LEASE`` without a heartbeat, and then anyone may take it."""
-    pk, sk, task = _task_for(deps, task_id, actor)
+    pk, sk, task = _task_for(deps, task_id, actor, task)
     now = deps.clock.now()
     try:
         return deps.store.update(
@@ -475,9 +478,10 @@ def claim(deps: Deps, task_id: str, actor: dict[str, Any]) -> dict[str, Any]:
                               + (f" by {task.get('assignee')}" if task.get("assignee") else "")) from None
 
 
-def heartbeat(deps: Deps, task_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+def heartbeat(deps: Deps, task_id: str, actor: dict[str, Any], *,
+              task: dict[str, Any] | None = None) -> dict[str, Any]:
     """The reviewer is still on it: extend the claim."""
-    pk, sk, _task = _task_for(deps, task_id, actor)
+    pk, sk, _task = _task_for(deps, task_id, actor, task)
     now = deps.clock.now()
     try:
         return deps.store.update(pk, sk, "SET lease_until = :l", condition="#s = :c AND assignee = :a",
@@ -489,13 +493,13 @@ def heartbeat(deps: Deps, task_id: str, actor: dict[str, Any]) -> dict[str, Any]
 
 
 def decide(deps: Deps, task_id: str, actor: dict[str, Any], decision: str, *, reasons: list[str] | None = None,
-           note: str = "") -> dict[str, Any]:
+           note: str = "", task: dict[str, Any] | None = None) -> dict[str, Any]:
     """Apply a reviewer's decision exactly once, then release the waiting workflow."""
     if decision not in ("approve", "reject"):
         raise DecisionRefused(f"decision must be approve or reject, not {decision!r}")
     if decision == "reject" and not (reasons or note):
         raise DecisionRefused("a rejection needs at least one reason code or a note")
-    pk, sk, task = _task_for(deps, task_id, actor)
+    pk, sk, task = _task_for(deps, task_id, actor, task)
     now = iso(deps.clock.now())
     outcome = {"decision": decision, "reasons": list(reasons or []), "note": note, "reviewer": actor["id"]}
     try:

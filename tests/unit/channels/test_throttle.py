@@ -140,9 +140,10 @@ def test_the_platforms_quota_answer_empties_the_bucket_for_everyone(store):
 # --- the daily cap ----------------------------------------------------------------------------------
 
 class MemoryBucket:
-    """The two store calls the bucket makes (get; put with its two conditions), in memory, so a
-    test can take thousands of slots quickly (moto takes ~10 ms a call). The moto tests above and
-    below check the same writes against DynamoDB's semantics."""
+    """The two store calls the bucket's read-and-write path makes (get; put with its two
+    conditions), in memory, so a test can take thousands of slots quickly (moto takes ~10 ms a
+    call): the throttles on it take ``fast=False``. ``test_one_update_takes_the_same_slots``
+    checks the one-update path against this one on DynamoDB's semantics (moto)."""
 
     def __init__(self):
         self.items = {}
@@ -178,7 +179,7 @@ def test_days_are_china_calendar_days():
 def test_the_1001st_submission_of_a_day_waits_for_the_next_day_though_the_bucket_has_tokens():
     d = day_index(1_700_000_000)
     clock = Clock(at_china(d, 10))
-    t = Throttle(MemoryBucket(), now=clock, rates={"wechat": Rate.parse("100000/3600:5000")},
+    t = Throttle(MemoryBucket(), fast=False, now=clock, rates={"wechat": Rate.parse("100000/3600:5000")},
                  daily={"wechat": 1000})
     assert [t.take("wechat", "s") for _ in range(1000)] == [0.0] * 1000
     slot = t.take_slot("wechat", "s")
@@ -198,7 +199,7 @@ def test_the_1001st_submission_of_a_day_waits_for_the_next_day_though_the_bucket
 def test_a_full_day_spends_no_hourly_token_of_today_and_the_next_day_is_paced_by_the_bucket():
     d = day_index(1_700_000_000)
     clock = Clock(at_china(d, 0))
-    t = Throttle(MemoryBucket(), now=clock, rates={"wechat": Rate.parse("200/3600:20")}, daily={"wechat": 1000})
+    t = Throttle(MemoryBucket(), fast=False, now=clock, rates={"wechat": Rate.parse("200/3600:20")}, daily={"wechat": 1000})
     slots = [t.take_slot("wechat", "s").at for _ in range(1040)]
     today, tomorrow = slots[:1000], slots[1000:]
     assert today[-1] == pytest.approx(at_china(d, 0) + (1000 - 20) * 18), "200 an hour: the 1,000th at 04:54"
@@ -212,7 +213,7 @@ def test_slots_never_exceed_the_hour_or_the_day_whenever_the_queue_starts():
     for start_hour in (0, 13.75, 22.9, 23.99):
         d = day_index(1_700_000_000)
         clock = Clock(at_china(d, start_hour))
-        t = Throttle(MemoryBucket(), now=clock, rates={"wechat": Rate.parse("200/3600:20")},
+        t = Throttle(MemoryBucket(), fast=False, now=clock, rates={"wechat": Rate.parse("200/3600:20")},
                      daily={"wechat": 1000})
         slots = [t.take_slot("wechat", "s").at for _ in range(2600)]
         assert slots == sorted(slots), "in order"
@@ -230,7 +231,7 @@ def test_slots_never_exceed_the_hour_or_the_day_whenever_the_queue_starts():
 def test_a_queue_of_reservations_running_past_midnight_counts_against_the_next_day():
     d = day_index(1_700_000_000)
     clock = Clock(at_china(d, 23.5))
-    t = Throttle(MemoryBucket(), now=clock, rates={"wechat": Rate.parse("200/3600:20")}, daily={"wechat": 1000})
+    t = Throttle(MemoryBucket(), fast=False, now=clock, rates={"wechat": Rate.parse("200/3600:20")}, daily={"wechat": 1000})
     slots = [t.take_slot("wechat", "s").at for _ in range(1200)]
     before = sum(1 for s in slots if s < at_china(d + 1, 0))
     assert before == 20 + 99, "the burst, then a slot every 18 s in the half hour before midnight (the 100th at 00:00)"
@@ -256,3 +257,55 @@ def test_a_daily_cap_alone(store):
     clock = Clock(at_china(d, 20))
     t = Throttle(store, now=clock, rates={"wechat": None}, daily={"wechat": 2})
     assert [t.take("wechat", "s") for _ in range(3)] == [0.0, 0.0, 4 * 3600]
+
+
+def _counting(store):
+    calls: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name):
+            attr = getattr(store, name)
+            if not callable(attr):
+                return attr
+
+            def call(*a, **k):
+                calls.append(name)
+                return attr(*a, **k)
+            return call
+    return Counting(), calls
+
+
+@pytest.mark.parametrize("start_hour", [10, 23.8])
+def test_one_update_takes_the_same_slots_as_reading_and_writing(store, start_hour):
+    """The one-update path (moto: DynamoDB's conditions) hands out exactly the slots the
+    read-and-write path does, through a burst, a queue, the day's cap, a queue past midnight and
+    a bucket at rest again; and a take is one request where the update can say it."""
+    d = day_index(1_700_000_000)
+    fast_clock, slow_clock = Clock(at_china(d, start_hour)), Clock(at_china(d, start_hour))
+    counted, calls = _counting(store)
+    rates, daily = {"wechat": Rate.parse("600/3600:5")}, {"wechat": 40}
+    fast = Throttle(counted, now=fast_clock, rates=rates, daily=daily)
+    slow = Throttle(MemoryBucket(), fast=False, now=slow_clock, rates=rates, daily=daily)
+    got, want = [], []
+    for i in range(90):
+        if i in (30, 60):                 # a pause: the bucket rests (and the day may turn)
+            fast_clock.t += 3 * 3600
+            slow_clock.t += 3 * 3600
+        a, b = fast.take_slot("wechat", "s"), slow.take_slot("wechat", "s")
+        got.append((round(a.at, 3), a.limit))
+        want.append((round(b.at, 3), b.limit))
+    assert got == want
+    assert any(limit == "day" for _, limit in want) and any(limit == "rate" for _, limit in want)
+    updates = calls.count("update")
+    assert calls.count("get") <= 4, calls           # only where the update cannot say it (the cap reached)
+    assert updates >= 70
+
+
+def test_a_bucket_of_the_older_form_is_read_and_carried_over(store):
+    """An item written as ``tokens``/``at`` keeps its queue: read, converted, written back as ``tat``."""
+    clock = Clock()
+    store.put({"pk": "THROTTLE#wechat#s", "sk": "BUCKET", "tokens": -4.0, "at": clock.t, "v": 3})
+    t = Throttle(store, now=clock, rates={"wechat": Rate.parse("200/3600:20")})
+    assert t.take("wechat", "s") == pytest.approx(5 * 18), "four reserved ahead: the fifth slot"
+    item = store.get("THROTTLE#wechat#s", "BUCKET")
+    assert "tokens" not in item and item["v"] == 4 and item["tat"] == pytest.approx(clock.t + 25 * 18)

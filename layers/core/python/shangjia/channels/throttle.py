@@ -2,16 +2,24 @@
 a function's memory: every Lambda container sees the same bucket and the same breaker).
 
 **Quota per (channel, shop)** (``Throttle``): ``THROTTLE#<channel>#<shop_id>`` / ``BUCKET`` holds
-two limits in one item, so one optimistic conditional write (a version number) takes from both:
+two limits in one item:
 
-- a *token bucket* (``tokens`` left and ``at``, when they were counted): WeChat's 200 audit
+- a *token bucket* kept as its theoretical arrival time (``tat``: GCRA, the generic cell rate
+  algorithm, exactly a token bucket of ``burst`` tokens refilled at ``rate``: the bucket holds
+  ``burst - (tat - now) x rate`` tokens, full when ``tat <= now``): WeChat's 200 audit
   submissions an hour per shop (``SHANGJIA_QUOTA_<CHANNEL>``);
 - a *daily cap* (``day``, ``day_used``): WeChat's 1,000 a day per shop
   (``SHANGJIA_QUOTA_<CHANNEL>_DAY``), counted per calendar day in China time (UTC+8), the day
   of the slot the submission is sent in.
 
-Each send takes one slot. When the bucket is empty the token is *reserved* anyway (the count goes
-negative) and the caller gets the time its slot comes round: the message waits until then (SQS
+A take is one conditional UpdateItem (``tat = tat + interval``, or ``now + interval`` on a
+bucket at rest; the day's count goes up in the same write) whose returned ``tat`` says the slot:
+no read. Only a take the update cannot express (the day's cap spent, a slot in the next day, an
+item of the older ``tokens``/``at`` form) reads the item and writes it back on its version (``v``,
+bumped by every write), as contention does.
+
+Each send takes one slot. When the bucket is empty the token is *reserved* anyway (``tat`` runs
+ahead) and the caller gets the time its slot comes round: the message waits until then (SQS
 DelaySeconds, at most 900 s a hop) and sends without taking again. When the day's cap is spent,
 the slot moves to the next day's window and the bucket's token is taken *at that time* (the
 bucket is counted from then on), so a full day never spends an hourly token of today and the
@@ -141,6 +149,18 @@ class Slot:
     limit: str = ""
 
 
+def stored_tat(item: dict[str, Any] | None, rate: Rate) -> float | None:
+    """The bucket's theoretical arrival time as stored, or from the older form (``tokens`` left
+    at ``at``: full again at ``at + (burst - tokens) / rate``); None for a bucket never taken."""
+    if not item:
+        return None
+    if item.get("tat") is not None:
+        return float(item["tat"])
+    if item.get("at") is not None:
+        return float(item["at"]) + (rate.burst - float(item.get("tokens") or 0.0)) / rate.per_s
+    return None
+
+
 def plan(item: dict[str, Any] | None, now: float, rate: Rate | None, cap: int | None
          ) -> tuple[Slot, dict[str, Any]]:
     """The slot of one more submission given the stored state, and the state after it (pure)."""
@@ -159,23 +179,21 @@ def plan(item: dict[str, Any] | None, now: float, rate: Rate | None, cap: int | 
             earliest, limit = day_start(day), "day"
     slot = earliest
     if rate is not None:
-        if item is not None and item.get("at") is not None:
-            at, tokens = float(item["at"]), float(item.get("tokens") or 0.0)
-        else:
-            at, tokens = earliest, rate.burst
-        ref = max(at, earliest)               # ``at`` is in the future when a day was queued
-        tokens = min(rate.burst, tokens + (ref - at) * rate.per_s)
-        left = tokens - 1.0
-        slot = ref + (-left / rate.per_s if left < 0 else 0.0)
+        interval, tau = 1.0 / rate.per_s, rate.burst / rate.per_s
+        tat = stored_tat(item, rate)
+        # the bucket as it stands when this take may go (``earliest``: a queued day starts full
+        # when its tokens had time to come back)
+        new_tat = max(tat if tat is not None else earliest, earliest) + interval
+        slot = max(earliest, new_tat - tau)
         if slot > earliest:
             limit = "rate"
-        state.update(tokens=round(left, 6), at=round(ref, 6), rate_per_s=rate.per_s, burst=rate.burst)
+        state.update(tat=round(new_tat, 6), rate_per_s=rate.per_s, burst=rate.burst)
     if cap is not None:
         d = day_index(slot)
         if d > day:                           # the bucket's queue reaches into a later day
             day, used = d, 0
         state.update(day=day, day_used=used + 1, day_cap=cap)
-    if slot - now < 0.001:                    # now (``at`` is stored rounded: it may lie a hair ahead)
+    if slot - now < 0.001:                    # now (``tat`` is stored rounded: it may lie a hair ahead)
         return Slot(now, 0.0), state
     return Slot(slot, slot - now, limit), state
 
@@ -183,9 +201,13 @@ def plan(item: dict[str, Any] | None, now: float, rate: Rate | None, cap: int | 
 class Throttle:
     def __init__(self, store: Store, *, now: Callable[[], float] = time.time,
                  rates: dict[str, Rate | None] | None = None, daily: dict[str, int | None] | None = None,
-                 max_tries: int = 8) -> None:
-        self.store, self.now, self.max_tries = store, now, max_tries
+                 max_tries: int = 8, fast: bool = True) -> None:
+        """``fast``: take by one conditional update where it can (the store's ``update``); off,
+        every take reads the bucket and writes it back on its version."""
+        self.store, self.now, self.max_tries, self.fast = store, now, max_tries, fast
         self._rates, self._daily = rates, daily
+        self._seen: dict[str, float] = {}        # bucket pk -> the ``tat`` this instance last saw
+        self._seen_day: dict[str, int] = {}      # bucket pk -> the ``day`` it last saw
 
     def rate(self, channel: str) -> Rate | None:
         if self._rates is not None:
@@ -208,6 +230,10 @@ class Throttle:
         if rate is None and cap is None:
             return Slot(self.now(), 0.0)
         pk, sk = _bucket_key(channel, shop_id)
+        if rate is not None and self.fast:
+            slot = self._take_at_once(pk, sk, rate, cap)
+            if slot is not None:
+                return slot
         for _ in range(self.max_tries):
             item = self.store.get(pk, sk)
             now = self.now()
@@ -216,39 +242,101 @@ class Throttle:
                 self._write(pk, sk, item, state)
             except ConditionFailed:
                 continue             # another publisher took one meanwhile: count again
+            self._seen[pk] = float(state.get("tat") or 0.0)
+            if state.get("day") is not None:
+                self._seen_day[pk] = int(state["day"])
             return slot
         raise Transient(f"token bucket {channel}/{shop_id}: too much contention")
+
+    def _take_at_once(self, pk: str, sk: str, rate: Rate, cap: int | None) -> Slot | None:
+        """One conditional UpdateItem that takes the slot, when the bucket is in one of the two
+        common states: running ahead of now (``tat >= now``: a queue; the slot is the new ``tat``
+        less the burst) or at rest (``tat < now``, or no bucket yet: the slot is now). With a
+        daily cap, only within the count of the day the queue is in (today, or the later day the
+        cap moved it to) and a slot in that day. The state last seen here picks the
+        first try (a failed conditional write is a request too). None: neither applied."""
+        now = self.now()
+        interval, tau = 1.0 / rate.per_s, rate.burst / rate.per_s
+        names: dict[str, str] = {"#t": "tat", "#v": "v", "#r": "rate_per_s", "#b": "burst"}
+        values: dict[str, Any] = {":now": _num(now), ":i": _num(interval), ":one": 1, ":zero": 0,
+                                  ":r": _num(rate.per_s), ":b": _num(rate.burst)}
+        day_cond, day_set = "", ""
+        today = day_index(now)
+        day = today
+        if cap is not None:
+            # the day the queue is in: today, or a later day it was moved to (the cap spent)
+            day = max(today, int(self._seen_day.get(pk, today)))
+            names.update({"#d": "day", "#du": "day_used", "#dc": "day_cap"})
+            values.update({":day": day, ":cap": cap})
+            day_cond = " AND #d = :day AND #du < :cap"
+            day_set = ", #du = #du + :one, #dc = :cap"
+            # the slot stays in that day: tat + interval - tau < the next day's start
+            values[":hi"] = _num(day_start(day + 1) - interval + tau)
+        earliest = day_start(day) if day > today else now
+        queued = ("queued", "SET #t = #t + :i, #v = #v + :one, #r = :r, #b = :b" + day_set,
+                  "#t >= :now" + (" AND #t < :hi" if cap is not None else "") + day_cond)
+        values[":start"] = _num(now + interval)
+        at_rest = "(#t < :now OR (attribute_not_exists(#t) AND attribute_not_exists(#v)))"
+        rest = ("rest", "SET #t = :start, #v = if_not_exists(#v, :zero) + :one, #r = :r, #b = :b" + day_set,
+                at_rest + day_cond)
+        if cap is not None and int(self._seen_day.get(pk, today)) < today:
+            # at rest on a new day (or a new bucket): the count starts again
+            rest = ("rest", "SET #t = :start, #v = if_not_exists(#v, :zero) + :one, #r = :r, #b = :b, "
+                            "#d = :day, #du = :one, #dc = :cap",
+                    at_rest + " AND (attribute_not_exists(#d) OR #d < :day)")
+        tries = (queued, rest) if self._seen.get(pk, float("-inf")) >= now else (rest, queued)
+        for kind, expression, condition in tries:
+            used = set(re.findall(r"[#:]\w+", expression + " " + condition))
+            try:
+                item = self.store.update(pk, sk, expression, condition=condition,
+                                         names={k: v for k, v in names.items() if k in used},
+                                         values={k: v for k, v in values.items() if k in used},
+                                         return_new=True) or {}
+            except ConditionFailed:
+                continue
+            tat = float(item.get("tat") or now + interval)
+            self._seen[pk] = tat
+            if item.get("day") is not None:
+                self._seen_day[pk] = int(item["day"])
+            slot = max(earliest, tat - tau) if kind == "queued" else now
+            if slot - now < 0.001:
+                return Slot(now, 0.0)
+            return Slot(slot, slot - now, "rate" if slot > earliest else "day")
+        return None
 
     def _write(self, pk: str, sk: str, item: dict[str, Any] | None, state: dict[str, Any]) -> None:
         if item is None:
             self.store.put({"pk": pk, "sk": sk, **state, "v": 1}, condition="attribute_not_exists(pk)")
             return
         version = int(item.get("v") or 0)
-        self.store.put({**item, **state, "pk": pk, "sk": sk, "v": version + 1},
+        kept = {k: v for k, v in item.items() if k not in ("tokens", "at")}     # the older form goes
+        self.store.put({**kept, **state, "pk": pk, "sk": sk, "v": version + 1},
                        condition="v = :v", values={":v": version})
 
     def penalize(self, channel: str, shop_id: str, seconds: float) -> None:
         """The platform said the shop's quota is spent: no slot is handed out for ``seconds``
-        (every publisher of this shop waits; reservations queue after it). Slots already reserved
-        further out than that are kept."""
+        (every publisher of this shop waits; reservations queue after it: the bucket is empty at
+        ``now + seconds``). Slots already reserved further out than that are kept."""
         rate = self.rate(channel) or Rate(per_s=1 / 60, burst=1)
         pk, sk = _bucket_key(channel, shop_id)
         for _ in range(self.max_tries):
             item = self.store.get(pk, sk)
             now = self.now()
-            at = float((item or {}).get("at") or now)
-            tokens = float((item or {}).get("tokens") if (item or {}).get("tokens") is not None else rate.burst)
-            ref = max(at, now)
-            tokens = min(rate.burst, tokens + (ref - at) * rate.per_s)
-            # the first token comes at now + seconds: at ``ref`` the count is that far below 0
-            tokens = min(tokens, -rate.per_s * (now + seconds - ref))
+            tat = stored_tat(item, rate)
+            empty_at = now + seconds + rate.burst / rate.per_s
             try:
-                self._write(pk, sk, item, {"tokens": round(tokens, 6), "at": round(ref, 6),
+                self._write(pk, sk, item, {"tat": round(max(tat if tat is not None else now, empty_at), 6),
                                            "rate_per_s": rate.per_s, "burst": rate.burst})
+                self._seen[pk] = empty_at
                 return
             except ConditionFailed:
                 continue
         raise Transient(f"token bucket {channel}/{shop_id}: too much contention")
+
+
+def _num(x: float) -> float:
+    """Times and rates as stored: to the microsecond (DynamoDB numbers are decimals)."""
+    return round(x, 6)
 
 
 # --- circuit breaker ---------------------------------------------------------------------------------

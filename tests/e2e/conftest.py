@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from shangjia.localcloud import LocalCloud
@@ -11,6 +13,21 @@ def cloud(request):
     The handlers run in worker processes, as on Lambda; a module that patches what the handlers
     import says ``HANDLERS_IN_PROCESS = True`` and gets them in this process's threads."""
     in_process = getattr(request.module, "HANDLERS_IN_PROCESS", False)
+    # These tests change a merchant's profile in the table between steps and look for the effect at
+    # once: the handlers' warm-profile window (merchants.profile_ttl_s, 30 s) is off here; its own
+    # test is tests/integration/test_handlers.py::test_a_validate_batch_reads_its_merchant_once.
+    before = os.environ.get("SHANGJIA_MERCHANT_TTL_S")
+    os.environ["SHANGJIA_MERCHANT_TTL_S"] = "0"
+    try:
+        yield from _cloud(in_process)
+    finally:
+        if before is None:
+            os.environ.pop("SHANGJIA_MERCHANT_TTL_S", None)
+        else:
+            os.environ["SHANGJIA_MERCHANT_TTL_S"] = before
+
+
+def _cloud(in_process: bool):
     with LocalCloud(clock=DEMO_CLOCK, visibility_timeout_s=1, sandboxes=not in_process) as c:
         # The deployment default audits 5 % of VIP products by hand, picked by a hash of the
         # execution name, which holds the upload's S3 version id (random): these tests follow one

@@ -423,3 +423,34 @@ def test_a_count_item_stays_under_one_write_unit_to_a_million_products(m1):
         item = m1.store.get("BATCH#big", sk)
         assert len(item["members"]) == size
         assert item_size({k: ts.serialize(v) for k, v in item.items()}) < 1024, sk
+
+
+def test_a_delivery_that_died_between_its_move_and_its_count_is_counted_by_the_redelivery(m1, aws, tmp_path,
+                                                                                          monkeypatch):
+    """A product is counted after its status move carries its result (one write fewer than a
+    separate result write): a delivery that dies in between leaves it moved and uncounted; the
+    redelivery, a duplicate, counts it, and the batch's report answers with every product."""
+    from shangjia.pipeline import validate as V
+
+    _, out = _upload(m1, aws, "m1/a.xlsx", _sheet(tmp_path, 3, seed=11, invalid_ratio=0.34))
+    msgs = _drain(aws)
+    real = V._count
+
+    def dies(*a, **k):
+        raise RuntimeError("the container died after the move")
+
+    monkeypatch.setattr(V, "_count", dies)
+    with pytest.raises(RuntimeError):
+        validate_message(m1, msgs[0])
+    moved = get_product(m1, "m1", msgs[0]["spu_code"])
+    assert moved["status"] != "validating" and moved["valid"] is not None and "first_row" in moved
+    monkeypatch.setattr(V, "_count", real)
+    for m in msgs[1:]:
+        validate_message(m1, m)
+    assert not _batch(m1, out.batch_id).get("report_at"), "two of three counted: no report yet"
+    assert validate_message(m1, msgs[0]) == "duplicate"
+    batch = _batch(m1, out.batch_id)
+    assert batch.get("report_at"), "the redelivery counted it: the batch answered"
+    rep = _report(m1, aws, batch)
+    assert rep["products"] == 3 and len(rep["product_results"]) == 3
+    assert {r["spu_code"]: r["valid"] for r in rep["product_results"]}[msgs[0]["spu_code"]] == moved["valid"]

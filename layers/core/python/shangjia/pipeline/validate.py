@@ -72,6 +72,10 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
             # Ops reset it while it was stuck (products.reset_product): count it now (once, by its
             # ordinal) so its batch can finish and answer.
             batches.tally_product(deps, batch_id, seq, spu, valid=False, shard_size=shard)
+        elif existing.get("valid") is not None:
+            # moved on with its result: the delivery that moved it may have died before counting it
+            # (counted after the move); counting is once by its ordinal
+            batches.tally_product(deps, batch_id, seq, spu, valid=bool(existing["valid"]), shard_size=shard)
         batches.maybe_finalise(deps, batch_id, f"product:{spu}")        # the first delivery may have died before it
         return "duplicate"
     # The upload meets the product's current revision (revisions.py: a blank cell keeps the
@@ -149,24 +153,26 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
                "changes": changes, "dropped_skus": merged.dropped_skus if valid else [],
                # per-channel readiness at upload (a warning: the product still goes on to review)
                "readiness": _readiness(merchant, product) if valid else {}}
-    extra = {"valid": valid, "content_hash": digest}
-    try:                                      # the result first: the report reads it
-        deps.store.update(pk, sk, "SET #v = :v, first_row = :r, content_hash = :h",
-                          condition="#s = :s AND batch_id = :b", names={"#v": "valid", "#s": "status"},
-                          values={":v": valid, ":r": first_row, ":h": digest,
-                                  ":s": PS.VALIDATING.value, ":b": batch_id})
-    except ConditionFailed:
-        batches.maybe_finalise(deps, batch_id, f"product:{spu}")   # a duplicate delivery already moved it on
-        return "duplicate"
+    extra = {"valid": valid, "content_hash": digest, "first_row": first_row}
+    # The report reads each counted product's result. Counted after its status move, a product is
+    # never seen counted and still ``validating`` (one write fewer: the move carries the result).
+    # A batch that stops on its error rate judges its counts before the move decides where the
+    # product goes: it is counted first, and its result written before it is counted.
+    judged = policy.mode == "stop_on_error_rate"
+    if judged:
+        try:                                  # the result first: the report reads it
+            deps.store.update(pk, sk, "SET #v = :v, first_row = :r, content_hash = :h",
+                              condition="#s = :s AND batch_id = :b", names={"#v": "valid", "#s": "status"},
+                              values={":v": valid, ":r": first_row, ":h": digest,
+                                      ":s": PS.VALIDATING.value, ":b": batch_id})
+        except ConditionFailed:
+            batches.maybe_finalise(deps, batch_id, f"product:{spu}")   # a duplicate delivery already moved it on
+            return "duplicate"
     write_payload(deps, pk, batch_id, payload, replace=True)
-    tally = batches.tally_product(deps, batch_id, seq, spu, valid=valid, shard_size=shard)
-    if tally is not None:
-        from shangjia import metrics
-
-        metrics.product_validated(valid)
+    tally = _count(deps, batch_id, seq, spu, valid, shard) if judged else None
 
     stop = None
-    if policy.mode == "stop_on_error_rate":
+    if judged:
         batch = deps.store.get(*keys.batch(batch_id)) or {"batch_id": batch_id}
         sent = max(int(batch.get("products_sent") or 0), (seq + 1) if isinstance(seq, int) else 0)
         stop = batches.judge(deps, batch, batches.batch_counts(deps, batch_id, sent, batches.shard_size_of(batch)),
@@ -186,8 +192,23 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         # ``base``: the revision this one was merged over; none, and the product has no listing yet
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra, msg.get("source_key"),
                            listed=base is not None)
+    if not judged:
+        # counted once by its ordinal: a duplicate whose move was refused counts it too (the first
+        # delivery may have died between its move and its count)
+        tally = _count(deps, batch_id, seq, spu, valid, shard)
     batches.maybe_finalise(deps, batch_id, f"product:{spu}", tally=tally, shard_size=shard)
     return outcome
+
+
+def _count(deps: Deps, batch_id: str, seq: Any, spu: str, valid: bool, shard: int) -> dict[str, Any] | None:
+    """Count the product in its batch's tally (once, by its ordinal); the tally item when this call
+    counted it."""
+    tally = batches.tally_product(deps, batch_id, seq, spu, valid=valid, shard_size=shard)
+    if tally is not None:
+        from shangjia import metrics
+
+        metrics.product_validated(valid)
+    return tally
 
 
 def _readiness(merchant: dict[str, Any], product: dict[str, Any]) -> dict[str, Any]:

@@ -96,3 +96,23 @@ def test_a_reset_files_the_failure_with_the_findings_from_the_payload(deps, msg)
     assert item["findings"][-1]["code"] == "PIPE_PRODUCT_RESET" and item["product"]["spu_code"] == spu
     failure = deps.store.get(keys.batch(msg["batch_id"])[0], f"FAILURE#{spu}")
     assert failure["codes"][-1] == "PIPE_PRODUCT_RESET" and failure["category"] == item["product"]["category"]
+
+
+def test_history_names_its_batch_where_it_changes_and_reads_whole(deps, msg):
+    """A move's history entry carries no batch (28 bytes off every status move of the small
+    item); the admission entry does, and ``history_of`` gives every entry its batch, across
+    revisions and with entries written before (each naming its batch)."""
+    from shangjia.pipeline.products import history_of
+
+    validate_message(deps, msg)
+    spu, batch = msg["spu_code"], msg["batch_id"]
+    pk, sk = keys.product(MERCHANT, spu)
+    stored = deps.store.get(pk, sk)["history"]
+    assert stored[0] == {"status": "validating", "at": stored[0]["at"], "batch_id": batch}
+    assert len(stored) >= 2 and all("batch_id" not in h for h in stored[1:]), stored
+    older = [{"status": "published", "at": "2026-11-01T00:00:00.000000Z", "batch_id": "b-0"}]
+    deps.store.update(pk, sk, "SET history = list_append(:o, history)", values={":o": older})
+    got = history_of(deps.store.get(pk, sk))
+    assert [h["batch_id"] for h in got] == ["b-0"] + [batch] * len(stored)
+    assert [h["status"] for h in got][1:] == [h["status"] for h in stored]
+    assert history_of(None) == [] and history_of({"history": ["not an entry"]}) == []

@@ -10,6 +10,7 @@ import pytest
 
 from shangjia.pipeline import keys, review
 from shangjia.pipeline.merchants import put_merchant
+from shangjia.pipeline.products import history_of
 
 M, B = "m-step-001", "b-steps-0000000000001"
 BEFORE_WINDOW = "2026-11-26T00:00:00+00:00"          # 08:00 Asia/Shanghai
@@ -61,7 +62,7 @@ def test_record_failure_marks_the_product_failed_with_the_steps_error_and_cause(
     item = _get(deps, "F1")
     assert item["status"] == "failed"
     assert item["failure"] == {"error": "LookupError", "cause": cause}
-    assert item["history"][-1]["status"] == "failed" and item["history"][-1]["batch_id"] == B
+    assert history_of(item)[-1]["status"] == "failed" and history_of(item)[-1]["batch_id"] == B
 
 
 def test_a_failure_after_approval_is_recorded_too(deps, step):
@@ -186,7 +187,7 @@ def test_a_rejection_without_a_stage_is_at_pre_review_and_a_plain_cause_is_its_n
     assert item["rejection"] == {"stage": "pre", "reasons": [], "note": "图片模糊 not json", "reviewer": None}
     assert item["findings"][0] == prior
     assert item["findings"][-1]["message_en"] == "Rejected at pre: 图片模糊 not json"
-    assert [(h["status"], h["batch_id"]) for h in item["history"]][-2:] == [("rejected", B), ("needs_fix", B)]
+    assert [(h["status"], h["batch_id"]) for h in history_of(item)][-2:] == [("rejected", B), ("needs_fix", B)]
 
 
 def test_a_rejection_by_the_checks_lists_each_code_and_one_with_nothing_says_rejected(deps, step):
@@ -217,10 +218,10 @@ def test_approval_returns_when_it_publishes_and_records_the_batch(deps, step, aw
     assert step(_event("approve", "W4")) == {"publish_at": WINDOW_OPENS + ".000000Z", "scheduled": True}
     item = _get(deps, "W4")
     assert item["gsi2sk"] == WINDOW_OPENS + ".000000Z", "listed by when it is due"
-    assert [(h["status"], h["batch_id"]) for h in item["history"]][-2:] == [("approved", B), ("scheduled", B)]
+    assert [(h["status"], h["batch_id"]) for h in history_of(item)][-2:] == [("approved", B), ("scheduled", B)]
     _product(deps, "W5", "in_review")
     assert step(_event("approve", "W5")) == {"publish_at": "2026-11-26T00:00:00.000000Z", "scheduled": False}
-    assert [(h["status"], h["batch_id"]) for h in _get(deps, "W5")["history"]][-1] == ("publishing", B)
+    assert [(h["status"], h["batch_id"]) for h in history_of(_get(deps, "W5"))][-1] == ("publishing", B)
 
 
 def test_a_product_not_approved_or_of_another_upload_is_not_published(deps, aws):
@@ -247,7 +248,7 @@ def test_fan_out_goes_to_the_merchants_channels_only_or_to_every_channel(deps, a
     assert review.fan_out(deps, M, "C1", B, from_status=PS.APPROVED) == ["wechat"]
     assert _messages(aws, "publish_wechat", "C1") and not _messages(aws, "publish_own_shop", "C1")
     assert _get(deps, "C1")["channels_requested"] == ["wechat"]
-    assert [(h["status"], h["batch_id"]) for h in _get(deps, "C1")["history"]][-1] == ("publishing", B)
+    assert [(h["status"], h["batch_id"]) for h in history_of(_get(deps, "C1"))][-1] == ("publishing", B)
     other = "m-step-nochan"
     put_merchant(deps.store, other, name="All", annual_sales_cny=9_000_000)
     pk, sk = keys.product(other, "C2")

@@ -494,7 +494,9 @@ def settle(deps: Deps, m: str, spu: str, b: str, *, item: dict[str, Any] | None 
     out = L.outcome(requested, ls, b)
     if out is None or item.get("status") != PS.PUBLISHING:
         return None
-    summary = {c: L.channel_view(ls.get(c), b) for c in requested}
+    # kept on the product as each channel ended; ``next_step`` is said by the state
+    # (``listings.NEXT_STEP``, shown by ``publishing_view``): not stored on every product
+    summary = {c: {k: v for k, v in L.channel_view(ls.get(c), b).items() if k != "next_step"} for c in requested}
     if out == "published":
         set_status(deps, m, spu, PS.PUBLISHED, batch_id=b, extra={"channels": summary})
         return out

@@ -1,7 +1,7 @@
-"""Media queue -> media: one image per message; the product's last image starts its review."""
+"""Media queue -> media: one image per message, a batch's files of one product recorded in one
+write; the product's last image starts its review."""
 
-from shangjia.lambda_kit import receive_count, sqs_batch_handler
-from shangjia.pipeline.media import process_media_message
+from shangjia.lambda_kit import sqs_group_handler
+from shangjia.pipeline.media import process_media_batch
 
-lambda_handler = sqs_batch_handler(
-    lambda deps, body, record: process_media_message(deps, body, receive_count=receive_count(record)))
+lambda_handler = sqs_group_handler(process_media_batch)

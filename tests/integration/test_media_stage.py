@@ -346,3 +346,75 @@ def test_a_product_with_many_files_keeps_each_result_apart_and_reads_them_back_b
     # a redelivery of a file already done renders nothing and finishes nothing twice
     assert process_media_message(deps, msgs[2], receive_count=2) == "already_complete"
     assert deps.workflows.started == [keys.execution_name("m1", "P9", "b1")]
+
+
+def _batch_event(aws, bodies, *, receive_counts=None):
+    import json
+
+    return {"Records": [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": json.dumps(b),
+                         "attributes": {"ApproximateReceiveCount": str((receive_counts or {}).get(i, 1))},
+                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                         "eventSourceARN": aws.queue_arns["media"], "awsRegion": "us-east-1"}
+                        for i, b in enumerate(bodies)]}
+
+
+def _pending_writes(monkeypatch):
+    from shangjia.adapters.aws import DynamoStore
+
+    writes, real = [], DynamoStore.update
+    monkeypatch.setattr(DynamoStore, "update", lambda self, pk, sk, *a, **k: (
+        writes.append((pk, sk)), real(self, pk, sk, *a, **k))[1])
+    return lambda: [w for w in writes if w[1].startswith("PENDING#")]
+
+
+def test_a_batch_records_a_products_files_in_one_write(deps, aws, handler, product, monkeypatch):
+    """validate sends a product's files together, so an SQS batch holds several of one product:
+    each is rendered on its own, and their results leave the pending set in one write (one
+    UpdateItem where there was one per file). An SQS duplicate copy in the same batch changes nothing."""
+    pending = _pending_writes(monkeypatch)
+    four = [m for m in product if m["slot"] != "video"]
+    out = handler("media")(_batch_event(aws, four + [four[1]]))
+    assert out == {"batchItemFailures": []}
+    assert len(pending()) == 1, pending()
+    item = deps.store.get(*keys.pending_media("m1", "P1", "b1"))
+    assert item["pending"] == {"video:0"} and {f"result:{m['slot']}:{m['index']}" for m in four} <= set(item)
+    # the last file alone: the product moves on (the 45 s video sends it back to the merchant)
+    assert handler("media")(_batch_event(aws, [product[-1]])) == {"batchItemFailures": []}
+    p = get_product(deps, "m1", "P1")
+    assert p["status"] == "needs_fix" and p["media"]["gallery#01"]["ok"] and len(p["media"]) == 5
+
+
+@pytest.mark.parametrize("asks", [True, False])
+def test_a_batch_with_a_file_done_before(deps, aws, handler, product, monkeypatch, asks):
+    """A file recorded by an earlier delivery comes again in a batch. Redelivered (receive count
+    2), it asks first and is not rendered again: the other four leave in one write. As SQS's rare
+    duplicate copy (receive count 1) it is rendered, the one write is refused (a file no longer
+    pending), and each file is recorded on its own, the done one refused again. Either way the
+    product moves on once."""
+    from shangjia.pipeline import media
+
+    assert process_media_message(deps, product[0]) == "image_done"
+    rendered, real_render = [], media._render
+    monkeypatch.setattr(media, "_render", lambda d, m, k, slot, index, *a: (
+        rendered.append(f"{slot}:{index}"), real_render(d, m, k, slot, index, *a))[1])
+    pending = _pending_writes(monkeypatch)
+    out = handler("media")(_batch_event(aws, product, receive_counts={0: 2} if asks else {}))
+    assert out == {"batchItemFailures": []}
+    if asks:
+        assert "main:0" not in rendered and len(rendered) == 4 and len(pending()) == 1
+    else:
+        assert "main:0" in rendered and len(pending()) == 1 + 5, "the refused write, then one per file"
+    p = get_product(deps, "m1", "P1")
+    assert p["status"] == "needs_fix" and len(p["media"]) == 5
+
+
+def test_a_file_that_fails_in_a_batch_fails_alone(deps, aws, handler, product, monkeypatch):
+    """One file's failure (its source is gone and it is tried again) is its message's alone: the
+    batch's other files are recorded, and only that message comes back."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.delete_object(Bucket=aws.buckets["drop"], Key="m1/g2.jpg")
+    out = handler("media")(_batch_event(aws, product))
+    assert out == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    item = deps.store.get(*keys.pending_media("m1", "P1", "b1"))
+    assert item["pending"] == {"gallery:1"}
+    assert get_product(deps, "m1", "P1")["status"] == "media"

@@ -49,5 +49,43 @@ def sqs_batch_handler(record_fn: Callable[[Deps, dict[str, Any], SQSRecord], Any
     return lambda_handler
 
 
+def sqs_group_handler(group_fn: Callable[[Deps, list[tuple[str, Any, int]]], dict[str, Any]]):
+    """Build a Lambda handler for consumers that act on a batch as a whole (the media stage
+    records a product's files in one write): ``group_fn(deps, [(message id, body, receive
+    count)])`` returns each message's outcome or the exception that failed it; only the failed
+    ones are reported back (``batchItemFailures``), as ``sqs_batch_handler`` does. (Powertools'
+    BatchProcessor hands records over one at a time: it has no grouped mode.)"""
+
+    @logger.inject_lambda_context(clear_state=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        failed: list[str] = []
+        items: list[tuple[str, Any, int]] = []
+        for raw in event.get("Records") or []:
+            record = SQSRecord(raw)
+            try:
+                items.append((record.message_id, record.json_body, receive_count(record)))
+            except Exception:
+                logger.exception("record failed", extra={"message_id": record.message_id})
+                failed.append(record.message_id)
+        with invocation_memo():
+            outcomes = group_fn(deps(), items) if items else {}
+        for message_id, body, _count in items:
+            out = outcomes.get(message_id)
+            if not isinstance(out, BaseException):
+                continue
+            if isinstance(body, dict):
+                correlate(batch_id=body.get("batch_id"), spu_code=body.get("spu_code"),
+                          merchant_id=body.get("merchant_id"), message_id=message_id)
+            if isinstance(out, Transient):
+                logger.warning("record will be retried", extra={"reason": str(out)[:500]})
+            else:
+                # Retried until maxReceiveCount, then dead-lettered: say why, with the record's keys.
+                logger.error("record failed", exc_info=out)
+            failed.append(message_id)
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    return lambda_handler
+
+
 def receive_count(record: SQSRecord) -> int:
     return int(record.attributes.approximate_receive_count or 1)

@@ -5,7 +5,7 @@ start its review exactly once."""
 from __future__ import annotations
 
 import posixpath
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shangjia.errors import FindingError, finding, has_errors
@@ -30,9 +30,27 @@ def source_key(merchant_id: str, source_sheet_key: str | None, ref: str) -> str 
     return joined
 
 
-def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int = 1) -> str:
+@dataclass
+class _File:
+    """One message's file, ready to render: where it is and whose pending set it leaves."""
+    msg: dict[str, Any]
+    merchant_id: str
+    spu: str
+    batch_id: str
+    image_id: str
+    sheet_key: str | None
+    product: dict[str, Any] | None
+    receive_count: int
+
+    @property
+    def owner(self) -> tuple[str, str, str]:
+        return self.merchant_id, self.spu, self.batch_id
+
+
+def _prepare(deps: Deps, msg: dict[str, Any], receive_count: int) -> _File | str:
+    """The file to render, or the outcome of a message that renders nothing."""
     merchant_id, spu, batch_id = msg["merchant_id"], msg["spu_code"], msg["batch_id"]
-    slot, index, ref = msg["slot"], int(msg["index"]), msg["ref"]
+    slot, index = msg["slot"], int(msg["index"])
     product = None
     if "source_key" in msg:
         # validate sends the sheet's key with each file: no read of the product per file. The
@@ -47,20 +65,73 @@ def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int
             return "stale"
         sheet_key = product.get("source_key")
     image_id = f"{slot}:{index}"
-    ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
     # A first delivery renders without asking whether the file was done: only an earlier delivery
     # of this message could have done it, and then this one would be its redelivery (a receive
     # count over 1), which asks. (SQS's rare duplicate copy renders it again, and its write is
     # refused: the file is no longer pending.)
-    after = None
     if receive_count > 1:
-        after = deps.store.get(ppk, psk)
-        if after is not None and image_id in (after.get("pending") or ()):
-            after = None                      # still pending: not done
+        after = deps.store.get(*keys.pending_media(merchant_id, spu, batch_id))
+        if after is None or image_id not in (after.get("pending") or ()):
+            return _mark_done(deps, merchant_id, spu, batch_id, after, product)
+    return _File(msg, merchant_id, spu, batch_id, image_id, sheet_key, product, receive_count)
+
+
+def _render_file(deps: Deps, f: _File) -> dict[str, Any]:
+    slot, index, ref = f.msg["slot"], int(f.msg["index"]), f.msg["ref"]
+    return {"slot": slot, "index": index, "ref": ref,
+            **_render(deps, f.merchant_id, f.sheet_key, slot, index, ref, f.receive_count)}
+
+
+def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int = 1) -> str:
+    """One message: render its file, record it, finish the product when it was the last."""
+    f = _prepare(deps, msg, receive_count)
+    if isinstance(f, str):
+        return f
+    return _record_files(deps, [(f, _render_file(deps, f))])
+
+
+def process_media_batch(deps: Deps, batch: list[tuple[str, dict[str, Any], int]]) -> dict[str, Any]:
+    """An SQS batch of files (message id, body, receive count): each rendered on its own (its
+    failure is its message's), then the files of one product recorded in one write (validate sends
+    a product's files together, so a batch holds several of one product: one UpdateItem instead of
+    one per file, and the pending item is rewritten fewer times as it grows). Returns each message's
+    outcome, or the exception that failed it."""
+    outcomes: dict[str, Any] = {}
+    groups: dict[tuple[str, str, str], list[tuple[str, _File, dict[str, Any]]]] = {}
+    for mid, msg, receive_count in batch:
+        try:
+            f = _prepare(deps, msg, receive_count)
+            if isinstance(f, str):
+                outcomes[mid] = f
+                continue
+            groups.setdefault(f.owner, []).append((mid, f, _render_file(deps, f)))
+        except Exception as e:  # noqa: BLE001 - the message's failure: retried, then dead-lettered
+            outcomes[mid] = e
+    for group in groups.values():
+        try:
+            out = _record_files(deps, [(f, r) for _mid, f, r in group])
+        except Exception as e:  # noqa: BLE001 - the group's write failed: its messages are retried
+            out = e
+        for mid, _f, _r in group:
+            outcomes[mid] = out
+    return outcomes
+
+
+def _record_files(deps: Deps, files: list[tuple[_File, dict[str, Any]]]) -> str:
+    """Record one product's rendered files (one conditional write where it can) and finish the
+    product when they emptied its pending set."""
+    first = files[0][0]
+    merchant_id, spu, batch_id = first.owner
+    product = next((f.product for f, _ in files if f.product is not None), None)
+    unique = list({f.image_id: (f, r) for f, r in files}.values())     # an SQS duplicate in the batch
+    after = None
+    if len(unique) > 1 and int(first.msg.get("files") or 0) <= INLINE_FILES:
+        after = _record_inline(deps, merchant_id, spu, batch_id, [(f.image_id, r) for f, r in unique])
     if after is None:
-        result = _render(deps, merchant_id, sheet_key, slot, index, ref, receive_count)
-        after = _record(deps, merchant_id, spu, batch_id, image_id,
-                        {"slot": slot, "index": index, "ref": ref, **result}, files=int(msg.get("files") or 0))
+        for f, r in unique:
+            after = _record(deps, merchant_id, spu, batch_id, f.image_id, r, files=int(f.msg.get("files") or 0))
+            if after is not None and not after.get("pending"):
+                break
     return _mark_done(deps, merchant_id, spu, batch_id, after, product)
 
 
@@ -104,6 +175,25 @@ def _record(deps: Deps, merchant_id: str, spu: str, batch_id: str, image_id: str
                                  return_new=True)
     except ConditionFailed:
         return deps.store.get(ppk, psk)
+
+
+def _record_inline(deps: Deps, merchant_id: str, spu: str, batch_id: str,
+                   results: list[tuple[str, dict[str, Any]]]) -> dict[str, Any] | None:
+    """Several files' results onto the pending item and off its set in one update, on condition
+    that every one of them is still pending. None when one is not (a duplicate, a redelivery):
+    the caller records them one by one, as ``_record`` refuses what is done."""
+    ppk, psk = keys.pending_media(merchant_id, spu, batch_id)
+    names = {f"#r{i}": RESULT_PREFIX + image_id for i, (image_id, _) in enumerate(results)}
+    values: dict[str, Any] = {f":r{i}": pack_result(r) for i, (_, r) in enumerate(results)}
+    values[":i"] = {image_id for image_id, _ in results}
+    values.update({f":o{i}": image_id for i, (image_id, _) in enumerate(results)})
+    try:
+        return deps.store.update(ppk, psk, "SET " + ", ".join(f"#r{i} = :r{i}" for i in range(len(results)))
+                                 + " DELETE pending :i",
+                                 condition=" AND ".join(f"contains(pending, :o{i})" for i in range(len(results))),
+                                 names=names, values=values, return_new=True)
+    except ConditionFailed:
+        return None
 
 
 def _render(deps: Deps, merchant_id, sheet_key, slot, index, ref, receive_count) -> dict[str, Any]:

@@ -34,6 +34,25 @@ def test_review_task_recorded_once_under_duplicate_delivery(deps, handler):
     assert len(tasks) == 1 and tasks[0]["spu_code"] == "SPU-0001" and tasks[0]["sla_deadline"] > tasks[0]["created_at"]
 
 
+def test_an_auto_rejected_task_delivered_again_releases_its_workflow_again_and_records_nothing_new(deps):
+    """record_task writes the task create-only with no read first: a duplicate delivery finds it
+    by the refused write and, for a task the checks rejected, tells the workflow again (the first
+    delivery may have died before it did)."""
+    body = json.loads(load_event("review_tasks/task_token.json")["Records"][0]["body"])
+    body["stage"] = "final"
+    pk, sk = keys.product(body["merchant_id"], body["spu_code"])
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": body["merchant_id"], "spu_code": body["spu_code"],
+                    "batch_id": body["batch_id"], "status": "in_review", "media": {},       # no main image
+                    "product": {"spu_code": body["spu_code"], "title": "纯棉圆领T恤", "category": "服饰鞋包/男装/T恤",
+                                "skus": [{"sku_code": "S-1", "spec": {}, "price_fen": 100, "stock": 1}]}})
+    deps.workflows = RecordingWorkflows()
+    assert review.record_task(deps, body) == "auto_rejected"
+    assert review.record_task(deps, body) == "duplicate"
+    assert len(deps.workflows.released) == 2 and deps.workflows.released[0] == deps.workflows.released[1]
+    assert deps.workflows.released[0][1] == review.REJECTED
+    assert len(review.list_tasks(deps, "final", "auto_rejected")) == 1
+
+
 def test_poison_record_is_reported_alone(deps, handler):
     fn = handler("review_tasks")
     good = json.loads(load_event("review_tasks/task_token.json")["Records"][0]["body"])

@@ -374,11 +374,8 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
     escalated = bool(msg.get("escalated"))
     task_id = keys.task_id_for(msg["execution"], stage + ("#esc" if escalated else ""))
     pk, sk = keys.task(task_id)
-    existing = deps.store.get(pk, sk)
-    if existing:
-        if existing.get("state") == "auto_rejected":
-            _release(deps, existing, existing["decision"])      # make sure the workflow heard it
-        return "duplicate"
+    # No read first: the create-only put below says whether the task exists (a duplicate delivery,
+    # rare, runs the checks for nothing; every first delivery saves a read).
     item = get_product(deps, msg["merchant_id"], msg["spu_code"]) or {}
     # (the stage is recorded with the task below, in one write; an auto-rejection records it alone)
     findings = auto_checks(deps, item, stage, record_stage=False) if item else \
@@ -401,6 +398,9 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
     try:
         deps.store.put(task, condition="attribute_not_exists(pk)")
     except ConditionFailed:
+        existing = deps.store.get(pk, sk) or {}
+        if existing.get("state") == "auto_rejected":
+            _release(deps, existing, existing["decision"])      # make sure the workflow heard it
         return "duplicate"
     from shangjia import metrics
 

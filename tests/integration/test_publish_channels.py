@@ -514,3 +514,17 @@ def test_a_send_reads_its_product_and_listing_in_one_request_and_a_verdict_settl
     assert product_reads == [[keys.product(M, "P1"), keys.payload(keys.product_pk(M, "P1")),
                               *(keys.listing(M, "P1", c) for c in CHANNELS)]], "one read settles it"
     assert _status(deps, "P1") == "published"
+
+
+def test_only_an_audited_channels_listing_keeps_a_platform_id_item(env):
+    """The platform id -> listing item serves audit pushes (and WeChat's shop scan): the own
+    shop, live at once and pushing nothing, writes none."""
+    from shangjia.channels.credentials import platform_ref_key
+
+    deps, pub, ports, _ = env
+    _product(deps, "R1", channels=("own_shop", "wechat"))
+    assert publish_message(deps, _msg("R1", "own_shop"), pub) == "live"
+    assert publish_message(deps, _msg("R1", "wechat"), pub) == "in_audit"
+    own, wechat = (_listing(deps, "R1", c)["platform_product_id"] for c in ("own_shop", "wechat"))
+    assert deps.store.get(*platform_ref_key("own_shop", own)) is None
+    assert deps.store.get(*platform_ref_key("wechat", wechat))["spu_code"] == "R1"

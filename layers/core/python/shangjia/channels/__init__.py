@@ -21,6 +21,10 @@ from urllib.parse import quote
 from shangjia.ports import Transient
 
 CHANNELS = ("own_shop", "wechat", "douyin")
+# The platforms that audit a submission and push their verdict naming only their own product id
+# (and WeChat's shop scan, which places products by it): their listings keep a platform id ->
+# listing item (``credentials.platform_ref_key``). The own shop is our catalog: live at once, no push.
+AUDITED = frozenset({"wechat", "douyin"})
 
 # --- errors ------------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
 
+from shangjia.channels import AUDITED
 from shangjia.channels import listings as L
 from shangjia.channels.credentials import platform_ref_key
 from shangjia.channels.throttle import Circuit, Throttle
@@ -261,8 +262,9 @@ def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | No
         sets.update({"reason": reason or "rejected", "reason_class": L.reason_class(classify_reason(reason))})
         remove = [r for r in remove if r not in ("reason", "reason_class")]
     # the platform id -> our listing, for audit pushes that name only the platform's product
-    # (written once: a re-upload's listing keeps its platform id, and the mapping with it)
-    if not listing or str(listing.get("platform_product_id") or "") != str(ppid):
+    # (written once: a re-upload's listing keeps its platform id, and the mapping with it; none
+    # for a channel that neither audits nor pushes)
+    if ch in AUDITED and (not listing or str(listing.get("platform_product_id") or "") != str(ppid)):
         ref_pk, ref_sk = platform_ref_key(ch, ppid)
         deps.store.put({"pk": ref_pk, "sk": ref_sk, "merchant_id": m, "spu_code": spu, "channel": ch})
     moved = _move(deps, keys.listing(m, spu, ch), msg, state, listing, sets=sets, remove=remove)

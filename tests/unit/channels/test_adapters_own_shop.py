@@ -34,6 +34,12 @@ def test_submit_writes_the_storefront_record_live(deps):
     assert again.platform_product_id == got.platform_product_id
     assert storefront_product(deps, "m-1", "SPU-TEE-001")["skus"][0]["price_fen"] == 8800
     assert storefront_product(deps, "m-2", "SPU-TEE-001") is None
+    # written without a read: the version counts revisions, the first publication stays
+    from shangjia.channels.own_shop import storefront_key
+
+    after = deps.store.get(*storefront_key("m-1", "SPU-TEE-001"))
+    assert after["version"] == 2 and after["revision"] == "b2" and rec["revision"] == "b1"
+    assert after["first_published_at"] == rec["first_published_at"] and after["published_at"]
 
 
 def test_stock_and_delisting_change_the_record(deps):

@@ -83,15 +83,20 @@ class OwnShopChannel:
             raise ChannelError("permanent", "CHANNEL_PAYLOAD", "商品没有可展示的主图",
                                "the product has no image to show on the storefront")
         pk, sk = storefront_key(shop.merchant_id, rec["spu_code"])
-        prev = self.deps.store.get(pk, sk) or {}
-        if not prev:
-            self.deps.store.put({"pk": storefront_id_key(rec["storefront_id"])[0], "sk": "REF",
-                                 "merchant_id": shop.merchant_id, "spu_code": rec["spu_code"]})
-        self.deps.store.put({"pk": pk, "sk": sk, **rec, "state": "live",
-                             "revision": str((listing or {}).get("batch_id") or ""),
-                             "version": int(prev.get("version") or 0) + 1,
-                             "first_published_at": prev.get("first_published_at") or self._now(),
-                             "published_at": self._now()})
+        # The id names the same record every time (it derives from merchant and product): put
+        # without asking whether it exists, then the record in one update that counts its version
+        # and keeps its first publication (no read of the record first).
+        self.deps.store.put({"pk": storefront_id_key(rec["storefront_id"])[0], "sk": "REF",
+                             "merchant_id": shop.merchant_id, "spu_code": rec["spu_code"]})
+        now = self._now()
+        fields = {**rec, "state": "live", "revision": str((listing or {}).get("batch_id") or ""), "published_at": now}
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values: dict[str, Any] = {f":f{i}": v for i, v in enumerate(fields.values())}
+        names.update({"#v": "version", "#fp": "first_published_at"})
+        values.update({":z": 0, ":one": 1, ":now": now})
+        self.deps.store.update(pk, sk, "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+                               + ", #v = if_not_exists(#v, :z) + :one, #fp = if_not_exists(#fp, :now)",
+                               names=names, values=values)
         return Submitted(rec["storefront_id"], "live")
 
     def lookup(self, shop: Shop, spu_code: str, platform_product_id: str | None) -> dict | None:

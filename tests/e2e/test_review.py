@@ -148,7 +148,9 @@ def test_reject_then_fixed_upload_gets_a_fresh_review_and_history_keeps_both(clo
     decide(cloud, pre2, {"decision": "approve"})
     decide(cloud, open_task(cloud, deps, "rv-std", "R1", "final"), {"decision": "approve"})
     wait_for_status(cloud, deps, "rv-std", "R1", "published")
-    history = get_product(deps, "rv-std", "R1")["history"]
+    from shangjia.pipeline.products import history_of
+
+    history = history_of(get_product(deps, "rv-std", "R1"))      # each entry with its batch
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1"][-1] == "needs_fix"
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1-fixed"][-1] == "published"
     assert deps.store.get(*keys.task(pre["task_id"]))["decision"]["reasons"] == ["TITLE_MISLEADING"]

@@ -40,6 +40,11 @@ def test_submit_writes_the_storefront_record_live(deps):
     after = deps.store.get(*storefront_key("m-1", "SPU-TEE-001"))
     assert after["version"] == 2 and after["revision"] == "b2" and rec["revision"] == "b1"
     assert after["first_published_at"] == rec["first_published_at"] and after["published_at"]
+    # a revision without a category (blank in the sheet): the record no longer shows the old one
+    blank = {**product(price_fen=7700), "category": None}
+    port.submit(shop, blank, listing={"batch_id": "b3"})
+    third = storefront_product(deps, "m-1", "SPU-TEE-001")
+    assert "category" not in third and third["skus"][0]["price_fen"] == 7700 and third["revision"] == "b3"
 
 
 def test_stock_and_delisting_change_the_record(deps):

@@ -90,12 +90,17 @@ class OwnShopChannel:
                              "merchant_id": shop.merchant_id, "spu_code": rec["spu_code"]})
         now = self._now()
         fields = {**rec, "state": "live", "revision": str((listing or {}).get("batch_id") or ""), "published_at": now}
+        # what the record had and this revision has not (a category left blank) goes: a put did that
+        blank = [k for k, v in fields.items() if v is None]
+        fields = {k: v for k, v in fields.items() if v is not None}
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values: dict[str, Any] = {f":f{i}": v for i, v in enumerate(fields.values())}
+        names.update({f"#x{i}": k for i, k in enumerate(blank)})
         names.update({"#v": "version", "#fp": "first_published_at"})
         values.update({":z": 0, ":one": 1, ":now": now})
         self.deps.store.update(pk, sk, "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
-                               + ", #v = if_not_exists(#v, :z) + :one, #fp = if_not_exists(#fp, :now)",
+                               + ", #v = if_not_exists(#v, :z) + :one, #fp = if_not_exists(#fp, :now)"
+                               + (" REMOVE " + ", ".join(f"#x{i}" for i in range(len(blank))) if blank else ""),
                                names=names, values=values)
         return Submitted(rec["storefront_id"], "live")
 

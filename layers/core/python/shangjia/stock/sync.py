@@ -124,8 +124,13 @@ def reconcile(deps, *, port_for=None) -> dict[str, Any]:
     port_for = port_for or (lambda ch: channel_port(deps, ch))
     level_keys = [(k["pk"], k["sk"]) for k in deps.store.query(rules.LEVELS_INDEX_PK, index="gsi1")]
     products: dict[tuple[str, str], None] = {}
-    for item in deps.store.get_many(level_keys):
-        spu = product_of(deps.store, str(item["merchant_id"]), str(item["sku_code"]))
+    levels_read = deps.store.get_many(level_keys)
+    # each SKU's product from its claim, read 100 to a request (a GetItem per level made the run's
+    # reads grow one request per SKU of the catalog)
+    claims = {(c["pk"], c["sk"]): c for c in deps.store.get_many(
+        [keys.sku_claim(str(i["merchant_id"]), str(i["sku_code"])) for i in levels_read])}
+    for item in levels_read:
+        spu = (claims.get(keys.sku_claim(str(item["merchant_id"]), str(item["sku_code"]))) or {}).get("owner")
         if spu:
             products[(str(item["merchant_id"]), spu)] = None
     out = {"levels": len(level_keys), "products": len(products), "listings": 0, "checked": 0, "drifted": 0,

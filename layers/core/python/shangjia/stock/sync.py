@@ -66,10 +66,15 @@ def request_product_sync(deps, merchant_id: str, spus, *, now: float | None = No
     return len(bodies)
 
 
-def product_stock(deps, merchant_id: str, spu: str) -> tuple[dict[str, Level], list[dict[str, Any]]]:
-    """(levels of the product's SKUs that have one, its live listings with a platform id)."""
-    product = get_product(deps, merchant_id, spu) or {}
-    codes = [str(s["sku_code"]) for s in (product.get("product") or {}).get("skus") or [] if s.get("sku_code")]
+def product_stock(deps, merchant_id: str, spu: str, *,
+                  codes: list[str] | None = None) -> tuple[dict[str, Level], list[dict[str, Any]]]:
+    """(levels of the product's SKUs that have one, its live listings with a platform id).
+    ``codes``: the product's SKU codes when the caller knows them (the reconciliation, from their
+    claims): the product is not read for them. The levels are read here, consistently, just
+    before they are compared."""
+    if codes is None:
+        product = get_product(deps, merchant_id, spu) or {}
+        codes = [str(s["sku_code"]) for s in (product.get("product") or {}).get("skus") or [] if s.get("sku_code")]
     items = deps.store.get_many([rules.level_key(merchant_id, c) for c in codes], consistent=True) if codes else []
     levels = {str(i["sku_code"]): Level.from_item(i) for i in items}
     listings = [i for i in deps.store.query(keys.product_pk(merchant_id, spu), sk_prefix="LISTING#")
@@ -123,7 +128,7 @@ def reconcile(deps, *, port_for=None) -> dict[str, Any]:
 
     port_for = port_for or (lambda ch: channel_port(deps, ch))
     level_keys = [(k["pk"], k["sk"]) for k in deps.store.query(rules.LEVELS_INDEX_PK, index="gsi1")]
-    products: dict[tuple[str, str], None] = {}
+    products: dict[tuple[str, str], list[str]] = {}
     levels_read = deps.store.get_many(level_keys)
     # each SKU's product from its claim, read 100 to a request (a GetItem per level made the run's
     # reads grow one request per SKU of the catalog)
@@ -132,11 +137,11 @@ def reconcile(deps, *, port_for=None) -> dict[str, Any]:
     for item in levels_read:
         spu = (claims.get(keys.sku_claim(str(item["merchant_id"]), str(item["sku_code"]))) or {}).get("owner")
         if spu:
-            products[(str(item["merchant_id"]), spu)] = None
+            products.setdefault((str(item["merchant_id"]), spu), []).append(str(item["sku_code"]))
     out = {"levels": len(level_keys), "products": len(products), "listings": 0, "checked": 0, "drifted": 0,
            "repaired": [], "errors": []}
-    for merchant_id, spu in products:
-        levels, listings = product_stock(deps, merchant_id, spu)
+    for (merchant_id, spu), codes in products.items():
+        levels, listings = product_stock(deps, merchant_id, spu, codes=codes)
         for listing in listings:
             channel = listing["sk"].split("#", 1)[1]
             pid = str(listing["platform_product_id"])

@@ -20,15 +20,20 @@ def deps() -> Deps:
     return aws_deps()
 
 
+def _correlate(body: Any, message_id: str) -> None:
+    """The record's keys on the log lines that follow (a body that is not an object has none)."""
+    if isinstance(body, dict):
+        correlate(batch_id=body.get("batch_id"), spu_code=body.get("spu_code"),
+                  merchant_id=body.get("merchant_id"), message_id=message_id)
+
+
 def sqs_batch_handler(record_fn: Callable[[Deps, dict[str, Any], SQSRecord], Any]):
     """Build a Lambda handler that runs ``record_fn(deps, body, record)`` per message and reports
     only the failed ones back (``batchItemFailures``), so one bad record never fails its batch."""
 
     def record_handler(record: SQSRecord) -> Any:
         body = record.json_body
-        if isinstance(body, dict):
-            correlate(batch_id=body.get("batch_id"), spu_code=body.get("spu_code"),
-                      merchant_id=body.get("merchant_id"), message_id=record.message_id)
+        _correlate(body, record.message_id)
         try:
             return record_fn(deps(), body, record)
         except Transient as e:
@@ -73,9 +78,7 @@ def sqs_group_handler(group_fn: Callable[[Deps, list[tuple[str, Any, int]]], dic
             out = outcomes.get(message_id)
             if not isinstance(out, BaseException):
                 continue
-            if isinstance(body, dict):
-                correlate(batch_id=body.get("batch_id"), spu_code=body.get("spu_code"),
-                          merchant_id=body.get("merchant_id"), message_id=message_id)
+            _correlate(body, message_id)
             if isinstance(out, Transient):
                 logger.warning("record will be retried", extra={"reason": str(out)[:500]})
             else:

@@ -286,12 +286,10 @@ class Throttle:
                     at_rest + " AND (attribute_not_exists(#d) OR #d < :day)")
         tries = (queued, rest) if self._seen.get(pk, float("-inf")) >= now else (rest, queued)
         for kind, expression, condition in tries:
-            used = set(re.findall(r"[#:]\w+", expression + " " + condition))
             try:
                 item = self.store.update(pk, sk, expression, condition=condition,
-                                         names={k: v for k, v in names.items() if k in used},
-                                         values={k: v for k, v in values.items() if k in used},
-                                         return_new=True) or {}
+                                         names=_used(names, expression, condition),
+                                         values=_used(values, expression, condition), return_new=True) or {}
             except ConditionFailed:
                 continue
             tat = float(item.get("tat") or now + interval)
@@ -361,10 +359,15 @@ _N = {"#w": "win", "#c": "calls", "#f": "fails", "#pc": "prev_calls", "#pf": "pr
       "#o": "open_until", "#p": "probe_until", "#t": "trips"}
 
 
+def _used(placeholders: dict[str, Any], *expressions: str) -> dict[str, Any]:
+    """The ``#name`` / ``:value`` placeholders the expressions use (DynamoDB refuses unused ones)."""
+    used = set(re.findall(r"[#:]\w+", " ".join(expressions)))
+    return {k: v for k, v in placeholders.items() if k in used}
+
+
 def _names(*expressions: str) -> dict[str, str]:
-    """The placeholders the expressions use (DynamoDB refuses unused ones)."""
-    used = set(re.findall(r"#\w+", " ".join(expressions)))
-    return {k: v for k, v in _N.items() if k in used}
+    """The circuit's attribute names the expressions use."""
+    return _used(_N, *expressions)
 
 
 class Circuit:

@@ -43,7 +43,11 @@ class Store(Protocol):
                names: dict[str, str] | None = None, values: dict[str, Any] | None = None,
                return_new: bool = False) -> dict[str, Any] | None: ...
     def query(self, pk: str, *, sk_prefix: str | None = None, sk_lte: str | None = None,
-              index: str | None = None, limit: int | None = None, forward: bool = True) -> list[dict[str, Any]]: ...
+              sk_gt: str | None = None, index: str | None = None, limit: int | None = None,
+              forward: bool = True) -> list[dict[str, Any]]:
+        """Items under ``pk`` in sort-key order; at most one of ``sk_prefix``, ``sk_lte``, ``sk_gt``
+        (after that sort key: where a walk stopped)."""
+        ...
     def get_many(self, keys: Iterable[tuple[str, str]], *,
                  consistent: bool = False) -> list[dict[str, Any]]:
         """The items at ``keys`` (pk, sk), in the order asked, missing ones left out. For index

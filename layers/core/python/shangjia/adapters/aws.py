@@ -255,7 +255,7 @@ class DynamoStore:
                 raise TransactionCanceled(reasons) from e
             _raise_mapped(e)
 
-    def query(self, pk, *, sk_prefix=None, sk_lte=None, index=None, limit=None, forward=True):
+    def query(self, pk, *, sk_prefix=None, sk_lte=None, sk_gt=None, index=None, limit=None, forward=True):
         pk_attr, sk_attr = ("pk", "sk") if index is None else (f"{index}pk", f"{index}sk")
         expr = "#p = :p"
         names = {"#p": pk_attr}
@@ -268,6 +268,10 @@ class DynamoStore:
             expr += " AND #s <= :s"
             names["#s"] = sk_attr
             values[":s"] = sk_lte
+        elif sk_gt:
+            expr += " AND #s > :s"
+            names["#s"] = sk_attr
+            values[":s"] = sk_gt
         kw: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": expr,
                               "ExpressionAttributeNames": names, "ExpressionAttributeValues": self._enc(values),
                               "ScanIndexForward": forward}

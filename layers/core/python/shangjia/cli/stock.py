@@ -39,7 +39,10 @@ def register(sub) -> None:
     buf.add_argument("channel", choices=("own_shop", "wechat", "douyin"))
     buf.add_argument("units", type=int)
     buf.set_defaults(func=_buffer)
-    rec = ssub.add_parser("reconcile", help="compare the channels' stock with the ledger and repair drift")
+    rec = ssub.add_parser("reconcile", help="compare the channels' stock with the ledger and repair drift "
+                                            "(the whole catalog, or one slice as the schedule runs it)")
+    rec.add_argument("--levels", type=int, help="one slice: the next N levels after the scheduled runs' "
+                                                "cursor (moves it, as stock_reconcile does)")
     _endpoint_arg(rec)
     rec.set_defaults(func=_reconcile)
     run = ssub.add_parser("order-run", help="the proof: N concurrent signed order pushes for one SKU with "
@@ -97,7 +100,7 @@ def _reconcile(args) -> int:
     from shangjia.pipeline.deps import aws_deps
     from shangjia.stock.sync import reconcile
 
-    print(json.dumps(reconcile(aws_deps()), ensure_ascii=False, indent=2))
+    print(json.dumps(reconcile(aws_deps(), max_levels=args.levels), ensure_ascii=False, indent=2))
     return 0
 
 

@@ -56,6 +56,7 @@ def sync_marker_key(merchant_id: str, sku_code: str) -> tuple[str, str]:
 
 
 LEVELS_INDEX_PK = "STOCKLEVELS"      # gsi1pk of every level: what reconciliation walks
+RECONCILE_CURSOR = ("STOCKRECONCILE", "CURSOR")   # where the last reconciliation slice stopped
 
 
 def order_movement_id(kind: str, channel: str, order_id: str) -> str:

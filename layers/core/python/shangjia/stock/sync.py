@@ -17,9 +17,10 @@ quota; Douyin ``sku/syncStock``; the own shop's storefront record), never a prod
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from shangjia.channels import ChannelError
+from shangjia.clock import iso
 from shangjia.pipeline import keys
 from shangjia.pipeline.products import get_product
 from shangjia.stock import rules
@@ -119,48 +120,107 @@ def channel_stock(port, shop, channel: str, platform_product_id: str) -> dict[st
     return None
 
 
-def reconcile(deps, *, port_for=None) -> dict[str, Any]:
-    """Every level against every live listing's stock on its platform; a SKU that differs is set
-    again (one ``update_stock`` per drifted listing, with just its drifted SKUs). Idempotent: a
-    second run finds nothing to repair."""
+def reconcile(deps, *, port_for=None, max_levels: int | None = None,
+              seconds_left: Callable[[], float] | None = None) -> dict[str, Any]:
+    """Levels against each live listing's stock on its platform; a SKU that differs is set again
+    (one ``update_stock`` per drifted listing, with just its drifted SKUs). Idempotent: a second
+    run finds nothing to repair.
+
+    Without ``max_levels``: the whole catalog in one run (``shangjia stock reconcile``). With it
+    (the scheduled function): a slice, the next ``max_levels`` levels after where the last run
+    stopped (``rules.RECONCILE_CURSOR``, in the levels index's order), so a run's work and its
+    platform reads stay bounded however large the catalog; after the last level the next run
+    starts again from the first (a cycle: ``cycle_done``). ``seconds_left`` (the invocation's
+    remaining time): the run stops before ``RECONCILE_MARGIN_S`` is left and the cursor points
+    at the first product it did not check, so a time-out resumes there. The cursor is moved
+    only from the value this run read: an overlapping run that moved it first wins, and this
+    one reports ``overlap`` and leaves it."""
     from shangjia.channels import channel_port
     from shangjia.channels.credentials import shop_for
 
     port_for = port_for or (lambda ch: channel_port(deps, ch))
-    level_keys = [(k["pk"], k["sk"]) for k in deps.store.query(rules.LEVELS_INDEX_PK, index="gsi1")]
-    products: dict[tuple[str, str], list[str]] = {}
-    levels_read = deps.store.get_many(level_keys)
+    sliced = max_levels is not None
+    after = ""
+    if sliced:
+        after = str((deps.store.get(*rules.RECONCILE_CURSOR) or {}).get("after") or "")
+    index_entries = deps.store.query(rules.LEVELS_INDEX_PK, index="gsi1", sk_gt=after or None, limit=max_levels)
+    levels_read = deps.store.get_many([(k["pk"], k["sk"]) for k in index_entries])
     # each SKU's product from its claim, read 100 to a request (a GetItem per level made the run's
     # reads grow one request per SKU of the catalog)
     claims = {(c["pk"], c["sk"]): c for c in deps.store.get_many(
         [keys.sku_claim(str(i["merchant_id"]), str(i["sku_code"])) for i in levels_read])}
-    for item in levels_read:
-        spu = (claims.get(keys.sku_claim(str(item["merchant_id"]), str(item["sku_code"]))) or {}).get("owner")
+    owner_at = {(i["pk"], i["sk"]): (claims.get(keys.sku_claim(str(i["merchant_id"]), str(i["sku_code"]))) or {}).get("owner")
+                for i in levels_read}
+    # products in the order of their first level in the index: every level before the first
+    # product not checked belongs to a product checked already (where a stopped run resumes)
+    products: dict[tuple[str, str], list[str]] = {}
+    first_at: dict[tuple[str, str], int] = {}
+    by_key = {(i["pk"], i["sk"]): i for i in levels_read}
+    for n, e in enumerate(index_entries):
+        item = by_key.get((e["pk"], e["sk"]))
+        spu = owner_at.get((e["pk"], e["sk"])) if item else None
         if spu:
-            products.setdefault((str(item["merchant_id"]), spu), []).append(str(item["sku_code"]))
-    out = {"levels": len(level_keys), "products": len(products), "listings": 0, "checked": 0, "drifted": 0,
-           "repaired": [], "errors": []}
+            key = (str(item["merchant_id"]), spu)
+            first_at.setdefault(key, n)
+            products.setdefault(key, []).append(str(item["sku_code"]))
+    out: dict[str, Any] = {"levels": len(index_entries), "products": 0, "listings": 0, "checked": 0, "drifted": 0,
+                           "repaired": [], "errors": []}
+    stopped_at: int | None = None
     for (merchant_id, spu), codes in products.items():
-        levels, listings = product_stock(deps, merchant_id, spu, codes=codes)
-        for listing in listings:
-            channel = listing["sk"].split("#", 1)[1]
-            pid = str(listing["platform_product_id"])
-            port = port_for(channel)
-            out["listings"] += 1
-            try:
-                shop = shop_for(deps, merchant_id, channel)
-                seen = channel_stock(port, shop, channel, pid)
-                if seen is None:
-                    continue
-                want = {c: lv.channel_stock(channel) for c, lv in levels.items() if c in seen}
-                out["checked"] += len(want)
-                drift = {c: n for c, n in want.items() if seen.get(c) != n}
-                if drift:
-                    port.update_stock(shop, pid, drift)
-                    out["drifted"] += len(drift)
-                    out["repaired"].append({"merchant_id": merchant_id, "spu_code": spu, "channel": channel,
-                                            "was": {c: seen[c] for c in drift}, "now": drift})
-            except ChannelError as e:
-                out["errors"].append({"merchant_id": merchant_id, "spu_code": spu, "channel": channel,
-                                      "code": e.code, "kind": e.kind})
+        if seconds_left is not None and seconds_left() < RECONCILE_MARGIN_S:
+            stopped_at = first_at[(merchant_id, spu)]
+            break
+        out["products"] += 1
+        _reconcile_product(deps, port_for, shop_for, merchant_id, spu, codes, out)
+    if sliced:
+        if stopped_at is not None:
+            to = str(index_entries[stopped_at - 1]["gsi1sk"]) if stopped_at else after
+        else:
+            to = str(index_entries[-1]["gsi1sk"]) if len(index_entries) >= max_levels and index_entries else ""
+        out["cursor"] = {"from": after, "to": to, "stopped": stopped_at is not None,
+                         "cycle_done": stopped_at is None and to == ""}
+        out["overlap"] = not _move_cursor(deps, after, to)
     return out
+
+
+RECONCILE_MARGIN_S = 20
+
+
+def _move_cursor(deps, was: str, to: str) -> bool:
+    """The cursor from ``was`` (what this run read) to ``to``; False when another run moved it."""
+    from shangjia.ports import ConditionFailed
+
+    pk, sk = rules.RECONCILE_CURSOR
+    try:
+        deps.store.update(pk, sk, "SET #a = :to, updated_at = :at",
+                          condition="attribute_not_exists(#a) OR #a = :was",
+                          names={"#a": "after"}, values={":to": to, ":was": was, ":at": iso(deps.clock.now())})
+    except ConditionFailed:
+        return False
+    return True
+
+
+def _reconcile_product(deps, port_for, shop_for, merchant_id: str, spu: str, codes: list[str],
+                       out: dict[str, Any]) -> None:
+    levels, listings = product_stock(deps, merchant_id, spu, codes=codes)
+    for listing in listings:
+        channel = listing["sk"].split("#", 1)[1]
+        pid = str(listing["platform_product_id"])
+        port = port_for(channel)
+        out["listings"] += 1
+        try:
+            shop = shop_for(deps, merchant_id, channel)
+            seen = channel_stock(port, shop, channel, pid)
+            if seen is None:
+                continue
+            want = {c: lv.channel_stock(channel) for c, lv in levels.items() if c in seen}
+            out["checked"] += len(want)
+            drift = {c: n for c, n in want.items() if seen.get(c) != n}
+            if drift:
+                port.update_stock(shop, pid, drift)
+                out["drifted"] += len(drift)
+                out["repaired"].append({"merchant_id": merchant_id, "spu_code": spu, "channel": channel,
+                                        "was": {c: seen[c] for c in drift}, "now": drift})
+        except ChannelError as e:
+            out["errors"].append({"merchant_id": merchant_id, "spu_code": spu, "channel": channel,
+                                  "code": e.code, "kind": e.kind})

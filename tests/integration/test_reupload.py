@@ -324,3 +324,108 @@ def test_the_same_bytes_under_another_key_change_nothing(m1, aws, tmp_path):
     assert len(again) == 8 and {validate_message(m1, m) for m in again} == {"unchanged"}
     assert _drain(aws, ("media",)) == []
     assert all(_product(m1, m["spu_code"])["batch_id"] == first.batch_id for m in msgs)
+
+
+# --- a re-upload that changes only stock -----------------------------------------------------------
+
+def _edit_sheet(src, dst, edits):
+    """The workbook ``src`` with ``edits`` ({(spu, header text): value}, every row of that product)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(src)
+    ws = wb.worksheets[0]
+    header = next(r for r in range(1, 10) if any("商品标题" in str(c.value or "") for c in ws[r]))
+    cols = {str(c.value or ""): c.column for c in ws[header]}
+    spu_col = next(c for h, c in cols.items() if "SPU" in h or "商品编码" in h)
+    current = None
+    for r in range(header + 1, ws.max_row + 1):
+        current = ws.cell(r, spu_col).value or current
+        for (spu, text), value in edits.items():
+            if current == spu:
+                ws.cell(r, next(c for h, c in cols.items() if text in h)).value = value
+    wb.save(dst)
+    return dst.read_bytes()
+
+
+def _published_catalog(deps, aws, tmp_path, n=4):
+    _upload(deps, aws, f"{M}/catalog.xlsx", _sheet(tmp_path, n, seed=9))
+    msgs = _drain(aws)
+    for m in msgs:
+        assert validate_message(deps, m) in ("media", "review")
+    _drain(aws, ("media",))
+    for m in msgs:
+        _publish(deps, m["spu_code"])
+    return msgs
+
+
+def test_a_stock_only_reupload_seeds_and_syncs_the_stock_and_keeps_the_product_as_it_is(m1, aws, tmp_path):
+    import io
+
+    import openpyxl
+
+    from shangjia.stock import StockLedger, rules
+
+    msgs = _published_catalog(m1, aws, tmp_path)
+    target = _multi_sku(msgs)
+    spu = target["spu_code"]
+    before = _product(m1, spu)
+    codes = [s["sku_code"] for s in before["product"]["skus"]]
+    edited = _edit_sheet(tmp_path / "s9.xlsx", tmp_path / "stock.xlsx", {(spu, "库存"): 777})
+    second = _upload(m1, aws, f"{M}/catalog.xlsx", edited)
+    outcomes = {m["spu_code"]: validate_message(m1, m) for m in _drain(aws)}
+    assert set(outcomes.values()) == {"unchanged"}, outcomes
+    assert _drain(aws, ("media",)) == [], "no image is processed again"
+    after = _product(m1, spu)
+    assert (after["status"], after["batch_id"], after["revision"]) == ("published", before["batch_id"], before["revision"])
+    assert after["history"] == before["history"], "no review, no status move"
+    assert {s["sku_code"]: s["stock"] for s in after["product"]["skus"]} == {c: 777 for c in codes}
+    assert after["content_hash"] != before["content_hash"]
+    ledger = StockLedger(m1.store, m1.clock)
+    assert {c: ledger.levels(M, c).on_hand for c in codes} == {c: 777 for c in codes}
+    assert m1.store.get(*rules.sync_marker_key(M, spu)), "a stock sync of its live listings is on its way"
+    for other in (m["spu_code"] for m in msgs if m["spu_code"] != spu):
+        assert m1.store.get(*rules.sync_marker_key(M, other)) is None
+    # the report: every product unchanged, the stock changes listed (JSON and the Changes sheet)
+    batch = m1.store.get(*keys.batch(second.batch_id))
+    rep = _report(aws, batch)
+    assert rep["unchanged_products"] == 4 and rep["reprocessed_products"] == 0
+    (row,) = [r for r in rep["product_results"] if r["changes"]]
+    assert row["spu_code"] == spu and {(c["field"], c["sku_code"], c["new"]) for c in row["changes"]} == \
+        {("stock", c, "777") for c in codes}
+    s3 = boto3.client("s3", region_name="us-east-1")
+    xl = openpyxl.load_workbook(io.BytesIO(s3.get_object(Bucket=aws.buckets["reports"], Key=batch["report_key"])["Body"].read()))
+    sheet = list(xl["变更 Changes"].iter_rows(values_only=True))[1:]
+    assert {(r[0], r[1], r[2], r[4]) for r in sheet} == {(spu, c, "stock", "777") for c in codes}
+    # the same sheet once more: nothing changes, nothing is seeded or listed as changed
+    m1.store.delete(*rules.sync_marker_key(M, spu))
+    third = _upload(m1, aws, f"{M}/catalog.xlsx", edited)
+    assert {validate_message(m1, m) for m in _drain(aws)} == {"unchanged"}
+    assert m1.store.get(*rules.sync_marker_key(M, spu)) is None
+    assert not [r for r in _report(aws, m1.store.get(*keys.batch(third.batch_id)))["product_results"] if r["changes"]]
+
+
+def test_stock_with_any_other_change_or_a_bad_stock_cell_goes_the_whole_way(m1, aws, tmp_path):
+    msgs = _published_catalog(m1, aws, tmp_path)
+    a, b = msgs[0]["spu_code"], msgs[1]["spu_code"]
+    edited = _edit_sheet(tmp_path / "s9.xlsx", tmp_path / "mixed.xlsx",
+                         {(a, "库存"): 5, (a, "商品标题"): "山野简约经典收纳盒 新标题", (b, "库存"): -3})
+    _upload(m1, aws, f"{M}/catalog.xlsx", edited)
+    outcomes = {m["spu_code"]: validate_message(m1, m) for m in _drain(aws)}
+    assert outcomes[a] in ("media", "review") and outcomes[b] == "needs_fix"
+    assert {c["field"] for c in _product(m1, a)["changes"]} == {"title", "stock"}
+    bad = _product(m1, b)
+    assert bad["status"] == "needs_fix" and bad["batch_id"] != msgs[1]["batch_id"]
+    assert [(f["code"], f["value"]) for f in bad["findings"] if f["severity"] == "error"] == [("STOCK_INVALID", "-3")]
+    assert all(f["row"] and f["column"] for f in bad["findings"])
+
+
+def test_stock_only_changes_to_a_product_not_yet_published_are_not_taken_apart(m1, aws, tmp_path):
+    _upload(m1, aws, f"{M}/catalog.xlsx", _sheet(tmp_path, 2, seed=9))
+    msgs = _drain(aws)
+    for m in msgs:
+        validate_message(m1, m)                              # in media: its listings are not live
+    spu = msgs[0]["spu_code"]
+    edited = _edit_sheet(tmp_path / "s9.xlsx", tmp_path / "early.xlsx", {(spu, "库存"): 9})
+    _upload(m1, aws, f"{M}/catalog.xlsx", edited)
+    outcomes = {m["spu_code"]: validate_message(m1, m) for m in _drain(aws)}
+    assert outcomes[spu] == "busy" and _product(m1, spu)["status"] == "media"

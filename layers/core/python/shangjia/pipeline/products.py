@@ -86,14 +86,22 @@ def write_payload(deps: Deps, pk: str, batch_id: str | None, attrs: dict[str, An
         return {"pk": pk_, "sk": sk, "batch_id": batch_id, **attrs}
     if not attrs or batch_id is None:
         return None
+    a = payload_update(pk, batch_id, attrs)
+    try:
+        return deps.store.update(*a["update"], a["expression"], condition=a["condition"], names=a["names"],
+                                 values=a["values"], return_new=True)
+    except ConditionFailed:
+        return None
+
+
+def payload_update(pk: str, batch_id: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """``write_payload``'s added attributes as one ``Store.transact`` action (conditional on the
+    payload being ``batch_id``'s revision), for a caller that writes them with other items."""
     names = {f"#a{i}": k for i, k in enumerate(attrs)}
     values: dict[str, Any] = {f":a{i}": v for i, v in enumerate(_packed(attrs).values())}
     values[":b"] = batch_id
-    try:
-        return deps.store.update(pk_, sk, "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(attrs))),
-                                 condition="batch_id = :b", names=names, values=values, return_new=True)
-    except ConditionFailed:
-        return None
+    return {"update": keys.payload(pk), "expression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(attrs))),
+            "condition": "batch_id = :b", "names": names, "values": values}
 
 
 def set_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *, batch_id: str | None = None,

@@ -9,7 +9,7 @@ from shangjia.clock import iso
 from shangjia.errors import finding, has_errors
 from shangjia.limits import (PRODUCT_ITEM_MAX_BYTES, SQS_MESSAGE_MAX_BYTES, key_breaches, native_item_size,
                              safe_key_part)
-from shangjia.pipeline import batches, keys, review
+from shangjia.pipeline import batches, keys, review, stock_reupload
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant
 from shangjia.pipeline.products import get_product, load, set_status, write_payload
@@ -46,7 +46,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     moves on; a crash in between is redone by the redelivery, which finds it still validating."""
     from shangjia.revisions import content_hash, legacy_snapshot, merge_revision
     from shangjia.sheets import RawProduct
-    from shangjia.validation import ValidationContext, validate_product
+    from shangjia.validation import validate_product
     from shangjia.validation.policy import decide_product
 
     merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
@@ -92,6 +92,11 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     if (not check_only and existing and not same and existing.get("content_hash") == digest
             and existing.get("status") in KEEP_UNCHANGED):
         return _unchanged(deps, msg, seq, existing)
+    if not check_only and existing and not same and stock_reupload.applies(existing, merged, msg.get("source_key")):
+        changes = stock_reupload.apply(deps, msg, existing, merged, digest,
+                                       _context(deps, merchant_id, get_merchant(deps.store, merchant_id) or {}))
+        if changes is not None:
+            return _unchanged(deps, msg, seq, existing, changes=changes)
     if existing and existing.get("batch_id") != batch_id and not can_transition(existing["status"], PS.UPLOADED):
         return _busy(deps, msg, seq, existing["status"])
 
@@ -126,11 +131,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
 
     raw = merged.raw
     merchant = get_merchant(deps.store, merchant_id) or {}
-    ctx = ValidationContext(merchant_id=merchant_id,
-                            shipping_templates=frozenset(merchant.get("shipping_templates") or []) or None,
-                            banned_terms=deps.config.banned_terms(deps.store),
-                            promo_below_cost=merchant.get("promo_below_cost") or None)
-    result = validate_product(raw, ctx)
+    result = validate_product(raw, _context(deps, merchant_id, merchant))
     findings = list(result.findings)          # already includes the rows' parse-level findings
     product = result.product
     # Too big to store (limits.py: a DynamoDB item is at most 400 KB) or to send (ingest sent it
@@ -198,6 +199,16 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         tally = _count(deps, batch_id, seq, spu, valid, shard)
     batches.maybe_finalise(deps, batch_id, f"product:{spu}", tally=tally, shard_size=shard)
     return outcome
+
+
+def _context(deps: Deps, merchant_id: str, merchant: dict[str, Any]):
+    """What a product is validated against besides the spec: the merchant's templates and rules."""
+    from shangjia.validation import ValidationContext
+
+    return ValidationContext(merchant_id=merchant_id,
+                             shipping_templates=frozenset(merchant.get("shipping_templates") or []) or None,
+                             banned_terms=deps.config.banned_terms(deps.store),
+                             promo_below_cost=merchant.get("promo_below_cost") or None)
 
 
 def _count(deps: Deps, batch_id: str, seq: Any, spu: str, valid: bool, shard: int) -> dict[str, Any] | None:
@@ -280,14 +291,17 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
     return "media"
 
 
-def _unchanged(deps: Deps, msg: dict[str, Any], seq: Any, existing: dict[str, Any]) -> str:
-    """The upload changes nothing: the product keeps its state, review and listings. Recorded
-    under the batch (the report lists it as unchanged) and counted, so the batch completes."""
+def _unchanged(deps: Deps, msg: dict[str, Any], seq: Any, existing: dict[str, Any], *,
+               changes: list[dict[str, Any]] | None = None) -> str:
+    """The upload changes nothing the product's review or listings depend on: it keeps its state,
+    review and listings. Recorded under the batch (the report lists it as unchanged, with its stock
+    ``changes`` when only stock changed: ``stock_reupload``) and counted, so the batch completes."""
     merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
     rows = (msg.get("raw") or {}).get("rows") or [{}]
     deps.store.put({"pk": f"BATCH#{batch_id}", "sk": f"UNCHANGED#{spu}", "merchant_id": merchant_id,
                     "spu_code": spu, "status": existing["status"], "current_batch_id": existing.get("batch_id"),
-                    "first_row": rows[0].get("row"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"UNCHANGED#{spu}"})
+                    "first_row": rows[0].get("row"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"UNCHANGED#{spu}",
+                    **({"changes": changes} if changes else {})})
     shard = batches.shard_size_of(msg.get("options"))
     batches.tally_product(deps, batch_id, seq, spu, valid=True, unchanged=True, shard_size=shard)
     batches.settle_product(deps, batch_id, seq, spu, "unchanged", shard_size=shard)

@@ -83,6 +83,7 @@ class Workload:
     sheets: list[tuple[str, Path]] = field(default_factory=list)     # (merchant id, workbook)
     images: list[tuple[str, Path, str]] = field(default_factory=list)  # (merchant id, file, slot)
     videos: list[tuple[str, str]] = field(default_factory=list)       # (merchant id, name)
+    rows: dict[str, list[dict]] = field(default_factory=dict)         # merchant id -> the sheet's rows
 
 
 def write_sheet(path: Path, rows: list[dict]) -> None:
@@ -131,7 +132,33 @@ def build_workload(products: int, tmp: Path, seed: int = 13) -> Workload:
         sheet = tmp / f"{mid}.xlsx"
         write_sheet(sheet, rows)
         w.sheets.append((mid, sheet))
+        w.rows[mid] = rows
     return w
+
+
+def promotion_sheets(w: Workload, tmp: Path, repriced: float, seed: int = 17) -> list[tuple[str, Path]]:
+    """The same catalog again as a promotion sends it: every SKU with a new stock figure, and a
+    ``repriced`` share of the products with a promotional price (``promo_price``: 85 % of the
+    price, above cost) besides. A product whose only change is stock is a stock update
+    (``pipeline/stock_reupload.py``); a repriced one is a new revision (review, the channels'
+    product update)."""
+    rng = random.Random(seed)
+    out = []
+    for mid, rows in w.rows.items():
+        new_rows, reprice = [], False
+        for row in rows:
+            row = dict(row)
+            if len(row) > 1 and "title" in row:          # a product's first row: decide for all its rows
+                reprice = rng.random() < repriced
+            if row.get("sku_code"):
+                row["stock"] = int(row.get("stock") or 0) + rng.randint(1, 300)
+                if reprice and isinstance(row.get("price"), (int, float)):
+                    row["promo_price"] = round(float(row["price"]) * 0.85, 2)
+            new_rows.append(row)
+        sheet = tmp / f"{mid}-promotion.xlsx"
+        write_sheet(sheet, new_rows)
+        out.append((mid, sheet))
+    return out
 
 
 # --- the end-to-end run ---------------------------------------------------------------------------
@@ -149,16 +176,132 @@ class Run:
     profile_path: Path
     workers: int
     reviewer_decisions: dict[str, int]
+    reupload: "Pass | None" = None
 
     @property
     def skus_per_s(self) -> float:
         return self.skus / self.elapsed_s if self.elapsed_s else 0.0
 
 
+@dataclass
+class Pass:
+    """The promotion's re-upload of the catalog, after the first upload settled: its own time and
+    figures (the meter's counts during it)."""
+    elapsed_s: float
+    completed: bool
+    skus: int
+    by_status: Counter
+    stage_requests: dict[str, Counter]     # stage -> service -> requests, during the re-upload
+    stage_wru: Counter
+    cost: dict[str, dict[str, float]]
+    repriced: float
+
+    @property
+    def skus_per_s(self) -> float:
+        return self.skus / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def _stages(m) -> tuple[dict[str, Counter], Counter]:
+    """The meter's requests (stage -> service -> n) and WRU (stage -> units), an event-source
+    mapping's counted to the function it feeds."""
+    stage_requests: dict[str, Counter] = {}
+    for (caller, service, _op), n in list(m.caller_ops.items()):
+        stage_requests.setdefault(caller.removeprefix("esm:"), Counter())[service] += n
+    stage_wru: Counter = Counter()
+    for (caller, kind), v in list(m.ddb_by_caller.items()):
+        if kind == "wru":
+            stage_wru[caller.removeprefix("esm:")] += v
+    return stage_requests, stage_wru
+
+
+def _wait(deps, uploads, t0: float, *, timeout_s: float, stall_s: float, say, drained=lambda: True):
+    """Until every upload's batch settled (and ``drained()``), the time ran out, or nothing moved for
+    ``stall_s``: (done, summaries, elapsed since t0: to the last product that moved if stalled)."""
+    from shangjia.localcloud.demo import batches_done, batches_progress
+
+    deadline = t0 + timeout_s
+    last_print = 0.0
+    last_counts: Counter = Counter()
+    last_change = time.monotonic()
+    # The observer asks the batches' items every second (cheap) and reads every product's item
+    # only every 30 s, for the progress line and the stall check: its reads cost the
+    # emulator's one busy process what the pipeline needs (docs/capacity.md).
+    while True:
+        done = batches_done(deps, uploads) and drained()
+        now = time.monotonic()
+        if not done and now - last_print >= 30:
+            _, summaries = batches_progress(deps, uploads)
+            counts: Counter = Counter()
+            for s in summaries:
+                counts.update(s["by_status"])
+            if counts != last_counts:
+                last_counts, last_change = counts, now
+            say(f"  [{now - t0:6.0f} s] " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+            last_print = now
+        if done or now > deadline or now - last_change > stall_s:
+            break
+        time.sleep(1)
+    _, summaries = batches_progress(deps, uploads)
+    return done, summaries, (now if done else last_change) - t0
+
+
+def _say_stopped(cloud, say, elapsed: float, stall_s: float, *, timed_out: bool) -> None:
+    retried = getattr(getattr(cloud, "runtime", None), "retried", None)
+    say(f"  stopped after {elapsed:.0f} s ({'time-out' if timed_out else f'no product moved for {int(stall_s)} s'}); "
+        f"queues not empty: { {k: v for k, v in cloud.queue_depths().items() if v} }; dead letters: "
+        f"{ {k: v for k, v in cloud.queue_depths(dlq=True).items() if v} }"
+        + (f"; handler errors (retried) {dict(retried)}" if retried else ""))
+
+
+def _minus(after: Counter, before: Counter) -> Counter:
+    return Counter({k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)})
+
+
+def _promotion(cloud, deps, w: Workload, uploads: list, tmp: Path, repriced: float, *, before,
+               timeout_s: float, stall_s: float, say) -> Pass:
+    """The catalog uploaded again (``promotion_sheets``) once the first upload settled; timed from
+    its first sheet until its batches settled and the stock syncs it caused went out (the
+    ``stock_sync`` queue empty)."""
+    from shangjia.localcloud.demo import batches_progress
+
+    sheets = promotion_sheets(w, tmp, repriced)
+    s3, drop = cloud.client("s3"), cloud.resources.buckets["drop"]
+    t0 = time.monotonic()
+    again = []
+    for mid, sheet in sheets:
+        key = f"{mid}/促销 {sheet.stem}.xlsx"
+        s3.upload_file(str(sheet), drop, key)
+        again.append((mid, key))
+    say(f"  promotion: the catalog again ({repriced:.0%} of the products repriced, every SKU's stock new), "
+        f"{len(again)} sheets")
+    done, _, elapsed = _wait(deps, uploads + again, t0, timeout_s=timeout_s, stall_s=stall_s, say=say,
+                             drained=lambda: not cloud.queue_depths().get("stock_sync"))
+    if not done:
+        _say_stopped(cloud, say, elapsed, stall_s, timed_out=time.monotonic() - t0 >= timeout_s)
+    keys_again = {k for _m, k in again}
+    summaries = [s for s in batches_progress(deps, uploads + again)[1] if s.get("key") in keys_again]
+    by_status: Counter = Counter()
+    for s in summaries:
+        by_status.update(s["by_status"])
+        by_status["unchanged"] += s.get("unchanged") or 0
+    cloud.count_state_transitions()
+    m = cloud.meter
+    stage_requests, stage_wru = _stages(m)
+    req0, wru0, cost0 = before
+    stage_requests = {k: _minus(v, req0.get(k, Counter())) for k, v in stage_requests.items()}
+    stage_requests = {k: v for k, v in stage_requests.items() if v}
+    stage_wru = _minus(stage_wru, wru0)
+    cost = m.cost()
+    cost = {part: {k: v - cost0.get(part, {}).get(k, 0.0) for k, v in items.items()} for part, items in cost.items()}
+    # per SKU uploaded again (a batch's summary counts only the SKUs of the products it reprocessed)
+    skus = sum(1 for rows in w.rows.values() for row in rows if row.get("sku_code"))
+    return Pass(elapsed, done, skus, by_status, stage_requests, stage_wru, cost, repriced)
+
+
 def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: float = 600,
-                 reviewers: int = 4) -> Run:
+                 reviewers: int = 4, reupload: float | None = None, tmp: Path | None = None) -> Run:
     from shangjia.localcloud import LocalCloud
-    from shangjia.localcloud.demo import DEMO_CLOCK, MERCHANTS, SimulatedReviewer, batches_done, batches_progress
+    from shangjia.localcloud.demo import DEMO_CLOCK, MERCHANTS, SimulatedReviewer
     from shangjia.localcloud.meter import profile
     from shangjia.pipeline.deps import aws_deps
     from shangjia.pipeline.merchants import put_merchant
@@ -207,39 +350,9 @@ def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: f
             s3.upload_file(str(sheet), drop, key)
             uploads.append((mid, key))
         say(f"  uploaded {len(uploads)} sheets in {time.monotonic() - t0:.1f} s")
-        deadline = t0 + timeout_s
-        last_print = 0.0
-        last_counts: Counter = Counter()
-        last_change = time.monotonic()
-        # The observer asks the batches' items every second (cheap) and reads every product's item
-        # only every 30 s, for the progress line and the stall check: its reads cost the
-        # emulator's one busy process what the pipeline needs (docs/capacity.md).
-        while True:
-            done = batches_done(deps, uploads)
-            now = time.monotonic()
-            if not done and now - last_print >= 30:
-                done, summaries = batches_progress(deps, uploads)
-                counts: Counter = Counter()
-                for s in summaries:
-                    counts.update(s["by_status"])
-                if counts != last_counts:
-                    last_counts, last_change = counts, now
-                say(f"  [{now - t0:6.0f} s] " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-                last_print = now
-            if done or now > deadline or now - last_change > stall_s:
-                break
-            time.sleep(1)
-        finished_at = now
-        done, summaries = batches_progress(deps, uploads)
-        # a stalled run: its time ends with the last product that moved, not with the wait for more
-        elapsed = (finished_at if done else last_change) - t0
-        stop.set()
+        done, summaries, elapsed = _wait(deps, uploads, t0, timeout_s=timeout_s, stall_s=stall_s, say=say)
         if not done:
-            retried = getattr(getattr(cloud, "runtime", None), "retried", None)
-            say(f"  stopped after {elapsed:.0f} s ({'no product moved for ' + str(int(stall_s)) + ' s' if time.monotonic() - t0 < timeout_s else 'time-out'}); queues not empty: "
-                f"{ {k: v for k, v in cloud.queue_depths().items() if v} }; dead letters: "
-                f"{ {k: v for k, v in cloud.queue_depths(dlq=True).items() if v} }"
-                + (f"; handler errors (retried) {dict(retried)}" if retried else ""))
+            _say_stopped(cloud, say, elapsed, stall_s, timed_out=time.monotonic() - t0 >= timeout_s)
         by_status: Counter = Counter()
         for s in summaries:
             by_status.update(s["by_status"])
@@ -247,23 +360,32 @@ def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: f
         skus = sum(s["skus"] for s in summaries)
         cloud.count_state_transitions()          # Step Functions' billed transitions onto the meter
         m = cloud.meter
-        stage_requests: dict[str, Counter] = {}
-        for (caller, service, _op), n in list(m.caller_ops.items()):
-            stage_requests.setdefault(caller.removeprefix("esm:"), Counter())[service] += n
-        stage_wru: Counter = Counter()
-        for (caller, kind), v in list(m.ddb_by_caller.items()):
-            if kind == "wru":
-                stage_wru[caller.removeprefix("esm:")] += v
+        stage_requests, stage_wru = _stages(m)
+        cost = m.cost()
+        second = None
+        if done and reupload is not None:
+            second = _promotion(cloud, deps, w, uploads, tmp or Path(tempfile.mkdtemp()), reupload,
+                                before=(stage_requests, stage_wru, cost),
+                                timeout_s=timeout_s, stall_s=stall_s, say=say)
+        stop.set()
         OUT_DIR.mkdir(parents=True, exist_ok=True)
-        # an incomplete run's figures would mislead the capacity model: kept apart
-        path = OUT_DIR / f"bench-pipeline-{w.products}{'' if done else '.incomplete'}.json"
-        data = profile(m, skus=skus, products=sum(s["products_seen"] for s in summaries), images=len(w.images),
+        # an incomplete run's figures would mislead the capacity model: kept apart. With the
+        # promotion the profile covers both uploads, per SKU uploaded (a new product's work and a
+        # re-uploaded one's, half each)
+        complete = done and (second is None or second.completed)
+        name = f"bench-pipeline-{w.products}{'-promotion' if second is not None else ''}"
+        path = OUT_DIR / f"{name}{'' if complete else '.incomplete'}.json"
+        data = profile(m, skus=skus + (second.skus if second else 0),
+                       products=sum(s["products_seen"] for s in summaries), images=len(w.images),
                        memory_mb={f.key: f.memory_mb for f in cloud.topology.functions},
                        source=f"bench/bench_pipeline.py, {time.strftime('%Y-%m-%d')}, {w.products} products, "
-                              f"{elapsed:.0f} s, {workers} local workers")
+                              f"{elapsed:.0f} s, {workers} local workers"
+                              + (f"; then the promotion's re-upload of them (every SKU's stock, "
+                                 f"{second.repriced:.0%} of the products repriced): {second.skus} SKUs, "
+                                 f"{second.elapsed_s:.0f} s" if second else ""))
         path.write_text(json.dumps(data, indent=1, ensure_ascii=False))
-        return Run(w.products, elapsed, done, skus, by_status, stage_requests, stage_wru, m.cost(), path,
-                   workers, dict(sum((r.decisions for r in team), Counter())))
+        return Run(w.products, elapsed, done, skus, by_status, stage_requests, stage_wru, cost, path,
+                   workers, dict(sum((r.decisions for r in team), Counter())), reupload=second)
     finally:
         stop.set()
         cloud.stop()
@@ -305,7 +427,6 @@ def media_floor(w: Workload, workers: int, sample: int) -> tuple[float, float, i
 
 def report(r: Run, floor: tuple[float, float, int], w: Workload, sizes: list[int], say) -> None:
     seq_s, par_s, timed = floor
-    per = 1 / r.skus if r.skus else 0.0
     floor_seq, floor_par = r.skus / seq_s, r.skus / par_s
     say(f"pipeline {r.products} products ({r.skus} SKUs, {len(w.images)} images, {len(w.videos)} videos), "
         f"{r.workers} local workers per function: {r.elapsed_s:.1f} s end to end, {r.skus_per_s:.2f} SKUs/s"
@@ -315,27 +436,14 @@ def report(r: Run, floor: tuple[float, float, int], w: Workload, sizes: list[int
         f"{r.skus_per_s / floor_par:.3f}x ({r.workers} processes), {r.skus_per_s / floor_seq:.3f}x (sequential)")
     say("  products: " + ", ".join(f"{k} {v}" for k, v in sorted(r.by_status.items()) if v)
         + f"; simulated reviewer decisions {r.reviewer_decisions}")
-    total: Counter = Counter()
-    for c in r.stage_requests.values():
-        total.update(c)
-    wru = sum(r.stage_wru.values())
-    say(f"  AWS requests per SKU: {sum(total.values()) * per:.1f} ("
-        + ", ".join(f"{k} {v * per:.1f}" for k, v in total.most_common()) + f"); DynamoDB WRU per SKU {wru * per:.1f}"
-        + f"   (targets <= {TARGETS['requests_per_sku']:g} requests, <= {TARGETS['wru_per_sku']:g} WRU)")
-    services = [s for s, _n in total.most_common()]
-    say(f"  {'per SKU, by stage':<22}" + "".join(f"{s[:12]:>13}" for s in services) + f"{'all':>9}{'WRU':>8}")
-    stages = sorted(r.stage_requests, key=lambda k: -sum(r.stage_requests[k].values()))
-    for st in stages:
-        c = r.stage_requests[st]
-        say(f"  {st:<22}" + "".join(f"{c[s] * per:>13.2f}" for s in services)
-            + f"{sum(c.values()) * per:>9.2f}{r.stage_wru[st] * per:>8.2f}")
-    per_m = 1e6 * per
-    o, m = r.cost["orchestration"], r.cost["media"]
-    say(f"  cost per million SKUs (this run's meter, AWS list prices): orchestration ${sum(o.values()) * per_m:.2f} ("
-        + ", ".join(f"{k} ${v * per_m:.2f}" for k, v in sorted(o.items(), key=lambda kv: -kv[1]) if v)
-        + f"); media ${sum(m.values()) * per_m:.2f} ("
-        + ", ".join(f"{k} ${v * per_m:.2f}" for k, v in sorted(m.items(), key=lambda kv: -kv[1]) if v)
-        + f")   (targets <= ${TARGETS['orchestration']:g} each)")
+    _figures(r.stage_requests, r.stage_wru, r.cost, r.skus, say)
+    if r.reupload is not None:
+        p = r.reupload
+        say(f"  promotion re-upload ({p.repriced:.0%} of the products repriced, every SKU's stock new): "
+            f"{p.skus} SKUs in {p.elapsed_s:.1f} s, {p.skus_per_s:.2f} SKUs/s"
+            + ("" if p.completed else "  [INCOMPLETE]") + "; products: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(p.by_status.items()) if v))
+        _figures(p.stage_requests, p.stage_wru, p.cost, p.skus, say)
     say(f"  profile for the capacity model: {r.profile_path.relative_to(REPO_ROOT)}  "
         f"(shangjia capacity --profile {r.profile_path.relative_to(REPO_ROOT)})")
     later = [n for n in sizes if n > r.products]
@@ -343,6 +451,32 @@ def report(r: Run, floor: tuple[float, float, int], w: Workload, sizes: list[int
         skus_per_product = r.skus / max(1, r.products)
         say("  at this rate: " + ", ".join(f"{n:,} products ~{n * skus_per_product / r.skus_per_s / 60:.0f} min"
                                            for n in later))
+
+
+def _figures(stage_requests: dict[str, Counter], stage_wru: Counter, cost: dict, skus: int, say) -> None:
+    """Requests and WRU per SKU (all, and by stage and service) and the cost per million SKUs."""
+    per = 1 / skus if skus else 0.0
+    total: Counter = Counter()
+    for c in stage_requests.values():
+        total.update(c)
+    wru = sum(stage_wru.values())
+    say(f"  AWS requests per SKU: {sum(total.values()) * per:.1f} ("
+        + ", ".join(f"{k} {v * per:.1f}" for k, v in total.most_common()) + f"); DynamoDB WRU per SKU {wru * per:.1f}"
+        + f"   (targets <= {TARGETS['requests_per_sku']:g} requests, <= {TARGETS['wru_per_sku']:g} WRU)")
+    services = [s for s, _n in total.most_common()]
+    say(f"  {'per SKU, by stage':<22}" + "".join(f"{s[:12]:>13}" for s in services) + f"{'all':>9}{'WRU':>8}")
+    stages = sorted(stage_requests, key=lambda k: -sum(stage_requests[k].values()))
+    for st in stages:
+        c = stage_requests[st]
+        say(f"  {st:<22}" + "".join(f"{c[s] * per:>13.2f}" for s in services)
+            + f"{sum(c.values()) * per:>9.2f}{stage_wru[st] * per:>8.2f}")
+    per_m = 1e6 * per
+    o, m = cost["orchestration"], cost["media"]
+    say(f"  cost per million SKUs (this run's meter, AWS list prices): orchestration ${sum(o.values()) * per_m:.2f} ("
+        + ", ".join(f"{k} ${v * per_m:.2f}" for k, v in sorted(o.items(), key=lambda kv: -kv[1]) if v)
+        + f"); media ${sum(m.values()) * per_m:.2f} ("
+        + ", ".join(f"{k} ${v * per_m:.2f}" for k, v in sorted(m.items(), key=lambda kv: -kv[1]) if v)
+        + f")   (targets <= ${TARGETS['orchestration']:g} each)")
 
 
 def main(argv: list[str]) -> int:
@@ -359,6 +493,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--reviewers", type=int, default=4,
                     help="simulated reviewers deciding at once from one listing of the board a round (default 4; "
                          "the runs before 2026-12-03 had 1, which past ~1,000 products set the pace)")
+    ap.add_argument("--promotion", type=float, metavar="SHARE",
+                    help="after the upload settles, upload the catalog again as a promotion does: every SKU's "
+                         "stock new and SHARE (0-1) of the products with a promotional price; timed and "
+                         "counted apart; the profile (out/bench-pipeline-N-promotion.json) covers both")
     a = ap.parse_args(argv)
     sizes = [int(x) for x in a.products.split(",") if x.strip()]
     say = lambda *x: print(*x, flush=True)  # noqa: E731
@@ -374,7 +512,7 @@ def main(argv: list[str]) -> int:
             say(f"[{n} products] workload: {len(w.images)} JPEG 1200 px, {len(w.videos)} videos, "
                 f"{len(w.sheets)} sheets, built in {time.monotonic() - t:.1f} s (not timed)")
             r = run_pipeline(w, workers=a.workers, timeout_s=a.timeout, say=say, stall_s=a.stall,
-                             reviewers=a.reviewers)
+                             reviewers=a.reviewers, reupload=a.promotion, tmp=Path(tmp))
             floor = media_floor(w, media_workers, a.baseline_sample)
             report(r, floor, w, sizes, say)
             runs.append(r)

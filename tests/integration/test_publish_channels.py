@@ -412,52 +412,78 @@ def test_a_second_delivery_while_a_send_is_in_flight_waits_for_it(env):
     assert publish_message(deps, deps.queues.msgs[-1][1], pub) == "in_audit"
 
 
-def test_a_verdict_kept_just_after_publish_looked_for_it_is_still_applied(env, monkeypatch):
-    """The push reads the platform ref before publish writes it; publish then moves the listing
-    into audit and finds no kept verdict; only then is the verdict kept. It must still be
-    applied (in the e2e fault test such a listing waited in audit for the 30-minute poller)."""
-    import threading
+def _early_left(deps, spu, channel="wechat"):
+    """What of an early verdict is left once applied: on the listing, and on its platform-id item
+    (which must not expire: the stub's expiry goes when publish writes the ref)."""
+    from shangjia.channels.credentials import platform_ref_key
 
+    listing = _listing(deps, spu, channel)
+    ref = deps.store.get(*platform_ref_key(channel, listing["platform_product_id"]))
+    return {k for k in ("early_verdict",) if k in listing} | {k for k in ("ttl",) if k in (ref or {})}
+
+
+def test_a_verdict_pushed_between_the_ref_and_the_move_into_audit_waits_on_the_listing(env, monkeypatch):
+    """The push finds the platform-id item (publish wrote it) and the listing sent but not yet in
+    audit: the verdict waits on the listing, and publish's move into audit returns it (no read)."""
+    deps, pub, ports, _ = env
+    _product(deps, "E2", channels=("wechat",))
+    update, result = deps.store.update, []
+
+    def hooked(pk, sk, expression, **kw):
+        if sk == "LISTING#wechat" and (kw.get("values") or {}).get(":a0") == "in_audit" and not result:
+            ppid = ports["wechat"].products["E2"]["platform_product_id"]
+            result.append(apply_verdict(deps, AuditVerdict("wechat", "early-2", ppid, "approved")))
+        return update(pk, sk, expression, **kw)
+
+    monkeypatch.setattr(deps.store, "update", hooked)
+    assert publish_message(deps, _msg("E2", "wechat"), pub) == "live"
+    assert result == ["pending"]
+    assert _listing(deps, "E2", "wechat")["verdict_msg_id"] == "early-2" and _status(deps, "E2") == "published"
+    assert _early_left(deps, "E2") == set()
+
+
+def test_a_verdict_that_saw_no_ref_but_finds_one_written_meanwhile_is_applied(env, monkeypatch):
+    """The push read the platform-id item before publish wrote it; by its own write publish has
+    moved the listing into audit: the stub write is refused, the ref read again, the verdict applied."""
     from shangjia.channels.credentials import platform_ref_key
 
     deps, pub, ports, _ = env
-    _product(deps, "E2", channels=("wechat",))
-    store_get, store_put = deps.store.get, deps.store.put
-    ref_read, publish_looked, result = threading.Event(), threading.Event(), []
+    _product(deps, "E3", channels=("wechat",))
+    assert publish_message(deps, _msg("E3", "wechat"), pub) == "in_audit"
+    ppid = _listing(deps, "E3", "wechat")["platform_product_id"]
+    get, stale = deps.store.get, [platform_ref_key("wechat", ppid)]
+    monkeypatch.setattr(deps.store, "get", lambda pk, sk, **kw: None if stale and (pk, sk) == stale[0] and stale.pop()
+                        else get(pk, sk, **kw))
+    assert apply_verdict(deps, AuditVerdict("wechat", "late-ref", ppid, "approved")) == "live"
+    assert not stale, "the push saw no ref first"
+    assert _status(deps, "E3") == "published" and _early_left(deps, "E3") == set()
+    assert "early" not in get(*platform_ref_key("wechat", ppid))
 
-    def get(pk, sk, **kw):
-        item = store_get(pk, sk, **kw)
-        if sk == "LISTING" and pk.startswith("PLATFORM#wechat#") and threading.current_thread().name == "push":
-            ref_read.set()
-        if sk == "EARLYVERDICT" and threading.current_thread().name != "push":
-            publish_looked.set()
-        return item
 
-    def put(item, **kw):
-        if item.get("sk") == "EARLYVERDICT":
-            assert publish_looked.wait(10)
-        return store_put(item, **kw)
+def test_a_verdict_that_saw_the_listing_sent_but_finds_it_in_audit_is_applied(env, monkeypatch):
+    """The push read the listing sent and not yet in audit; the move into audit lands before the
+    push keeps its verdict there: the keep is refused and the verdict applied at once."""
+    deps, pub, ports, _ = env
+    _product(deps, "E4", channels=("wechat",))
+    assert publish_message(deps, _msg("E4", "wechat"), pub) == "in_audit"
+    listing = _listing(deps, "E4", "wechat")
+    get, stale = deps.store.get, [dict(listing, state="submitted", sent=True)]
+    monkeypatch.setattr(deps.store, "get", lambda pk, sk, **kw: stale.pop() if stale and sk == "LISTING#wechat"
+                        else get(pk, sk, **kw))
+    assert apply_verdict(deps, AuditVerdict("wechat", "late-move", listing["platform_product_id"], "rejected",
+                                            reason="主图模糊")) == "rejected"
+    assert not stale, "the push saw the listing sent first"
+    assert _listing(deps, "E4", "wechat")["state"] == "rejected" and _early_left(deps, "E4") == set()
 
-    monkeypatch.setattr(deps.store, "get", get)
-    monkeypatch.setattr(deps.store, "put", put)
 
-    class Quick(FakePort):
-        def submit(self, shop, product, *, listing):
-            out = super().submit(shop, product, listing=listing)
-            t = threading.Thread(name="push", target=lambda: result.append(apply_verdict(
-                deps, AuditVerdict("wechat", "early-2", out.platform_product_id, "approved"))))
-            t.start()
-            threads.append(t)
-            assert ref_read.wait(10)
-            return out
+def test_a_verdict_for_an_id_no_send_claims_waits_on_a_stub_that_expires(env):
+    from shangjia.channels.credentials import platform_ref_key
 
-    threads = []
-    pub.ports["wechat"] = Quick("wechat")
-    assert publish_message(deps, _msg("E2", "wechat"), pub) == "in_audit"
-    threads[0].join(10)
-    assert result == ["live"]
-    assert store_get(*platform_ref_key("wechat", _listing(deps, "E2", "wechat")["platform_product_id"]))
-    assert _listing(deps, "E2", "wechat")["state"] == "live" and _status(deps, "E2") == "published"
+    deps, *_ = env
+    assert apply_verdict(deps, AuditVerdict("wechat", "stray-1", "999", "approved")) == "pending"
+    stub = deps.store.get(*platform_ref_key("wechat", "999"))
+    assert stub["early"]["msg_id"] == "stray-1" and stub["ttl"] > time.time() and "merchant_id" not in stub
+    assert apply_verdict(deps, AuditVerdict("wechat", "stray-1", "999", "approved")) == "duplicate"
 
 
 def test_a_verdict_pushed_before_the_send_is_answered_is_kept_and_applied(env):
@@ -477,6 +503,7 @@ def test_a_verdict_pushed_before_the_send_is_answered_is_kept_and_applied(env):
     assert publish_message(deps, _msg("E1", "wechat"), pub) == "live"
     assert seen == ["pending"]
     assert _listing(deps, "E1", "wechat")["verdict_msg_id"] == "early-1" and _status(deps, "E1") == "published"
+    assert _early_left(deps, "E1") == set(), "the ref publish wrote over the verdict's stub does not expire"
 
 
 class CallLog:

@@ -263,19 +263,26 @@ def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | No
         remove = [r for r in remove if r not in ("reason", "reason_class")]
     # the platform id -> our listing, for audit pushes that name only the platform's product
     # (written once: a re-upload's listing keeps its platform id, and the mapping with it; none
-    # for a channel that neither audits nor pushes)
+    # for a channel that neither audits nor pushes). An update, not a put: a verdict pushed before
+    # it (``apply_verdict``: the push knew no listing yet) waits on this item, and comes back here.
+    early = None
     if ch in AUDITED and (not listing or str(listing.get("platform_product_id") or "") != str(ppid)):
-        ref_pk, ref_sk = platform_ref_key(ch, ppid)
-        deps.store.put({"pk": ref_pk, "sk": ref_sk, "merchant_id": m, "spu_code": spu, "channel": ch})
-    moved = _move(deps, keys.listing(m, spu, ch), msg, state, listing, sets=sets, remove=remove)
-    if state == L.IN_AUDIT:
-        # a verdict pushed before this answer was recorded (a quick audit) waits for it: apply it now
-        early = deps.store.get(*_pending_key(ch, ppid))
+        ref = deps.store.update(*platform_ref_key(ch, ppid), "SET merchant_id = :m, spu_code = :s, channel = :c "
+                                "REMOVE #ttl", names={"#ttl": "ttl"}, values={":m": m, ":s": spu, ":c": ch},
+                                return_new=True)
+        early = (ref or {}).get(EARLY_ON_REF)
+    if state != L.IN_AUDIT:
+        remove.append(EARLY_ON_LISTING)      # a verdict kept for an audit this answer says is over
+    moved = _move(deps, keys.listing(m, spu, ch), msg, state, listing, sets=sets, remove=remove,
+                  return_new=state == L.IN_AUDIT)
+    if state == L.IN_AUDIT and moved:
+        # a verdict pushed before this answer was recorded (a quick audit) waits for it on the ref
+        # or on the listing, whose move into audit returned it (no read): apply it now
+        early = early or (moved if isinstance(moved, dict) else {}).get(EARLY_ON_LISTING)
         if early:
             out = _apply(deps, m, spu, ch, ppid, early["verdict"], early.get("reason") or "",
                          early.get("reason_class") or "", source=early.get("source") or "callback",
                          msg_id=early.get("msg_id") or "")
-            deps.store.delete(*_pending_key(ch, ppid))
             return out if out in (L.LIVE, L.REJECTED) else state
     if moved and state not in L.SETTLED:
         # this channel is still on its way (in audit, submitted): the product cannot settle on this
@@ -285,8 +292,13 @@ def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | No
     return state
 
 
-def _pending_key(channel: str, ppid: str) -> tuple[str, str]:
-    return f"PLATFORM#{channel}#{ppid}", "EARLYVERDICT"
+# A verdict pushed before our send's answer was recorded waits for it: on the platform-id item
+# while the push finds no listing for the id (``EARLY_ON_REF``), on the listing while it is sent
+# and not yet in audit (``EARLY_ON_LISTING``). Each is a conditional write on the item whose
+# next write by publish returns it (the ref's update, the move into audit), so neither side reads
+# the other's item to find it.
+EARLY_ON_REF = "early"
+EARLY_ON_LISTING = "early_verdict"
 
 
 def _stock_only(deps: Deps, msg: dict[str, Any], pub: Publisher, shop, listing: dict[str, Any],
@@ -404,10 +416,12 @@ def _fresh(deps: Deps, msg: dict[str, Any]) -> dict[str, Any] | None:
 
 def _move(deps: Deps, key: tuple[str, str], msg: dict[str, Any], target: str, listing: dict[str, Any] | None, *,
           sets: dict[str, Any] | None = None, remove: list[str] | None = None, add_attempt: bool = False,
-          new_revision_direct: bool = False, unleased_at: float | None = None) -> bool:
+          new_revision_direct: bool = False, unleased_at: float | None = None,
+          return_new: bool = False) -> bool | dict[str, Any]:
     """Write the listing's move to ``target`` for the message's revision, if the rules allow it
     from what is stored (a conditional write: a concurrent or late delivery never moves it back).
-    ``new_revision_direct``: a stock-only re-upload keeps a live listing live for the new revision."""
+    ``new_revision_direct``: a stock-only re-upload keeps a live listing live for the new revision.
+    ``return_new``: the listing as written (truthy) instead of True."""
     b = msg["batch_id"]
     now = iso(deps.clock.now())
     fields: dict[str, Any] = {"state": target, "batch_id": b, "updated_at": now, "channel": msg["channel"],
@@ -449,8 +463,8 @@ def _move(deps: Deps, key: tuple[str, str], msg: dict[str, Any], target: str, li
             names[f"#r{i}"] = r
         expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(rm)))
     try:
-        deps.store.update(*key, expr, condition=condition, names=names, values=values)
-        return True
+        got = deps.store.update(*key, expr, condition=condition, names=names, values=values, return_new=return_new)
+        return (got or True) if return_new else True
     except ConditionFailed:
         logger.info("listing move refused", extra={"target": target, "channel": msg["channel"],
                                                    "from": (listing or {}).get("state")})
@@ -551,28 +565,55 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
     mk = (f"CALLBACK#{ch}#{verdict.msg_id}", "MSG")
     if verdict.msg_id and (deps.store.get(*mk) or {}).get("applied"):
         return "duplicate"
-    out = _apply(deps, ref["merchant_id"], ref["spu_code"], ch, ppid, verdict.verdict, verdict.reason,
-                 verdict.reason_class, source=source, msg_id=verdict.msg_id) if ref else "unknown_listing"
-    if out in ("unknown_listing", "not_yet_in_audit"):
-        # the verdict overtook the answer to our own send: kept until that answer is recorded
-        deps.store.put({"pk": _pending_key(ch, ppid)[0], "sk": _pending_key(ch, ppid)[1], "verdict": verdict.verdict,
-                        "reason": verdict.reason, "reason_class": verdict.reason_class, "msg_id": verdict.msg_id,
-                        "source": source, "received_at": iso(now), "ttl": int(time.time()) + CALLBACK_TTL_S})
-        out = "pending"
-        # recorded in audit meanwhile? then apply it now (the answer's own check may have run first).
-        # The ref is read again: publish writes it, moves the listing into audit and looks for this
-        # item, all possibly between our first read of the ref and our put above
-        ref = ref or deps.store.get(*platform_ref_key(ch, ppid))
-        listing = deps.store.get(*keys.listing(ref["merchant_id"], ref["spu_code"], ch)) if ref else None
-        if listing and listing.get("state") == L.IN_AUDIT and str(listing.get("platform_product_id")) == ppid:
-            out = _apply(deps, ref["merchant_id"], ref["spu_code"], ch, ppid, verdict.verdict, verdict.reason,
-                         verdict.reason_class, source=source, msg_id=verdict.msg_id)
-            deps.store.delete(*_pending_key(ch, ppid))
+    early = {"verdict": verdict.verdict, "reason": verdict.reason, "reason_class": verdict.reason_class,
+             "msg_id": verdict.msg_id, "source": source, "received_at": iso(now)}
+
+    def apply(ref) -> str:
+        return _apply(deps, ref["merchant_id"], ref["spu_code"], ch, ppid, verdict.verdict, verdict.reason,
+                      verdict.reason_class, source=source, msg_id=verdict.msg_id)
+
+    ref = ref if ref and ref.get("merchant_id") else None        # (an early verdict's stub is no ref)
+    out = apply(ref) if ref else "unknown_listing"
+    if out == "unknown_listing":
+        # the verdict overtook the answer to our own send: it waits on the platform-id item for
+        # publish to write the ref (whose update returns it), unless publish wrote it meanwhile
+        if _keep_early(deps, platform_ref_key(ch, ppid), EARLY_ON_REF, early, "attribute_not_exists(merchant_id)",
+                       {}, expires=True):
+            out = "pending"
+        else:
+            ref = deps.store.get(*platform_ref_key(ch, ppid))
+            out = apply(ref) if ref else "unknown_listing"
+    if out == "not_yet_in_audit" and ref:
+        # the listing is sent, its answer not recorded: the verdict waits on it for the move into
+        # audit (which returns it), unless that move landed meanwhile: then it applies now
+        waits = {f":w{i}": s for i, s in enumerate((L.SUBMITTED, *L.WAITS))}
+        if _keep_early(deps, keys.listing(ref["merchant_id"], ref["spu_code"], ch), EARLY_ON_LISTING, early,
+                       f"#st IN ({', '.join(waits)}) AND sent = :t", {**waits, ":t": True}, names={"#st": "state"}):
+            out = "pending"
+        else:
+            out = apply(ref)
     if verdict.msg_id:
         deps.store.put({"pk": mk[0], "sk": mk[1], "channel": ch, "platform_product_id": ppid,
                         "verdict": verdict.verdict, "received_at": iso(now), "applied": True, "outcome": out,
                         "ttl": int(time.time()) + CALLBACK_TTL_S})
     return out
+
+
+def _keep_early(deps: Deps, key: tuple[str, str], attr: str, early: dict[str, Any], condition: str,
+                values: dict[str, Any], *, names: dict[str, str] | None = None, expires: bool = False) -> bool:
+    """Keep an early verdict on ``key``'s item if ``condition`` still holds; False when it did not.
+    ``expires``: the item exists only for it (a platform-id stub no send claims is gone in time;
+    publish's ref write removes the expiry)."""
+    names, values = {"#e": attr, **(names or {})}, {":e": early, **values}
+    expr = "SET #e = :e"
+    if expires:
+        names["#ttl"], values[":ttl"] = "ttl", int(time.time()) + CALLBACK_TTL_S
+        expr += ", #ttl = :ttl"
+    try:
+        deps.store.update(*key, expr, condition=condition, names=names, values=values)
+        return True
+    except ConditionFailed:
+        return False
 
 
 def _apply(deps: Deps, m: str, spu: str, ch: str, ppid: str, verdict: str, reason: str, reason_class: str, *,
@@ -586,7 +627,7 @@ def _apply(deps: Deps, m: str, spu: str, ch: str, ppid: str, verdict: str, reaso
     sets: dict[str, Any] = {"verdict_source": source, "verdict_at": iso(deps.clock.now())}
     if msg_id:
         sets["verdict_msg_id"] = msg_id
-    remove = ["gsi2pk", "gsi2sk", "next_at"]
+    remove = ["gsi2pk", "gsi2sk", "next_at", EARLY_ON_LISTING]
     if target == L.LIVE:
         sets["live_at"] = iso(deps.clock.now())
     else:

@@ -555,3 +555,15 @@ def test_only_an_audited_channels_listing_keeps_a_platform_id_item(env):
     own, wechat = (_listing(deps, "R1", c)["platform_product_id"] for c in ("own_shop", "wechat"))
     assert deps.store.get(*platform_ref_key("own_shop", own)) is None
     assert deps.store.get(*platform_ref_key("wechat", wechat))["spu_code"] == "R1"
+
+
+def test_a_verdict_kept_for_an_earlier_revisions_send_is_not_applied_to_the_next(env):
+    deps, pub, ports, _ = env
+    _product(deps, "E5", channels=("wechat",))
+    assert publish_message(deps, _msg("E5", "wechat"), pub) == "in_audit"
+    deps.store.update(*keys.listing(M, "E5", "wechat"), "SET early_verdict = :e",
+                      values={":e": {"verdict": "approved", "msg_id": "old-send", "source": "callback"}})
+    _product(deps, "E5", batch="b2", channels=("wechat",), title="新标题")       # a re-upload
+    assert publish_message(deps, _msg("E5", "wechat", batch="b2"), pub) == "in_audit"
+    listing = _listing(deps, "E5", "wechat")
+    assert listing["state"] == "in_audit" and "early_verdict" not in listing and "verdict_msg_id" not in listing

@@ -223,6 +223,8 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
         if not _move(deps, lkey, msg, L.SUBMITTED, listing,
                      sets={"sent": True, "submitted_at": iso(deps.clock.now()), "content_hash_sending": chash,
                            "lease_until": round(pub.now_s() + lease_s(), 3)},
+                     # a verdict kept for an earlier revision's send is not this one's
+                     remove=[] if same else [EARLY_ON_LISTING],
                      add_attempt=True, unleased_at=pub.now_s()):
             return _defer(deps, msg, lease_s())     # another delivery is sending it right now
         adapter_listing = dict(listing or {})

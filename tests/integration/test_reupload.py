@@ -256,29 +256,47 @@ def test_dropped_skus_release_their_codes_and_are_delisted_on_every_channel(m1, 
 
 # --- the diff re-upload --------------------------------------------------------------------------------
 
-def test_a_corrected_sheet_reprocesses_only_the_changed_products(m1, aws, tmp_path):
-    from shangjia.sheets.samples import write_sample_workbook  # noqa: F401  (same sheet, edited below)
+def _edit_sheet(src, dst, edits):
+    """The workbook ``src`` with ``edits`` ({(spu, header text): value}, every row of that product)."""
     import openpyxl
 
-    data = _sheet(tmp_path, 6, seed=9)
-    first = _upload(m1, aws, f"{M}/catalog.xlsx", data)
-    msgs = _drain(aws)
-    for m in msgs:
-        assert validate_message(m1, m) in ("media", "review")
-    _drain(aws, ("media",))
-    for m in msgs:
-        _publish(m1, m["spu_code"])
-
-    # the merchant fixes one product's title in the same workbook and uploads it again
-    wb = openpyxl.load_workbook(tmp_path / "s9.xlsx")
+    wb = openpyxl.load_workbook(src)
     ws = wb.worksheets[0]
     header = next(r for r in range(1, 10) if any("商品标题" in str(c.value or "") for c in ws[r]))
-    col = next(c.column for c in ws[header] if "商品标题" in str(c.value or ""))
-    changed_row = next(r for r in range(header + 1, ws.max_row + 1) if ws.cell(r, col).value)
-    ws.cell(changed_row, col).value = "山野简约经典收纳盒 修改后的标题"
-    edited = tmp_path / "edited.xlsx"
-    wb.save(edited)
-    second = _upload(m1, aws, f"{M}/catalog.xlsx", edited.read_bytes())
+    cols = {str(c.value or ""): c.column for c in ws[header]}
+    spu_col = next(c for h, c in cols.items() if "SPU" in h or "商品编码" in h)
+    current = None
+    for r in range(header + 1, ws.max_row + 1):
+        current = ws.cell(r, spu_col).value or current
+        for (spu, text), value in edits.items():
+            if current == spu:
+                ws.cell(r, next(c for h, c in cols.items() if text in h)).value = value
+    wb.save(dst)
+    return dst.read_bytes()
+
+
+def _published_catalog(deps, aws, tmp_path, n=4):
+    """A sheet of ``n`` products (the workbook ``s9.xlsx``) uploaded, validated, through media and
+    published: (its upload, its products' messages)."""
+    first = _upload(deps, aws, f"{M}/catalog.xlsx", _sheet(tmp_path, n, seed=9))
+    msgs = _drain(aws)
+    for m in msgs:
+        assert validate_message(deps, m) in ("media", "review")
+    _drain(aws, ("media",))
+    for m in msgs:
+        _publish(deps, m["spu_code"])
+    return first, msgs
+
+
+
+def test_a_corrected_sheet_reprocesses_only_the_changed_products(m1, aws, tmp_path):
+    import openpyxl
+
+    first, msgs = _published_catalog(m1, aws, tmp_path, n=6)
+    # the merchant fixes one product's title in the same workbook and uploads it again
+    edited = _edit_sheet(tmp_path / "s9.xlsx", tmp_path / "edited.xlsx",
+                         {(msgs[0]["spu_code"], "商品标题"): "山野简约经典收纳盒 修改后的标题"})
+    second = _upload(m1, aws, f"{M}/catalog.xlsx", edited)
     assert second.batch_id != first.batch_id
     outcomes = {m["spu_code"]: validate_message(m1, m) for m in _drain(aws)}
     changed = [s for s, o in outcomes.items() if o != "unchanged"]
@@ -328,36 +346,6 @@ def test_the_same_bytes_under_another_key_change_nothing(m1, aws, tmp_path):
 
 # --- a re-upload that changes only stock -----------------------------------------------------------
 
-def _edit_sheet(src, dst, edits):
-    """The workbook ``src`` with ``edits`` ({(spu, header text): value}, every row of that product)."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(src)
-    ws = wb.worksheets[0]
-    header = next(r for r in range(1, 10) if any("商品标题" in str(c.value or "") for c in ws[r]))
-    cols = {str(c.value or ""): c.column for c in ws[header]}
-    spu_col = next(c for h, c in cols.items() if "SPU" in h or "商品编码" in h)
-    current = None
-    for r in range(header + 1, ws.max_row + 1):
-        current = ws.cell(r, spu_col).value or current
-        for (spu, text), value in edits.items():
-            if current == spu:
-                ws.cell(r, next(c for h, c in cols.items() if text in h)).value = value
-    wb.save(dst)
-    return dst.read_bytes()
-
-
-def _published_catalog(deps, aws, tmp_path, n=4):
-    _upload(deps, aws, f"{M}/catalog.xlsx", _sheet(tmp_path, n, seed=9))
-    msgs = _drain(aws)
-    for m in msgs:
-        assert validate_message(deps, m) in ("media", "review")
-    _drain(aws, ("media",))
-    for m in msgs:
-        _publish(deps, m["spu_code"])
-    return msgs
-
-
 def test_a_stock_only_reupload_seeds_and_syncs_the_stock_and_keeps_the_product_as_it_is(m1, aws, tmp_path):
     import io
 
@@ -365,7 +353,7 @@ def test_a_stock_only_reupload_seeds_and_syncs_the_stock_and_keeps_the_product_a
 
     from shangjia.stock import StockLedger, rules
 
-    msgs = _published_catalog(m1, aws, tmp_path)
+    _, msgs = _published_catalog(m1, aws, tmp_path)
     target = _multi_sku(msgs)
     spu = target["spu_code"]
     before = _product(m1, spu)
@@ -405,7 +393,7 @@ def test_a_stock_only_reupload_seeds_and_syncs_the_stock_and_keeps_the_product_a
 
 
 def test_stock_with_any_other_change_or_a_bad_stock_cell_goes_the_whole_way(m1, aws, tmp_path):
-    msgs = _published_catalog(m1, aws, tmp_path)
+    _, msgs = _published_catalog(m1, aws, tmp_path)
     a, b = msgs[0]["spu_code"], msgs[1]["spu_code"]
     edited = _edit_sheet(tmp_path / "s9.xlsx", tmp_path / "mixed.xlsx",
                          {(a, "库存"): 5, (a, "商品标题"): "山野简约经典收纳盒 新标题", (b, "库存"): -3})

@@ -451,9 +451,13 @@ def test_a_verdict_that_saw_no_ref_but_finds_one_written_meanwhile_is_applied(en
     _product(deps, "E3", channels=("wechat",))
     assert publish_message(deps, _msg("E3", "wechat"), pub) == "in_audit"
     ppid = _listing(deps, "E3", "wechat")["platform_product_id"]
-    get, stale = deps.store.get, [platform_ref_key("wechat", ppid)]
-    monkeypatch.setattr(deps.store, "get", lambda pk, sk, **kw: None if stale and (pk, sk) == stale[0] and stale.pop()
-                        else get(pk, sk, **kw))
+    get, get_many, stale = deps.store.get, deps.store.get_many, [platform_ref_key("wechat", ppid)]
+
+    def before_the_ref(keys_, **kw):                     # the push's first read: the ref not there yet
+        got = get_many(keys_, **kw)
+        return [i for i in got if not (stale and (i["pk"], i["sk"]) == stale[0] and stale.pop())]
+
+    monkeypatch.setattr(deps.store, "get_many", before_the_ref)
     assert apply_verdict(deps, AuditVerdict("wechat", "late-ref", ppid, "approved")) == "live"
     assert not stale, "the push saw no ref first"
     assert _status(deps, "E3") == "published" and _early_left(deps, "E3") == set()

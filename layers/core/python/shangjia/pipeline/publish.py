@@ -562,11 +562,13 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
     the listing's move is conditional, so the second finds it no longer in audit. A crash before
     the record leaves the replay to apply it again, as the same conditional move."""
     ch, ppid = verdict.channel, str(verdict.platform_product_id)
-    ref = deps.store.get(*platform_ref_key(ch, ppid))
     now = deps.clock.now()
-    mk = (f"CALLBACK#{ch}#{verdict.msg_id}", "MSG")
-    if verdict.msg_id and (deps.store.get(*mk) or {}).get("applied"):
+    rk, mk = platform_ref_key(ch, ppid), (f"CALLBACK#{ch}#{verdict.msg_id}", "MSG")
+    # the ref and the push's record in one read (both keys are known from the push)
+    got = {(i["pk"], i["sk"]): i for i in deps.store.get_many([rk, mk] if verdict.msg_id else [rk], consistent=True)}
+    if verdict.msg_id and (got.get(mk) or {}).get("applied"):
         return "duplicate"
+    ref = got.get(rk)
     early = {"verdict": verdict.verdict, "reason": verdict.reason, "reason_class": verdict.reason_class,
              "msg_id": verdict.msg_id, "source": source, "received_at": iso(now)}
 

@@ -16,7 +16,7 @@ from shangjia.channels import listings as L
 from shangjia.channels.throttle import Circuit, Rate, Throttle
 from shangjia.pipeline import keys
 from shangjia.pipeline.publish import Publisher, apply_verdict, poll_audits, publish_message, publishing_view
-from shangjia.ports import Transient
+from shangjia.ports import ConditionFailed, Transient
 
 M = "m-pub"
 CHANNELS = ("own_shop", "wechat", "douyin")
@@ -471,12 +471,22 @@ def test_a_verdict_that_saw_the_listing_sent_but_finds_it_in_audit_is_applied(en
     _product(deps, "E4", channels=("wechat",))
     assert publish_message(deps, _msg("E4", "wechat"), pub) == "in_audit"
     listing = _listing(deps, "E4", "wechat")
-    get, stale = deps.store.get, [dict(listing, state="submitted", sent=True)]
+    # as the push saw it: its move refused and its read finding the listing sent, not yet in audit
+    get, update, stale = deps.store.get, deps.store.update, [dict(listing, state="submitted", sent=True)]
+    refused = []
+
+    def update_before_the_move(pk, sk, expression, **kw):
+        if sk == "LISTING#wechat" and ":ia" in (kw.get("values") or {}) and not refused:
+            refused.append(sk)
+            raise ConditionFailed("the listing was still submitted")
+        return update(pk, sk, expression, **kw)
+
+    monkeypatch.setattr(deps.store, "update", update_before_the_move)
     monkeypatch.setattr(deps.store, "get", lambda pk, sk, **kw: stale.pop() if stale and sk == "LISTING#wechat"
                         else get(pk, sk, **kw))
     assert apply_verdict(deps, AuditVerdict("wechat", "late-move", listing["platform_product_id"], "rejected",
                                             reason="主图模糊")) == "rejected"
-    assert not stale, "the push saw the listing sent first"
+    assert refused and not stale, "the push saw the listing sent first"
     assert _listing(deps, "E4", "wechat")["state"] == "rejected" and _early_left(deps, "E4") == set()
 
 
@@ -544,6 +554,12 @@ def test_a_send_reads_its_product_and_listing_in_one_request_and_a_verdict_settl
     product_reads = [ks for op, ks in log.calls if keys.product(M, "P1") in ks]
     assert product_reads == [[keys.product(M, "P1"), keys.payload(keys.product_pk(M, "P1")),
                               *(keys.listing(M, "P1", c) for c in CHANNELS)]], "one read settles it"
+    from shangjia.channels.credentials import platform_ref_key
+
+    assert [ks for _, ks in log.calls][0] == [platform_ref_key("wechat", v.platform_product_id),
+                                              ("CALLBACK#wechat#w-1", "MSG")], "the ref and the record in one read"
+    assert sum(ks.count(keys.listing(M, "P1", "wechat")) for _, ks in log.calls) == 1, \
+        "the listing is moved without a read first; only the settling read names it"
     assert _status(deps, "P1") == "published"
 
 

@@ -419,37 +419,47 @@ def _fresh(deps: Deps, msg: dict[str, Any]) -> dict[str, Any] | None:
 def _move(deps: Deps, key: tuple[str, str], msg: dict[str, Any], target: str, listing: dict[str, Any] | None, *,
           sets: dict[str, Any] | None = None, remove: list[str] | None = None, add_attempt: bool = False,
           new_revision_direct: bool = False, unleased_at: float | None = None,
-          return_new: bool = False) -> bool | dict[str, Any]:
+          return_new: bool = False, in_audit_as: str | None = None) -> bool | dict[str, Any]:
     """Write the listing's move to ``target`` for the message's revision, if the rules allow it
     from what is stored (a conditional write: a concurrent or late delivery never moves it back).
     ``new_revision_direct``: a stock-only re-upload keeps a live listing live for the new revision.
-    ``return_new``: the listing as written (truthy) instead of True."""
-    b = msg["batch_id"]
+    ``return_new``: the listing as written (truthy) instead of True. ``in_audit_as``: a verdict's
+    move, of whatever revision is in audit with that platform id (``msg`` names no batch; the
+    history entry follows the move into audit, which names it)."""
+    b = msg.get("batch_id")
     now = iso(deps.clock.now())
-    fields: dict[str, Any] = {"state": target, "batch_id": b, "updated_at": now, "channel": msg["channel"],
+    fields: dict[str, Any] = {"state": target, "updated_at": now, "channel": msg["channel"],
                               "merchant_id": msg["merchant_id"], "spu_code": msg["spu_code"],
-                              "gsi1pk": f"LISTINGS#{msg['channel']}", **(sets or {})}
+                              "gsi1pk": f"LISTINGS#{msg['channel']}", **({"batch_id": b} if b else {}), **(sets or {})}
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     exprs = []
     for i, (k, v) in enumerate(fields.items()):
         names[f"#a{i}"], values[f":a{i}"] = k, v
         exprs.append(f"#a{i} = :a{i}")
-    names.update({"#h": "history", "#g1s": "gsi1sk", "#st": "state", "#b": "batch_id"})
-    values.update({":h": [{"state": target, "at": now, "batch_id": b}], ":empty": [], ":now": now, ":b": b})
+    names.update({"#h": "history", "#g1s": "gsi1sk", "#st": "state"})
+    values.update({":h": [{"state": target, "at": now, **({"batch_id": b} if b else {})}], ":empty": [], ":now": now})
     exprs += ["#h = list_append(if_not_exists(#h, :empty), :h)", "#g1s = if_not_exists(#g1s, :now)"]
-    parts = []
-    if target in L.STARTS:           # no listing yet, or a new revision starts over
-        parts.append("attribute_not_exists(pk) OR #b <> :b")
-    if new_revision_direct:
-        values[":live"] = L.LIVE
-        parts.append("(#b <> :b AND #st = :live)")
-    same = sorted(s for s in L.sources_of(target) if s is not None)
-    if same:
-        for i, s in enumerate(same):
-            values[f":f{i}"] = s
-        parts.append(f"(#b = :b AND #st IN ({', '.join(f':f{i}' for i in range(len(same)))}))")
-    condition = " OR ".join(parts)
+    if in_audit_as is not None:
+        if target not in L.SETTLED or L.IN_AUDIT not in L.sources_of(target):
+            raise ValueError(f"a verdict moves a listing from in_audit to a verdict's state, not to {target!r}")
+        names["#pp"] = "platform_product_id"
+        values.update({":ia": L.IN_AUDIT, ":pp": in_audit_as})
+        condition = "#st = :ia AND #pp = :pp"
+    else:
+        names["#b"], values[":b"] = "batch_id", b
+        parts = []
+        if target in L.STARTS:           # no listing yet, or a new revision starts over
+            parts.append("attribute_not_exists(pk) OR #b <> :b")
+        if new_revision_direct:
+            values[":live"] = L.LIVE
+            parts.append("(#b <> :b AND #st = :live)")
+        same = sorted(s for s in L.sources_of(target) if s is not None)
+        if same:
+            for i, s in enumerate(same):
+                values[f":f{i}"] = s
+            parts.append(f"(#b = :b AND #st IN ({', '.join(f':f{i}' for i in range(len(same)))}))")
+        condition = " OR ".join(parts)
     if unleased_at is not None:         # nobody else is mid-send on this listing
         names["#lu"] = "lease_until"
         values[":nowl"] = round(unleased_at, 3)
@@ -622,11 +632,10 @@ def _keep_early(deps: Deps, key: tuple[str, str], attr: str, early: dict[str, An
 
 def _apply(deps: Deps, m: str, spu: str, ch: str, ppid: str, verdict: str, reason: str, reason_class: str, *,
            source: str, msg_id: str = "") -> str:
-    listing = deps.store.get(*keys.listing(m, spu, ch))
-    if listing and listing.get("state") in (L.SUBMITTED, *L.WAITS) and listing.get("sent"):
-        return "not_yet_in_audit"          # our send's answer is not recorded yet
-    if not listing or listing.get("state") != L.IN_AUDIT or str(listing.get("platform_product_id")) != ppid:
-        return "not_in_audit"
+    """The verdict onto the listing in audit with that platform id: one conditional move, no read
+    first (its returned item names the revision to settle). Refused, the listing is read to say
+    why: sent and not yet in audit (``not_yet_in_audit``: the caller keeps the verdict for the
+    answer), or not in audit with that id (``not_in_audit``)."""
     target = L.state_of_verdict(verdict)
     sets: dict[str, Any] = {"verdict_source": source, "verdict_at": iso(deps.clock.now())}
     if msg_id:
@@ -639,10 +648,21 @@ def _apply(deps: Deps, m: str, spu: str, ch: str, ppid: str, verdict: str, reaso
 
         sets["reason"] = reason or verdict
         sets["reason_class"] = L.reason_class(reason_class or classify_reason(reason))
-    msg = {"merchant_id": m, "spu_code": spu, "batch_id": listing["batch_id"], "channel": ch}
-    if not _move(deps, keys.listing(m, spu, ch), msg, target, listing, sets=sets, remove=remove):
-        return "not_in_audit"
-    settle(deps, m, spu, listing["batch_id"])
+    key = keys.listing(m, spu, ch)
+    msg = {"merchant_id": m, "spu_code": spu, "channel": ch}
+    moved = _move(deps, key, msg, target, None, sets=sets, remove=remove, in_audit_as=ppid, return_new=True)
+    if not moved:
+        listing = deps.store.get(*key)
+        if listing and listing.get("state") in (L.SUBMITTED, *L.WAITS) and listing.get("sent"):
+            return "not_yet_in_audit"          # our send's answer is not recorded yet
+        if not listing or listing.get("state") != L.IN_AUDIT or str(listing.get("platform_product_id")) != ppid:
+            return "not_in_audit"
+        # in audit with that id after all (an id stored as a number by an older version)
+        moved = _move(deps, key, {**msg, "batch_id": listing["batch_id"]}, target, listing, sets=sets,
+                      remove=remove, return_new=True)
+        if not moved:
+            return "not_in_audit"
+    settle(deps, m, spu, moved["batch_id"])
     return target
 
 

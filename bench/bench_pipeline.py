@@ -22,7 +22,11 @@ Prints, per run:
    mapping's polls and deletes count to the function it feeds), from the run's meter.
 4. Cost per million SKUs from the meter of this run, split orchestration / media.
 5. The run's profile for the capacity model: out/bench-pipeline-<N>.json
-   (``shangjia capacity --profile out/bench-pipeline-2000.json``).
+   (``shangjia capacity --profile out/bench-pipeline-2000.json``). With ``--promotion SHARE`` the
+   catalog is then uploaded again (every SKU's stock new, SHARE of the products repriced), timed
+   and counted apart; its own profile is out/bench-pipeline-<N>-reupload.json, and
+   out/bench-pipeline-<N>-promotion.json is the heavier per stage of the two
+   (``capacity.heavier``): what sizes the stack for a peak of new products or of re-uploads.
 Targets (#13): >= 20 SKUs/s at 2,000 products on 2 cores, flat from 200 to 2,000; <= 25 requests and
 <= 10 WRU per SKU; orchestration <= $20 and media <= $20 per million SKUs.
 
@@ -253,6 +257,10 @@ def _say_stopped(cloud, say, elapsed: float, stall_s: float, *, timed_out: bool)
         + (f"; handler errors (retried) {dict(retried)}" if retried else ""))
 
 
+def _write(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+
+
 def _minus(after: Counter, before: Counter) -> Counter:
     return Counter({k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)})
 
@@ -302,7 +310,8 @@ def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: f
                  reviewers: int = 4, reupload: float | None = None, tmp: Path | None = None) -> Run:
     from shangjia.localcloud import LocalCloud
     from shangjia.localcloud.demo import DEMO_CLOCK, MERCHANTS, SimulatedReviewer
-    from shangjia.localcloud.meter import profile
+    from shangjia.capacity import heavier
+    from shangjia.localcloud.meter import counts, profile
     from shangjia.pipeline.deps import aws_deps
     from shangjia.pipeline.merchants import put_merchant
 
@@ -362,28 +371,31 @@ def run_pipeline(w: Workload, *, workers: int, timeout_s: float, say, stall_s: f
         m = cloud.meter
         stage_requests, stage_wru = _stages(m)
         cost = m.cost()
+        first = counts(m)
+        products = sum(s["products_seen"] for s in summaries)
+        memory = {f.key: f.memory_mb for f in cloud.topology.functions}
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        # an incomplete run's figures would mislead the capacity model: kept apart
+        path = OUT_DIR / f"bench-pipeline-{w.products}{'' if done else '.incomplete'}.json"
+        source = (f"bench/bench_pipeline.py, {time.strftime('%Y-%m-%d')}, {w.products} products, {elapsed:.0f} s, "
+                  f"{workers} local workers")
+        _write(path, profile(m, skus=skus, products=products, images=len(w.images), memory_mb=memory, source=source))
         second = None
         if done and reupload is not None:
             second = _promotion(cloud, deps, w, uploads, tmp or Path(tempfile.mkdtemp()), reupload,
                                 before=(stage_requests, stage_wru, cost),
                                 timeout_s=timeout_s, stall_s=stall_s, say=say)
+            # the re-upload's own profile, and the one that sizes for a peak of either workload
+            # (capacity.heavier: per stage, the heavier per SKU)
+            again = profile(m, skus=second.skus, products=products, images=0, memory_mb=memory, since=first,
+                            source=f"bench/bench_pipeline.py, {time.strftime('%Y-%m-%d')}, the promotion's re-upload "
+                                   f"of {w.products} products (every SKU's stock new, {second.repriced:.0%} of the "
+                                   f"products repriced), {second.elapsed_s:.0f} s, {workers} local workers")
+            ok = "" if second.completed else ".incomplete"
+            _write(OUT_DIR / f"bench-pipeline-{w.products}-reupload{ok}.json", again)
+            path = OUT_DIR / f"bench-pipeline-{w.products}-promotion{ok}.json"
+            _write(path, heavier(json.loads((OUT_DIR / f"bench-pipeline-{w.products}.json").read_text()), again))
         stop.set()
-        OUT_DIR.mkdir(parents=True, exist_ok=True)
-        # an incomplete run's figures would mislead the capacity model: kept apart. With the
-        # promotion the profile covers both uploads, per SKU uploaded (a new product's work and a
-        # re-uploaded one's, half each)
-        complete = done and (second is None or second.completed)
-        name = f"bench-pipeline-{w.products}{'-promotion' if second is not None else ''}"
-        path = OUT_DIR / f"{name}{'' if complete else '.incomplete'}.json"
-        data = profile(m, skus=skus + (second.skus if second else 0),
-                       products=sum(s["products_seen"] for s in summaries), images=len(w.images),
-                       memory_mb={f.key: f.memory_mb for f in cloud.topology.functions},
-                       source=f"bench/bench_pipeline.py, {time.strftime('%Y-%m-%d')}, {w.products} products, "
-                              f"{elapsed:.0f} s, {workers} local workers"
-                              + (f"; then the promotion's re-upload of them (every SKU's stock, "
-                                 f"{second.repriced:.0%} of the products repriced): {second.skus} SKUs, "
-                                 f"{second.elapsed_s:.0f} s" if second else ""))
-        path.write_text(json.dumps(data, indent=1, ensure_ascii=False))
         return Run(w.products, elapsed, done, skus, by_status, stage_requests, stage_wru, cost, path,
                    workers, dict(sum((r.decisions for r in team), Counter())), reupload=second)
     finally:

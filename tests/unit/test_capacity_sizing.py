@@ -161,3 +161,37 @@ def test_capacity_sizing_prints_the_deployed_numbers(capsys):
     assert "the topology deploys these numbers" in out
     assert main(["capacity", "--sizing", "--skus", "2000000"]) == 0
     assert "the topology deploys other numbers" in capsys.readouterr().out
+
+
+def _full(profile, *, wru, skus=None, **more):
+    """A hand-made profile with the non-function figures ``heavier`` merges."""
+    p = copy.deepcopy(profile)
+    if skus:
+        p["workload"] = {**p["workload"], "skus": skus}
+    p.update({"requests": {"dynamodb": wru * 2}, "dynamodb": {"wru": wru, "rru": wru / 2},
+              "stepfunctions": {"standard_starts": 10, "express_starts": 0, "transitions": 100, "task_responses": 5},
+              "sqs_sends": 50, "s3": {"put": 30, "get": 30}, "apigateway": 20,
+              "partitions": {"PRODUCT#*#*": {"keys": 40, "wru": wru / 2, "max_key_wru": 3.0}}, **more})
+    return p
+
+
+def test_the_heavier_profile_sizes_each_stage_for_the_heavier_workload():
+    from shangjia.capacity import heavier
+
+    # new products: media-heavy; a re-upload of them: no media, twice the SKUs in the run, a stock sync
+    new = _full(make_profile(), wru=3000)
+    again = _full(make_profile(media={"invocations": 0, "cpu_s": 0.0, "requests": 0},
+                               validate={"invocations": 40, "cpu_s": 8.0, "requests": 200},
+                               stock_sync={"invocations": 40, "cpu_s": 4.0, "requests": 400}), wru=1000, skus=200)
+    merged = heavier(new, again)
+    assert merged["workload"]["skus"] == 200                       # the larger run's SKUs; the other scaled x2
+    assert merged["functions"]["media"] == {"invocations": 100, "cpu_s": 20.0, "requests": 1000}
+    assert merged["functions"]["validate"] == {"invocations": 40, "cpu_s": 8.0, "requests": 200}
+    assert merged["functions"]["stock_sync"]["invocations"] == 40
+    assert merged["dynamodb"]["wru"] == 6000                       # 30 WRU/SKU against 5: the heavier
+    assert merged["partitions"]["PRODUCT#*#*"] == {"keys": 80, "wru": 3000, "max_key_wru": 6.0}
+    shapes = SHAPES + [Shape("stock_sync", ("stock_sync",))]
+    both, alone = sizing(merged, shapes, PEAK), [sizing(p, shapes, PEAK) for p in (new, again)]
+    for fn in ("media", "validate", "stock_sync"):
+        assert both.functions[fn].needed == pytest.approx(max(a.functions[fn].needed for a in alone))
+    assert "the heavier per stage of" in merged["source"]

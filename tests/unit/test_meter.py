@@ -107,3 +107,24 @@ def test_measured_units_replace_the_estimate_and_estimates_are_counted():
     assert m.units["ddb_rru"] == 1.5 + 2
     assert m.units["ddb_measured"] == 1 and m.units["ddb_estimated"] == 2
     assert m.cost()["orchestration"]["dynamodb"] == 5 * PRICES["ddb_wru"] + 3.5 * PRICES["ddb_rru"]
+
+
+def test_a_profile_since_earlier_counts_holds_only_what_came_after():
+    from shangjia.localcloud.meter import counts, profile
+
+    m = Meter()
+    m.request("dynamodb", "PutItem", 100, 10, caller="validate", ddb_units=(1, 0, True),
+              ddb_partitions=[("PRODUCT#m#P1", 1)])
+    m.invocation("validate", 0.1, 0.05, 512, False)
+    first = counts(m)
+    m.request("dynamodb", "UpdateItem", 100, 10, caller="stock_sync", ddb_units=(2, 0, True),
+              ddb_partitions=[("PRODUCT#m#P1", 2)])
+    m.invocation("stock_sync", 0.1, 0.04, 256, False)
+    m.state_transitions = 7
+    later = profile(m, skus=2, products=1, images=0, memory_mb={}, source="the second phase", since=first)
+    assert set(later["functions"]) == {"stock_sync"} and later["functions"]["stock_sync"]["cpu_s"] == 0.04
+    assert later["dynamodb"]["wru"] == 2 and later["requests"] == {"dynamodb": 1}
+    assert later["partitions"]["PRODUCT#*#*"] == {"keys": 1, "wru": 2, "max_key_wru": 2}
+    assert later["stepfunctions"]["transitions"] == 7
+    whole = profile(m, skus=2, products=1, images=0, memory_mb={}, source="the run")
+    assert whole["dynamodb"]["wru"] == 3 and set(whole["functions"]) == {"validate", "stock_sync"}

@@ -253,6 +253,53 @@ def load_profile(path: Path | None = None) -> dict[str, Any]:
     return json.loads((path or PROFILE_PATH).read_text(encoding="utf-8"))
 
 
+def heavier(*profiles: dict[str, Any], api_latency_ms: float = DESIGN_API_LATENCY_MS) -> dict[str, Any]:
+    """One profile that is, for each stage and each figure, the heaviest per SKU of ``profiles``
+    (runs of different workloads: new products, and the same products re-uploaded): a peak of
+    either is sized for. A function's entry comes whole from the profile where it needs the most
+    concurrency per SKU/s (its invocations and seconds belong together); every other count is the
+    largest per SKU. Counts are scaled to the largest run's SKUs. Pure."""
+    if not profiles:
+        raise ValueError("heavier() of no profiles")
+    skus = max(max(1, int(p["workload"]["skus"])) for p in profiles)
+    factor = [skus / max(1, int(p["workload"]["skus"])) for p in profiles]
+
+    def most(get):
+        return round(max(get(p) * f for p, f in zip(profiles, factor)), 3)
+
+    functions: dict[str, dict[str, Any]] = {}
+    for fn in sorted({fn for p in profiles for fn in p["functions"]}):
+        best, best_need, best_f = None, -1.0, 1.0
+        for p, f in zip(profiles, factor):
+            if fn in p["functions"]:
+                st = next(s for s in stages({"workload": p["workload"], "functions": {fn: p["functions"][fn]}},
+                                            {}, api_latency_ms))
+                if st.per_sku_concurrency() > best_need:
+                    best, best_need, best_f = p["functions"][fn], st.per_sku_concurrency(), f
+        functions[fn] = {k: (round(v * best_f, 3) if k != "memory_mb" and isinstance(v, (int, float)) else v)
+                         for k, v in best.items()}
+    kinds: dict[str, dict[str, float]] = {}
+    for kind in {k for p in profiles for k in p.get("partitions", {})}:
+        p, f = max(((p, f) for p, f in zip(profiles, factor) if kind in p.get("partitions", {})),
+                   key=lambda pf: pf[0]["partitions"][kind]["wru"] * pf[1])
+        kinds[kind] = {k: round(v * f, 3) for k, v in p["partitions"][kind].items()}
+    return {
+        "source": "the heavier per stage of: " + "; ".join(p.get("source", "?") for p in profiles),
+        "workload": {"skus": skus, "products": most(lambda p: p["workload"]["products"]),
+                     "images": most(lambda p: p["workload"]["images"])},
+        "functions": functions,
+        "requests": {svc: most(lambda p, s=svc: p["requests"].get(s, 0))
+                     for svc in sorted({s for p in profiles for s in p["requests"]})},
+        "dynamodb": {k: most(lambda p, k=k: p["dynamodb"].get(k, 0)) for k in ("wru", "rru")},
+        "stepfunctions": {k: most(lambda p, k=k: p["stepfunctions"].get(k, 0))
+                          for k in sorted({k for p in profiles for k in p["stepfunctions"]})},
+        "sqs_sends": most(lambda p: p.get("sqs_sends", 0)),
+        "s3": {k: most(lambda p, k=k: p["s3"].get(k, 0)) for k in ("put", "get")},
+        "apigateway": most(lambda p: p.get("apigateway", 0)),
+        "partitions": dict(sorted(kinds.items(), key=lambda kv: -kv[1]["wru"])),
+    }
+
+
 @dataclass(frozen=True)
 class Shape:
     """What the sizing needs to know of a function (``shangjia.topology.sizing_shapes``)."""

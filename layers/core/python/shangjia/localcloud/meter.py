@@ -12,6 +12,7 @@ import math
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from shangjia.limits import item_size  # noqa: F401 - the one copy (DynamoDB's item size), used here and re-exported
 
@@ -247,46 +248,66 @@ def partition_kind(pk: str) -> str:
     return f"{index}:{shape}" if index else shape
 
 
+_PROFILED = ("caller_service", "ddb_partition_wru", "requests", "lambda_invocations", "lambda_cpu_s",
+             "lambda_gb_s", "units")
+
+
+def counts(meter: Meter) -> dict[str, Any]:
+    """The counters a profile is made of, as they are now (``Meter.snapshot`` is the JSON view of
+    all of them): ``profile(..., since=)`` counts what happened after (a run's second phase,
+    apart from its first)."""
+    with meter._lock:
+        out: dict[str, Any] = {k: Counter(getattr(meter, k)) for k in _PROFILED}
+        out["state_transitions"], out["express_executions"] = meter.state_transitions, meter.express_executions
+        return out
+
+
 def profile(meter: Meter, *, skus: int, products: int, images: int, memory_mb: dict[str, int],
-            source: str) -> dict:
+            source: str, since: dict[str, Any] | None = None) -> dict:
     """The measured per-stage figures of one run, per SKU where it scales with the work: what the
     capacity model (``shangjia.capacity``, ``shangjia capacity``) takes. Stages are functions;
     requests are counted by who made them (a function's own calls and its event-source
-    mapping's polls and deletes)."""
-    with meter._lock:
-        fn_requests: Counter = Counter()
-        for (caller, _svc), n in meter.caller_service.items():
-            fn_requests[caller.removeprefix("esm:")] += n
-        kinds: dict[str, dict[str, float]] = {}
-        for pk, wru in meter.ddb_partition_wru.items():
-            k = kinds.setdefault(partition_kind(pk), {"keys": 0, "wru": 0.0, "max_key_wru": 0.0})
-            k["keys"] += 1
-            k["wru"] += wru
-            k["max_key_wru"] = max(k["max_key_wru"], wru)
-        ops = meter.requests
-        functions = {fn: {"invocations": n, "cpu_s": round(meter.lambda_cpu_s[fn], 3),
-                          "gb_s": round(meter.lambda_gb_s[fn], 3), "memory_mb": memory_mb.get(fn, 128),
-                          "requests": fn_requests.get(fn, 0)}
-                     for fn, n in meter.lambda_invocations.items()}
-        by_service: Counter = Counter()
-        for (svc, _op), n in ops.items():
-            by_service[svc] += n
-        return {
-            "source": source,
-            "workload": {"skus": skus, "products": products, "images": images},
-            "functions": functions,
-            "requests": dict(by_service),
-            "dynamodb": {"wru": round(meter.units["ddb_wru"], 1), "rru": round(meter.units["ddb_rru"], 1)},
-            "stepfunctions": {
-                # Express executions are started with the same StartExecution call
-                "standard_starts": max(0, ops.get(("states", "StartExecution"), 0) - meter.express_executions),
-                "express_starts": meter.express_executions,
-                "transitions": meter.state_transitions,
-                "task_responses": sum(ops.get(("states", op), 0) for op in
-                                      ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"))},
-            "sqs_sends": sum(n for (svc, op), n in ops.items() if svc == "sqs" and op.startswith("SendMessage")),
-            "s3": {"put": meter.units["media_s3_put"] + meter.units["orch_s3_put"],
-                   "get": meter.units["media_s3_get"] + meter.units["orch_s3_get"]},
-            "apigateway": meter.units["apigw_request"],
-            "partitions": dict(sorted(kinds.items(), key=lambda kv: -kv[1]["wru"])),
-        }
+    mapping's polls and deletes). ``since``: ``counts`` taken earlier; only what the meter
+    counted after it (``skus``, ``products`` and ``images`` are that phase's)."""
+    now = counts(meter)
+    if since is not None:
+        for k in _PROFILED:
+            now[k] = Counter({key: v - since[k].get(key, 0) for key, v in now[k].items() if v - since[k].get(key, 0)})
+        for k in ("state_transitions", "express_executions"):
+            now[k] = max(0, now[k] - since[k])
+    units, ops = now["units"], now["requests"]
+    fn_requests: Counter = Counter()
+    for (caller, _svc), n in now["caller_service"].items():
+        fn_requests[caller.removeprefix("esm:")] += n
+    kinds: dict[str, dict[str, float]] = {}
+    for pk, wru in now["ddb_partition_wru"].items():
+        k = kinds.setdefault(partition_kind(pk), {"keys": 0, "wru": 0.0, "max_key_wru": 0.0})
+        k["keys"] += 1
+        k["wru"] += wru
+        k["max_key_wru"] = max(k["max_key_wru"], wru)
+    functions = {fn: {"invocations": n, "cpu_s": round(now["lambda_cpu_s"][fn], 3),
+                      "gb_s": round(now["lambda_gb_s"][fn], 3), "memory_mb": memory_mb.get(fn, 128),
+                      "requests": fn_requests.get(fn, 0)}
+                 for fn, n in now["lambda_invocations"].items()}
+    by_service: Counter = Counter()
+    for (svc, _op), n in ops.items():
+        by_service[svc] += n
+    return {
+        "source": source,
+        "workload": {"skus": skus, "products": products, "images": images},
+        "functions": functions,
+        "requests": dict(by_service),
+        "dynamodb": {"wru": round(units["ddb_wru"], 1), "rru": round(units["ddb_rru"], 1)},
+        "stepfunctions": {
+            # Express executions are started with the same StartExecution call
+            "standard_starts": max(0, ops.get(("states", "StartExecution"), 0) - now["express_executions"]),
+            "express_starts": now["express_executions"],
+            "transitions": now["state_transitions"],
+            "task_responses": sum(ops.get(("states", op), 0) for op in
+                                  ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"))},
+        "sqs_sends": sum(n for (svc, op), n in ops.items() if svc == "sqs" and op.startswith("SendMessage")),
+        "s3": {"put": units["media_s3_put"] + units["orch_s3_put"],
+               "get": units["media_s3_get"] + units["orch_s3_get"]},
+        "apigateway": units["apigw_request"],
+        "partitions": dict(sorted(kinds.items(), key=lambda kv: -kv[1]["wru"])),
+    }

@@ -264,8 +264,11 @@ def heavier(*profiles: dict[str, Any], api_latency_ms: float = DESIGN_API_LATENC
     skus = max(max(1, int(p["workload"]["skus"])) for p in profiles)
     factor = [skus / max(1, int(p["workload"]["skus"])) for p in profiles]
 
+    def scaled(v, f):                    # a count stays whole (a number of invocations, of keys)
+        return round(v * f) if isinstance(v, int) else round(v * f, 3)
+
     def most(get):
-        return round(max(get(p) * f for p, f in zip(profiles, factor)), 3)
+        return max(scaled(get(p), f) for p, f in zip(profiles, factor))
 
     functions: dict[str, dict[str, Any]] = {}
     for fn in sorted({fn for p in profiles for fn in p["functions"]}):
@@ -276,13 +279,13 @@ def heavier(*profiles: dict[str, Any], api_latency_ms: float = DESIGN_API_LATENC
                                             {}, api_latency_ms))
                 if st.per_sku_concurrency() > best_need:
                     best, best_need, best_f = p["functions"][fn], st.per_sku_concurrency(), f
-        functions[fn] = {k: (round(v * best_f, 3) if k != "memory_mb" and isinstance(v, (int, float)) else v)
+        functions[fn] = {k: (scaled(v, best_f) if k != "memory_mb" and isinstance(v, (int, float)) else v)
                          for k, v in best.items()}
     kinds: dict[str, dict[str, float]] = {}
     for kind in {k for p in profiles for k in p.get("partitions", {})}:
         p, f = max(((p, f) for p, f in zip(profiles, factor) if kind in p.get("partitions", {})),
                    key=lambda pf: pf[0]["partitions"][kind]["wru"] * pf[1])
-        kinds[kind] = {k: round(v * f, 3) for k, v in p["partitions"][kind].items()}
+        kinds[kind] = {k: scaled(v, f) for k, v in p["partitions"][kind].items()}
     return {
         "source": "the heavier per stage of: " + "; ".join(p.get("source", "?") for p in profiles),
         "workload": {"skus": skus, "products": most(lambda p: p["workload"]["products"]),

@@ -419,7 +419,7 @@ def _early_left(deps, spu, channel="wechat"):
 
     listing = _listing(deps, spu, channel)
     ref = deps.store.get(*platform_ref_key(channel, listing["platform_product_id"]))
-    return {k for k in ("early_verdict",) if k in listing} | {k for k in ("ttl",) if k in (ref or {})}
+    return {k for k in ("early_verdict", "early_verdict_batch") if k in listing} | {k for k in ("ttl", "early") if k in (ref or {})}
 
 
 def test_a_verdict_pushed_between_the_ref_and_the_move_into_audit_waits_on_the_listing(env, monkeypatch):
@@ -578,12 +578,18 @@ def test_only_an_audited_channels_listing_keeps_a_platform_id_item(env):
 
 
 def test_a_verdict_kept_for_an_earlier_revisions_send_is_not_applied_to_the_next(env):
-    deps, pub, ports, _ = env
+    """b1's send is answered late; its verdict was kept on the listing (stamped b1) and b1's send
+    then failed for good; the next upload's send (b2, here after a quota wait) goes into audit:
+    b1's verdict is not b2's audit."""
+    deps, pub, ports, clock = env
     _product(deps, "E5", channels=("wechat",))
     assert publish_message(deps, _msg("E5", "wechat"), pub) == "in_audit"
-    deps.store.update(*keys.listing(M, "E5", "wechat"), "SET early_verdict = :e",
-                      values={":e": {"verdict": "approved", "msg_id": "old-send", "source": "callback"}})
+    deps.store.update(*keys.listing(M, "E5", "wechat"), "SET early_verdict = :e, early_verdict_batch = :b",
+                      values={":e": {"verdict": "approved", "msg_id": "old-send", "source": "callback"}, ":b": "b1"})
     _product(deps, "E5", batch="b2", channels=("wechat",), title="新标题")       # a re-upload
-    assert publish_message(deps, _msg("E5", "wechat", batch="b2"), pub) == "in_audit"
+    ports["wechat"].faults = [ChannelError("quota", None, "频率限制", "rate limited")]
+    assert publish_message(deps, _msg("E5", "wechat", batch="b2"), pub) != "in_audit"
+    clock.t += 3600
+    assert publish_message(deps, deps.queues.msgs[-1][1], pub) == "in_audit"
     listing = _listing(deps, "E5", "wechat")
-    assert listing["state"] == "in_audit" and "early_verdict" not in listing and "verdict_msg_id" not in listing
+    assert listing["state"] == "in_audit" and listing["batch_id"] == "b2" and "verdict_msg_id" not in listing

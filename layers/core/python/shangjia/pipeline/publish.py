@@ -223,8 +223,6 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
         if not _move(deps, lkey, msg, L.SUBMITTED, listing,
                      sets={"sent": True, "submitted_at": iso(deps.clock.now()), "content_hash_sending": chash,
                            "lease_until": round(pub.now_s() + lease_s(), 3)},
-                     # a verdict kept for an earlier revision's send is not this one's
-                     remove=[] if same else [EARLY_ON_LISTING],
                      add_attempt=True, unleased_at=pub.now_s()):
             return _defer(deps, msg, lease_s())     # another delivery is sending it right now
         adapter_listing = dict(listing or {})
@@ -273,14 +271,18 @@ def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | No
                                 "REMOVE #ttl", names={"#ttl": "ttl"}, values={":m": m, ":s": spu, ":c": ch},
                                 return_new=True)
         early = (ref or {}).get(EARLY_ON_REF)
+        if early:                            # applied below: not left on the ref for a later send
+            deps.store.update(*platform_ref_key(ch, ppid), "REMOVE #e", names={"#e": EARLY_ON_REF})
     if state != L.IN_AUDIT:
-        remove.append(EARLY_ON_LISTING)      # a verdict kept for an audit this answer says is over
+        remove += EARLY_ON_LISTING_ATTRS     # a verdict kept for an audit this answer says is over
     moved = _move(deps, keys.listing(m, spu, ch), msg, state, listing, sets=sets, remove=remove,
                   return_new=state == L.IN_AUDIT)
     if state == L.IN_AUDIT and moved:
         # a verdict pushed before this answer was recorded (a quick audit) waits for it on the ref
         # or on the listing, whose move into audit returned it (no read): apply it now
-        early = early or (moved if isinstance(moved, dict) else {}).get(EARLY_ON_LISTING)
+        kept = moved if isinstance(moved, dict) else {}
+        if not early and kept.get(EARLY_ON_LISTING) and kept.get(EARLY_BATCH) == msg["batch_id"]:
+            early = kept[EARLY_ON_LISTING]   # (one kept while an earlier revision was sent is not this one's)
         if early:
             out = _apply(deps, m, spu, ch, ppid, early["verdict"], early.get("reason") or "",
                          early.get("reason_class") or "", source=early.get("source") or "callback",
@@ -301,6 +303,8 @@ def _record_answer(deps: Deps, msg: dict[str, Any], listing: dict[str, Any] | No
 # the other's item to find it.
 EARLY_ON_REF = "early"
 EARLY_ON_LISTING = "early_verdict"
+EARLY_BATCH = "early_verdict_batch"   # the revision the listing was sending when the verdict came
+EARLY_ON_LISTING_ATTRS = [EARLY_ON_LISTING, EARLY_BATCH]
 
 
 def _stock_only(deps: Deps, msg: dict[str, Any], pub: Publisher, shop, listing: dict[str, Any],
@@ -602,7 +606,8 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
         # audit (which returns it), unless that move landed meanwhile: then it applies now
         waits = {f":w{i}": s for i, s in enumerate((L.SUBMITTED, *L.WAITS))}
         if _keep_early(deps, keys.listing(ref["merchant_id"], ref["spu_code"], ch), EARLY_ON_LISTING, early,
-                       f"#st IN ({', '.join(waits)}) AND sent = :t", {**waits, ":t": True}, names={"#st": "state"}):
+                       f"#st IN ({', '.join(waits)}) AND sent = :t", {**waits, ":t": True}, names={"#st": "state"},
+                       stamp=EARLY_BATCH):
             out = "pending"
         else:
             out = apply(ref)
@@ -614,12 +619,17 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
 
 
 def _keep_early(deps: Deps, key: tuple[str, str], attr: str, early: dict[str, Any], condition: str,
-                values: dict[str, Any], *, names: dict[str, str] | None = None, expires: bool = False) -> bool:
+                values: dict[str, Any], *, names: dict[str, str] | None = None, expires: bool = False,
+                stamp: str | None = None) -> bool:
     """Keep an early verdict on ``key``'s item if ``condition`` still holds; False when it did not.
     ``expires``: the item exists only for it (a platform-id stub no send claims is gone in time;
-    publish's ref write removes the expiry)."""
+    publish's ref write removes the expiry). ``stamp``: an attribute that gets the item's
+    ``batch_id`` as it is at this write (the revision being sent)."""
     names, values = {"#e": attr, **(names or {})}, {":e": early, **values}
     expr = "SET #e = :e"
+    if stamp:
+        names["#eb"], names["#eb_from"] = stamp, "batch_id"
+        expr += ", #eb = #eb_from"
     if expires:
         names["#ttl"], values[":ttl"] = "ttl", int(time.time()) + CALLBACK_TTL_S
         expr += ", #ttl = :ttl"
@@ -640,7 +650,7 @@ def _apply(deps: Deps, m: str, spu: str, ch: str, ppid: str, verdict: str, reaso
     sets: dict[str, Any] = {"verdict_source": source, "verdict_at": iso(deps.clock.now())}
     if msg_id:
         sets["verdict_msg_id"] = msg_id
-    remove = ["gsi2pk", "gsi2sk", "next_at", EARLY_ON_LISTING]
+    remove = ["gsi2pk", "gsi2sk", "next_at", *EARLY_ON_LISTING_ATTRS]
     if target == L.LIVE:
         sets["live_at"] = iso(deps.clock.now())
     else:

@@ -417,3 +417,79 @@ def test_stock_only_changes_to_a_product_not_yet_published_are_not_taken_apart(m
     _upload(m1, aws, f"{M}/catalog.xlsx", edited)
     outcomes = {m["spu_code"]: validate_message(m1, m) for m in _drain(aws)}
     assert outcomes[spu] == "busy" and _product(m1, spu)["status"] == "media"
+
+
+def _stock_only_message(m1, aws, tmp_path, stock=777):
+    """A published catalog and the message of its first multi-SKU product re-uploaded with new stock."""
+    _, msgs = _published_catalog(m1, aws, tmp_path)
+    spu = _multi_sku(msgs)["spu_code"]
+    edited = _edit_sheet(tmp_path / "s9.xlsx", tmp_path / "stock.xlsx", {(spu, "库存"): stock})
+    second = _upload(m1, aws, f"{M}/catalog.xlsx", edited)
+    msg = next(m for m in _drain(aws) if m["spu_code"] == spu)
+    return spu, msg, second
+
+
+def _levels(deps, spu, codes=None):
+    from shangjia.stock import StockLedger
+
+    ledger = StockLedger(deps.store, deps.clock)
+    codes = codes or [s["sku_code"] for s in _product(deps, spu)["product"]["skus"]]
+    return {c: ledger.levels(M, c).on_hand for c in codes}
+
+
+def test_a_stock_only_upload_refused_on_the_way_changes_no_stock(m1, aws, tmp_path, monkeypatch):
+    """Another upload takes the product between this one's read and its commit: this one is
+    refused as busy, and its stock is neither seeded nor synced."""
+    from shangjia.stock import rules
+
+    spu, msg, _ = _stock_only_message(m1, aws, tmp_path)
+    before = _levels(m1, spu)
+    transact = m1.store.transact
+
+    def another_upload_first(actions):
+        m1.store.update(*keys.product(M, spu), "SET #s = :v, batch_id = :b", names={"#s": "status"},
+                        values={":v": "validating", ":b": "batch-other"})
+        return transact(actions)
+
+    monkeypatch.setattr(m1.store, "transact", another_upload_first)
+    assert validate_message(m1, msg) == "busy"
+    assert _levels(m1, spu, list(before)) == before and m1.store.get(*rules.sync_marker_key(M, spu)) is None
+
+
+def test_a_duplicate_delivery_that_committed_first_is_this_ones_success(m1, aws, tmp_path, monkeypatch):
+    """SQS delivers the message twice at once: the copy that commits second finds its own batch's
+    commit and is unchanged too, instead of taking the product the whole way."""
+    spu, msg, _ = _stock_only_message(m1, aws, tmp_path)
+    transact, seen = m1.store.transact, []
+
+    def the_other_copy_first(actions):
+        if not seen:
+            seen.append("running")
+            seen[0] = validate_message(m1, copy.deepcopy(msg))
+        return transact(actions)
+
+    monkeypatch.setattr(m1.store, "transact", the_other_copy_first)
+    assert validate_message(m1, msg) == "unchanged" and seen == ["unchanged"]
+    assert _product(m1, spu)["status"] == "published" and _drain(aws, ("media",)) == []
+    assert set(_levels(m1, spu).values()) == {777}
+
+
+def test_a_delivery_that_dies_after_its_commit_is_seeded_by_the_redelivery(m1, aws, tmp_path, monkeypatch):
+    from shangjia.pipeline import stock_reupload
+
+    spu, msg, second = _stock_only_message(m1, aws, tmp_path)
+    before = _levels(m1, spu)
+    real_seed = stock_reupload.seed
+
+    def crash(*a, **kw):
+        raise RuntimeError("the function timed out")
+
+    monkeypatch.setattr(stock_reupload, "seed", crash)
+    with pytest.raises(RuntimeError):
+        validate_message(m1, msg)
+    assert _levels(m1, spu) == before                       # committed, not yet seeded
+    monkeypatch.setattr(stock_reupload, "seed", real_seed)
+    assert validate_message(m1, msg) == "unchanged"         # SQS delivers it again
+    assert set(_levels(m1, spu).values()) == {777}
+    record = m1.store.get(f"BATCH#{second.batch_id}", f"UNCHANGED#{spu}")
+    assert {c["field"] for c in record["changes"]} == {"stock"}, "the report still lists the stock changes"

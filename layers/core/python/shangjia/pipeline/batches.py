@@ -298,6 +298,19 @@ def _publish(deps: Deps, batch: Mapping[str, Any], xlsx_key: str | None, xlsx: b
 
 # --- settling: a batch's final state ------------------------------------------------------------------
 
+def unchanged_item(msg: Mapping[str, Any], existing: Mapping[str, Any],
+                   changes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The batch's record of a product its upload left as it was (``UNCHANGED#<spu>``: the
+    report lists it with the status it keeps; ``changes``: the stock it changed, when only stock
+    changed, ``pipeline/stock_reupload.py``)."""
+    merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
+    rows = (msg.get("raw") or {}).get("rows") or [{}]
+    return {"pk": f"BATCH#{batch_id}", "sk": f"UNCHANGED#{spu}", "merchant_id": merchant_id,
+            "spu_code": spu, "status": existing["status"], "current_batch_id": existing.get("batch_id"),
+            "first_row": rows[0].get("row"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"UNCHANGED#{spu}",
+            **({"changes": changes} if changes else {})}
+
+
 def settle_product(deps: Deps, batch_id: str, seq: Any, spu: str, outcome: str,
                    item: Mapping[str, Any] | None = None, *, shard_size: int | None = None) -> bool:
     """Count one product of the batch as settled, once (an atomic ``ADD`` guarded by a number set of

@@ -13,8 +13,9 @@ lists it unchanged with its stock changes (the report's Changes sheet shows them
 
 Anything else goes the whole way, as before: a product not yet published (its listings are not
 live to sync), a stock cell that does not validate (the product's findings say where), a change
-of any other cell, a SKU added or dropped. The seed comes first and is idempotent, so a delivery
-that dies before the revision is written is redone by its redelivery.
+of any other cell, a SKU added or dropped. The revision is written first (the commit point) and
+the seed after it: an upload refused on the way changes no stock, and a delivery that dies in
+between is seeded by its redelivery (``apply``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from shangjia.clock import iso
 from shangjia.errors import has_errors
 from shangjia.pipeline import keys
 from shangjia.pipeline.deps import Deps
-from shangjia.pipeline.products import payload_update
+from shangjia.pipeline.products import get_product, payload_update
 from shangjia.ports import TransactionCanceled
 from shangjia.status import ProductStatus as PS
 
 STOCK_FIELD = "stock"
+STOCK_BATCH = "stock_batch"     # on the product: the upload whose stock-only change wrote its hash
 
 
 def applies(existing: dict[str, Any], merged: Any, source_key: str | None) -> bool:
@@ -43,9 +45,16 @@ def applies(existing: dict[str, Any], merged: Any, source_key: str | None) -> bo
 
 def apply(deps: Deps, msg: dict[str, Any], existing: dict[str, Any], merged: Any, digest: str,
           ctx: Any) -> list[dict[str, Any]] | None:
-    """Seed the new stock and record it on the current revision; the changes (for the batch's
-    record), or None when the upload must go the whole way instead."""
-    from shangjia.stock import seed_from_sheet
+    """Record the new stock on the current revision, then seed it; the changes (for the batch's
+    record), or None when the upload must go the whole way instead.
+
+    The commit is one transaction: the payload's product and cells, the content hash with the
+    batch that wrote it (``STOCK_BATCH``), and the batch's record of the product with its changes.
+    The seed comes after it, so an upload refused on the way (another upload took the product in
+    between) changes no stock; a delivery that dies between the two is seeded by its redelivery,
+    which finds the hash its own batch wrote (``validate``: the unchanged branch calls ``seed``).
+    A concurrent delivery of the same message that committed first is this one's success too."""
+    from shangjia.pipeline.batches import unchanged_item
     from shangjia.validation import validate_product
 
     result = validate_product(merged.raw, ctx)
@@ -57,16 +66,30 @@ def apply(deps: Deps, msg: dict[str, Any], existing: dict[str, Any], merged: Any
     if set(new) != {str(s.get("sku_code")) for s in skus}:
         return None
     product["skus"] = [{**s, STOCK_FIELD: new[str(s.get("sku_code"))]} for s in skus]
+    changes = [c.to_dict() for c in merged.changes]
     m, spu, b = msg["merchant_id"], msg["spu_code"], existing["batch_id"]
-    seed_from_sheet(deps, m, product, msg["batch_id"], spu=spu, listed=True)
     pk, sk = keys.product(m, spu)
     try:
         deps.store.transact([
             payload_update(pk, b, {"product": product, "cells": merged.snapshot}),
-            {"update": (pk, sk), "expression": "SET content_hash = :h, updated_at = :at",
-             "condition": "batch_id = :b AND #s = :s AND content_hash = :was", "names": {"#s": "status"},
-             "values": {":h": digest, ":at": iso(deps.clock.now()), ":b": b, ":s": PS.PUBLISHED.value,
-                        ":was": existing["content_hash"]}}])
+            {"update": (pk, sk), "expression": "SET content_hash = :h, #sb = :nb, updated_at = :at",
+             "condition": "batch_id = :b AND #s = :s AND content_hash = :was",
+             "names": {"#s": "status", "#sb": STOCK_BATCH},
+             "values": {":h": digest, ":nb": msg["batch_id"], ":at": iso(deps.clock.now()), ":b": b,
+                        ":s": PS.PUBLISHED.value, ":was": existing["content_hash"]}},
+            {"put": unchanged_item(msg, existing, changes)}])
     except TransactionCanceled:
-        return None                      # moved meanwhile (another upload, an ops reset): the whole way
-    return [c.to_dict() for c in merged.changes]
+        now = get_product(deps, m, spu) or {}
+        if not (now.get("status") == PS.PUBLISHED and now.get("content_hash") == digest
+                and now.get(STOCK_BATCH) == msg["batch_id"]):
+            return None                  # moved meanwhile (another upload, an ops reset): the whole way
+    seed(deps, msg, product)
+    return changes
+
+
+def seed(deps: Deps, msg: dict[str, Any], product: dict[str, Any]) -> int:
+    """The revision's stock into the ledger (levels no ERP or order owns), which queues the stock
+    sync of the product's live listings. Idempotent (a seed writes only what differs)."""
+    from shangjia.stock import seed_from_sheet
+
+    return seed_from_sheet(deps, msg["merchant_id"], product, msg["batch_id"], spu=msg["spu_code"], listed=True)

@@ -91,6 +91,8 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     digest = content_hash(merged.snapshot, context=posixpath.dirname(msg.get("source_key") or ""))
     if (not check_only and existing and not same and existing.get("content_hash") == digest
             and existing.get("status") in KEEP_UNCHANGED):
+        if existing.get(stock_reupload.STOCK_BATCH) == batch_id:
+            stock_reupload.seed(deps, msg, existing["product"])   # its commit landed; the seed may not have
         return _unchanged(deps, msg, seq, existing)
     if not check_only and existing and not same and stock_reupload.applies(existing, merged, msg.get("source_key")):
         changes = stock_reupload.apply(deps, msg, existing, merged, digest,
@@ -296,12 +298,12 @@ def _unchanged(deps: Deps, msg: dict[str, Any], seq: Any, existing: dict[str, An
     """The upload changes nothing the product's review or listings depend on: it keeps its state,
     review and listings. Recorded under the batch (the report lists it as unchanged, with its stock
     ``changes`` when only stock changed: ``stock_reupload``) and counted, so the batch completes."""
-    merchant_id, batch_id, spu = msg["merchant_id"], msg["batch_id"], msg["spu_code"]
-    rows = (msg.get("raw") or {}).get("rows") or [{}]
-    deps.store.put({"pk": f"BATCH#{batch_id}", "sk": f"UNCHANGED#{spu}", "merchant_id": merchant_id,
-                    "spu_code": spu, "status": existing["status"], "current_batch_id": existing.get("batch_id"),
-                    "first_row": rows[0].get("row"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"UNCHANGED#{spu}",
-                    **({"changes": changes} if changes else {})})
+    batch_id, spu = msg["batch_id"], msg["spu_code"]
+    try:   # a redelivery keeps the record as written (a stock-only one's changes came with its commit)
+        deps.store.put(batches.unchanged_item(msg, existing, changes),
+                       condition=None if changes else "attribute_not_exists(sk)")
+    except ConditionFailed:
+        pass
     shard = batches.shard_size_of(msg.get("options"))
     batches.tally_product(deps, batch_id, seq, spu, valid=True, unchanged=True, shard_size=shard)
     batches.settle_product(deps, batch_id, seq, spu, "unchanged", shard_size=shard)

@@ -133,3 +133,28 @@ def test_the_scheduled_function_runs_one_slice_of_its_configured_size(deps, cata
     assert out["levels"] == 6 and out["repaired"] == 3 and out["cursor"]["to"] != ""
     assert deps.store.get(*rules.RECONCILE_CURSOR)["after"] == out["cursor"]["to"]
     assert handler("stock_reconcile")({"source": "aws.events"})["cursor"]["cycle_done"]
+
+
+def test_a_run_killed_by_its_time_out_keeps_what_it_checked_up_to_its_last_checkpoint(deps, catalog, monkeypatch):
+    """A platform hangs past the margin and the time-out kills the run: the cursor saved every
+    CHECKPOINT_PRODUCTS products keeps the next run from starting the slice over."""
+    import shangjia.stock.sync as sync
+
+    platform, products = catalog
+    monkeypatch.setattr(sync, "CHECKPOINT_PRODUCTS", 2)
+    real_api, reads = platform.api, []
+
+    def hangs_on_the_fourth(shop, method, params):
+        reads.append(params["product_id"])
+        if len(reads) == 4:
+            raise TimeoutError("Task timed out after 300.00 seconds")
+        return real_api(shop, method, params)
+
+    monkeypatch.setattr(platform, "api", hangs_on_the_fourth)
+    with pytest.raises(TimeoutError):
+        run(deps, platform, max_levels=10)
+    saved = deps.store.get(*rules.RECONCILE_CURSOR)["after"]
+    assert saved == f"m-a#{products[1][2][1]}", "saved before the third product: the first two are done"
+    monkeypatch.setattr(platform, "api", real_api)
+    nxt = run(deps, platform, max_levels=10)
+    assert nxt["cursor"]["from"] == saved and nxt["products"] == 3 and nxt["cursor"]["cycle_done"]

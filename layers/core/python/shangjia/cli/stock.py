@@ -3,6 +3,8 @@ level, reconciliation) and ``order-run``, the no-oversell proof on a fresh local
 
 from __future__ import annotations
 
+import argparse
+
 import json
 import sys
 
@@ -41,8 +43,8 @@ def register(sub) -> None:
     buf.set_defaults(func=_buffer)
     rec = ssub.add_parser("reconcile", help="compare the channels' stock with the ledger and repair drift "
                                             "(the whole catalog, or one slice as the schedule runs it)")
-    rec.add_argument("--levels", type=int, help="one slice: the next N levels after the scheduled runs' "
-                                                "cursor (moves it, as stock_reconcile does)")
+    rec.add_argument("--levels", type=_positive, help="one slice: the next N levels after the scheduled "
+                                                      "runs' cursor (moves it, as stock_reconcile does)")
     _endpoint_arg(rec)
     rec.set_defaults(func=_reconcile)
     run = ssub.add_parser("order-run", help="the proof: N concurrent signed order pushes for one SKU with "
@@ -53,6 +55,13 @@ def register(sub) -> None:
     run.add_argument("--concurrency", type=int, default=8, help="Lambda concurrency of the local cloud")
     run.add_argument("--json", action="store_true", help="the whole run as JSON")
     run.set_defaults(func=_order_run)
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
+    return n
 
 
 def _ledger():

@@ -130,11 +130,14 @@ def reconcile(deps, *, port_for=None, max_levels: int | None = None,
     (the scheduled function): a slice, the next ``max_levels`` levels after where the last run
     stopped (``rules.RECONCILE_CURSOR``, in the levels index's order), so a run's work and its
     platform reads stay bounded however large the catalog; after the last level the next run
-    starts again from the first (a cycle: ``cycle_done``). ``seconds_left`` (the invocation's
-    remaining time): the run stops before ``RECONCILE_MARGIN_S`` is left and the cursor points
-    at the first product it did not check, so a time-out resumes there. The cursor is moved
-    only from the value this run read: an overlapping run that moved it first wins, and this
-    one reports ``overlap`` and leaves it."""
+    starts again from the first (a cycle checks every SKU at least once: a stopped run's next
+    one may check again a few SKUs of products it had checked). ``seconds_left`` (the
+    invocation's remaining time): the run stops before ``RECONCILE_MARGIN_S`` is left (a
+    product's worst case: two platforms' read and update at their time-outs) and the cursor
+    points at the first product it did not check; every ``CHECKPOINT_PRODUCTS`` products the
+    cursor is saved, so even a run the time-out kills (a platform hanging past the margin) keeps
+    what it checked. The cursor is moved only from the value this run last wrote or read: an
+    overlapping run that moved it first wins, and this one stops and reports ``overlap``."""
     from shangjia.channels import channel_port
     from shangjia.channels.credentials import shop_for
 
@@ -165,11 +168,21 @@ def reconcile(deps, *, port_for=None, max_levels: int | None = None,
             products.setdefault(key, []).append(str(item["sku_code"]))
     out: dict[str, Any] = {"levels": len(index_entries), "products": 0, "listings": 0, "checked": 0, "drifted": 0,
                            "repaired": [], "errors": []}
+    def before(key) -> str:              # the cursor that resumes at this product's first level
+        n = first_at[key]
+        return str(index_entries[n - 1]["gsi1sk"]) if n else after
+
     stopped_at: int | None = None
-    for (merchant_id, spu), codes in products.items():
+    saved, out["overlap"] = after, False
+    for k, ((merchant_id, spu), codes) in enumerate(products.items()):
         if seconds_left is not None and seconds_left() < RECONCILE_MARGIN_S:
             stopped_at = first_at[(merchant_id, spu)]
             break
+        if sliced and k and k % CHECKPOINT_PRODUCTS == 0:
+            if not _move_cursor(deps, saved, before((merchant_id, spu))):
+                out["overlap"] = True
+                break
+            saved = before((merchant_id, spu))
         out["products"] += 1
         _reconcile_product(deps, port_for, shop_for, merchant_id, spu, codes, out)
     if sliced:
@@ -178,12 +191,14 @@ def reconcile(deps, *, port_for=None, max_levels: int | None = None,
         else:
             to = str(index_entries[-1]["gsi1sk"]) if len(index_entries) >= max_levels and index_entries else ""
         out["cursor"] = {"from": after, "to": to, "stopped": stopped_at is not None,
-                         "cycle_done": stopped_at is None and to == ""}
-        out["overlap"] = not _move_cursor(deps, after, to)
+                         "cycle_done": stopped_at is None and to == "" and not out["overlap"]}
+        if not out["overlap"]:
+            out["overlap"] = not _move_cursor(deps, saved, to)
     return out
 
 
-RECONCILE_MARGIN_S = 20
+RECONCILE_MARGIN_S = 60        # of the function's 300 s
+CHECKPOINT_PRODUCTS = 100
 
 
 def _move_cursor(deps, was: str, to: str) -> bool:

@@ -97,8 +97,8 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     if not check_only and existing and not same and stock_reupload.applies(existing, merged, msg.get("source_key")):
         changes = stock_reupload.apply(deps, msg, existing, merged, digest,
                                        _context(deps, merchant_id, get_merchant(deps.store, merchant_id) or {}))
-        if changes is not None:
-            return _unchanged(deps, msg, seq, existing, changes=changes)
+        if changes is not None:      # (its record went with its commit)
+            return _unchanged(deps, msg, seq, existing, recorded=True)
     if existing and existing.get("batch_id") != batch_id and not can_transition(existing["status"], PS.UPLOADED):
         return _busy(deps, msg, seq, existing["status"])
 
@@ -294,14 +294,14 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
 
 
 def _unchanged(deps: Deps, msg: dict[str, Any], seq: Any, existing: dict[str, Any], *,
-               changes: list[dict[str, Any]] | None = None) -> str:
+               recorded: bool = False) -> str:
     """The upload changes nothing the product's review or listings depend on: it keeps its state,
     review and listings. Recorded under the batch (the report lists it as unchanged, with its stock
     ``changes`` when only stock changed: ``stock_reupload``) and counted, so the batch completes."""
     batch_id, spu = msg["batch_id"], msg["spu_code"]
-    try:   # a redelivery keeps the record as written (a stock-only one's changes came with its commit)
-        deps.store.put(batches.unchanged_item(msg, existing, changes),
-                       condition=None if changes else "attribute_not_exists(sk)")
+    try:   # a redelivery keeps the record as written (a stock-only one's, with its changes, by its commit)
+        if not recorded:
+            deps.store.put(batches.unchanged_item(msg, existing), condition="attribute_not_exists(sk)")
     except ConditionFailed:
         pass
     shard = batches.shard_size_of(msg.get("options"))

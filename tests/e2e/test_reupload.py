@@ -130,7 +130,43 @@ def test_a_corrected_sheet_reprocesses_one_product_and_the_same_bytes_none(cloud
     reviews3, calls3 = _reviews_and_calls(cloud, deps, spus)
     assert (reviews3, calls3) == (reviews2, calls2), "no second review, no channel call"
     assert all((get_product(deps, M, s) or {}).get("status") == "published" for s in spus)
+    # 5. a promotion's stock: one product's stock cells are all the sheet changes. No review, no
+    # product update: the ledger is seeded and the stock sync sends it through the stock APIs
+    from shangjia.spec import load_spec
+    from shangjia.stock import StockLedger
+
+    heads = {f.name: f.header for f in load_spec().fields}
+    wb = openpyxl.load_workbook(io.BytesIO(edited))
+    ws = wb.worksheets[0]
+    cols = {str(c.value or ""): c.column for c in ws[header]}
+    spu_col, stock_col = cols[heads["spu_code"]], cols[heads["stock"]]
+    target, current = spus[0], None
+    for r in range(header + 1, ws.max_row + 1):
+        current = ws.cell(r, spu_col).value or current
+        if current == target:
+            ws.cell(r, stock_col).value = 4321
+    buf = io.BytesIO()
+    wb.save(buf)
+    wechat, douyin = cloud.channels.wechat, cloud.channels.douyin
+    seen = (len(wechat.requests), len(douyin.requests))
+    s3.put_object(Bucket=drop, Key=key, Body=buf.getvalue())
+    b5, s5, t_stock = _settled_batch(cloud, deps, key, not_in={b1["batch_id"], b2["batch_id"], b4["batch_id"]})
+    assert s5["unchanged"] == N and s5["reprocessed"] == 0, s5
+    codes = [sk["sku_code"] for sk in get_product(deps, M, target)["product"]["skus"]]
+    ledger = StockLedger(deps.store, deps.clock)
+    assert all(ledger.levels(M, c).on_hand == 4321 for c in codes)
+    assert cloud.wait_until(lambda: cloud.idle() and any(p == "/channels/ec/product/stock/update"
+                                                         for p, _ in wechat.requests[seen[0]:])
+                            and any(p == "/sku/syncStock" for p, _ in douyin.requests[seen[1]:]), timeout_s=60)
+    sent = {p for p, _ in wechat.requests[seen[0]:]} | {p for p, _ in douyin.requests[seen[1]:]}
+    assert not sent & {"/channels/ec/product/update", "/channels/ec/product/listing", "/product/editV2",
+                       "/product/addV2"}, f"stock only, no product update: {sent}"
+    reviews5, _ = _reviews_and_calls(cloud, deps, spus)
+    assert reviews5 == reviews3 and (get_product(deps, M, target) or {}).get("status") == "published"
+    doc5 = json.loads(s3.get_object(Bucket=reports, Key=b5["report_json_key"])["Body"].read())
+    assert {(c["field"], c["new"]) for r in doc5["product_results"] for c in r["changes"]} == {("stock", "4321")}
     print(f"\nre-upload figures: {N} products; first upload {t_first:.1f} s ({N} reprocessed); "
           f"corrected sheet {t_second:.1f} s ({s2['reprocessed']} reprocessed, {s2['unchanged']} unchanged); "
           f"copy under another key {t_copy:.1f} s and retried PutObject {t_retry:.1f} s (0 reprocessed); "
+          f"one product's stock {t_stock:.1f} s (0 reprocessed, stock APIs only); "
           f"channel calls {calls1} / +{calls2 - calls1} / +{calls3 - calls2}")

@@ -582,7 +582,7 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
     got = {(i["pk"], i["sk"]): i for i in deps.store.get_many([rk, mk] if verdict.msg_id else [rk], consistent=True)}
     if verdict.msg_id and (got.get(mk) or {}).get("applied"):
         return "duplicate"
-    ref = got.get(rk)
+    ref = got.get(rk) if (got.get(rk) or {}).get("merchant_id") else None   # (an early verdict's stub is no ref)
     early = {"verdict": verdict.verdict, "reason": verdict.reason, "reason_class": verdict.reason_class,
              "msg_id": verdict.msg_id, "source": source, "received_at": iso(now)}
 
@@ -590,7 +590,6 @@ def apply_verdict(deps: Deps, verdict, *, source: str = "callback") -> str:
         return _apply(deps, ref["merchant_id"], ref["spu_code"], ch, ppid, verdict.verdict, verdict.reason,
                       verdict.reason_class, source=source, msg_id=verdict.msg_id)
 
-    ref = ref if ref and ref.get("merchant_id") else None        # (an early verdict's stub is no ref)
     out = apply(ref) if ref else "unknown_listing"
     if out == "unknown_listing":
         # the verdict overtook the answer to our own send: it waits on the platform-id item for

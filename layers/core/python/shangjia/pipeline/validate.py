@@ -299,11 +299,11 @@ def _unchanged(deps: Deps, msg: dict[str, Any], seq: Any, existing: dict[str, An
     review and listings. Recorded under the batch (the report lists it as unchanged, with its stock
     ``changes`` when only stock changed: ``stock_reupload``) and counted, so the batch completes."""
     batch_id, spu = msg["batch_id"], msg["spu_code"]
-    try:   # a redelivery keeps the record as written (a stock-only one's, with its changes, by its commit)
-        if not recorded:
+    if not recorded:   # a redelivery keeps the record as written (a stock-only one's, with its changes)
+        try:
             deps.store.put(batches.unchanged_item(msg, existing), condition="attribute_not_exists(sk)")
-    except ConditionFailed:
-        pass
+        except ConditionFailed:
+            pass
     shard = batches.shard_size_of(msg.get("options"))
     batches.tally_product(deps, batch_id, seq, spu, valid=True, unchanged=True, shard_size=shard)
     batches.settle_product(deps, batch_id, seq, spu, "unchanged", shard_size=shard)

@@ -593,3 +593,37 @@ def test_a_verdict_kept_for_an_earlier_revisions_send_is_not_applied_to_the_next
     assert publish_message(deps, deps.queues.msgs[-1][1], pub) == "in_audit"
     listing = _listing(deps, "E5", "wechat")
     assert listing["state"] == "in_audit" and listing["batch_id"] == "b2" and "verdict_msg_id" not in listing
+
+
+class ImagePort(FakePort):
+    """A re-hosting platform: its product's image map is read with the product (``images_key``)."""
+
+    def __init__(self, channel):
+        super().__init__(channel)
+        self.given: list[dict] = []
+
+    def images_key(self, shop, spu):
+        return f"CHANNELIMG#{self.channel}#{shop.shop_id}#{spu}", "IMAGES"
+
+    def submit(self, shop, product, *, listing):
+        self.given.append(product.get("hosted_images"))
+        return super().submit(shop, product, listing=listing)
+
+
+def test_a_re_hosting_channels_image_map_is_read_with_the_product_and_handed_over(env):
+    deps, pub, ports, _ = env
+    port = pub.ports["wechat"] = ImagePort("wechat")
+    _product(deps, "P1", channels=("wechat",))
+    _product(deps, "P2", channels=("wechat",))
+    ikey = port.images_key(pub.shop(M, "wechat"), "P1")
+    deps.store.put({"pk": ikey[0], "sk": ikey[1], "urls": {"r/abc/p1/main.webp": "https://mmecimage.cn/p/1"}})
+    log = deps.store = CallLog(deps.store)
+    assert publish_message(deps, _msg("P1", "wechat"), pub) == "in_audit"
+    assert publish_message(deps, _msg("P2", "wechat"), pub) == "in_audit"
+    reads = [c for c in log.calls if c[0] in ("get", "get_many")]
+    assert reads[0] == ("get_many", [keys.product(M, "P1"), keys.payload(keys.product_pk(M, "P1")),
+                                     keys.listing(M, "P1", "wechat"), ikey])
+    assert not any(ikey in ks for _, ks in reads[1:])
+    # what was read reaches the adapter; a product with no map yet gets an empty one (no read of its own)
+    assert port.given == [{"r/abc/p1/main.webp": "https://mmecimage.cn/p/1"}, {}]
+    assert "hosted_images" not in (get_product(deps, M, "P1").get("product") or {})

@@ -92,7 +92,7 @@ def test_a_duplicate_delivery_sends_nothing(deps, sim):
     assert len(sim.requests) == before
 
 
-def test_images_are_uploaded_once_per_shop_and_content(deps, sim):
+def test_images_are_uploaded_once_per_shop_product_and_content(deps, sim):
     a, b = shop_on(sim, "shop-a"), shop_on(sim, "shop-b", merchant="m-2")
     ch = WechatChannel(deps)
     ch.submit(a, product("SPU-1"), listing=None)
@@ -102,9 +102,27 @@ def test_images_are_uploaded_once_per_shop_and_content(deps, sim):
     assert paths(sim).count("/channels/ec/basics/img/upload") == 8
     ch.submit(a, product("SPU-2"), listing=None)                            # other content: 4 more
     assert paths(sim).count("/channels/ec/basics/img/upload") == 12
+    ch.submit(a, product("SPU-1", gallery=3), listing={"batch_id": "b3"})  # a revision adds one image
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 13
+    ch.submit(a, product("SPU-1"), listing={"batch_id": "b4"})              # and drops it again: all known
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 13
 
 
-def test_a_products_images_are_one_read_and_one_write_of_the_cache(deps, sim, monkeypatch):
+def test_the_same_image_on_another_product_is_uploaded_again(deps, sim):
+    """The map is per product (one write unit a product, a key per product): another product of the
+    shop with the same rendition re-hosts it once more, and both products show a valid URL."""
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    one = product("SPU-1")
+    other = {**product("SPU-2"), "images": one["images"], "media": one["media"]}
+    ch.submit(shop, one, listing=None)
+    ch.submit(shop, other, listing=None)
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 8
+    drafts = [p["draft"]["head_imgs"] for p in sim.products.values()]
+    assert len(drafts) == 2 and all(u.startswith("https://mmecimage.cn/p/") for d in drafts for u in d)
+
+
+def test_a_products_images_are_one_read_and_one_write_of_one_item(deps, sim, monkeypatch):
     shop = shop_on(sim)
     ch = WechatChannel(deps)
     calls = []
@@ -114,8 +132,35 @@ def test_a_products_images_are_one_read_and_one_write_of_the_cache(deps, sim, mo
                             lambda *a, _n=name, _r=real, **kw: (calls.append((_n, str(a[0]))), _r(*a, **kw))[1])
     ch.submit(shop, product("SPU-1"), listing=None)
     cache = [n for n, arg in calls if "CHANNELIMG" in arg or n in ("get_many", "put_many")]
-    assert cache == ["get_many", "put_many"], "4 images: one batched read, one batched write"
+    assert cache == ["get", "put"], "4 images: one read, one write of the product's map"
     assert paths(sim).count("/channels/ec/basics/img/upload") == 4
+    calls.clear()
+    ch.submit(shop, product("SPU-1"), listing={"batch_id": "b2"})
+    assert [n for n, arg in calls if "CHANNELIMG" in arg] == ["get"], "nothing uploaded: nothing written"
+
+
+def test_a_products_image_map_of_seven_images_is_one_write_unit(deps, sim):
+    from shangjia.limits import native_item_size
+
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    ch.submit(shop, product("SPU-WITH-A-LONG-CODE-0001", gallery=5), listing=None)
+    item = deps.store.get(*ch.images_key(shop, "SPU-WITH-A-LONG-CODE-0001"))
+    assert len(item["urls"]) == 7
+    assert native_item_size(item) <= 1024, native_item_size(item)
+
+
+def test_a_map_read_by_the_caller_is_not_read_again(deps, sim, monkeypatch):
+    shop = shop_on(sim)
+    ch = WechatChannel(deps)
+    ch.submit(shop, product("SPU-1"), listing=None)
+    stored = deps.store.get(*ch.images_key(shop, "SPU-1"))["urls"]
+    calls = []
+    real = deps.store.get
+    monkeypatch.setattr(deps.store, "get", lambda *a, **kw: (calls.append(a), real(*a, **kw))[1])
+    ch.submit(shop, {**product("SPU-1"), "hosted_images": stored}, listing={"batch_id": "b2"})
+    assert not [a for a in calls if "CHANNELIMG" in str(a)]
+    assert paths(sim).count("/channels/ec/basics/img/upload") == 4      # all known: nothing uploaded
 
 
 def test_images_uploaded_before_a_failing_one_are_not_uploaded_again(deps, sim):

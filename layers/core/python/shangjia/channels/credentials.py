@@ -9,8 +9,11 @@
   conditional-write lease on the item (``lease_owner``/``lease_until``) and a revision number, so
   two concurrent fetchers never both call the platform (WeChat's "not latest" 40001, a Douyin
   refresh token spent twice); the loser waits for the winner's token and reads it.
-- ``ImageCache``: a re-hosted image's platform URL per (shop, content key): uploaded once per shop;
-  a product's images are one read and one batched write.
+- ``ImageCache``: a product's re-hosted images on one shop (our content key -> the platform's URL)
+  in one item: one read, and one write when something was uploaded. Kept per product, not per
+  image: an image a shop already has for another product is uploaded again (a second URL on the
+  platform's CDN, both valid), so a product's images cost one write unit instead of one each, and
+  the writes spread over a key per product instead of one per shop (``docs/capacity.md``).
 - ``AttemptLog``: what the adapter last sent for a product (its platform id once known, the hash
   of the body, the step reached), written before and after each platform write, so an attempt
   whose answer was lost is resolved before anything is sent again.
@@ -20,6 +23,7 @@ The item keys below are the adapters' own (``CHANNEL*#...``); nothing else reads
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -43,8 +47,9 @@ def token_key(channel: str, shop_id: str) -> tuple[str, str]:
     return f"CHANNELTOKEN#{channel}#{shop_id}", "TOKEN"
 
 
-def image_key(channel: str, shop_id: str, content_key: str) -> tuple[str, str]:
-    return f"CHANNELIMG#{channel}#{shop_id}", f"IMG#{content_key}"
+def image_key(channel: str, shop_id: str, spu_code: str) -> tuple[str, str]:
+    """A product's re-hosted images on one shop."""
+    return f"CHANNELIMG#{channel}#{shop_id}#{spu_code}", "IMAGES"
 
 
 def attempt_key(channel: str, shop_id: str, spu_code: str) -> tuple[str, str]:
@@ -268,24 +273,31 @@ class TokenCache:
 # --- re-hosted images ------------------------------------------------------------------------------
 
 class ImageCache:
-    """A shop's re-hosted images: our rendition's content key -> the platform's URL."""
+    """One product's re-hosted images on one shop: our rendition's content key -> the platform's URL."""
 
-    def __init__(self, store, channel: str, shop_id: str) -> None:
-        self.store, self.channel, self.shop_id = store, channel, shop_id
+    # entries an item keeps: the product's current images first, then earlier revisions' (a revision
+    # that brings an image back finds it); far above a listing's 50 images, far below 400 KB
+    KEPT = 120
 
-    def urls(self, content_keys: list[str], upload: Callable[[str], str], *, at: str = "") -> dict[str, str]:
+    def __init__(self, store, channel: str, shop_id: str, spu_code: str) -> None:
+        self.store = store
+        self.pk, self.sk = image_key(channel, shop_id, spu_code)
+
+    def urls(self, content_keys: list[str], upload: Callable[[str], str], *, at: str = "",
+             known: dict[str, str] | None = None) -> dict[str, str]:
         """The platform URL of each content key (a rendition's media key: content addressed):
-        one read of the cache for all of them, ``upload(key)`` for each the shop does not have yet,
-        one write for those. What was uploaded before a failing upload is recorded all the same,
-        so a retry uploads only the rest. Two listings uploading the same content at once may both
-        upload it (both URLs stay valid on the platform); the last write names the one kept."""
+        one read of the product's map, ``upload(key)`` for each it does not hold yet, one write when
+        any was uploaded. What was uploaded before a failing upload is recorded all the same, so a
+        retry uploads only the rest. Two sends of the product at once may both upload an image
+        (both URLs stay valid on the platform); the last write names the one kept. ``known``: the
+        map as the caller read it (the publish stage reads it with the product): not read again.
+        The map is keyed by a short hash of each content key (``_entry``)."""
         wanted = list(dict.fromkeys(content_keys))
-        got: dict[str, str] = {}
-        if wanted:
-            for item in self.store.get_many([image_key(self.channel, self.shop_id, k) for k in wanted]):
-                key = str(item.get("sk", ""))[len("IMG#"):]
-                if item.get("url") and key in wanted:
-                    got[key] = item["url"]
+        if not wanted:
+            return {}
+        if known is None:
+            known = dict((self.store.get(self.pk, self.sk) or {}).get("urls") or {})
+        got = {k: known[_entry(k)] for k in wanted if known.get(_entry(k))}
         new: dict[str, str] = {}
         try:
             for k in wanted:
@@ -293,9 +305,17 @@ class ImageCache:
                     new[k] = upload(k)
         finally:
             if new:
-                self.store.put_many({"pk": pk, "sk": sk, "url": url, "uploaded_at": at}
-                                    for k, url in new.items() for pk, sk in [image_key(self.channel, self.shop_id, k)])
+                mine = {_entry(k): v for k, v in {**new, **got}.items()}
+                kept = {**mine, **{e: v for e, v in known.items() if e not in mine}}
+                self.store.put({"pk": self.pk, "sk": self.sk, "uploaded_at": at,
+                                "urls": dict(list(kept.items())[:self.KEPT])})
         return {**got, **new}
+
+
+def _entry(content_key: str) -> str:
+    """A content key's name in a product's image map: 16 hex digits of its hash (a rendition's key
+    is ~80 characters; the map of a product's images stays under one write unit)."""
+    return hashlib.sha256(content_key.encode()).hexdigest()[:16]
 
 
 # --- attempts --------------------------------------------------------------------------------------

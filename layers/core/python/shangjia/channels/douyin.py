@@ -168,7 +168,7 @@ class DouyinChannel(http.PlatformAdapter):
             pic_keys = [keys[r] for r in payloads.douyin_pic_refs(product) if r in keys]
             room = max(0, payloads.DOUYIN.IMAGES_TOTAL_MAX - len(pic_keys))
             desc_keys = [keys[r] for r in (product.get("images") or {}).get("detail") or [] if r in keys][:room]
-            urls = self.hosted_images(shop, pic_keys + desc_keys)
+            urls = self.hosted_images(shop, product, pic_keys + desc_keys)
             pics, descs = [urls[k] for k in pic_keys], [urls[k] for k in desc_keys]
             params = payloads.douyin_product(product, pics=pics, description_pics=descs,
                                              category_leaf_id=cat.category_leaf_id, product_format_new=fmt,

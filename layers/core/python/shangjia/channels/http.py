@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from shangjia.channels import ChannelError, Shop
-from shangjia.channels.credentials import AttemptLog, ImageCache, TokenCache
+from shangjia.channels.credentials import AttemptLog, ImageCache, TokenCache, image_key
 
 T = TypeVar("T")
 
@@ -183,11 +183,18 @@ class PlatformAdapter:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def hosted_images(self, shop: Shop, content_keys: list[str]) -> dict[str, str]:
-        """The platform's URL of each of our renditions (content keys): uploaded once per shop and
-        content (``ImageCache.urls``) through the platform's ``upload_image``."""
-        return ImageCache(self.deps.store, self.channel, shop.shop_id).urls(
-            content_keys, lambda key: self.upload_image(shop, key), at=self.at())
+    def images_key(self, shop: Shop, spu_code: str) -> tuple[str, str]:
+        """The item of a product's re-hosted images on ``shop``: the publish stage reads it with the
+        product and hands its map over as ``product["hosted_images"]`` (one read fewer)."""
+        return image_key(self.channel, shop.shop_id, spu_code)
+
+    def hosted_images(self, shop: Shop, product: dict[str, Any], content_keys: list[str]) -> dict[str, str]:
+        """The platform's URL of each of a product's renditions (content keys): uploaded once per
+        shop, product and content (``ImageCache.urls``) through the platform's ``upload_image``.
+        ``product["hosted_images"]``, when there, is the map as the caller just read it."""
+        return ImageCache(self.deps.store, self.channel, shop.shop_id, str(product["spu_code"])).urls(
+            content_keys, lambda key: self.upload_image(shop, key), at=self.at(),
+            known=product.get("hosted_images"))
 
     def upload_image(self, shop: Shop, content_key: str) -> str:  # pragma: no cover — each platform's API
         raise NotImplementedError

@@ -6,8 +6,8 @@
   less than 5 minutes are left. A token error (40001 / 40014 / 42001) expires the cached token
   and retries the call ONCE with a new one; a second token error is a ``token`` ChannelError.
 - Images: our renditions are re-hosted with ``basics/img/upload?upload_type=1&resp_type=1``
-  (``{"img_url": ...}`` in the body; the two switches in the query), once per shop and content
-  (the rendition's media key; ``credentials.ImageCache``).
+  (``{"img_url": ...}`` in the body; the two switches in the query), once per shop, product and
+  content (the rendition's media key; ``credentials.ImageCache``).
 - ``submit``: add (or update, when the product id is known) the draft, then ``product/listing``
   submits it to audit. The adapter records each step in its attempt log before and after the
   platform call. An add whose answer was lost (``adding`` with no product id; or a listing the
@@ -166,7 +166,7 @@ class WechatChannel(http.PlatformAdapter):
             head_keys = [keys[r] for r in payloads.wechat_head_refs(product) if r in keys]
             desc_keys = [keys[r] for r in (product.get("images") or {}).get("detail") or []
                          if r in keys][:payloads.WECHAT.DESC_IMGS_MAX]
-            urls = self.hosted_images(shop, head_keys + desc_keys)
+            urls = self.hosted_images(shop, product, head_keys + desc_keys)
             heads, descs = [urls[k] for k in head_keys], [urls[k] for k in desc_keys]
             body = payloads.wechat_product(product, head_imgs=heads, desc_imgs=descs, cats_v2=list(cat.cats_v2))
         except (FindingError, ValueError) as e:

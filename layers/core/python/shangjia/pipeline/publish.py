@@ -150,8 +150,21 @@ def _stock(product: dict[str, Any]) -> dict[str, int]:
 
 
 def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
+    from shangjia.channels import ChannelError, channel_product
+
     m, spu, b, ch = msg["merchant_id"], msg["spu_code"], msg["batch_id"], msg["channel"]
-    item, ls = product_and_listings(deps, m, spu, (ch,))     # one read for both
+    shop = shop_error = None
+    try:
+        shop = pub.shop(m, ch)                # (cached per container: no request, as a rule)
+    except ChannelError as e:
+        shop_error = e
+    # the product, its listing and the product's images on this shop (a re-hosting adapter's own
+    # map, ``credentials.ImageCache``): one read for all three
+    images_at = getattr(pub.port(ch), "images_key", None) if ch in CHANNELS else None
+    ikey = images_at(shop, spu) if shop is not None and images_at is not None else None
+    item, got = load_with(deps, keys.product_pk(m, spu), [keys.listing(m, spu, ch), *([ikey] if ikey else [])])
+    hosted = got.pop(ikey[1], {}) if ikey else None
+    ls = _by_channel(got.values())
     if not item or item.get("batch_id") != b:
         return "stale"
     status = item.get("status")
@@ -178,14 +191,12 @@ def _publish(deps: Deps, msg: dict[str, Any], pub: Publisher) -> str:
         return f"product_{status}"            # settled or reset by ops meanwhile: nothing to send
     if same and float(listing.get("lease_until") or 0) > pub.now_s():
         return _defer(deps, msg, float(listing["lease_until"]) - pub.now_s())
-    from shangjia.channels import ChannelError, channel_product
-
     product = channel_product(item)
+    if hosted is not None:
+        product["hosted_images"] = dict(hosted.get("urls") or {})     # read above: the adapter reads no more
     chash = content_hash(item.get("product") or {}, item.get("media"))
-    try:
-        shop = pub.shop(m, ch)
-    except ChannelError as e:
-        return _failed(deps, msg, listing, e)
+    if shop_error is not None:
+        return _failed(deps, msg, listing, shop_error)
 
     # A re-upload whose listing is live and whose content is unchanged: stock only (no audit, no quota).
     if listing and listing.get("state") == L.LIVE and listing.get("platform_product_id") \

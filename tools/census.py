@@ -84,7 +84,7 @@ def item_sizes(cloud) -> dict[str, Any]:
     return {"kinds": {k: {"n": len(v), "mean": round(sum(v) / len(v)), "max": max(v)}
                       for k, v in sorted(kinds.items(), key=lambda kv: -sum(kv[1]))},
             "states": dict(sorted(states.items())),
-            "product_meta_attr_mean_bytes": {k: round(v / metas) for k, v in attrs.most_common(15)} if metas else {}}
+            "product_meta_attr_mean_bytes": {k: round(v / metas) for k, v in attrs.most_common(40)} if metas else {}}
 
 
 def census(meter, skus: int) -> dict[str, Any]:

@@ -109,6 +109,13 @@ def test_a_corrected_sheet_reprocesses_one_product_and_the_same_bytes_none(cloud
                             == "published", timeout_s=60)
     reviews2, calls2 = _reviews_and_calls(cloud, deps, spus)
     assert reviews2 == reviews1 + 1, "one new review: the changed product's"
+    # its pictures did not change: media took each one's result (a HEAD), no GET, render or PUT
+    from shangjia.pipeline.media import file_result
+
+    spu2 = changed[0]["spu_code"]
+    slots = list(get_product(deps, M, spu2)["media"])
+    taken = [file_result(deps, M, spu2, b2["batch_id"], k.split("#")[0], int(k.split("#")[1])) for k in slots]
+    assert slots and all(r and r.get("reused") for r in taken), taken
     # the changed product's listings are updated, not added: WeChat product/update + product/listing
     # (back to audit), Douyin product/editV2; tokens and re-hosted images are cached
     assert calls2 - calls1 == 3, "an update on WeChat and on Douyin, for the changed product only"

@@ -395,8 +395,8 @@ def test_a_batch_with_a_file_done_before(deps, aws, handler, product, monkeypatc
 
     assert process_media_message(deps, product[0]) == "image_done"
     rendered, real_render = [], media._render
-    monkeypatch.setattr(media, "_render", lambda d, m, k, slot, index, *a: (
-        rendered.append(f"{slot}:{index}"), real_render(d, m, k, slot, index, *a))[1])
+    monkeypatch.setattr(media, "_render", lambda d, m, k, slot, index, *a, **kw: (
+        rendered.append(f"{slot}:{index}"), real_render(d, m, k, slot, index, *a, **kw))[1])
     pending = _pending_writes(monkeypatch)
     out = handler("media")(_batch_event(aws, product, receive_counts={0: 2} if asks else {}))
     assert out == {"batchItemFailures": []}
@@ -418,3 +418,98 @@ def test_a_file_that_fails_in_a_batch_fails_alone(deps, aws, handler, product, m
     item = deps.store.get(*keys.pending_media("m1", "P1", "b1"))
     assert item["pending"] == {"gallery:1"}
     assert get_product(deps, "m1", "P1")["status"] == "media"
+
+
+class RecordingBlobs:
+    """The blobs port, recording GETs, HEADs and PUTs by key."""
+
+    def __init__(self, inner):
+        self.inner, self.gets, self.heads, self.puts = inner, [], [], []
+
+    def get_with_etag(self, bucket_key, key, **kw):
+        self.gets.append(key)
+        return self.inner.get_with_etag(bucket_key, key, **kw)
+
+    def etag(self, bucket_key, key):
+        self.heads.append(key)
+        return self.inner.etag(bucket_key, key)
+
+    def put_new(self, bucket_key, key, data, **kw):
+        self.puts.append(key)
+        return self.inner.put_new(bucket_key, key, data, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _images_only(deps, product, batch="b1"):
+    ppk, psk = keys.pending_media("m1", "P1", batch)
+    deps.store.update(ppk, psk, "DELETE pending :v", values={":v": {"video:0"}})
+    return product[:-1]
+
+
+def _revision(deps, product, prior_media, batch="b2"):
+    """The same product's next revision at the media stage, its files carrying the summaries
+    validate hands over (``validate._forward``)."""
+    from shangjia.pipeline.products import write_payload
+
+    pk, sk = keys.product("m1", "P1")
+    deps.store.update(pk, sk, "SET batch_id = :b, #s = :s", names={"#s": "status"},
+                      values={":b": batch, ":s": "media"})
+    write_payload(deps, pk, batch, {"product": {"spu_code": "P1", "title": "t", "skus": []}, "findings": []},
+                  replace=True)        # validation's payload of the new revision
+    ppk, psk = keys.pending_media("m1", "P1", batch)
+    deps.store.put({"pk": ppk, "sk": psk, "pending": {f"{m['slot']}:{m['index']}" for m in product},
+                    "total": len(product)})
+    return [{**m, "batch_id": batch, "prior": prior_media[f"{m['slot']}#{m['index']:02d}"]} for m in product]
+
+
+def test_a_revisions_unchanged_images_take_their_results_without_a_get_a_render_or_a_put(deps, aws, product):
+    files = _images_only(deps, product)
+    for msg in files:
+        process_media_message(deps, msg)
+    first = get_product(deps, "m1", "P1")
+    assert first["status"] == "in_review" and all(m.get("source") for m in first["media"].values()), [(file_result(deps, "m1", "P1", "b1", m["slot"], m["index"]) or {}).get("findings") for m in files]
+    # the merchant replaces one picture under the same name; the others stay as they were
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=aws.buckets["drop"], Key="m1/g2.jpg", Body=_jpeg("black"))
+    again = _revision(deps, files, first["media"])
+    deps.blobs = rec = RecordingBlobs(deps.blobs)
+    for msg in again:
+        process_media_message(deps, msg)
+    assert sorted(rec.heads) == ["m1/g1.jpg", "m1/g2.jpg", "m1/g3.jpg", "m1/main.jpg"]
+    assert rec.gets == ["m1/g2.jpg"], "only the replaced picture is fetched"
+    assert rec.puts and all(k.startswith("r/") for k in rec.puts) and len(rec.puts) == 1
+    second = get_product(deps, "m1", "P1")
+    assert second["status"] == "in_review" and second["batch_id"] == "b2"
+    for k in ("main#00", "gallery#00", "gallery#02"):
+        assert second["media"][k]["renditions"] == first["media"][k]["renditions"]
+        assert file_result(deps, "m1", "P1", "b2", *k.split("#")[0:1], int(k[-2:]))["reused"] is True
+    assert second["media"]["gallery#01"]["renditions"] != first["media"]["gallery#01"]["renditions"]
+    assert second["media"]["gallery#01"]["source"] != first["media"]["gallery#01"]["source"]
+    blurry = [f for f in second["findings"] if f["code"] == "MEDIA_BLURRY"]
+    assert [f["file"] for f in blurry] == ["g3.jpg"], "a taken result keeps its warnings"
+
+
+def test_a_prior_result_from_another_object_or_renderer_is_not_taken(deps, aws, product, monkeypatch):
+    from shangjia.pipeline import media
+
+    files = _images_only(deps, product)
+    for msg in files:
+        process_media_message(deps, msg)
+    first = get_product(deps, "m1", "P1")
+    # the next sheet sits in another folder: the same names are other objects
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for m in files:
+        s3.copy_object(Bucket=aws.buckets["drop"], Key=f"m1/new/{m['ref']}",
+                       CopySource={"Bucket": aws.buckets["drop"], "Key": f"m1/{m['ref']}"})
+    again = [{**m, "source_key": "m1/new/sheet.xlsx"} for m in _revision(deps, files, first["media"])]
+    deps.blobs = rec = RecordingBlobs(deps.blobs)
+    for msg in again[:2]:
+        process_media_message(deps, msg)
+    assert rec.heads == [] and len(rec.gets) == 2
+    # and a renderer whose settings changed renders again though the object is the same
+    monkeypatch.setattr(media, "render_signature", lambda: "00000000")
+    for msg in _revision(deps, files, first["media"], batch="b3")[:2]:
+        process_media_message(deps, msg)
+    assert rec.heads == [] and len(rec.gets) == 4

@@ -493,3 +493,24 @@ def test_a_delivery_that_dies_after_its_commit_is_seeded_by_the_redelivery(m1, a
     assert set(_levels(m1, spu).values()) == {777}
     record = m1.store.get(f"BATCH#{second.batch_id}", f"UNCHANGED#{spu}")
     assert {c["field"] for c in record["changes"]} == {"stock"}, "the report still lists the stock changes"
+
+
+def test_a_changed_products_files_carry_the_image_summaries_of_the_revision_before(m1, aws, tmp_path):
+    """Media takes an unchanged image's result from its summary (``media._reuse``): validate hands
+    each file the summary of the same slot and place, when that summary names its source."""
+    from shangjia.pipeline.products import write_payload
+
+    first, msgs = _published_catalog(m1, aws, tmp_path, n=3)
+    spu = msgs[0]["spu_code"]
+    item = _product(m1, spu)
+    summaries = {"main#00": {"ok": True, "renditions": [{"name": "main", "key": "r/ab/cd/main.webp"}],
+                             "source": "11111111.22222222.333333333333"},
+                 "gallery#00": {"ok": True, "renditions": [{"name": "gallery", "key": "r/ef/cd/gallery.webp"}]}}
+    write_payload(m1, keys.product_pk(M, spu), item["batch_id"], {"media": summaries})
+    edited = _edit_sheet(tmp_path / "s9.xlsx", tmp_path / "edited.xlsx", {(spu, "商品标题"): "山野简约经典收纳盒 新标题"})
+    _upload(m1, aws, f"{M}/catalog.xlsx", edited)
+    outcomes = {m["spu_code"]: validate_message(m1, m) for m in _drain(aws)}
+    assert outcomes[spu] == "media"
+    files = {(m["slot"], m["index"]): m for m in _drain(aws, ("media",))}
+    assert files[("main", 0)]["prior"] == summaries["main#00"]
+    assert all("prior" not in m for k, m in files.items() if k != ("main", 0)), "no source named: rendered"

@@ -353,6 +353,14 @@ class S3Blobs:
 
     def get_with_meta(self, bucket_key: str, key: str, *,
                       max_bytes: int | None = None) -> tuple[bytes, dict[str, str]]:
+        data, r = self._get(bucket_key, key, max_bytes)
+        return data, {k.lower(): v for k, v in (r.get("Metadata") or {}).items()}
+
+    def get_with_etag(self, bucket_key: str, key: str, *, max_bytes: int | None = None) -> tuple[bytes, str]:
+        data, r = self._get(bucket_key, key, max_bytes)
+        return data, str(r.get("ETag") or "")
+
+    def _get(self, bucket_key: str, key: str, max_bytes: int | None) -> tuple[bytes, dict[str, Any]]:
         s3 = client("s3")
         try:
             r = s3.get_object(Bucket=self.bucket(bucket_key), Key=key)
@@ -363,7 +371,7 @@ class S3Blobs:
         if max_bytes is not None and r["ContentLength"] > max_bytes:
             r["Body"].close()
             raise ValueError(f"object {key} is {r['ContentLength']} bytes, over the {max_bytes} limit")
-        return r["Body"].read(), {k.lower(): v for k, v in (r.get("Metadata") or {}).items()}
+        return r["Body"].read(), r
 
     def open(self, bucket_key: str, key: str, *, max_bytes: int | None = None, **block_kw):
         """The object as a read-only, seekable file read by ranged GETs in blocks
@@ -415,13 +423,21 @@ class S3Blobs:
         return True
 
     def size(self, bucket_key: str, key: str) -> int | None:
+        r = self._head(bucket_key, key)
+        return None if r is None else int(r["ContentLength"])
+
+    def etag(self, bucket_key: str, key: str) -> str | None:
+        r = self._head(bucket_key, key)
+        return None if r is None else str(r.get("ETag") or "")
+
+    def _head(self, bucket_key: str, key: str) -> dict[str, Any] | None:
         try:
-            r = client("s3").head_object(Bucket=self.bucket(bucket_key), Key=key)
+            return client("s3").head_object(Bucket=self.bucket(bucket_key), Key=key)
         except Exception as e:  # noqa: BLE001
             if _code(e) in ("NoSuchKey", "404", "NotFound"):
                 return None
             _raise_mapped(e)
-        return int(r["ContentLength"])
+        return None  # pragma: no cover — _raise_mapped raises
 
     def exists(self, bucket_key: str, key: str) -> bool:
         return self.size(bucket_key, key) is not None

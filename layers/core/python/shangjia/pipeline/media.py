@@ -4,6 +4,7 @@ start its review exactly once."""
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from dataclasses import dataclass, replace
 from typing import Any
@@ -79,7 +80,57 @@ def _prepare(deps: Deps, msg: dict[str, Any], receive_count: int) -> _File | str
 def _render_file(deps: Deps, f: _File) -> dict[str, Any]:
     slot, index, ref = f.msg["slot"], int(f.msg["index"]), f.msg["ref"]
     return {"slot": slot, "index": index, "ref": ref,
-            **_render(deps, f.merchant_id, f.sheet_key, slot, index, ref, f.receive_count)}
+            **_render(deps, f.merchant_id, f.sheet_key, slot, index, ref, f.receive_count,
+                      prior=f.msg.get("prior"))}
+
+
+# --- a re-upload's unchanged images ----------------------------------------------------------------
+#
+# A usable result (its warnings kept with it) names the source it was rendered from (``source``: a short
+# hash of the object's key, of the renderer's signature — the pipeline version and its limits, which
+# the rendition keys are derived from — and of the object's ETag), and the product's summary of each
+# image (``finish_media``: ``media[<slot>#<nn>]``) keeps it. A revision's file whose source is the
+# same object, unchanged (a HEAD: its ETag), for the same renderer, takes that result as it is: no
+# GET, no render, no PUT (the renditions are content-addressed and stay where they are). A
+# promotion's repriced products re-send their images this way.
+
+def render_signature() -> str:
+    from shangjia.media import PIPELINE_LIMITS, PIPELINE_VERSION
+
+    return hashlib.sha256(repr((PIPELINE_VERSION, PIPELINE_LIMITS)).encode()).hexdigest()[:8]
+
+
+def source_stamp(key: str, etag: str) -> str:
+    """Which object, in which state, rendered by which renderer: ~30 characters."""
+    h = hashlib.sha256
+    return f"{h(key.encode()).hexdigest()[:8]}.{render_signature()}.{h(etag.encode()).hexdigest()[:12]}"
+
+
+def reusable(result: dict[str, Any]) -> dict[str, Any]:
+    """What a clean result's summary keeps so that a later revision can take it (empty if not clean)."""
+    if not result.get("ok") or not result.get("source") or not result.get("renditions") \
+            or result.get("slot") == "video":
+        return {}
+    return {"source": result["source"], "phash": result.get("phash"), "fmt": result.get("source_format"),
+            **({"findings": result["findings"]} if result.get("findings") else {})}   # its warnings
+
+
+def _reuse(deps: Deps, key: str, slot: str, ref: str, prior: Any) -> dict[str, Any] | None:
+    """The prior result of this very object, unchanged, rendered the same way; None: render it."""
+    if not isinstance(prior, dict) or not prior.get("source") or not prior.get("renditions"):
+        return None
+    if not str(prior["source"]).startswith(source_stamp(key, "").rsplit(".", 1)[0] + "."):
+        return None                   # another object, or another renderer
+    etag = deps.blobs.etag("drop", key)
+    if etag is None or source_stamp(key, etag) != prior["source"]:
+        return None                   # replaced (or gone: the GET path says which, with its retries)
+    first = str(prior["renditions"][0].get("key") or "")
+    parts = first.split("/")
+    return {"name": ref, "slot": slot, "ok": True, "source_sha256": parts[1] if len(parts) > 2 else "",
+            "source_format": prior.get("fmt"), "width": prior.get("width"), "height": prior.get("height"),
+            "renditions": prior["renditions"], "findings": list(prior.get("findings") or []),
+            "tags": prior.get("tags") or {},
+            "phash": prior.get("phash"), "source": prior["source"], "reused": True}
 
 
 def process_media_message(deps: Deps, msg: dict[str, Any], *, receive_count: int = 1) -> str:
@@ -196,10 +247,12 @@ def _record_inline(deps: Deps, merchant_id: str, spu: str, batch_id: str,
         return None
 
 
-def _render(deps: Deps, merchant_id, sheet_key, slot, index, ref, receive_count) -> dict[str, Any]:
+def _render(deps: Deps, merchant_id, sheet_key, slot, index, ref, receive_count, *,
+            prior: Any = None) -> dict[str, Any]:
     from shangjia.media import PIPELINE_LIMITS, fetch_url, probe_video, process_image
 
     cap = MAX_VIDEO_BYTES if slot == "video" else MAX_IMAGE_BYTES
+    source: dict[str, Any] = {}
     try:
         if ref.lower().startswith(("http://", "https://")):
             data = fetch_url(ref, max_bytes=cap, timeout_s=10,
@@ -208,8 +261,13 @@ def _render(deps: Deps, merchant_id, sheet_key, slot, index, ref, receive_count)
             key = source_key(merchant_id, sheet_key, ref)
             if key is None:
                 raise FindingError(finding("PIPE_IMAGE_MISSING", field=slot, value=ref))
+            if prior is not None and slot != "video":
+                reused = _reuse(deps, key, slot, ref, prior)
+                if reused is not None:
+                    return reused
             try:
-                data = deps.blobs.get("drop", key, max_bytes=cap)
+                data, etag = deps.blobs.get_with_etag("drop", key, max_bytes=cap)
+                source = {"source": source_stamp(key, etag)}
             except FileNotFoundError:
                 if receive_count < MISSING_SOURCE_RETRIES:
                     raise Transient(f"image {key} not uploaded yet") from None
@@ -224,7 +282,7 @@ def _render(deps: Deps, merchant_id, sheet_key, slot, index, ref, receive_count)
     res = process_image(data, name=ref, slot=slot, limits=PIPELINE_LIMITS)
     for r in res.renditions:        # content-addressed: created once, whoever renders it first
         deps.blobs.put_new("media", r.key, r.data, content_type=r.content_type)
-    out = res.to_dict()
+    out = {**res.to_dict(), **source}
     out["findings"] = [{**f.to_dict(), "field": f.field or slot} for f in res.findings]
     return out
 
@@ -298,7 +356,8 @@ def finish_media(deps: Deps, merchant_id: str, spu: str, batch_id: str, *,
         product = get_product(deps, merchant_id, spu) or {}      # with its payload (validation's findings)
     all_findings = [Finding.from_dict(f) for f in product.get("findings", [])] + findings
     extra = {"findings": [f.to_dict() for f in all_findings],
-             "media": {i["sk"].split("#", 2)[2]: {k: i.get(k) for k in ("ok", "renditions", "tags", "width", "height")}
+             "media": {i["sk"].split("#", 2)[2]: {**{k: i.get(k) for k in ("ok", "renditions", "tags", "width", "height")},
+                                                   **reusable(i)}
                        for i in images}}
     if has_errors(findings):
         set_status(deps, merchant_id, spu, PS.NEEDS_FIX, batch_id=batch_id, extra=extra)

@@ -194,7 +194,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     else:
         # ``base``: the revision this one was merged over; none, and the product has no listing yet
         outcome = _forward(deps, merchant_id, spu, batch_id, product, extra, msg.get("source_key"),
-                           listed=base is not None)
+                           listed=base is not None, prior_media=(existing or {}).get("media") if not check_only else None)
     if not judged:
         # counted once by its ordinal: a duplicate whose move was refused counts it too (the first
         # delivery may have died between its move and its count)
@@ -257,8 +257,12 @@ def _admission_condition(batch_id: str) -> tuple[str, dict[str, Any]]:
 
 
 def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dict[str, Any],
-             extra: dict[str, Any], product_source: str | None, *, listed: bool = True) -> str:
-    """A valid product goes on: to media (one message per file), or straight to review."""
+             extra: dict[str, Any], product_source: str | None, *, listed: bool = True,
+             prior_media: dict[str, Any] | None = None) -> str:
+    """A valid product goes on: to media (one message per file), or straight to review.
+    ``prior_media``: the revision before's image summaries; a file in the same place carries its
+    summary (``prior``), which media takes instead of rendering when the source object is the
+    same and unchanged (``media._reuse``)."""
     pk, _ = keys.product(merchant_id, spu)
     refs = image_refs(product)
     # (no item per SKU: the payload holds the SKUs, the claims say which product owns a code)
@@ -285,10 +289,12 @@ def _forward(deps: Deps, merchant_id: str, spu: str, batch_id: str, product: dic
     extra = {**extra, "images_total": len(refs)}
     if not set_status(deps, merchant_id, spu, PS.MEDIA, batch_id=batch_id, extra=extra, remove=ADMISSION_ONLY):
         return "duplicate"                    # a concurrent duplicate delivery forwarded it
+    priors = {k: v for k, v in (prior_media or {}).items() if isinstance(v, dict) and v.get("source")}
     deps.queues.send_batch("media", (
         {"merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id, "slot": slot, "index": i, "ref": ref,
          "source_key": product_source,             # where its relative references start (media.source_key)
-         "files": len(refs)}                       # where its result goes (media.INLINE_FILES)
+         "files": len(refs),                       # where its result goes (media.INLINE_FILES)
+         **({"prior": priors[f"{slot}#{i:02d}"]} if f"{slot}#{i:02d}" in priors else {})}
         for slot, i, ref in refs))
     return "media"
 

@@ -122,14 +122,13 @@ def build(deps) -> dict[str, Any]:
                    "updated_at": "2026-11-25T02:00:00.000000Z", "gsi1pk": "LISTINGS#own_shop", "gsi1sk": "x"})
         StockLedger(store, deps.clock).seed(m, "SPU-1-1", 7, source="sheet")
     # a review task on m-a's SPU-2 (pre stage, open)
-    task_id = "t" * 24
+    execution = keys.execution_name("m-a", "SPU-2", "batch-m-a")
+    task_id = keys.task_id_for(execution, "pre")       # as review.record_task names it
     pk, sk = keys.task(task_id)
     store.put({"pk": pk, "sk": sk, "task_id": task_id, "stage": "pre", "escalated": False, "merchant_id": "m-a",
-               "spu_code": "SPU-2", "batch_id": "batch-m-a", "execution": "x", "token": "tok", "state": "open",
+               "spu_code": "SPU-2", "batch_id": "batch-m-a", "execution": execution, "token": "tok", "state": "open",
                "findings": [], "created_at": "2026-11-25T01:40:00.000000Z", "queue": "reviewer",
                "gsi1pk": "TASKS#pre#open", "gsi1sk": "2026-11-25T01:40:00.000000Z"})
-    store.update(*keys.product("m-a", "SPU-2"), "SET review_task = :t, review_stage = :s",
-                 values={":t": task_id, ":s": "pre"})
     set_assignment(store, "ed-a", ["m-a"], by="ops1")
     report = {"week": "2026-W47", "previous_week": "2026-W46", "totals": {"failures": 2},
               "by_code": [{"code": "FIELD_REQUIRED", "count": 2}]}

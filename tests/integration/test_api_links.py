@@ -118,9 +118,9 @@ def test_settings_are_checked_and_changed(deps, handler):
 
 
 def test_board_columns_cards_and_owners(deps, handler):
-    build(deps)
+    world = build(deps)
     fn = handler("api")
-    call(fn, "POST", f"/api/review/tasks/{'t' * 24}/claim", "reviewer")
+    call(fn, "POST", f"/api/review/tasks/{world['task_id']}/claim", "reviewer")
     cols = call(fn, "GET", "/api/board", "ops").body["columns"]
     assert set(cols) == {"uploaded", "validating", "needs_fix", "pre_review", "final_review", "scheduled",
                          "publishing", "published", "failed"}
@@ -134,6 +134,32 @@ def test_board_columns_cards_and_owners(deps, handler):
     assert review["m-a/SPU-2"]["age_s"] == 3600                      # pinned clock: 02:30 - 01:30
     only_a = call(fn, "GET", "/api/board", "ops", query={"merchant_id": "m-a"}).body["columns"]
     assert {c["merchant_id"] for col in only_a.values() for c in col} == {"m-a"}
+
+
+def test_a_product_in_review_is_in_the_column_of_the_latest_stage_its_workflow_parked_a_task_for(deps, handler):
+    """The review writes no task id or stage on the product: the board finds the task by its id."""
+    from shangjia.pipeline import keys
+
+    world = build(deps)
+    fn = handler("api")
+    pre = deps.store.get(*keys.task(world["task_id"]))
+    deps.store.update(*keys.task(world["task_id"]), "SET #s = :d", names={"#s": "state"}, values={":d": "decided"})
+    final_id = keys.task_id_for(pre["execution"], "final")
+    deps.store.put({**pre, "pk": keys.task(final_id)[0], "sk": keys.task(final_id)[1], "task_id": final_id,
+                    "stage": "final", "state": "open", "gsi1pk": "TASKS#final#open"})
+    cols = call(fn, "GET", "/api/board", "ops").body["columns"]
+    assert "m-a/SPU-2" not in {c["id"] for c in cols["pre_review"]}
+    (card,) = [c for c in cols["final_review"] if c["id"] == "m-a/SPU-2"]
+    assert "final" in card["blocker"]["message"] or "终审" in card["blocker"]["message_zh"], card["blocker"]
+    call(fn, "POST", f"/api/review/tasks/{final_id}/claim", "reviewer")
+    cols = call(fn, "GET", "/api/board", "ops").body["columns"]
+    assert [c["owner"] for c in cols["final_review"] if c["id"] == "m-a/SPU-2"] == ["u-rv"]
+    # an escalated final task (its reviewer's time ran out) takes over
+    esc_id = keys.task_id_for(pre["execution"], "final#esc")
+    deps.store.put({**pre, "pk": keys.task(esc_id)[0], "sk": keys.task(esc_id)[1], "task_id": esc_id,
+                    "stage": "final", "escalated": True, "state": "open", "queue": "ops"})
+    cols = call(fn, "GET", "/api/board", "ops").body["columns"]
+    assert [c["owner"] for c in cols["final_review"] if c["id"] == "m-a/SPU-2"] == ["ed-a"], "nobody claimed it"
 
 
 def test_resubmit_sends_the_stored_revision_to_validation_once(aws, deps, handler):

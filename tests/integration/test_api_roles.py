@@ -12,10 +12,12 @@ from __future__ import annotations
 import pytest
 
 from shangjia.api.routes import ROUTES
+from shangjia.pipeline import keys
 from tests.integration.api_world import Released, build, call
 
 WHO = ("none", "merchant_a", "merchant_b", "editor_a", "editor_x", "reviewer", "ops")
-T = "t" * 24
+# the review task api_world parks on m-a's SPU-2 (named as review.record_task names it)
+T = keys.task_id_for(keys.execution_name("m-a", "SPU-2", "batch-m-a"), "pre")
 
 # expected statuses, in WHO's order
 SCOPED = (401, 200, 404, 200, 404, 403, 200)      # merchant A's objects

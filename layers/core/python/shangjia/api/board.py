@@ -2,7 +2,8 @@
 being read or refused outright), each with its merchant, owner, age and blocker.
 
 Products are listed by status from gsi2 (``STATUS#<status>``, newest first, ``PER_COLUMN`` per
-status); a product in review is in the pre- or final-review column by its ``review_stage``. The
+status); a product in review is in the pre- or final-review column by the latest stage its workflow
+parked a task for (task ids are derived from the execution and stage: ``review_task_ids``). The
 owner is the reviewer who claimed its review task, else the editor assigned to its merchant. The
 blocker is the product's first error, else what it waits for. Batches come from the merchants on
 the board (gsi1 ``BATCHES#<merchant>``).
@@ -47,7 +48,25 @@ def _blocker_of(f) -> dict[str, Any]:
     return {"code": d["code"], "message": d["message"], "message_zh": d["message_zh"]}
 
 
-def _product_blocker(item: dict[str, Any], task: dict[str, Any] | None) -> dict[str, Any] | None:
+def review_task_ids(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """(stage, task id) of each task the product's current review may have, latest stage first
+    (``review.record_task``: an id per execution, stage and escalation)."""
+    exe = keys.execution_name(str(item.get("merchant_id") or ""), str(item.get("spu_code") or ""),
+                              str(item.get("batch_id") or ""))
+    return [(stage, keys.task_id_for(exe, stage + esc)) for stage in ("final", "pre") for esc in ("#esc", "")]
+
+
+def _current_task(item: dict[str, Any], ids: list[tuple[str, str]],
+                  tasks: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any] | None]:
+    """The stage a product in review is at and its task (None while the workflow has not parked
+    one): the latest stage with a task; before any, the stage the move to review recorded."""
+    for stage, task_id in ids:
+        if task_id in tasks:
+            return stage, tasks[task_id]
+    return str(item.get("review_stage") or "pre"), None
+
+
+def _product_blocker(item: dict[str, Any], task: dict[str, Any] | None, stage: str = "pre") -> dict[str, Any] | None:
     errors = [f for f in item.get("findings") or [] if f.get("severity", "error") == "error"]
     if errors and item.get("status") in ("needs_fix", "held", "rejected", "failed"):
         return _blocker_of(errors[0])
@@ -56,7 +75,6 @@ def _product_blocker(item: dict[str, Any], task: dict[str, Any] | None) -> dict[
         return {"code": "FAILED", "message": str(item["failure"].get("error") or "failed"),
                 "message_zh": str(item["failure"].get("error") or "失败")}
     if status == "in_review":
-        stage = item.get("review_stage") or "pre"
         who = f" ({task['assignee']})" if task and task.get("state") == "claimed" and task.get("assignee") else ""
         return _blocker_of(finding("BOARD_WAITING_REVIEW", stage=stage, who=who))
     if status == "scheduled":
@@ -82,8 +100,11 @@ def build_board(deps: Deps, *, merchants: frozenset[str] | None, now: datetime, 
             if wanted is None or e.get("merchant_id") in wanted:
                 entries.append(e)
     items = with_payload(deps, store.get_many([(e["pk"], e["sk"]) for e in entries])) if entries else []
-    task_ids = [i["review_task"] for i in items if i.get("status") == "in_review" and i.get("review_task")]
-    tasks = {t["task_id"]: t for t in (store.get_many([keys.task(t) for t in task_ids]) if task_ids else [])}
+    # a product in review: its stage's task, found by the ids its workflow gives them (one read for
+    # the column; the review writes no task id or stage on the product)
+    candidates = {i["pk"]: review_task_ids(i) for i in items if i.get("status") == "in_review"}
+    wanted_ids = sorted({t for ids in candidates.values() for _stage, t in ids})
+    tasks = {t["task_id"]: t for t in (store.get_many([keys.task(t) for t in wanted_ids]) if wanted_ids else [])}
     for item in items:
         status = item.get("status")
         if status not in STATUS_COLUMN or str(item.get("pk", "")).startswith("CHECK#"):
@@ -91,17 +112,17 @@ def build_board(deps: Deps, *, merchants: frozenset[str] | None, now: datetime, 
         m = item.get("merchant_id") or "-"
         seen_merchants.add(m)
         p = item.get("product") or {}
-        task = tasks.get(item.get("review_task") or "")
+        stage, task = _current_task(item, candidates.get(item["pk"]) or [], tasks)
         reviewer = task.get("assignee") if task and task.get("state") == "claimed" else None
         editors = editors_of(assignments, m)
         card = {"kind": "product", "id": f"{m}/{item['spu_code']}", "merchant_id": m, "spu": item["spu_code"],
                 "title": p.get("title"), "category": p.get("category"),
                 "channels": list(item.get("channels_requested") or (item.get("readiness") or {}).keys()),
                 "owner": reviewer or (editors[0] if editors else None),
-                "age_s": _age_s(now, item.get("updated_at")), "blocker": _product_blocker(item, task)}
+                "age_s": _age_s(now, item.get("updated_at")), "blocker": _product_blocker(item, task, stage)}
         if not _keep(card, category, channel, owner):
             continue
-        col = STATUS_COLUMN[status] or ("final_review" if item.get("review_stage") == "final" else "pre_review")
+        col = STATUS_COLUMN[status] or ("final_review" if stage == "final" else "pre_review")
         columns[col].append(card)
     if category is None and channel is None:
         for m in sorted(seen_merchants)[:MAX_MERCHANTS_FOR_BATCHES]:

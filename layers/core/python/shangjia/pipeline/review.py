@@ -377,7 +377,8 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
     # No read first: the create-only put below says whether the task exists (a duplicate delivery,
     # rare, runs the checks for nothing; every first delivery saves a read).
     item = get_product(deps, msg["merchant_id"], msg["spu_code"]) or {}
-    # (the stage is recorded with the task below, in one write; an auto-rejection records it alone)
+    # (the product is not written: the board finds the stage's task by its id; an auto-rejection
+    # records the stage on the product, as it leaves review)
     findings = auto_checks(deps, item, stage, record_stage=False) if item else \
         [finding("PIPE_PRODUCT_GONE", value=msg["spu_code"])]
     now = deps.clock.now()
@@ -421,8 +422,7 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
                                       ":o": "open", ":c": "claimed"})
         except ConditionFailed:
             pass
-    deps.store.update(*keys.product(msg["merchant_id"], msg["spu_code"]),
-                      "SET review_task = :t, review_stage = :s", values={":t": task_id, ":s": stage})
+    # (nothing written on the product: the board finds its task by the ids above, api/board.py)
     return "recorded"
 
 

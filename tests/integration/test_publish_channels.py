@@ -627,3 +627,14 @@ def test_a_re_hosting_channels_image_map_is_read_with_the_product_and_handed_ove
     # what was read reaches the adapter; a product with no map yet gets an empty one (no read of its own)
     assert port.given == [{"r/abc/p1/main.webp": "https://mmecimage.cn/p/1"}, {}]
     assert "hosted_images" not in (get_product(deps, M, "P1").get("product") or {})
+
+
+def test_a_listings_content_hash_covers_the_renditions_not_where_the_source_came_from():
+    from shangjia.pipeline.publish import content_hash
+
+    p = {"spu_code": "P1", "title": "好物", "skus": [{"sku_code": "P1-1", "price_fen": 1990, "stock": 5}]}
+    shown = {"main#00": {"ok": True, "renditions": [{"name": "main", "key": "r/aa/bb/main.webp"}]}}
+    same = {"main#00": {**shown["main#00"], "source": "1.2.3", "tags": {"colors": ["red"]}, "phash": "ff"}}
+    other = {"main#00": {"ok": True, "renditions": [{"name": "main", "key": "r/cc/bb/main.webp"}]}}
+    assert content_hash(p, shown) == content_hash(p, same) == content_hash({**p, "skus": [{**p["skus"][0], "stock": 9}]}, same)
+    assert content_hash(p, shown) != content_hash(p, other)

@@ -138,10 +138,14 @@ def publish_message(deps: Deps, msg: dict[str, Any], publisher: Publisher | None
 
 
 def content_hash(product: dict[str, Any], media: dict[str, Any] | None = None) -> str:
-    """What a listing shows besides stock: a re-upload with the same hash changes stock only."""
+    """What a listing shows besides stock: a re-upload with the same hash changes stock only. Of the
+    media summaries, what a listing shows: each image's renditions (not where its source came from,
+    ``media.source_stamp``, nor its tags)."""
     p = dict(product)
     p["skus"] = [{k: v for k, v in s.items() if k != "stock"} for s in product.get("skus") or []]
-    doc = json.dumps({"p": p, "m": media or {}}, sort_keys=True, ensure_ascii=False, default=str)
+    shown = {k: {"ok": v.get("ok"), "renditions": v.get("renditions")} if isinstance(v, dict) else v
+             for k, v in (media or {}).items()}
+    doc = json.dumps({"p": p, "m": shown}, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(doc.encode()).hexdigest()[:32]
 
 

@@ -230,9 +230,9 @@ def test_no_role_may_delete_objects_unless_the_code_deletes(synth):
 
 
 def test_media_bucket_writers_and_readers_are_the_ones_that_use_it(synth):
-    """media renders into it (and checks a rendition exists before writing: HeadObject);
-    review_step and review_tasks write the detail previews (pipeline/review.py render_previews),
-    never read; the api signs short-lived GET links to the previews and renditions for reviewers
+    """media renders into it (and checks a source's ETag: HeadObject on drop); review_tasks writes
+    the detail previews a reviewer opens (pipeline/review.py render_previews), never reads;
+    review_step checks the previews without storing them; the api signs short-lived GET links to the previews and renditions for reviewers
     (read only). Nobody else touches it."""
     media = synth.logical_id(synth.stack.storage.buckets["media"])
     access: dict[str, set[str]] = {}
@@ -243,8 +243,7 @@ def test_media_bucket_writers_and_readers_are_the_ones_that_use_it(synth):
                 access.setdefault(fn.key, set()).add(
                     "read" if a.startswith(("s3:Get", "s3:List")) else "write" if a.startswith(("s3:Put", "s3:Abort"))
                     else a)
-    assert access == {"media": {"read", "write"}, "review_step": {"write"}, "review_tasks": {"write"},
-                      "api": {"read"}}
+    assert access == {"media": {"read", "write"}, "review_tasks": {"write"}, "api": {"read"}}
 
 
 # The DynamoDB calls the ops API makes (functions/api/handler.py and what it calls: pipeline/review.py

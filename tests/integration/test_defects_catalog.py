@@ -51,6 +51,12 @@ def test_final_review_accepts_a_title_with_html_characters(deps, handler, vip, a
     checks = handler("review_step")(_event("final_check", "P1"))
     assert checks["outcome"] == "pass", checks
     s3 = boto3.client("s3", region_name="us-east-1")
+    stored = s3.list_objects_v2(Bucket=aws.buckets["media"], Prefix="previews/").get("Contents", [])
+    assert stored == [], "the workflow's own check stores no preview: nobody opens it"
+    # a reviewer's final task stores the pages it shows (review_tasks runs the checks again)
+    from shangjia.pipeline.products import get_product
+
+    review.render_previews(deps, get_product(deps, M, "P1"))
     page = s3.get_object(Bucket=aws.buckets["media"], Key=f"previews/{M}/P1/{B}/mobile.html")["Body"].read().decode()
     assert "<h1>" + title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
         .replace('"', "&quot;").replace("'", "&#x27;") + "</h1>" in page, "the title is escaped on the page"
@@ -58,7 +64,7 @@ def test_final_review_accepts_a_title_with_html_characters(deps, handler, vip, a
 
 def test_final_review_still_rejects_a_preview_without_the_title(deps, handler, vip, monkeypatch):
     _product(deps, "P2", "in_review", title="Men's 纯棉T恤 夏季")
-    monkeypatch.setattr(review, "render_previews", lambda d, item: {"mobile": "<img>", "pc": "<img>"})
+    monkeypatch.setattr(review, "render_previews", lambda d, item, **kw: {"mobile": "<img>", "pc": "<img>"})
     checks = handler("review_step")(_event("final_check", "P2"))
     assert checks["outcome"] == "reject"
     assert {f["code"] for f in checks["findings"]} == {"PIPE_PREVIEW_INCOMPLETE"}

@@ -266,13 +266,14 @@ DECLARED = Topology(
                          *_start_review, _notify),
                  purpose="render 800x800 WebP and checks; start review when the last image is done"),
         Function("review_step", "review_step.handler.lambda_handler", memory_mb=512, timeout_s=30,
-                 # media: writes the detail previews (pipeline/review.py render_previews), never reads them
-                 grants=(_state_rw, Grant("bucket:media", "write"), Grant("statemachine:review_manual", "start"),
+                 # no media grant: its checks render the detail previews without storing them (a
+                 # reviewer's task stores them: review_tasks)
+                 grants=(_state_rw, Grant("statemachine:review_manual", "start"),
                          *(Grant(f"queue:publish_{c}", "send") for c in CHANNELS), _notify),
                  purpose="the review workflows' Lambda tasks"),
         Function("review_tasks", "review_tasks.handler.lambda_handler", memory_mb=512, timeout_s=30,
                  triggers=(SqsTrigger("review_tasks", batch_size=10),),
-                 grants=(_state_rw, Grant("bucket:media", "write"),      # the final stage's previews
+                 grants=(_state_rw, Grant("bucket:media", "write"),      # the final task's previews (never reads)
                          Grant("statemachine:review_manual", "task_response")),
                  purpose="run a stage's automated checks, then record the manual review task (or reject)"),
         Function("publish_scheduler", "publish_scheduler.handler.lambda_handler", memory_mb=256, timeout_s=60,

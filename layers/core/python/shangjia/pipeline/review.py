@@ -102,10 +102,13 @@ def _product(deps: Deps, event) -> dict[str, Any]:
     return item
 
 
-def auto_checks(deps: Deps, item: dict[str, Any], stage: str, *, record_stage: bool = True) -> list:
+def auto_checks(deps: Deps, item: dict[str, Any], stage: str, *, record_stage: bool = True,
+                store_previews: bool = True) -> list:
     """Pre-review: the basic information is complete and the category is a leaf. Final review: the
     detail page renders for mobile and PC with its title, price and a usable main image.
-    ``record_stage`` False: the caller records ``review_stage`` itself, in a write it makes anyway."""
+    ``record_stage`` False: the caller records ``review_stage`` itself, in a write it makes anyway.
+    ``store_previews`` False: the previews are rendered and checked but not stored (nobody opens
+    them: the workflow's own check; a reviewer's task runs the checks again and stores them)."""
     product = item.get("product") or {}
     findings = []
     if stage == "pre":
@@ -121,7 +124,7 @@ def auto_checks(deps: Deps, item: dict[str, Any], stage: str, *, record_stage: b
         media = item.get("media") or {}
         if not any(k.startswith("main") and v.get("ok") for k, v in media.items()):
             findings.append(finding("PIPE_IMAGE_MISSING", field="main_image", value="main"))
-        pages = render_previews(deps, item)
+        pages = render_previews(deps, item, store=store_previews)
         # The page holds the title as HTML (escaped, as render_previews writes it): compare like with
         # like, or a title with & ' " < > ("Men's 纯棉T恤") is never "shown".
         shown_title = escape(product.get("title") or "")
@@ -138,11 +141,11 @@ def _record_stage(deps: Deps, item: dict[str, Any], stage: str) -> None:
         deps.store.update(item["pk"], item["sk"], "SET review_stage = :s", values={":s": stage})
 
 
-def render_previews(deps: Deps, item: dict[str, Any]) -> dict[str, str]:
+def render_previews(deps: Deps, item: dict[str, Any], *, store: bool = True) -> dict[str, str]:
     """The detail page as the buyer will see it, on mobile (375 px) and PC (1200 px), stored beside
-    the renditions for the final reviewer. Images by their public URL (``channels.media_url``: the
-    CDN on AWS, the emulator's bucket locally), as the storefront serves them: a page opened from
-    a short-lived link shows its pictures."""
+    the renditions for the final reviewer (``store``). Images by their public URL
+    (``channels.media_url``: the CDN on AWS, the emulator's bucket locally), as the storefront
+    serves them: a page opened from a short-lived link shows its pictures."""
     p = item.get("product") or {}
     media = item.get("media") or {}
     from shangjia.channels import media_url     # where a buyer's browser fetches a rendition (the CDN)
@@ -159,7 +162,8 @@ def render_previews(deps: Deps, item: dict[str, Any]) -> dict[str, str]:
                 f'<h1>{escape(p.get("title", ""))}</h1>{imgs}<ul>{skus}</ul>'
                 f'<p>{escape(p.get("description", ""))}</p></body>')
         key = f"previews/{item['merchant_id']}/{item['spu_code']}/{item['batch_id']}/{layout}.html"
-        deps.blobs.put("media", key, html.encode(), content_type="text/html; charset=utf-8")
+        if store:
+            deps.blobs.put("media", key, html.encode(), content_type="text/html; charset=utf-8")
         pages[layout] = html
     return pages
 
@@ -178,7 +182,9 @@ def _checks(deps: Deps, event: dict[str, Any], stage: str) -> dict[str, Any]:
     # records its stage, a rejection or an approval moves the product on), and the board reads
     # ``review_stage`` only from a product waiting for a reviewer. One write per product saved.
     item = _product(deps, event)
-    findings = auto_checks(deps, item, stage, record_stage=False)
+    # the previews are checked here, stored only for a reviewer (record_task renders them again):
+    # two S3 PUTs per product nobody opens saved
+    findings = auto_checks(deps, item, stage, record_stage=False, store_previews=False)
     if any(f.is_error for f in findings):
         outcome = "reject"
     elif not event.get("vip"):

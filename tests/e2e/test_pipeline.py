@@ -98,6 +98,7 @@ def test_ordinary_sheet_waits_for_a_reviewer_and_bad_rows_come_back_located(clou
                 if x["merchant_id"] == "std1"], "nothing listed before a reviewer decided"
     stop = threading.Event()
     reviewer = SimulatedReviewer(cloud, stop, reject_rate=0.0, poll_s=0.3)
+    reviewer.token = "eyJ.expired.token"        # as an hour into a long run: it signs in again
     reviewer.start()
     try:
         assert cloud.wait_until(lambda: _settled(deps, "std1", key), timeout_s=120)

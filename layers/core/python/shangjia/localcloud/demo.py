@@ -88,7 +88,14 @@ class SimulatedReviewer(threading.Thread):
         self.token = cloud.token_for(self.USERNAME, "reviewer")
 
     def _api(self, method, path, **kw):
-        return self.cloud.api(method, path, token=self.token, **kw)
+        status, body = self.cloud.api(method, path, token=self.token, **kw)
+        if status == 401:
+            # its ID token ran out (an hour, as Cognito issues them): sign in again, as the web app
+            # does, or a run past the hour stalls with every task left open
+            with self._lock:
+                self.token = self.cloud.token_for(self.USERNAME, "reviewer")
+            status, body = self.cloud.api(method, path, token=self.token, **kw)
+        return status, body
 
     def _decide(self, stage: str, task_id: str, reject: bool) -> None:
         status, _ = self._api("POST", f"/api/review/tasks/{task_id}/claim")

@@ -131,6 +131,8 @@ def test_board_columns_cards_and_owners(deps, handler):
     review = {c["id"]: c for c in cols["pre_review"]}
     assert review["m-a/SPU-2"]["owner"] == "u-rv"                    # the claiming reviewer
     assert review["m-a/SPU-2"]["blocker"]["code"] == "BOARD_WAITING_REVIEW"
+    assert review["m-a/SPU-2"]["blocker"]["message_zh"] == "等待初审 (u-rv)"          # the stage in Chinese
+    assert review["m-a/SPU-2"]["blocker"]["message"] == "Waiting for the pre review (u-rv)"
     assert review["m-a/SPU-2"]["age_s"] == 3600                      # pinned clock: 02:30 - 01:30
     only_a = call(fn, "GET", "/api/board", "ops", query={"merchant_id": "m-a"}).body["columns"]
     assert {c["merchant_id"] for col in only_a.values() for c in col} == {"m-a"}
@@ -150,7 +152,7 @@ def test_a_product_in_review_is_in_the_column_of_the_latest_stage_its_workflow_p
     cols = call(fn, "GET", "/api/board", "ops").body["columns"]
     assert "m-a/SPU-2" not in {c["id"] for c in cols["pre_review"]}
     (card,) = [c for c in cols["final_review"] if c["id"] == "m-a/SPU-2"]
-    assert "final" in card["blocker"]["message"] or "终审" in card["blocker"]["message_zh"], card["blocker"]
+    assert "final" in card["blocker"]["message"] and card["blocker"]["message_zh"].startswith("等待终审"), card["blocker"]
     call(fn, "POST", f"/api/review/tasks/{final_id}/claim", "reviewer")
     cols = call(fn, "GET", "/api/board", "ops").body["columns"]
     assert [c["owner"] for c in cols["final_review"] if c["id"] == "m-a/SPU-2"] == ["u-rv"]

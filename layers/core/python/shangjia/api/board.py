@@ -30,6 +30,7 @@ STATUS_COLUMN = {"uploaded": "uploaded", "validating": "validating", "media": "v
                  "published": "published", "failed": "failed"}
 BATCH_COLUMN = {"received": "uploaded", "ingesting": "uploaded", "rejected": "needs_fix"}
 PER_COLUMN = 200
+STAGE_ZH = {"pre": "初审", "final": "终审"}     # the review stages as the board's columns name them
 MAX_MERCHANTS_FOR_BATCHES = 50
 
 
@@ -76,7 +77,7 @@ def _product_blocker(item: dict[str, Any], task: dict[str, Any] | None, stage: s
                 "message_zh": str(item["failure"].get("error") or "失败")}
     if status == "in_review":
         who = f" ({task['assignee']})" if task and task.get("state") == "claimed" and task.get("assignee") else ""
-        return _blocker_of(finding("BOARD_WAITING_REVIEW", stage=stage, who=who))
+        return _blocker_of(finding("BOARD_WAITING_REVIEW", stage=stage, stage_zh=STAGE_ZH.get(stage, stage), who=who))
     if status == "scheduled":
         return _blocker_of(finding("BOARD_WAITING_WINDOW", at=item.get("publish_at") or "?"))
     if status == "publishing":

@@ -25,7 +25,7 @@ CODES.declare(
     E("API_NOT_RESUBMITTABLE", "error", "商品当前状态为 {status}，不能重新提交", "The product is {status} and cannot be resubmitted",
       "只有待修改（needs_fix）或被驳回（rejected）的商品可以重新提交", "Only a product that needs a fix or was rejected can be resubmitted"),
     # the board's blockers of a product that waits (not an error: where it is and for whom)
-    E("BOARD_WAITING_REVIEW", "warning", "等待{stage}审核{who}", "Waiting for the {stage} review{who}",
+    E("BOARD_WAITING_REVIEW", "warning", "等待{stage_zh}{who}", "Waiting for the {stage} review{who}",
       "审核员在审核页认领并处理", "A reviewer claims and decides it on the review page"),
     E("BOARD_WAITING_WINDOW", "warning", "等待上架时段（{at}）", "Waiting for its publishing window ({at})",
       "到时自动发布", "It publishes by itself when the window opens"),

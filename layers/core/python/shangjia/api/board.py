@@ -54,7 +54,7 @@ def review_task_ids(item: dict[str, Any]) -> list[tuple[str, str]]:
     (``review.record_task``: an id per execution, stage and escalation)."""
     exe = keys.execution_name(str(item.get("merchant_id") or ""), str(item.get("spu_code") or ""),
                               str(item.get("batch_id") or ""))
-    return [(stage, keys.task_id_for(exe, stage + esc)) for stage in ("final", "pre") for esc in ("#esc", "")]
+    return [(stage, keys.task_id_for(exe, stage, escalated=esc)) for stage in ("final", "pre") for esc in (True, False)]
 
 
 def _current_task(item: dict[str, Any], ids: list[tuple[str, str]],

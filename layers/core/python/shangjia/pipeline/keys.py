@@ -83,5 +83,8 @@ def execution_name(merchant_id: str, spu: str, batch_id: str) -> str:
     return f"{safe}-{h}-{batch_id}"[:80]
 
 
-def task_id_for(execution: str, stage: str) -> str:
+def task_id_for(execution: str, stage: str, *, escalated: bool = False) -> str:
+    """A review task's id: one per execution, stage and escalation (``review.record_task`` names
+    tasks so; the board finds a product's task by it)."""
+    stage = stage + ("#esc" if escalated else "")
     return hashlib.sha256(f"{execution}\x00{stage}".encode()).hexdigest()[:24]

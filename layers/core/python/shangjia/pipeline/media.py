@@ -4,6 +4,7 @@ start its review exactly once."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 from dataclasses import dataclass, replace
@@ -94,16 +95,20 @@ def _render_file(deps: Deps, f: _File) -> dict[str, Any]:
 # GET, no render, no PUT (the renditions are content-addressed and stay where they are). A
 # promotion's repriced products re-send their images this way.
 
+@functools.lru_cache(maxsize=1)
 def render_signature() -> str:
     from shangjia.media import PIPELINE_LIMITS, PIPELINE_VERSION
 
     return hashlib.sha256(repr((PIPELINE_VERSION, PIPELINE_LIMITS)).encode()).hexdigest()[:8]
 
 
+def _object_and_renderer(key: str) -> str:
+    return f"{hashlib.sha256(key.encode()).hexdigest()[:8]}.{render_signature()}"
+
+
 def source_stamp(key: str, etag: str) -> str:
     """Which object, in which state, rendered by which renderer: ~30 characters."""
-    h = hashlib.sha256
-    return f"{h(key.encode()).hexdigest()[:8]}.{render_signature()}.{h(etag.encode()).hexdigest()[:12]}"
+    return f"{_object_and_renderer(key)}.{hashlib.sha256(etag.encode()).hexdigest()[:12]}"
 
 
 def reusable(result: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +124,8 @@ def _reuse(deps: Deps, key: str, slot: str, ref: str, prior: Any) -> dict[str, A
     """The prior result of this very object, unchanged, rendered the same way; None: render it."""
     if not isinstance(prior, dict) or not prior.get("source") or not prior.get("renditions"):
         return None
-    if not str(prior["source"]).startswith(source_stamp(key, "").rsplit(".", 1)[0] + "."):
-        return None                   # another object, or another renderer
+    if not str(prior["source"]).startswith(_object_and_renderer(key) + "."):
+        return None                   # another object, or another renderer: no HEAD
     etag = deps.blobs.etag("drop", key)
     if etag is None or source_stamp(key, etag) != prior["source"]:
         return None                   # replaced (or gone: the GET path says which, with its retries)

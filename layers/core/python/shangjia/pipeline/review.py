@@ -378,7 +378,7 @@ def record_task(deps: Deps, msg: dict[str, Any]) -> str:
     (execution, stage, escalation)."""
     stage = msg["stage"]
     escalated = bool(msg.get("escalated"))
-    task_id = keys.task_id_for(msg["execution"], stage + ("#esc" if escalated else ""))
+    task_id = keys.task_id_for(msg["execution"], stage, escalated=escalated)
     pk, sk = keys.task(task_id)
     # No read first: the create-only put below says whether the task exists (a duplicate delivery,
     # rare, runs the checks for nothing; every first delivery saves a read).

@@ -69,7 +69,7 @@ def item_sizes(cloud) -> dict[str, Any]:
     kinds: dict[str, list[int]] = defaultdict(list)
     attrs: Counter = Counter()
     states: Counter = Counter()
-    metas = 0
+    metas, largest = 0, (0, None)
     for page in ddb.get_paginator("scan").paginate(TableName=table):
         for raw in page["Items"]:
             kind = raw["pk"]["S"].split("#")[0] + "/" + raw["sk"]["S"].split("#")[0]
@@ -79,12 +79,14 @@ def item_sizes(cloud) -> dict[str, Any]:
                 states[f"{kind}:{state}"] += 1
             if kind == "PRODUCT/META":
                 metas += 1
+                largest = max(largest, (item_size(raw), raw), key=lambda t: t[0])
                 for k, v in raw.items():
                     attrs[k] += item_size({k: v})
     return {"kinds": {k: {"n": len(v), "mean": round(sum(v) / len(v)), "max": max(v)}
                       for k, v in sorted(kinds.items(), key=lambda kv: -sum(kv[1]))},
             "states": dict(sorted(states.items())),
-            "product_meta_attr_mean_bytes": {k: round(v / metas) for k, v in attrs.most_common(40)} if metas else {}}
+            "product_meta_attr_mean_bytes": {k: round(v / metas) for k, v in attrs.most_common(40)} if metas else {},
+            "largest_product_meta": largest[1]}
 
 
 def census(meter, skus: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from shangjia.pipeline.products import get_product
 from shangjia.localcloud.demo import make_image
 from shangjia.pipeline import keys, views
+from shangjia.status import read_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localcloud")]
 
@@ -50,7 +51,7 @@ def _wait_settled(cloud, deps, merchant, key, timeout_s):
         for p in s["products"]:
             if p["status"] in ("published", "rejected", "needs_fix"):
                 continue
-            ls = {c: x and (x.get("state"), x.get("reason"), [h.get("state") for h in x.get("history", [])][-4:])
+            ls = {c: x and (x.get("state"), x.get("reason"), [h.get("state") for h in read_history(x.get("history"), "state")][-4:])
                   for c, x in _listings(deps, merchant, p["spu_code"]).items()}
             stuck.append((p["spu_code"], p["status"], ls))
     pytest.fail(f"{key} did not settle in {timeout_s} s\nnot settled {stuck}\nqueues {cloud.queue_depths()}"
@@ -108,7 +109,7 @@ def test_transient_faults_are_retried_and_never_list_a_product_twice(cloud, deps
         for c, x in ls.items():
             # live, or refused for good for a reason of the product's own (never a transient one)
             assert x["state"] == "live" or (x["state"] == "failed" and x["reason"]["kind"] == "permanent"), (c, x)
-        retried += sum(any(h["state"] in ("retrying", "waiting_channel") for h in x["history"]) for x in ls.values())
+        retried += sum(any(h["state"] in ("retrying", "waiting_channel") for h in read_history(x["history"], "state")) for x in ls.values())
         want = "published" if all(x["state"] == "live" for x in ls.values()) else "needs_fix"
         assert p["status"] == want
     assert retried >= 1, "the faults were met and retried"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from shangjia.pipeline.products import get_product
+from shangjia.pipeline.products import get_product, history_of
 from shangjia.localcloud.demo import make_image
 from shangjia.pipeline import keys, views
 
@@ -58,7 +58,7 @@ def _reviews_and_calls(cloud, deps, spus):
     reviews = 0
     for s in spus:
         item = get_product(deps, M, s) or {}
-        reviews += sum(1 for h in item.get("history", []) if h.get("status") == "in_review")
+        reviews += sum(1 for h in history_of(item) if h.get("status") == "in_review")
     return reviews, cloud.channels.calls
 
 

@@ -6,7 +6,7 @@ docs/review.md's "Transitions and cost" table is asserted by the test of that pa
 
 import pytest
 
-from shangjia.pipeline.products import get_product
+from shangjia.pipeline.products import get_product, history_of
 from shangjia.pipeline import keys, review
 from shangjia.pipeline.merchants import put_merchant
 
@@ -63,7 +63,7 @@ def wait_for_status(cloud, deps, merchant, spu, want, *, timeout_s=30):
     if not cloud.wait_until(lambda: status(deps, merchant, spu) == want, timeout_s=timeout_s):
         item = get_product(deps, merchant, spu) or {}
         pytest.fail(f"{merchant}/{spu} is {item.get('status')!r} after {timeout_s} s, expected {want!r} "
-                    f"(history {[h.get('status') for h in item.get('history', [])]}, "
+                    f"(history {[h.get('status') for h in history_of(item)]}, "
                     f"failure {item.get('failure')}, handler errors {cloud.runtime.errors[-1:]})")
 
 
@@ -148,8 +148,6 @@ def test_reject_then_fixed_upload_gets_a_fresh_review_and_history_keeps_both(clo
     decide(cloud, pre2, {"decision": "approve"})
     decide(cloud, open_task(cloud, deps, "rv-std", "R1", "final"), {"decision": "approve"})
     wait_for_status(cloud, deps, "rv-std", "R1", "published")
-    from shangjia.pipeline.products import history_of
-
     history = history_of(get_product(deps, "rv-std", "R1"))      # each entry with its batch
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1"][-1] == "needs_fix"
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1-fixed"][-1] == "published"
@@ -170,7 +168,7 @@ def test_a_rejection_at_final_review_sends_the_product_back_naming_the_final_sta
     assert item["rejection"]["reviewer"] == sub_of(REVIEWER)
     [f] = [f for f in item["findings"] if f["code"] == "PIPE_REVIEW_REJECTED"]
     assert "final" in f["message_en"] and "DETAIL_PAGE_MISMATCH" in f["message_en"]
-    assert "approved" not in [h["status"] for h in item["history"] if h.get("batch_id") == "b-rf1"]
+    assert "approved" not in [h["status"] for h in history_of(item) if h.get("batch_id") == "b-rf1"]
     assert review_cost(cloud, "rv-std", "RF1", "b-rf1") == (3, 0)
 
 
@@ -239,7 +237,7 @@ def test_a_failing_step_ends_failed_with_its_cause_not_running_forever(cloud, de
     item = get_product(deps, "rv-vip", "F1")
     assert item["failure"]["error"] == "AttributeError"
     assert "'str' object has no attribute 'get'" in item["failure"]["cause"]
-    assert [h["status"] for h in item["history"]][-2:] == ["in_review", "failed"]
+    assert [h["status"] for h in history_of(item)][-2:] == ["in_review", "failed"]
     sfn = cloud.client("stepfunctions")
     name = keys.execution_name("rv-vip", "F1", "b-f1")
     [ex] = [e for page in sfn.get_paginator("list_executions").paginate(

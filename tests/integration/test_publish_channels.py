@@ -286,6 +286,14 @@ def test_a_re_upload_updates_the_listing_and_a_stock_only_change_uses_the_stock_
     assert _listing(deps, "R1", "wechat")["state"] == "live"
     publish_message(deps, _msg("R1", "own_shop", batch="b3"), pub)
     assert _status(deps, "R1") == "published"
+    # the listing's history: each move with its revision, stored as short strings that name the
+    # batch only where a revision starts
+    from shangjia.status import read_history
+    stored = _listing(deps, "R1", "wechat")["history"]
+    assert all(isinstance(h, str) for h in stored)
+    moves = [(h["state"], h["batch_id"]) for h in read_history(stored, "state")]
+    assert moves[0] == ("submitted", "b1") and ("in_audit", "b2") in moves and moves[-1] == ("live", "b3"), moves
+    assert sum(len(h.split(" ")) == 3 for h in stored) == 3, stored
 
 
 def test_the_poller_resolves_verdicts_whose_callback_never_came(env, monkeypatch):

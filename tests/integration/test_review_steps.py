@@ -93,7 +93,7 @@ def test_a_reviewer_rejection_at_final_review_sends_the_product_back_with_the_re
                                  "reviewer": "rev-9"}
     [f] = [f for f in item["findings"] if f["code"] == "PIPE_REVIEW_REJECTED"]
     assert "final" in f["message_en"] and "DETAIL_PAGE_BLURRY" in f["message_en"]
-    assert [h["status"] for h in item["history"]][-2:] == ["rejected", "needs_fix"]
+    assert [h["status"] for h in history_of(item)][-2:] == ["rejected", "needs_fix"]
 
 
 def test_final_checks_reject_a_product_without_a_main_image_and_say_why(deps, step):
@@ -389,7 +389,7 @@ def test_the_automatic_approval_goes_on_to_publishing_in_one_write_its_history_s
     item = _get(deps, "V1")
     assert item["status"] == "publishing" and item["channels_requested"] == ["own_shop"]
     assert item["gsi2pk"] == "STATUS#publishing"
-    assert [h["status"] for h in item["history"]][-2:] == ["approved", "publishing"]
+    assert [h["status"] for h in history_of(item)][-2:] == ["approved", "publishing"]
     assert len(_published_messages(aws, "V1")) == 1
     assert len(deps.store.writes) == 1, deps.store.writes
     # a retry of the step (the handler, as the state machine calls it) moves nothing, sends nothing

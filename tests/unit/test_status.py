@@ -143,3 +143,24 @@ def test_every_status_has_a_way_out(s):
 @pytest.mark.parametrize("s", ALL)
 def test_every_status_is_reachable_from_a_first_upload(s):
     assert s in reachable(None), f"{s} is never reached"
+
+
+def test_a_history_entry_is_one_short_string_and_reads_back_with_its_batch():
+    from shangjia.limits import native_item_size
+    from shangjia.status import history_entry, read_history
+
+    at = "2026-11-25T02:30:00.123456Z"
+    stored = [history_entry("validating", at, "b1"), history_entry("media", at), history_entry("in_review", at),
+              {"status": "published", "at": at, "batch_id": "b0"},           # an older item's map
+              history_entry("validating", at, "b2 with space"), history_entry("media", at)]
+    assert stored[:2] == [f"validating {at} b1", f"media {at}"]
+    assert read_history(stored) == [
+        {"status": "validating", "at": at, "batch_id": "b1"}, {"status": "media", "at": at, "batch_id": "b1"},
+        {"status": "in_review", "at": at, "batch_id": "b1"}, {"status": "published", "at": at, "batch_id": "b0"},
+        {"status": "validating", "at": at, "batch_id": "b2 with space"},
+        {"status": "media", "at": at, "batch_id": "b2 with space"}]
+    assert read_history([history_entry("live", at)], "state") == [{"state": "live", "at": at, "batch_id": None}]
+    assert read_history(None) == [] and read_history(["garbage", 3, None, b"x"]) == []
+    # what it saves on every status move: a move's entry against the map it replaces
+    as_map = {"status": "in_review", "at": at}
+    assert native_item_size({"h": [as_map]}) - native_item_size({"h": [history_entry("in_review", at)]}) >= 10

@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from shangjia.status import history_entry, read_history
+
 CHANNELS3 = ("own_shop", "wechat", "douyin")
 SETTLED = ("live", "rejected", "failed")
 
@@ -79,7 +81,7 @@ def write_approved(deps, merchant: str, batch_id: str, products: list[dict[str, 
                         "valid": True, "first_row": min(rows) if rows else None, "revision": 1,
                         "created_at": now, "updated_at": now, "gsi1pk": f"BATCH#{batch_id}",
                         "gsi1sk": f"PRODUCT#{spu}", "gsi2pk": "STATUS#approved", "gsi2sk": now,
-                        "history": [{"status": "approved", "at": now, "batch_id": batch_id}]})
+                        "history": [history_entry("approved", now, batch_id)]})
         out = publish_or_schedule(deps, merchant, spu, batch_id)
         if out.get("scheduled") or out.get("skipped"):
             raise RuntimeError(f"{spu} was not handed to publishing: {out}")
@@ -142,7 +144,7 @@ def collect(cloud, deps, merchant: str, spus: list[str], channels, name: str, st
             it = listings.get((s, c))
             state = (it or {}).get("state") or "none"
             f.by_channel[c][state] += 1
-            hist = (it or {}).get("history") or []
+            hist = read_history((it or {}).get("history"), "state")
             waits = sum(1 for h in hist if h.get("state") in ("retrying", "waiting_channel"))
             f.retries += waits
             f.retried_listings += bool(waits)

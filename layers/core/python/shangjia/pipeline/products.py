@@ -9,7 +9,7 @@ from shangjia.clock import iso
 from shangjia.pipeline import keys, packing
 from shangjia.pipeline.deps import Deps
 from shangjia.ports import ConditionFailed
-from shangjia.status import TERMINAL_FOR_BATCH, ProductStatus, can_transition, sources_of
+from shangjia.status import TERMINAL_FOR_BATCH, ProductStatus, can_transition, history_entry, read_history, sources_of
 
 
 # --- the payload: write-once attributes on an item of their own ---------------------------------
@@ -163,7 +163,7 @@ def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *
         values[f":x{i}"] = v
         sets.append(f"#x{i} = :x{i}")
     # an entry names its batch only where the batch changes (admission): ``history`` reads it so
-    values[":h"] = [{"status": s.value, "at": values[":u"]} for s in path]
+    values[":h"] = [history_entry(s.value, values[":u"]) for s in path]
     values[":empty"] = []
     sets.append("history = list_append(if_not_exists(history, :empty), :h)")
     expression = "SET " + ", ".join(sets)
@@ -191,18 +191,12 @@ def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *
 
 
 def history_of(item: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The product's status history, each entry with its batch: stored, an entry names its batch
+    """The product's status history, each entry a dict with its batch: stored (``status.history_entry``,
+    one string a move), an entry names its batch
     only where the batch changes (the admission that starts a revision writes it; the moves after
     it are that batch's), which keeps 28 bytes of every move off the product item (each status
     move pays for the item's size: one WRU per started KB)."""
-    out, batch = [], None
-    for h in (item or {}).get("history") or []:
-        if not isinstance(h, dict):
-            continue
-        if h.get("batch_id") is not None:
-            batch = h["batch_id"]
-        out.append({**h, "batch_id": h.get("batch_id", batch)})
-    return out
+    return read_history((item or {}).get("history"))
 
 
 def _settled(deps: Deps, spu: str, item: dict[str, Any]) -> None:
@@ -221,7 +215,7 @@ def _settled(deps: Deps, spu: str, item: dict[str, Any]) -> None:
 def _left_stage(item: dict[str, Any], now: str, entries: int = 1) -> None:
     """StageLatency: how long the product spent in the status it just left (from its history;
     ``entries``: how many the move appended)."""
-    history = item.get("history") or []
+    history = read_history(item.get("history"))
     if len(history) < entries + 1 or not history[-entries - 1].get("at"):
         return
     left = history[-entries - 1]

@@ -45,7 +45,7 @@ from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.products import get_product, load_with, set_status
 from shangjia.topology import CHANNELS
 from shangjia.ports import ConditionFailed, Transient
-from shangjia.status import ProductStatus as PS
+from shangjia.status import ProductStatus as PS, history_entry
 
 MAX_BACKOFFS = 6                 # delayed re-sends for transient errors before SQS's own retries take over
 MAX_DELAY_S = 900                # SQS DelaySeconds' ceiling
@@ -457,7 +457,9 @@ def _move(deps: Deps, key: tuple[str, str], msg: dict[str, Any], target: str, li
         names[f"#a{i}"], values[f":a{i}"] = k, v
         exprs.append(f"#a{i} = :a{i}")
     names.update({"#h": "history", "#g1s": "gsi1sk", "#st": "state"})
-    values.update({":h": [{"state": target, "at": now, **({"batch_id": b} if b else {})}], ":empty": [], ":now": now})
+    # the entry names its batch where a revision may start (``read_history`` carries it to the rest)
+    named = b if b and (target in L.STARTS or new_revision_direct) else None
+    values.update({":h": [history_entry(target, now, named)], ":empty": [], ":now": now})
     exprs += ["#h = list_append(if_not_exists(#h, :empty), :h)", "#g1s = if_not_exists(#g1s, :now)"]
     if in_audit_as is not None:
         if target not in L.SETTLED or L.IN_AUDIT not in L.sources_of(target):

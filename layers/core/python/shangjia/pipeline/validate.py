@@ -14,7 +14,7 @@ from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant
 from shangjia.pipeline.products import get_product, load, set_status, write_payload
 from shangjia.ports import MAX_TRANSACTION, ConditionFailed, TransactionCanceled
-from shangjia.status import ProductStatus as PS, can_transition, sources_of
+from shangjia.status import ProductStatus as PS, can_transition, history_entry, sources_of
 
 SLOTS = ("main", "gallery", "detail")
 # A re-upload whose content is the product's current revision's keeps the product as it is (its
@@ -107,8 +107,7 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
         "status": PS.VALIDATING.value, "created_at": (existing or {}).get("created_at", now), "updated_at": now,
         "source_key": msg.get("source_key"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"PRODUCT#{spu}",
         "gsi2pk": f"STATUS#{PS.VALIDATING.value}", "gsi2sk": now,
-        "history": (existing or {}).get("history", []) + [{"status": PS.VALIDATING.value, "at": now,
-                                                             "batch_id": batch_id}],
+        "history": (existing or {}).get("history", []) + [history_entry(PS.VALIDATING.value, now, batch_id)],
         "revision": int((existing or {}).get("revision", 0)) + (0 if existing and existing.get("batch_id") == batch_id else 1),
         "cells_before": base,
         "seq": seq,                           # its ordinal in the batch tally (an ops reset counts it)

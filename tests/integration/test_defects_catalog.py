@@ -22,7 +22,7 @@ def _product(deps, spu, status, *, title="纯棉圆领T恤 男款 夏季", key_p
     pk, sk = keys.product(M, spu)
     item = {
         "pk": pk, "sk": sk, "merchant_id": M, "spu_code": spu, "batch_id": B, "status": status,
-        "history": [{"status": status, "batch_id": B}], "review_execution": keys.execution_name(M, spu, B),
+        "history": [{"status": status, "batch_id": B}],
         "product": {"spu_code": spu, "title": title, "category": "服饰鞋包/男装/T恤", "brand": "无品牌",
                     "key_product": key_product, "description": "纯棉 <柔软> & 透气",
                     "skus": [{"sku_code": f"{spu}-1", "spec": {"颜色": "白色"}, "price_fen": 5900, "stock": 10}]},

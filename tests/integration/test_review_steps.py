@@ -24,11 +24,13 @@ def _product(deps, spu, status, *, key_product=False, priority=False, main_image
         if main_image else {}
     deps.store.put({
         "pk": pk, "sk": sk, "merchant_id": M, "spu_code": spu, "batch_id": batch, "status": status,
-        "history": [{"status": status, "batch_id": batch}], "review_execution": keys.execution_name(M, spu, batch),
+        "history": [{"status": status, "batch_id": batch}],
         "product": {"spu_code": spu, "title": "纯棉圆领T恤 男款 夏季", "category": "服饰鞋包/男装/T恤", "brand": "无品牌",
                     "key_product": key_product, "priority": priority,
                     "skus": [{"sku_code": f"{spu}-1", "spec": {"颜色": "白色"}, "price_fen": 5900, "stock": 10}]},
         "media": media,
+        **({"review_machine": "review_auto", "review_started": True, "review_stage": "pre"}
+           if status == "in_review" else {}),
     })
 
 
@@ -390,6 +392,9 @@ def test_the_automatic_approval_goes_on_to_publishing_in_one_write_its_history_s
     assert item["status"] == "publishing" and item["channels_requested"] == ["own_shop"]
     assert item["gsi2pk"] == "STATUS#publishing"
     assert [h["status"] for h in history_of(item)][-2:] == ["approved", "publishing"]
+    # what the review worked with went with the move out of it (later moves do not pay for it)
+    from shangjia.pipeline.products import REVIEW_WORKING_ATTRS
+    assert not set(REVIEW_WORKING_ATTRS) & set(item), item
     assert len(_published_messages(aws, "V1")) == 1
     assert len(deps.store.writes) == 1, deps.store.writes
     # a retry of the step (the handler, as the state machine calls it) moves nothing, sends nothing

@@ -157,11 +157,15 @@ def test_pre_review_wants_at_least_one_sku_and_passes_a_complete_product():
 def test_the_checks_record_the_stage_once():
     d = _deps()
     item = _item()
-    auto_checks(d, item, "pre")
-    assert d.store.updates == [(item["pk"], item["sk"], "SET review_stage = :s", {":s": "pre"})]
+    auto_checks(d, item, "final")
+    assert d.store.updates == [(item["pk"], item["sk"], "SET review_stage = :s", {":s": "final"})]
+    for at_pre in (item, {**item, "review_stage": "pre"}):      # a review starts at "pre", written or not
+        d = _deps()
+        auto_checks(d, at_pre, "pre")
+        assert d.store.updates == [], "already at that stage: no write"
     d = _deps()
-    auto_checks(d, {**item, "review_stage": "pre"}, "pre")
-    assert d.store.updates == [], "already at that stage: no write"
+    auto_checks(d, {**item, "review_stage": "final"}, "final")
+    assert d.store.updates == []
 
 
 def test_final_review_wants_a_usable_main_image():

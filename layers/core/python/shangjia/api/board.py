@@ -52,8 +52,7 @@ def _blocker_of(f) -> dict[str, Any]:
 def review_task_ids(item: dict[str, Any]) -> list[tuple[str, str]]:
     """(stage, task id) of each task the product's current review may have, latest stage first
     (``review.record_task``: an id per execution, stage and escalation)."""
-    exe = keys.execution_name(str(item.get("merchant_id") or ""), str(item.get("spu_code") or ""),
-                              str(item.get("batch_id") or ""))
+    exe = keys.review_execution_of(item)
     return [(stage, keys.task_id_for(exe, stage, escalated=esc)) for stage in ("final", "pre") for esc in (True, False)]
 
 

@@ -27,6 +27,10 @@ PAYLOAD_ATTRS = frozenset({"product", "cells", "findings", "changes", "readiness
 # pack to about 40 % of their maps, apart to about 60 %), and an attribute a later stage adds or
 # replaces (media's renditions, a finding) as a packed value of its own, which wins over the first.
 PACKED = "packed"
+# What a review works with while the product is in review (``review.start_review`` writes them with
+# the move in): every move elsewhere drops them (free where absent), so the moves after a review
+# (publishing, the channels' summary) do not pay for them.
+REVIEW_WORKING_ATTRS = ("review_machine", "review_started", "review_stage")
 
 
 def _packed(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +171,8 @@ def move_status(deps: Deps, merchant_id: str, spu: str, target: ProductStatus, *
     values[":empty"] = []
     sets.append("history = list_append(if_not_exists(history, :empty), :h)")
     expression = "SET " + ", ".join(sets)
+    if target is not ProductStatus.IN_REVIEW:
+        remove = (*remove, *(r for r in REVIEW_WORKING_ATTRS if r not in remove))
     dropped = [r for r in remove if r not in (extra or {})]
     if dropped:
         for i, r in enumerate(dropped):

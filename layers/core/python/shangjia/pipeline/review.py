@@ -75,8 +75,7 @@ def start_review(deps: Deps, merchant_id: str, spu: str, batch_id: str, *, manua
     machine = "review_manual" if (manual or not vip) else "review_auto"
     name = keys.execution_name(merchant_id, spu, batch_id)
     item = move_status(deps, merchant_id, spu, PS.IN_REVIEW, batch_id=batch_id,
-                       extra={**(extra or {}), "review_execution": name, "review_machine": machine,
-                              "review_started": False, "review_stage": "pre"})
+                       extra={**(extra or {}), "review_machine": machine, "review_started": False})
     if item is None:                  # moved before (a retry): has its execution been started?
         item = get_product(deps, merchant_id, spu) or {}
     if item.get("status") != PS.IN_REVIEW or item.get("batch_id") != batch_id or item.get("review_started"):
@@ -137,7 +136,7 @@ def auto_checks(deps: Deps, item: dict[str, Any], stage: str, *, record_stage: b
 
 
 def _record_stage(deps: Deps, item: dict[str, Any], stage: str) -> None:
-    if item.get("review_stage") != stage:      # already recorded (start_review sets "pre"): a write saved
+    if (item.get("review_stage") or "pre") != stage:      # a review starts at "pre": a write saved
         deps.store.update(item["pk"], item["sk"], "SET review_stage = :s", values={":s": stage})
 
 
@@ -191,7 +190,7 @@ def _checks(deps: Deps, event: dict[str, Any], stage: str) -> dict[str, Any]:
         outcome = "manual"
     else:
         rate = audit_sample_rate(deps, get_merchant(deps.store, event["merchant_id"]) or {})
-        outcome = "manual" if stage == "pre" and sampled(item.get("review_execution", ""), rate) else "pass"
+        outcome = "manual" if stage == "pre" and sampled(keys.review_execution_of(item), rate) else "pass"
     return {"outcome": outcome, "findings": [f.to_dict() for f in findings]}
 
 

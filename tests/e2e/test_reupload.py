@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from shangjia.pipeline.products import get_product, history_of
+from shangjia.pipeline.products import get_product, product_history
 from shangjia.localcloud.demo import make_image
 from shangjia.pipeline import keys, views
 
@@ -57,8 +57,7 @@ def _reviews_and_calls(cloud, deps, spus):
     """Reviews started (in_review entries in the products' histories) and channel HTTP calls so far."""
     reviews = 0
     for s in spus:
-        item = get_product(deps, M, s) or {}
-        reviews += sum(1 for h in history_of(item) if h.get("status") == "in_review")
+        reviews += sum(1 for h in product_history(deps, M, s) if h.get("status") == "in_review")
     return reviews, cloud.channels.calls
 
 

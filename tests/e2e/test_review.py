@@ -6,7 +6,7 @@ docs/review.md's "Transitions and cost" table is asserted by the test of that pa
 
 import pytest
 
-from shangjia.pipeline.products import get_product, history_of
+from shangjia.pipeline.products import archive_history, get_product, history_of, product_history
 from shangjia.pipeline import keys, review
 from shangjia.pipeline.merchants import put_merchant
 
@@ -138,17 +138,17 @@ def test_reject_then_fixed_upload_gets_a_fresh_review_and_history_keeps_both(clo
     assert item["rejection"]["reasons"] == ["TITLE_MISLEADING"] and item["rejection"]["stage"] == "pre"
     assert any(f["code"] == "PIPE_REVIEW_REJECTED" and "TITLE_MISLEADING" in f["message_en"] for f in item["findings"])
     assert review_cost(cloud, "rv-std", "R1", "b-r1") == (2, 0)
-    # The merchant's fixed upload is a new batch: a fresh review, the old one kept.
+    # The merchant's fixed upload is a new batch: a fresh review, the old one kept (as validate's
+    # admission of a new revision leaves it: the earlier history archived)
+    archive_history(deps, item)
     product_ready_for_review(deps, "rv-std", "R1", "b-r1-fixed", title="纯棉圆领T恤 男款 夏季 修正")
-    deps.store.update(*keys.product("rv-std", "R1"), "SET history = :h", values={":h": item["history"] + [
-        {"status": "media", "batch_id": "b-r1-fixed"}]})
     review.start_review(deps, "rv-std", "R1", "b-r1-fixed")
     pre2 = open_task(cloud, deps, "rv-std", "R1", "pre")
     assert pre2["task_id"] != pre["task_id"] and pre2["batch_id"] == "b-r1-fixed"
     decide(cloud, pre2, {"decision": "approve"})
     decide(cloud, open_task(cloud, deps, "rv-std", "R1", "final"), {"decision": "approve"})
     wait_for_status(cloud, deps, "rv-std", "R1", "published")
-    history = history_of(get_product(deps, "rv-std", "R1"))      # each entry with its batch
+    history = product_history(deps, "rv-std", "R1")      # each entry with its batch
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1"][-1] == "needs_fix"
     assert [h["status"] for h in history if h.get("batch_id") == "b-r1-fixed"][-1] == "published"
     assert deps.store.get(*keys.task(pre["task_id"]))["decision"]["reasons"] == ["TITLE_MISLEADING"]

@@ -226,6 +226,13 @@ def test_ops_reset_of_a_stuck_product_lets_its_batch_answer_and_a_redrive_recove
     assert done["from"] == "validating" and done["to"] == "failed" and done["counted_in_batch"] is True
     item = get_product(m1, "m1", stuck_spu)
     assert item["status"] == "failed" and item["reset"]["by"] == "ops-7"
+    # what ops sees of it afterwards: every move, with its batch (shangjia product history)
+    assert main(["product", "history", "m1", stuck_spu, "--json"]) == 0
+    moves = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [m["status"] for m in moves] == ["validating", "failed"] and moves[-1]["batch_id"] == out.batch_id
+    assert main(["product", "history", "m1", stuck_spu]) == 0
+    assert capsys.readouterr().out.split()[1::3] == ["validating", "failed"]
+    assert main(["product", "history", "m1", "NO-SUCH-SPU"]) == 3
     doc = _report(m1, aws, out.batch_id)                       # the first batch answers at last
     row = {r["spu_code"]: r for r in doc["product_results"]}[stuck_spu]
     assert row["status"] == "failed" and row["errors"][-1]["code"] == "PIPE_PRODUCT_RESET"

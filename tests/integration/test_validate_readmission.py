@@ -129,3 +129,33 @@ def test_a_validated_product_keeps_its_revision_but_not_its_admission_base(deps,
     assert item["batch_id"] == "a-later-batch" and item["product"]["title"].endswith("新款")
     assert "cells_before" not in item and item["product"]["spu_code"] == msg["spu_code"]
     assert validate_message(deps, again) == "duplicate"
+
+
+def test_a_new_revision_starts_a_new_history_and_the_earlier_one_is_kept_apart(deps, msg):
+    """The product item carries its current revision's moves only (every move pays for its size);
+    the replaced revision's history is its own item, and ``product_history`` reads all of it, also
+    when the admission is delivered twice."""
+    from shangjia.pipeline.products import history_of, product_history
+
+    spu = msg["spu_code"]
+    earlier = _earlier(deps, spu, S.PUBLISHED)
+    deps.store.update(earlier["pk"], earlier["sk"], "SET revision = :r, history = :h",
+                      values={":r": 3, ":h": ["validating 2026-11-01T00:00:00.000000Z an-earlier-batch",
+                                              "media 2026-11-01T00:00:01.000000Z",
+                                              "published 2026-11-01T00:09:00.000000Z"]})
+    assert validate_message(deps, msg) in ("media", "review", "needs_fix")
+    now = _product(deps, spu)
+    assert now["revision"] == 4 and {h["batch_id"] for h in history_of(now)} == {msg["batch_id"]}
+    assert history_of(now)[0]["status"] == "validating"
+    archived = deps.store.get(*keys.product_history(MERCHANT, spu, 3))
+    assert archived["history"][0].endswith("an-earlier-batch") and len(archived["history"]) == 3
+    everything = product_history(deps, MERCHANT, spu)
+    assert [(h["status"], h["batch_id"]) for h in everything[:3]] == [
+        ("validating", "an-earlier-batch"), ("media", "an-earlier-batch"), ("published", "an-earlier-batch")]
+    assert everything[3:] == history_of(now)
+    # the same admission again (at-least-once): nothing archived twice, no move repeated
+    assert validate_message(deps, msg) in ("duplicate", "media", "review", "needs_fix", "unchanged")
+    assert product_history(deps, MERCHANT, spu)[:3] == everything[:3]
+    assert len(deps.store.query(keys.product_pk(MERCHANT, spu), sk_prefix="HISTORY#")) == 1
+    # a product's first upload archives nothing
+    assert product_history(deps, MERCHANT, "NO-SUCH-SPU") == []

@@ -1,6 +1,7 @@
 """``shangjia product reset``: ops moves a product stuck in flight (validating, media, in review,
 publishing... past its time) to ``failed`` with a reason, so its batch can finish and the
-merchant's next upload of it is taken (README runbook: "A product is stuck")."""
+merchant's next upload of it is taken (README runbook: "A product is stuck").
+``shangjia product history``: every status move the product made, across its uploads."""
 
 from __future__ import annotations
 
@@ -22,6 +23,29 @@ def register(sub) -> None:
     r.add_argument("--force", action="store_true",
                    help="reset even if it has not been in its status longer than its retries could take")
     r.set_defaults(func=_reset)
+    h = psub.add_parser("history", help="every status move of a product, oldest first, across its uploads")
+    _endpoint_arg(h)
+    h.add_argument("merchant_id")
+    h.add_argument("spu_code")
+    h.add_argument("--json", action="store_true", help="one JSON list instead of the table")
+    h.set_defaults(func=_history)
+
+
+def _history(args) -> int:
+    _use_endpoint(args)
+    from shangjia.pipeline.deps import aws_deps
+    from shangjia.pipeline.products import product_history
+
+    moves = product_history(aws_deps(), args.merchant_id, args.spu_code)
+    if not moves:
+        print(f"no product {args.spu_code} of {args.merchant_id}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps(moves, ensure_ascii=False))
+        return 0
+    for m in moves:
+        print(f"{m.get('at') or '-':<28} {m.get('status'):<12} {m.get('batch_id') or '-'}")
+    return 0
 
 
 def _reset(args) -> int:

@@ -84,6 +84,11 @@ def execution_name(merchant_id: str, spu: str, batch_id: str) -> str:
     return f"{safe}-{h}-{batch_id}"[:80]
 
 
+def product_history(merchant_id: str, spu: str, revision: int) -> tuple[str, str]:
+    """The status history of one of the product's earlier revisions (``products.archive_history``)."""
+    return product(merchant_id, spu)[0], f"HISTORY#{int(revision):06d}"
+
+
 def review_execution_of(item: dict[str, Any]) -> str:
     """The name of the product's current review execution: derived from its merchant, SPU and
     batch (``execution_name``), so the product item does not carry it (58 bytes off every status

@@ -205,6 +205,29 @@ def history_of(item: dict[str, Any] | None) -> list[dict[str, Any]]:
     return read_history((item or {}).get("history"))
 
 
+def archive_history(deps: Deps, item: dict[str, Any]) -> None:
+    """Keep the history of the product's revision that a new upload replaces in an item of its own
+    (``keys.product_history``), so the product item carries only its current revision's moves:
+    every move pays for the item's size, which would otherwise grow by ~230 bytes an upload (a
+    product re-uploaded weekly would pay three WRU a move within a month). Written once per new
+    revision, before the admission that replaces the history (a redelivery writes the same)."""
+    merchant_id, spu = str(item["merchant_id"]), str(item["spu_code"])
+    revision = int(item.get("revision") or 0)
+    pk, sk = keys.product_history(merchant_id, spu, revision)
+    deps.store.put({"pk": pk, "sk": sk, "merchant_id": merchant_id, "spu_code": spu, "revision": revision,
+                    "batch_id": item.get("batch_id"), "history": list(item.get("history") or [])})
+
+
+def product_history(deps: Deps, merchant_id: str, spu: str) -> list[dict[str, Any]]:
+    """Every status move the product made, oldest first, each with its batch: the archived
+    revisions' (``archive_history``) and the current one's (``history_of``)."""
+    pk, sk = keys.product(merchant_id, spu)
+    out: list[dict[str, Any]] = []
+    for h in deps.store.query(pk, sk_prefix="HISTORY#"):
+        out += read_history(h.get("history"))
+    return out + history_of(deps.store.get(pk, sk))
+
+
 def _settled(deps: Deps, spu: str, item: dict[str, Any]) -> None:
     """The product settled: count it in its batch (``batches.settle_product``), which settles the
     batch and notifies the merchant when it was the last."""

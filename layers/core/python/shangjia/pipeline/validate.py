@@ -12,7 +12,7 @@ from shangjia.limits import (PRODUCT_ITEM_MAX_BYTES, SQS_MESSAGE_MAX_BYTES, key_
 from shangjia.pipeline import batches, keys, review, stock_reupload
 from shangjia.pipeline.deps import Deps
 from shangjia.pipeline.merchants import get_merchant
-from shangjia.pipeline.products import get_product, load, set_status, write_payload
+from shangjia.pipeline.products import archive_history, get_product, load, set_status, write_payload
 from shangjia.ports import MAX_TRANSACTION, ConditionFailed, TransactionCanceled
 from shangjia.status import ProductStatus as PS, can_transition, history_entry, sources_of
 
@@ -102,12 +102,17 @@ def validate_message(deps: Deps, msg: dict[str, Any]) -> str:
     if existing and existing.get("batch_id") != batch_id and not can_transition(existing["status"], PS.UPLOADED):
         return _busy(deps, msg, seq, existing["status"])
 
+    starts = bool(existing and existing.get("batch_id") != batch_id and existing.get("history"))
+    if starts and not check_only:
+        archive_history(deps, existing)
     record = {
         "pk": pk, "sk": sk, "merchant_id": merchant_id, "spu_code": spu, "batch_id": batch_id,
         "status": PS.VALIDATING.value, "created_at": (existing or {}).get("created_at", now), "updated_at": now,
         "source_key": msg.get("source_key"), "gsi1pk": f"BATCH#{batch_id}", "gsi1sk": f"PRODUCT#{spu}",
         "gsi2pk": f"STATUS#{PS.VALIDATING.value}", "gsi2sk": now,
-        "history": (existing or {}).get("history", []) + [history_entry(PS.VALIDATING.value, now, batch_id)],
+        # a new revision starts a new history (the earlier ones are archived before the write below)
+        "history": ([] if starts else (existing or {}).get("history", []))
+        + [history_entry(PS.VALIDATING.value, now, batch_id)],
         "revision": int((existing or {}).get("revision", 0)) + (0 if existing and existing.get("batch_id") == batch_id else 1),
         "cells_before": base,
         "seq": seq,                           # its ordinal in the batch tally (an ops reset counts it)

@@ -53,6 +53,9 @@ class Storage(Construct):
             )
 
         for t in topology.tables:
+            # the write warm throughput the capacity model derives for the design peak, where it is
+            # above what a new on-demand table or index takes at once (topology.sized)
+            warm = dict(t.warm_writes)
             table = ddb.Table(
                 self, camel(t.key) + "Table",
                 partition_key=ddb.Attribute(name=t.partition_key, type=ddb.AttributeType.STRING),
@@ -64,6 +67,7 @@ class Storage(Construct):
                 time_to_live_attribute=t.ttl_attribute,
                 deletion_protection=True,
                 removal_policy=RemovalPolicy.RETAIN,
+                warm_throughput=ddb.WarmThroughput(write_units_per_second=warm["table"]) if "table" in warm else None,
             )
             for g in t.indexes:
                 table.add_global_secondary_index(
@@ -72,6 +76,8 @@ class Storage(Construct):
                     sort_key=ddb.Attribute(name=g.sort_key, type=ddb.AttributeType.STRING) if g.sort_key else None,
                     projection_type=ddb.ProjectionType(g.projection_type),
                     non_key_attributes=list(g.non_key_attributes) or None,
+                    warm_throughput=(ddb.WarmThroughput(write_units_per_second=warm[g.name])
+                                     if g.name in warm else None),
                 )
             self.tables[t.key] = table
 

@@ -50,3 +50,24 @@ def test_the_reservations_leave_the_account_its_unreserved_pool(synth):
     reserved = sum(f["Properties"].get("ReservedConcurrentExecutions", 0)
                    for f in synth.of_type("AWS::Lambda::Function").values())
     assert 0 < reserved <= ACCOUNT_CONCURRENCY - MIN_UNRESERVED
+
+
+def test_the_state_table_is_pre_warmed_where_the_design_peak_needs_it(synth, model):
+    """A new on-demand table (and each index) takes 4,000 WRU/s at once; the model's write need at
+    the design peak, x1.5, is set as WarmThroughput where it is above that, and nowhere else (an
+    increase is billed)."""
+    from shangjia.capacity import QUOTAS
+
+    [(_, table)] = [(k, r) for k, r in synth.of_type("AWS::DynamoDB::Table").items()
+                    if any(g["IndexName"] == "gsi2" for g in r["Properties"].get("GlobalSecondaryIndexes", []))]
+    props = table["Properties"]
+    default = QUOTAS["ddb_table_wru"]["limit"]
+    assert model.warm_writes, "the committed profile's table needs more than the default at the design peak"
+    for target, need in model.write_need.items():
+        warm = (props.get("WarmThroughput") if target == "table" else
+                next(g for g in props["GlobalSecondaryIndexes"] if g["IndexName"] == target).get("WarmThroughput"))
+        if need * model.headroom > default:
+            assert warm == {"WriteUnitsPerSecond": model.warm_writes[target]}, target
+            assert need * model.headroom <= warm["WriteUnitsPerSecond"] < need * model.headroom + 100
+        else:
+            assert warm is None, target

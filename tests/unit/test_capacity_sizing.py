@@ -195,3 +195,19 @@ def test_the_heavier_profile_sizes_each_stage_for_the_heavier_workload():
     for fn in ("media", "validate", "stock_sync"):
         assert both.functions[fn].needed == pytest.approx(max(a.functions[fn].needed for a in alone))
     assert "the heavier per stage of" in merged["source"]
+
+
+def test_warm_throughput_is_set_only_above_what_a_new_table_takes():
+    """The table and each index have their own warm throughput; ``write_rates`` splits the
+    measured WRU by the partition keys' census (``gsiN:`` keys are the index's)."""
+    from shangjia.capacity import Peak, warm_writes, write_rates
+
+    profile = {"workload": {"skus": 1000, "products": 400, "images": 0}, "dynamodb": {"wru": 31000},
+               "partitions": {"PRODUCT#*#*": {"keys": 400, "wru": 20000}, "BATCH#*": {"keys": 1, "wru": 5000},
+                              "gsi2:STATUS#*": {"keys": 8, "wru": 5000}, "gsi1:TASKS#*#*": {"keys": 2, "wru": 1000}}}
+    assert write_rates(profile) == {"table": 25.0, "gsi2": 5.0, "gsi1": 1.0}
+    peak = Peak(1_000_000, 2.0)                                    # 138.9 SKUs/s
+    # table 25 x 138.9 x 1.5 = 5,208 -> 5,300; gsi2 1,042 and gsi1 208 stay on the 4,000 default
+    assert warm_writes(profile, peak, 1.5) == {"table": 5300}
+    assert warm_writes(profile, Peak(1_000_000, 24.0), 1.5) == {}
+    assert write_rates({"workload": {"skus": 10}, "dynamodb": {"wru": 50}}) == {"table": 5.0}

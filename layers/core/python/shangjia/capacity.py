@@ -44,9 +44,12 @@ QUOTAS: dict[str, dict[str, Any]] = {
                           "fix": "request a higher Express StartExecution rate"},
     "sfn_task_response": {"limit": 300, "unit": "SendTask* calls/s (bucket 1,300)",
                           "fix": "request a higher SendTaskSuccess/Failure/Heartbeat rate"},
-    "ddb_table_wru": {"limit": 4000, "unit": "WRU/s a new on-demand table takes at once (warm throughput)",
-                      "fix": "pre-warm the table (WarmThroughput on the table, >= 24 h before the peak); the "
-                             "table-level on-demand maximum is 40,000 WRU/s (raisable)"},
+    "ddb_table_wru": {"limit": 4000, "unit": "WRU/s the table (or index) takes at once (warm throughput; "
+                                            "4,000 on a new on-demand one)",
+                      "fix": "pre-warm it: the stack sets WarmThroughput where the design peak needs more than "
+                             "4,000 (`shangjia capacity --sizing`); for a bigger peak raise capacity.DESIGN_PEAK "
+                             "or UpdateTable >= 24 h before; the on-demand maximum is 40,000 WRU/s a table "
+                             "(raisable)"},
     "ddb_partition_wru": {"limit": 1000, "unit": "WRU/s on one partition key",
                           "fix": "shard the key (write to KEY#0..n-1 and read all n) or stop writing it per SKU"},
     "s3_put_prefix": {"limit": 3500, "unit": "PUT/s per prefix",
@@ -111,10 +114,40 @@ def stages(profile: dict[str, Any], reserved: dict[str, int | None], api_latency
     return out
 
 
+def write_rates(profile: dict[str, Any]) -> dict[str, float]:
+    """DynamoDB WRU per SKU of the state table itself (``"table"``) and of each index (``"gsi1"``,
+    ...): each has its own partitions and its own warm throughput. From the partition keys'
+    census (an index's keys are named ``gsiN:<kind>``); the table has at least what the census does
+    not give an index (a census may list only the heaviest kinds)."""
+    skus = max(1, int(profile["workload"]["skus"]))
+    total = profile.get("dynamodb", {}).get("wru", 0) / skus
+    out: dict[str, float] = {"table": 0.0}
+    for kind, k in (profile.get("partitions") or {}).items():
+        target = kind.split(":", 1)[0] if ":" in kind else "table"
+        out[target] = out.get(target, 0.0) + k["wru"] / skus
+    out["table"] = max(out["table"], total - sum(v for t, v in out.items() if t != "table"))
+    return out
+
+
+def warm_writes(profile: dict[str, Any], peak: Peak | None = None, headroom: float | None = None) -> dict[str, int]:
+    """The write warm throughput (WRU/s) to set on the table and on each index whose need at
+    ``peak`` x ``headroom`` is above what a new on-demand table or index takes at once (4,000):
+    rounded up to the hundred. The others are left at the default (an increase is billed)."""
+    peak, headroom = peak or DESIGN_PEAK, HEADROOM if headroom is None else headroom
+    default = QUOTAS["ddb_table_wru"]["limit"]
+    out = {}
+    for target, per_sku in write_rates(profile).items():
+        need = per_sku * peak.rate * headroom
+        if need > default:
+            out[target] = int(math.ceil(round(need, 6) / 100) * 100)
+    return out
+
+
 def checks(profile: dict[str, Any], reserved: dict[str, int | None], *, api_latency_ms: float = 10.0,
-           products_per_shop_share: float = 1.0,
-           scheduled: frozenset[str] = frozenset()) -> tuple[list[Stage], list[Check]]:
-    """Every limit the workload meets, with its demand per unit of SKU rate.
+           products_per_shop_share: float = 1.0, scheduled: frozenset[str] = frozenset(),
+           warm: dict[str, int] | None = None) -> tuple[list[Stage], list[Check]]:
+    """Every limit the workload meets, with its demand per unit of SKU rate. ``warm``: the write
+    warm throughput the stack sets (``"table"``, ``"gsi1"``...; absent: the 4,000 default).
 
     ``products_per_shop_share``: the share of the peak's products that go to one shop (1.0: one
     merchant's promotion, the worst case for the per-shop quota)."""
@@ -141,9 +174,12 @@ def checks(profile: dict[str, Any], reserved: dict[str, int | None], *, api_late
                              ("task_responses", "sfn_task_response", "task responses (SendTask*)")):
         out.append(Check(f"Step Functions {label}", "review", sfn.get(key, 0) / skus,
                          q[name]["limit"], q[name]["unit"], q[name]["fix"]))
-    ddb = profile.get("dynamodb", {})
-    out.append(Check("DynamoDB table writes", "state table", ddb.get("wru", 0) / skus, q["ddb_table_wru"]["limit"],
-                     q["ddb_table_wru"]["unit"], q["ddb_table_wru"]["fix"]))
+    for target, per_sku in write_rates(profile).items():
+        limit = (warm or {}).get(target) or q["ddb_table_wru"]["limit"]
+        out.append(Check("DynamoDB table writes" if target == "table" else f"DynamoDB index writes ({target})",
+                         "state table", per_sku, limit, q["ddb_table_wru"]["unit"], q["ddb_table_wru"]["fix"],
+                         note=f"warm throughput {limit:,} WRU/s" + (" (the stack sets it)" if (warm or {}).get(target)
+                                                                    else " (the default)")))
     products = max(1, int(w["products"]))
     for kind, k in (profile.get("partitions") or {}).items():
         if k["keys"] >= products / 2:
@@ -175,9 +211,10 @@ def derived_concurrency(st: list[Stage], rate: float, headroom: float = 1.5) -> 
 
 
 def report(profile: dict[str, Any], reserved: dict[str, int | None], peaks: list[tuple[str, float]],
-           api_latency_ms: float = 10.0, scheduled: frozenset[str] = frozenset()) -> str:
+           api_latency_ms: float = 10.0, scheduled: frozenset[str] = frozenset(),
+           warm: dict[str, int] | None = None) -> str:
     """The printed table: per stage, then every limit sorted by the rate at which it breaks."""
-    st, cs = checks(profile, reserved, api_latency_ms=api_latency_ms, scheduled=scheduled)
+    st, cs = checks(profile, reserved, api_latency_ms=api_latency_ms, scheduled=scheduled, warm=warm)
     w = profile["workload"]
     lines = [f"measured: {profile.get('source', '?')} — {w['skus']} SKUs, {w['products']} products, "
              f"{w['images']} images; AWS call latency assumed {api_latency_ms:g} ms"]
@@ -338,6 +375,8 @@ class Sizing:
     unreserved: int = 0                  # what the reservations leave the account
     scale: float = 1.0                   # 1: every stage got its need; < 1: scaled down to fit the account
     source: str = ""
+    warm_writes: dict[str, int] = field(default_factory=dict)   # WarmThroughput WRU/s: "table", "gsi1"...
+    write_need: dict[str, float] = field(default_factory=dict)  # WRU/s at the peak (no headroom), the same keys
 
     @property
     def reserved_total(self) -> int:
@@ -418,7 +457,9 @@ def sizing(profile: dict[str, Any], shapes: list[Shape], peak: Peak = DESIGN_PEA
                                   f"{need[k]:.1f} at the peak; the unreserved pool" if k in measured
                                   else "not in the profile; the unreserved pool")
     return Sizing(peak, headroom, account, out, unreserved_needed,
-                  account - sum(r.reserved or 0 for r in out.values()), scale, profile.get("source", ""))
+                  account - sum(r.reserved or 0 for r in out.values()), scale, profile.get("source", ""),
+                  warm_writes(profile, peak, headroom),
+                  {k: v * rate for k, v in write_rates(profile).items()})
 
 
 def sizing_report(sz: Sizing, deployed: dict[str, tuple[int | None, tuple[tuple[str, int], ...]]] | None = None) -> str:
@@ -446,6 +487,11 @@ def sizing_report(sz: Sizing, deployed: dict[str, tuple[int | None, tuple[tuple[
         lines.append(f"the peak does not fit the account: the reservations above their floors are scaled to "
                      f"{sz.scale:.2f}; raise the account's concurrency (Service Quotas) and "
                      f"capacity.ACCOUNT_CONCURRENCY to size for it")
+    default = QUOTAS["ddb_table_wru"]["limit"]
+    lines.append("DynamoDB write warm throughput (WRU/s it takes at once): " + "; ".join(
+        f"{k} {sz.warm_writes[k]:,} ({v:,.0f} at the peak x{sz.headroom:g}: above the {default:,} a new one takes)"
+        if k in sz.warm_writes else f"{k} the default {default:,} ({v:,.0f} at the peak x{sz.headroom:g})"
+        for k, v in sz.write_need.items()))
     first = sz.first_to_fill()
     if first is not None:
         lines.append(f"the stack carries up to {first.carries:,.1f} SKUs/s before a reservation fills: "

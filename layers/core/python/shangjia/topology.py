@@ -129,6 +129,9 @@ class Table:
     # (index name, pk attr, sk attr[, projection]); without a projection the index projects ALL
     gsis: tuple[tuple, ...] = ()
     ttl_attribute: str | None = None
+    # Derived, not declared (``sized``): the write warm throughput (WRU/s) the design peak needs
+    # above the default, per target: "table" (the table itself) or an index's name.
+    warm_writes: tuple[tuple[str, int], ...] = ()
 
     @property
     def indexes(self) -> tuple[Gsi, ...]:
@@ -372,7 +375,8 @@ def sizing_shapes(topology: Topology) -> list:
 
 def sized(topology: Topology, sizing) -> Topology:
     """``topology`` with each function's reserved concurrency and its triggers' maximum concurrency
-    as ``sizing`` (``shangjia.capacity.sizing``) derived them. The local cloud bounds them again by
+    as ``sizing`` (``shangjia.capacity.sizing``) derived them, and the state table's write warm
+    throughput where the peak needs more than a new table takes at once. The local cloud bounds them again by
     what the machine runs (``LocalCloud(max_concurrency=...)``)."""
     from dataclasses import replace
 
@@ -384,7 +388,10 @@ def sized(topology: Topology, sizing) -> Topology:
         return replace(fn, reserved_concurrency=size.reserved,
                        triggers=tuple(replace(t, max_concurrency=caps.get(t.queue)) for t in fn.triggers))
 
-    return replace(topology, functions=tuple(one(f) for f in topology.functions))
+    # the measured partitions are the state table's (the meter's census of its keys)
+    warm = tuple(sorted(getattr(sizing, "warm_writes", {}).items()))
+    tables = tuple(replace(t, warm_writes=warm) if t.key == "state" else t for t in topology.tables)
+    return replace(topology, functions=tuple(one(f) for f in topology.functions), tables=tables)
 
 
 def design_sizing(topology: Topology = DECLARED):

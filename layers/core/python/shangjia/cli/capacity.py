@@ -55,9 +55,10 @@ def run(args) -> int:
     profile = json.loads(path.read_text())
     reserved = {f.key: f.reserved_concurrency for f in TOPOLOGY.functions}
     scheduled = frozenset(f.key for f in TOPOLOGY.functions if f.schedule)
+    warm = dict(next((t.warm_writes for t in TOPOLOGY.tables if t.key == "state"), ()))
     peaks = [(peak.label, peak.rate), (f"{args.daily:,} a day (average)", args.daily / 86400)]
     if args.json:
-        st, cs = checks(profile, reserved, api_latency_ms=args.api_latency_ms, scheduled=scheduled)
+        st, cs = checks(profile, reserved, api_latency_ms=args.api_latency_ms, scheduled=scheduled, warm=warm)
         print(json.dumps({"profile": str(path), "peaks": dict(peaks),
                           "checks": [{"name": c.name, "stage": c.stage, "per_sku": c.per_sku, "limit": c.limit,
                                       "unit": c.unit, "breaks_at_skus_per_s": c.breaks_at, "fix": c.fix}
@@ -66,7 +67,7 @@ def run(args) -> int:
                          indent=1, default=str))
         return 0
     print(f"profile: {path}")
-    print(report(profile, reserved, peaks, api_latency_ms=args.api_latency_ms, scheduled=scheduled))
+    print(report(profile, reserved, peaks, api_latency_ms=args.api_latency_ms, scheduled=scheduled, warm=warm))
     return 0
 
 
@@ -88,7 +89,9 @@ def run_sizing(args, peak) -> int:
                           "functions": {k: {"kind": f.kind, "needed": round(f.needed, 2), "reserved": f.reserved,
                                             "esm_maximum_concurrency": dict(f.esm), "why": f.why,
                                             "deployed": f.function in deployed and deployed[k] == (f.reserved, f.esm)}
-                                        for k, f in sz.functions.items()}},
+                                        for k, f in sz.functions.items()},
+                          "dynamodb_warm_writes": sz.warm_writes,
+                          "dynamodb_write_need": {k: round(v, 1) for k, v in sz.write_need.items()}},
                          indent=1, ensure_ascii=False))
         return 0
     print(f"profile: {_rel(path)}")
